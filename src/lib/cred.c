@@ -1,0 +1,123 @@
+/* cred.c: credentials from a file, a mounted Secret directory, or the environment. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "vp.h"
+
+#define SECRET_MAX 65536
+
+static void
+chomp(char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r'))
+		s[--n] = '\0';
+}
+
+void
+vp_free_secret(char *s)
+{
+	if (s == NULL)
+		return;
+	/* volatile so the compiler keeps the wipe */
+	for (volatile char *p = s; *p; p++)
+		*p = 0;
+	free(s);
+}
+
+char *
+vp_read_secret_file(const char *path, char *err, size_t errlen)
+{
+	char *s = vp_read_file(path, SECRET_MAX, NULL);
+
+	if (s == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	chomp(s);
+	if (*s == '\0') {
+		snprintf(err, errlen, "%s: empty", path);
+		free(s);
+		return NULL;
+	}
+	return s;
+}
+
+int
+vp_read_credentials(const char *path, const char *user_env,
+    const char *pass_env, char **user, char **pass, char *err, size_t errlen)
+{
+	struct stat st;
+
+	*user = *pass = NULL;
+	if (path == NULL) {
+		const char *u = getenv(user_env), *p = getenv(pass_env);
+		if (u == NULL || *u == '\0' || p == NULL) {
+			snprintf(err, errlen, "no credentials: give a credentials "
+			    "file or set %s and %s", user_env, pass_env);
+			return -1;
+		}
+		*user = vp_xstrdup(u);
+		*pass = vp_xstrdup(p);
+		return 0;
+	}
+	if (stat(path, &st) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		size_t n = strlen(path) + 16;
+		char *f = vp_xmalloc(n);
+
+		snprintf(f, n, "%s/username", path);
+		*user = vp_read_secret_file(f, err, errlen);
+		if (*user) {
+			snprintf(f, n, "%s/password", path);
+			*pass = vp_read_file(f, SECRET_MAX, NULL);
+			if (*pass == NULL)
+				snprintf(err, errlen, "%s: %s", f, strerror(errno));
+			else
+				chomp(*pass);
+		}
+		free(f);
+		if (*user == NULL || *pass == NULL) {
+			vp_free_secret(*user);
+			*user = NULL;
+			return -1;
+		}
+		return 0;
+	}
+	{
+		char *all = vp_read_file(path, SECRET_MAX, NULL), *nl;
+
+		if (all == NULL) {
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+			return -1;
+		}
+		nl = strchr(all, '\n');
+		if (nl == NULL || nl == all) {
+			snprintf(err, errlen, "%s: expected two lines, "
+			    "username then password", path);
+			vp_free_secret(all);
+			return -1;
+		}
+		*nl = '\0';
+		chomp(all);
+		*user = vp_xstrdup(all);
+		*pass = vp_xstrdup(nl + 1);
+		chomp(*pass);
+		{
+			/* only the first line of the remainder is the password */
+			char *nl2 = strchr(*pass, '\n');
+			if (nl2)
+				*nl2 = '\0';
+			chomp(*pass);
+		}
+		*nl = 'x';
+		vp_free_secret(all);
+		return 0;
+	}
+}

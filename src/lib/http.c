@@ -1,0 +1,115 @@
+/* http.c: retry policy, backoff with full jitter, Retry-After, common curl options. */
+#include <curl/curl.h>
+#include <jansson.h>
+#include <libxml/xmlversion.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <yaml.h>
+
+#include "vp.h"
+
+static uint64_t
+rand64(void)
+{
+	uint64_t v;
+
+	if (getrandom(&v, sizeof(v), 0) != sizeof(v))
+		v = (uint64_t)vp_now_ms() * 6364136223846793005ULL + 1;
+	return v;
+}
+
+void
+vp_backoff_init(struct vp_backoff *b, int64_t base_ms, int64_t cap_ms)
+{
+	b->base_ms = base_ms;
+	b->cap_ms = cap_ms;
+	b->attempt = 0;
+}
+
+void
+vp_backoff_reset(struct vp_backoff *b)
+{
+	b->attempt = 0;
+}
+
+int64_t
+vp_backoff_next(struct vp_backoff *b)
+{
+	int64_t ceil = b->base_ms;
+
+	for (unsigned i = 0; i < b->attempt && ceil < b->cap_ms; i++)
+		ceil *= 2;
+	if (ceil > b->cap_ms)
+		ceil = b->cap_ms;
+	if (b->attempt < 64)
+		b->attempt++;
+	return ceil > 0 ? (int64_t)(rand64() % (uint64_t)(ceil + 1)) : 0;
+}
+
+int
+vp_http_status_retryable(long status)
+{
+	return status == 0 || status == 408 || status == 429 ||
+	    (status >= 500 && status != 501 && status < 600);
+}
+
+int64_t
+vp_parse_retry_after(const char *v)
+{
+	char *end;
+	long long secs;
+	time_t when;
+
+	if (v == NULL)
+		return -1;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (*v >= '0' && *v <= '9') {
+		secs = strtoll(v, &end, 10);
+		while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
+			end++;
+		if (*end != '\0' || secs < 0)
+			return -1;
+		if (secs > 86400)
+			secs = 86400;
+		return (int64_t)secs * 1000;
+	}
+	when = curl_getdate(v, NULL);
+	if (when == (time_t)-1)
+		return -1;
+	secs = (long long)(when - time(NULL));
+	return secs > 0 ? (int64_t)secs * 1000 : 0;
+}
+
+void
+vp_curl_common(void *c, const struct vp_tls *tls)
+{
+	CURL *curl = c;
+
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
+	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, "vcpipe/" PACKAGE_VERSION);
+	if (tls && tls->insecure) {
+		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+	} else {
+		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+		curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+	}
+	if (tls && tls->ca_file)
+		curl_easy_setopt(curl, CURLOPT_CAINFO, tls->ca_file);
+}
+
+void
+vp_print_versions(const char *progname, const char *extra)
+{
+	printf("%s (vcpipe) %s\n", progname, PACKAGE_VERSION);
+	printf("%s\n", curl_version());
+	printf("libxml2 %s jansson %s libyaml %s\n", LIBXML_DOTTED_VERSION,
+	    JANSSON_VERSION, yaml_get_version_string());
+	if (extra)
+		printf("%s\n", extra);
+}

@@ -1,0 +1,195 @@
+/*
+ * vp.h: what every vcpipe stage shares.
+ *
+ * Logging, the exit-code table, NDJSON line I/O, signal handling, credentials,
+ * atomic files, time parsing and HTTP helpers on libcurl.
+ */
+#ifndef VP_H
+#define VP_H
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+/*
+ * The one exit-code table (see vcpipe(1) and every man page's EXIT STATUS).
+ * Temporary failures are worth a restart by the supervisor; permanent ones
+ * are not (s6-supervise's "125 = do not restart" model, with sysexits(3)
+ * numbers where one fits).
+ */
+enum vp_exit {
+	VP_EXIT_OK = 0,		/* done: all input delivered / --once finished */
+	VP_EXIT_TEMPFAIL = 75,	/* temporary: network, server, session; restart */
+	VP_EXIT_IOERR = 74,	/* temporary: local I/O (disk full, stdout gone) */
+	VP_EXIT_USAGE = 64,	/* permanent: bad command line */
+	VP_EXIT_DATAERR = 65,	/* permanent: bad input (--strict), or an event
+				 * rejected for good with no dead-letter file */
+	VP_EXIT_NOINPUT = 66,	/* permanent: a named file cannot be read */
+	VP_EXIT_SOFTWARE = 70,	/* permanent: internal error */
+	VP_EXIT_NOPERM = 77,	/* permanent: authentication or permission denied */
+	VP_EXIT_CONFIG = 78,	/* permanent: configuration error */
+	VP_EXIT_PERMANENT = 125	/* permanent: any other reason not to restart */
+};
+
+/* Nonzero when the supervisor should restart a stage that exited with code. */
+int vp_exit_is_temporary(int code);
+
+/* ---- logging ------------------------------------------------------------ */
+
+enum vp_level { VP_DEBUG, VP_INFO, VP_WARN, VP_ERROR };
+
+extern const char *vp_progname;
+
+void vp_log_init(const char *progname);
+int vp_log_set_level(const char *name);	/* -1 when the name is unknown */
+void vp_log_set_json(int on);
+int vp_log_enabled(enum vp_level lvl);
+void vp_log(enum vp_level lvl, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void vp_vlog(enum vp_level lvl, const char *fmt, va_list ap);
+#define vp_debug(...) vp_log(VP_DEBUG, __VA_ARGS__)
+#define vp_info(...) vp_log(VP_INFO, __VA_ARGS__)
+#define vp_warn(...) vp_log(VP_WARN, __VA_ARGS__)
+#define vp_error(...) vp_log(VP_ERROR, __VA_ARGS__)
+/* Log at error level and exit with code. */
+void vp_die(int code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3), noreturn));
+/* Usage error: "prog: msg" plus a hint to --help, exit 64. */
+void vp_usage_error(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+
+/* ---- signals ------------------------------------------------------------ */
+
+/* Set by SIGTERM/SIGINT: finish in-flight work, then stop. */
+extern volatile sig_atomic_t vp_stop_requested;
+/* Ignore SIGPIPE (EPIPE is reported by write), catch SIGTERM and SIGINT. */
+void vp_signals_init(void);
+
+/* ---- NDJSON line I/O ---------------------------------------------------- */
+
+struct vp_linereader {
+	FILE *fp;
+	char *buf;
+	size_t cap;
+	size_t max;		/* longest line accepted, without newline */
+	unsigned long lineno;	/* number of the line last returned */
+};
+
+enum vp_line_status {
+	VP_LINE_OK = 0,
+	VP_LINE_EOF = 1,
+	VP_LINE_TOOLONG = 2,	/* line skipped; lineno still counts it */
+	VP_LINE_ERROR = 3	/* read error; errno set */
+};
+
+void vp_linereader_init(struct vp_linereader *r, FILE *fp, size_t max);
+void vp_linereader_free(struct vp_linereader *r);
+/*
+ * Read one line (newline stripped, NUL-terminated in r->buf, length in *len).
+ * A last line without a newline still counts. Interrupted reads (EINTR from a
+ * signal) are retried unless vp_stop_requested is set, in which case EOF is
+ * reported so the caller finishes cleanly.
+ */
+enum vp_line_status vp_read_line(struct vp_linereader *r, size_t *len);
+
+/*
+ * Write one whole record plus a newline to stdout and flush it.
+ * Returns 0, or -1 with errno (EPIPE: the next stage is gone).
+ */
+int vp_write_line(FILE *fp, const char *s, size_t len);
+/* Flush and close stdout, reporting errors: 0 ok, -1 failed (logged). */
+int vp_close_stdout(void);
+
+/* ---- files -------------------------------------------------------------- */
+
+/* Write data atomically: temp file in the same directory, fsync, rename, fsync dir. */
+int vp_write_file_atomic(const char *path, const char *data, size_t len);
+/* Read a whole file (NUL-terminated). NULL with errno on failure. */
+char *vp_read_file(const char *path, size_t max, size_t *len);
+/* Append a line and fsync (dead-letter files). */
+int vp_append_line_sync(const char *path, const char *line, size_t len);
+
+/* ---- credentials -------------------------------------------------------- */
+
+/*
+ * Read a username and password: from a file of two lines (username, password),
+ * from a directory holding "username" and "password" files (a mounted
+ * Kubernetes Secret), or, when path is NULL, from the environment variables
+ * user_env and pass_env. Returns 0, or -1 with a message in err.
+ */
+int vp_read_credentials(const char *path, const char *user_env,
+    const char *pass_env, char **user, char **pass, char *err, size_t errlen);
+/* Read a one-line secret (bearer token) from a file; trailing newline dropped. */
+char *vp_read_secret_file(const char *path, char *err, size_t errlen);
+/* Overwrite and free a secret. */
+void vp_free_secret(char *s);
+
+/* ---- time --------------------------------------------------------------- */
+
+/* Parse a duration like 90s, 10m, 1h30m, 2d, 500ms. Returns -1 on error. */
+int64_t vp_parse_duration_ms(const char *s);
+/*
+ * Parse RFC 3339 (2026-11-23T09:00:00.123456Z, offsets allowed) into seconds
+ * since the epoch and nanoseconds. Returns 0 or -1.
+ */
+int vp_parse_rfc3339(const char *s, int64_t *sec, int32_t *nsec);
+/* Format as UTC RFC 3339 with nanoseconds trimmed of trailing zeros. */
+void vp_format_rfc3339(int64_t sec, int32_t nsec, char *buf, size_t len);
+/* Monotonic milliseconds. */
+int64_t vp_now_ms(void);
+/* Sleep up to ms, returning early (nonzero) when a stop is requested. */
+int vp_sleep_ms(int64_t ms);
+
+/* ---- retries and HTTP ---------------------------------------------------- */
+
+struct vp_backoff {
+	int64_t base_ms;	/* first delay cap */
+	int64_t cap_ms;		/* largest delay */
+	unsigned attempt;
+};
+void vp_backoff_init(struct vp_backoff *b, int64_t base_ms, int64_t cap_ms);
+/* Next delay: full jitter, uniform in [0, min(cap, base * 2^attempt)]. */
+int64_t vp_backoff_next(struct vp_backoff *b);
+void vp_backoff_reset(struct vp_backoff *b);
+
+/* Retry on transport errors, 408, 429 and 5xx other than 501. */
+int vp_http_status_retryable(long status);
+/*
+ * Parse a Retry-After header value (delta-seconds or HTTP-date) into a delay
+ * in milliseconds; -1 when absent or unparsable.
+ */
+int64_t vp_parse_retry_after(const char *value);
+
+struct vp_tls {
+	int insecure;
+	const char *ca_file;
+};
+/* Apply TLS settings (verification on unless insecure) and common options. */
+void vp_curl_common(void *curl, const struct vp_tls *tls);
+/* Library versions for --version. */
+void vp_print_versions(const char *progname, const char *extra);
+
+/* ---- growable buffer ----------------------------------------------------- */
+
+struct vp_buf {
+	char *data;
+	size_t len, cap;
+	size_t max;	/* 0 = unbounded; past max, appends fail */
+};
+int vp_buf_append(struct vp_buf *b, const void *p, size_t n);
+int vp_buf_printf(struct vp_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void vp_buf_reset(struct vp_buf *b);
+void vp_buf_free(struct vp_buf *b);
+/* libcurl write callback appending to a struct vp_buf (userdata). */
+size_t vp_curl_write_buf(char *ptr, size_t size, size_t nmemb, void *userdata);
+
+/* Allocation that exits with VP_EXIT_SOFTWARE on failure. */
+void *vp_xmalloc(size_t n);
+void *vp_xrealloc(void *p, size_t n);
+char *vp_xstrdup(const char *s);
+
+#endif

@@ -1,0 +1,66 @@
+# t/lib.sh: shared by every t/NNNN-topic.t script. Emits TAP.
+# Source it first: ". "${0%/*}/lib.sh"".
+set -eu
+
+VP_SRCDIR=${VP_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
+VP_BUILDDIR=${VP_BUILDDIR:-$VP_SRCDIR}
+export VP_SRCDIR VP_BUILDDIR
+PATH="$VP_BUILDDIR/src/vc-source:$VP_BUILDDIR/src/ce-encode:$VP_BUILDDIR/src/sink-http:$VP_BUILDDIR/src/sink-eventbridge:$VP_BUILDDIR/src/vcpipe-yaml:$VP_SRCDIR/bin:$PATH"
+export PATH
+# Tests may wrap every program, e.g. VP_WRAP="valgrind -q --error-exitcode=99".
+VP_WRAP=${VP_WRAP:-}
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/vcpipe-t.XXXXXX")
+_vp_pids=""
+_vp_cleanup() {
+	for p in $_vp_pids; do kill "$p" 2>/dev/null || true; done
+	for p in $_vp_pids; do wait "$p" 2>/dev/null || true; done
+	if [ -n "${VP_KEEP_TMP:-}" ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
+}
+trap _vp_cleanup EXIT
+trap 'exit 130' INT TERM
+
+_vp_n=0
+_vp_failed=0
+plan() { echo "1..$1"; }
+ok() { _vp_n=$((_vp_n + 1)); echo "ok $_vp_n - $*"; }
+not_ok() { _vp_n=$((_vp_n + 1)); _vp_failed=$((_vp_failed + 1)); echo "not ok $_vp_n - $*"; }
+diag() { printf '%s\n' "$@" | sed 's/^/# /' >&2; }
+skip_all() { echo "1..0 # SKIP $*"; exit 0; }
+bail() { echo "Bail out! $*"; exit 1; }
+# Register a background process to be killed at exit.
+bg_pid() { _vp_pids="$_vp_pids $1"; }
+
+# check DESCRIPTION COMMAND...: ok when the command succeeds.
+check() {
+	desc=$1; shift
+	if "$@" >"$T/.check.out" 2>&1; then ok "$desc"; else
+		not_ok "$desc"; diag "command: $*"; sed 's/^/# /' "$T/.check.out" >&2; fi
+}
+# expect_exit DESCRIPTION CODE COMMAND...: ok when the command exits with CODE.
+expect_exit() {
+	desc=$1; want=$2; shift 2
+	set +e; "$@" >"$T/.exit.out" 2>"$T/.exit.err"; got=$?; set -e
+	if [ "$got" = "$want" ]; then ok "$desc"; else
+		not_ok "$desc"; diag "wanted exit $want, got $got: $*"
+		sed 's/^/# stderr: /' "$T/.exit.err" >&2; fi
+}
+# same DESCRIPTION EXPECTED ACTUAL: files compared with diff -u.
+same() {
+	if diff -u "$2" "$3" >"$T/.diff" 2>&1; then ok "$1"; else
+		not_ok "$1"; sed 's/^/# /' "$T/.diff" >&2; fi
+}
+# is DESCRIPTION EXPECTED ACTUAL: strings compared.
+is() {
+	if [ "$2" = "$3" ]; then ok "$1"; else
+		not_ok "$1"; diag "expected: $2" "     got: $3"; fi
+}
+# wait_for SECONDS COMMAND...: poll until the command succeeds.
+wait_for() {
+	_w_end=$(( $(date +%s) + $1 )); shift
+	while ! "$@" >/dev/null 2>&1; do
+		[ "$(date +%s)" -lt "$_w_end" ] || return 1
+		sleep 0.1
+	done
+}
+done_testing() { [ "$_vp_failed" -eq 0 ]; }
