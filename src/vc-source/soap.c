@@ -1,0 +1,329 @@
+/* soap.c: vim25 SOAP calls over one keep-alive libcurl handle. */
+#include <curl/curl.h>
+#include <libxml/parser.h>
+#include <string.h>
+
+#include "soap.h"
+
+/* Responses larger than this are refused rather than parsed. */
+#define SOAP_MAX_RESPONSE (256u * 1024 * 1024)
+
+static int
+progress_cb(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	struct soap_client *c = p;
+
+	(void)dt; (void)dn; (void)ut; (void)un;
+	return c->stoppable && vp_stop_requested;
+}
+
+int
+soap_init(struct soap_client *c, const char *url, const struct vp_tls *tls)
+{
+	memset(c, 0, sizeof(*c));
+	c->curl = curl_easy_init();
+	if (c->curl == NULL)
+		return -1;
+	c->url = vp_xstrdup(url);
+	c->action = vp_xstrdup("urn:vim25/6.5");
+	c->tls = *tls;
+	c->timeout_ms = 120000;
+	c->resp.max = SOAP_MAX_RESPONSE;
+	vp_curl_common(c->curl, &c->tls);
+	/* in-memory cookie engine: holds vmware_soap_session */
+	curl_easy_setopt(c->curl, CURLOPT_COOKIEFILE, "");
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, vp_curl_write_buf);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->resp);
+	curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, progress_cb);
+	curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c);
+	curl_easy_setopt(c->curl, CURLOPT_ACCEPT_ENCODING, "");
+	/* a stalled peer: under 1 byte/s for 60 s is a dead connection */
+	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, 60L);
+	return 0;
+}
+
+void
+soap_free(struct soap_client *c)
+{
+	if (c->doc)
+		xmlFreeDoc(c->doc);
+	if (c->curl)
+		curl_easy_cleanup(c->curl);
+	free(c->url);
+	free(c->action);
+	vp_buf_free(&c->req);
+	vp_buf_free(&c->resp);
+	memset(c, 0, sizeof(*c));
+}
+
+void
+soap_reset_session(struct soap_client *c)
+{
+	curl_easy_setopt(c->curl, CURLOPT_COOKIELIST, "ALL");
+}
+
+void
+soap_xml_escape(struct vp_buf *b, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<': vp_buf_append(b, "&lt;", 4); break;
+		case '>': vp_buf_append(b, "&gt;", 4); break;
+		case '&': vp_buf_append(b, "&amp;", 5); break;
+		case '"': vp_buf_append(b, "&quot;", 6); break;
+		case '\'': vp_buf_append(b, "&apos;", 6); break;
+		default: vp_buf_append(b, s, 1);
+		}
+	}
+}
+
+static int
+name_is(xmlNodePtr n, const char *name)
+{
+	return n && n->type == XML_ELEMENT_NODE &&
+	    strcmp((const char *)n->name, name) == 0;
+}
+
+xmlNodePtr
+soap_child(xmlNodePtr n, const char *name)
+{
+	if (n == NULL)
+		return NULL;
+	for (xmlNodePtr k = n->children; k; k = k->next)
+		if (name == NULL ? k->type == XML_ELEMENT_NODE : name_is(k, name))
+			return k;
+	return NULL;
+}
+
+xmlNodePtr
+soap_next_named(xmlNodePtr n, const char *name)
+{
+	for (n = n ? n->next : NULL; n; n = n->next)
+		if (name == NULL ? n->type == XML_ELEMENT_NODE : name_is(n, name))
+			return n;
+	return NULL;
+}
+
+const char *
+soap_child_text(xmlNodePtr n, const char *name, char *buf, size_t len)
+{
+	xmlNodePtr k = soap_child(n, name);
+	xmlChar *t;
+
+	if (k == NULL)
+		return NULL;
+	t = xmlNodeGetContent(k);
+	snprintf(buf, len, "%s", t ? (const char *)t : "");
+	xmlFree(t);
+	return buf;
+}
+
+static void
+set_error(struct soap_client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+set_error(struct soap_client *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(c->error, sizeof(c->error), fmt, ap);
+	va_end(ap);
+}
+
+static enum soap_result
+perform(struct soap_client *c, const char *method, long timeout_ms)
+{
+	CURLcode rc;
+	char errbuf[CURL_ERROR_SIZE] = "";
+
+	vp_buf_reset(&c->resp);
+	c->http_status = 0;
+	c->fault_type[0] = '\0';
+	c->error[0] = '\0';
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
+	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+	c->stoppable = 1;
+	rc = curl_easy_perform(c->curl);
+	c->stoppable = 0;
+	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, NULL);
+	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &c->http_status);
+	if (rc == CURLE_ABORTED_BY_CALLBACK && vp_stop_requested) {
+		set_error(c, "%s: stopped", method);
+		return SOAP_STOPPED;
+	}
+	if (rc == CURLE_WRITE_ERROR && c->resp.len >= SOAP_MAX_RESPONSE - 65536) {
+		set_error(c, "%s: response larger than %u bytes", method,
+		    SOAP_MAX_RESPONSE);
+		return SOAP_TOOBIG;
+	}
+	if (rc != CURLE_OK) {
+		set_error(c, "%s: %s", method, errbuf[0] ? errbuf :
+		    curl_easy_strerror(rc));
+		return SOAP_TRANSPORT;
+	}
+	return SOAP_OK;
+}
+
+int
+soap_discover_version(struct soap_client *c)
+{
+	size_t n = strlen(c->url) + 32;
+	char *u = vp_xmalloc(n);
+	enum soap_result r;
+	int rc = -1;
+
+	snprintf(u, n, "%s/vimServiceVersions.xml", c->url);
+	curl_easy_setopt(c->curl, CURLOPT_URL, u);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+	r = perform(c, "vimServiceVersions.xml", 30000);
+	free(u);
+	if (r != SOAP_OK)
+		return r == SOAP_STOPPED ? -2 : -1;
+	if (c->http_status == 200) {
+		xmlDocPtr d = xmlReadMemory(c->resp.data, (int)c->resp.len,
+		    "versions.xml", NULL, XML_PARSE_NONET | XML_PARSE_NOERROR |
+		    XML_PARSE_NOWARNING);
+		xmlNodePtr root = d ? xmlDocGetRootElement(d) : NULL;
+		char name[64], version[64];
+
+		for (xmlNodePtr ns = soap_child(root, "namespace"); ns;
+		    ns = soap_next_named(ns, "namespace")) {
+			if (soap_child_text(ns, "name", name, sizeof(name)) &&
+			    strcmp(name, "urn:vim25") == 0 &&
+			    soap_child_text(ns, "version", version,
+			    sizeof(version)) && version[0]) {
+				free(c->action);
+				n = strlen(version) + 16;
+				c->action = vp_xmalloc(n);
+				snprintf(c->action, n, "urn:vim25/%s", version);
+				rc = 0;
+			}
+		}
+		if (d)
+			xmlFreeDoc(d);
+	}
+	if (rc != 0)
+		set_error(c, "vimServiceVersions.xml: HTTP %ld, no urn:vim25 "
+		    "version; using %s", c->http_status, c->action);
+	return rc;
+}
+
+/* Fill fault_type and error from a soapenv:Fault element. */
+static void
+read_fault(struct soap_client *c, const char *method, xmlNodePtr fault)
+{
+	char msg[256] = "";
+	xmlNodePtr detail = soap_child(fault, "detail");
+	xmlNodePtr f = soap_child(detail, NULL);
+
+	soap_child_text(fault, "faultstring", msg, sizeof(msg));
+	if (f) {
+		/* <NotAuthenticatedFault xsi:type="NotAuthenticated"> */
+		xmlChar *t = xmlGetNsProp(f, (const xmlChar *)"type",
+		    (const xmlChar *)"http://www.w3.org/2001/XMLSchema-instance");
+		const char *name = t ? (const char *)t : (const char *)f->name;
+		const char *colon = strchr(name, ':');
+
+		snprintf(c->fault_type, sizeof(c->fault_type), "%s",
+		    colon ? colon + 1 : name);
+		{
+			size_t l = strlen(c->fault_type);
+			if (t == NULL && l > 5 &&
+			    strcmp(c->fault_type + l - 5, "Fault") == 0)
+				c->fault_type[l - 5] = '\0';
+		}
+		xmlFree(t);
+	} else
+		snprintf(c->fault_type, sizeof(c->fault_type), "Unknown");
+	set_error(c, "%s: fault %s: %s", method, c->fault_type,
+	    msg[0] ? msg : "(no message)");
+}
+
+enum soap_result
+soap_call(struct soap_client *c, const char *method, const char *this_type,
+    const char *this_value, const char *body, long timeout_ms, xmlNodePtr *ret)
+{
+	struct curl_slist *h = NULL;
+	char hdr[256];
+	enum soap_result r;
+	xmlNodePtr root, sbody, resp, fault;
+
+	*ret = NULL;
+	if (c->doc) {
+		xmlFreeDoc(c->doc);
+		c->doc = NULL;
+	}
+	vp_buf_reset(&c->req);
+	vp_buf_printf(&c->req,
+	    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
+	    "<soapenv:Envelope xmlns:soapenv=\"http://schemas.xmlsoap.org/soap/envelope/\""
+	    " xmlns:xsd=\"http://www.w3.org/2001/XMLSchema\""
+	    " xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\">"
+	    "<soapenv:Body><%s xmlns=\"urn:vim25\">"
+	    "<_this type=\"%s\">", method, this_type);
+	soap_xml_escape(&c->req, this_value);
+	vp_buf_printf(&c->req, "</_this>%s</%s></soapenv:Body></soapenv:Envelope>",
+	    body ? body : "", method);
+
+	h = curl_slist_append(h, "Content-Type: text/xml; charset=\"utf-8\"");
+	snprintf(hdr, sizeof(hdr), "SOAPAction: \"%s\"", c->action);
+	h = curl_slist_append(h, hdr);
+	h = curl_slist_append(h, "Expect:");
+	curl_easy_setopt(c->curl, CURLOPT_URL, c->url);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, c->req.data);
+	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)c->req.len);
+	r = perform(c, method, timeout_ms > 0 ? timeout_ms : c->timeout_ms);
+	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(h);
+	if (r != SOAP_OK)
+		return r;
+
+	if (c->resp.len == 0 || c->resp.len > (size_t)INT32_MAX) {
+		set_error(c, "%s: HTTP %ld with %s body", method,
+		    c->http_status, c->resp.len ? "an oversized" : "an empty");
+		return c->http_status >= 400 ? SOAP_HTTP : SOAP_BADRESPONSE;
+	}
+	/* no network, no entity expansion, no DTD loading: hostile servers */
+	c->doc = xmlReadMemory(c->resp.data, (int)c->resp.len, "response.xml",
+	    NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
+	    XML_PARSE_NOCDATA);
+	root = c->doc ? xmlDocGetRootElement(c->doc) : NULL;
+	sbody = soap_child(root, "Body");
+	if (sbody == NULL) {
+		const xmlError *e = xmlGetLastError();
+		set_error(c, "%s: HTTP %ld, %s", method, c->http_status,
+		    c->doc == NULL ? (e && e->message ? "malformed XML" :
+		    "unparsable response") : "no SOAP Body in the response");
+		return c->http_status >= 400 ? SOAP_HTTP : SOAP_BADRESPONSE;
+	}
+	if ((fault = soap_child(sbody, "Fault")) != NULL) {
+		read_fault(c, method, fault);
+		return SOAP_FAULT;
+	}
+	if (c->http_status != 200) {
+		set_error(c, "%s: HTTP %ld", method, c->http_status);
+		return SOAP_HTTP;
+	}
+	resp = soap_child(sbody, NULL);
+	if (resp == NULL) {
+		set_error(c, "%s: empty SOAP Body", method);
+		return SOAP_BADRESPONSE;
+	}
+	{
+		size_t ml = strlen(method);
+		if (strncmp((const char *)resp->name, method, ml) != 0 ||
+		    strcmp((const char *)resp->name + ml, "Response") != 0) {
+			set_error(c, "%s: unexpected element <%s> in the response",
+			    method, (const char *)resp->name);
+			return SOAP_BADRESPONSE;
+		}
+	}
+	*ret = soap_child(resp, NULL);
+	return SOAP_OK;
+}

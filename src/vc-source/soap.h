@@ -1,0 +1,60 @@
+/* soap.h: a minimal vim25 SOAP client on libcurl and libxml2. */
+#ifndef VC_SOAP_H
+#define VC_SOAP_H
+
+#include <libxml/tree.h>
+
+#include "vp.h"
+
+enum soap_result {
+	SOAP_OK = 0,
+	SOAP_FAULT,		/* the server answered with a SOAP fault */
+	SOAP_TRANSPORT,		/* connection, TLS, timeout, cut */
+	SOAP_HTTP,		/* HTTP error without a SOAP fault */
+	SOAP_BADRESPONSE,	/* not XML, or not the expected shape */
+	SOAP_TOOBIG,		/* response over the size limit */
+	SOAP_STOPPED		/* aborted because a stop was requested */
+};
+
+struct soap_client {
+	void *curl;
+	char *url;		/* https://vc/sdk */
+	char *action;		/* SOAPAction header value */
+	struct vp_tls tls;
+	struct vp_buf req, resp;
+	xmlDocPtr doc;		/* the last response, owned here */
+	long http_status;
+	char fault_type[128];	/* e.g. NotAuthenticated, InvalidLogin */
+	char error[512];	/* what went wrong, for logs */
+	long timeout_ms;	/* per call, unless the call says otherwise */
+	int stoppable;		/* abort the transfer when a stop is requested */
+};
+
+int soap_init(struct soap_client *c, const char *url, const struct vp_tls *tls);
+void soap_free(struct soap_client *c);
+/* Forget the session cookie (after a logout or a lost session). */
+void soap_reset_session(struct soap_client *c);
+/* GET /sdk/vimServiceVersions.xml and use its urn:vim25 version for SOAPAction. */
+int soap_discover_version(struct soap_client *c);
+
+/*
+ * Call a method: body is the XML of the method element's children.
+ * On SOAP_OK, returns the first child element of the <...Response> element
+ * through *ret (NULL when the method returns nothing). The node lives until
+ * the next call.
+ */
+enum soap_result soap_call(struct soap_client *c, const char *method,
+    const char *this_type, const char *this_value, const char *body,
+    long timeout_ms, xmlNodePtr *ret);
+
+/* Escape text for an XML element body into b. */
+void soap_xml_escape(struct vp_buf *b, const char *s);
+
+/* Helpers over the response tree (local names; namespaces ignored). */
+xmlNodePtr soap_child(xmlNodePtr n, const char *name);
+xmlNodePtr soap_next_named(xmlNodePtr n, const char *name);
+/* Text content of the named child, copied into buf; NULL when absent. */
+const char *soap_child_text(xmlNodePtr n, const char *name, char *buf,
+    size_t len);
+
+#endif
