@@ -565,6 +565,10 @@ aws_call(const char *target, const char *body, size_t len, struct resp *r)
 	r->body.max = 16 << 20;
 	refresh_credentials();
 	h = curl_slist_append(h, "Content-Type: application/x-amz-json-1.1");
+	/*
+	 * No "Expect:" to suppress 100-continue: libcurl 7.88 would list the
+	 * removed header in SignedHeaders and AWS would refuse the signature.
+	 */
 	snprintf(hb, sizeof(hb), "X-Amz-Target: %s", target);
 	h = curl_slist_append(h, hb);
 	if (creds.token) {

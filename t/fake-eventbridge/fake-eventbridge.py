@@ -1,0 +1,303 @@
+#!/usr/bin/env python3
+"""fake-eventbridge: a local Amazon EventBridge for vcpipe's tests.
+
+Speaks the AWS JSON 1.1 protocol (POST /, X-Amz-Target AWSEvents.PutEvents or
+AWSEvents.DescribeRule, Content-Type application/x-amz-json-1.1) and checks
+every request's SigV4 signature with botocore's independent implementation:
+the canonical request is rebuilt from what arrived on the wire and signed
+again with the known secret.  Failures answer the way AWS does: HTTP 400 (or
+403 for signatures, 5xx for server trouble) with {"__type": ..., "message":
+...}.
+
+Configuration (--config FILE, JSON):
+  region            the region requests must be signed for
+  credentials       [{"akid": ..., "secret": ..., "token": optional}]
+  buses             event bus names that exist (default ["default"])
+  request_script    list consumed one per PutEvents request before normal
+                    handling: {"status": 503} or {"type": "ThrottlingException"}
+                    (HTTP 400) optionally with "retry_after": "1"
+  entry_failures    {"<CloudEvent id>": ["ThrottlingException", ...]}: each
+                    time an entry with that id arrives, the next code in its
+                    list fails it ("" or running out means success)
+--rules FILE (re-read on every DescribeRule): {"<bus>/<name>": {rule fields}}
+--log FILE: every accepted entry as a JSON line; --requests FILE: one line
+per request with what was checked.  --port-file FILE receives the port.
+"""
+import argparse
+import datetime
+import json
+import re
+import sys
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+AUTH_RE = re.compile(
+    r"^AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request,"
+    r"\s*SignedHeaders=([a-z0-9;\-]+),\s*Signature=([0-9a-f]{64})$")
+MAX_REQUEST = 256 * 1024
+
+
+class Fake:
+    def __init__(self, args):
+        with open(args.config) as f:
+            self.cfg = json.load(f)
+        self.args = args
+        self.lock = threading.Lock()
+        self.script = list(self.cfg.get("request_script", []))
+        self.failures = {k: list(v) for k, v in
+                         self.cfg.get("entry_failures", {}).items()}
+        self.nreq = 0
+        self.log = open(args.log, "a") if args.log else None
+        self.reqlog = open(args.requests, "a") if args.requests else None
+
+    def creds_for(self, akid):
+        for c in self.cfg.get("credentials", []):
+            if c["akid"] == akid:
+                return c
+        return None
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "fake-eventbridge"
+
+    def log_message(self, fmt, *a):
+        if self.server.fake.args.verbose:
+            sys.stderr.write("fake-eventbridge: " + (fmt % a) + "\n")
+
+    def reply(self, status, obj, headers=None):
+        body = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/x-amz-json-1.1")
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("x-amzn-RequestId", str(uuid.uuid4()))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def error(self, status, etype, message, headers=None):
+        self.reply(status, {"__type": etype, "message": message}, headers)
+
+    def verify(self, body):
+        """None when the signature is right, else the reason."""
+        fake = self.server.fake
+        auth = self.headers.get("Authorization", "")
+        m = AUTH_RE.match(auth)
+        if not m:
+            return "MissingAuthenticationToken", "Missing or malformed Authorization header"
+        akid, day, region, service, signed, sig = m.groups()
+        cred = fake.creds_for(akid)
+        if cred is None:
+            return "UnrecognizedClientException", "The security token included in the request is invalid."
+        amzdate = self.headers.get("X-Amz-Date", "")
+        try:
+            when = datetime.datetime.strptime(amzdate, "%Y%m%dT%H%M%SZ").replace(
+                tzinfo=datetime.timezone.utc)
+        except ValueError:
+            return "IncompleteSignature", "X-Amz-Date is missing or malformed"
+        skew = abs((datetime.datetime.now(datetime.timezone.utc) - when).total_seconds())
+        if skew > 900:
+            return "InvalidSignatureException", "Signature expired"
+        if day != amzdate[:8] or region != fake.cfg["region"] or service != "events":
+            return "InvalidSignatureException", "Credential should be scoped to a valid region and service"
+        names = signed.split(";")
+        need = ["host", "x-amz-date", "x-amz-target", "content-type"]
+        if cred.get("token"):
+            if self.headers.get("X-Amz-Security-Token") != cred["token"]:
+                return "UnrecognizedClientException", "The security token included in the request is invalid."
+            need.append("x-amz-security-token")
+        for h in need:
+            if h not in names:
+                return "InvalidSignatureException", "Header %s is not signed" % h
+        headers = {}
+        for n in names:
+            vals = self.headers.get_all(n)
+            if vals is None:
+                return "InvalidSignatureException", "Signed header %s is missing" % n
+            headers[n] = ",".join(vals)
+        req = AWSRequest(method=self.command,
+                         url="http://%s%s" % (self.headers.get("Host", "localhost"), self.path),
+                         data=body, headers=headers)
+        req.context["timestamp"] = amzdate
+        signer = SigV4Auth(Credentials(akid, cred["secret"], cred.get("token")),
+                           "events", region)
+        want = signer.signature(
+            signer.string_to_sign(req, signer.canonical_request(req)), req)
+        if want != sig:
+            return ("InvalidSignatureException",
+                    "The request signature we calculated does not match the "
+                    "signature you provided.")
+        return None
+
+    def do_GET(self):
+        self.error(404, "UnknownOperationException", "")
+
+    def do_POST(self):
+        fake = self.server.fake
+        n = int(self.headers.get("Content-Length", "0"))
+        body = self.rfile.read(n)
+        target = self.headers.get("X-Amz-Target", "")
+        with fake.lock:
+            fake.nreq += 1
+            reqno = fake.nreq
+        bad = self.verify(body)
+        rec = {"n": reqno, "target": target, "host": self.headers.get("Host"),
+               "signed": bad is None,
+               "token": "X-Amz-Security-Token" in self.headers}
+        try:
+            if bad:
+                rec["error"] = bad[0]
+                return self.error(403 if bad[0] != "UnrecognizedClientException"
+                                  else 400, bad[0], bad[1])
+            if self.headers.get("Content-Type") != "application/x-amz-json-1.1":
+                rec["error"] = "SerializationException"
+                return self.error(400, "SerializationException", "bad content type")
+            try:
+                req = json.loads(body)
+            except ValueError:
+                rec["error"] = "SerializationException"
+                return self.error(400, "SerializationException", "Start of structure or map found where not expected.")
+            if target == "AWSEvents.PutEvents":
+                return self.put_events(req, reqno, rec)
+            if target == "AWSEvents.DescribeRule":
+                return self.describe_rule(req, rec)
+            rec["error"] = "UnknownOperationException"
+            return self.error(400, "UnknownOperationException", "")
+        finally:
+            if fake.reqlog:
+                with fake.lock:
+                    fake.reqlog.write(json.dumps(rec) + "\n")
+                    fake.reqlog.flush()
+
+    def describe_rule(self, req, rec):
+        bus = req.get("EventBusName") or "default"
+        bus = bus.rsplit("/", 1)[-1] if bus.startswith("arn:") else bus
+        name = req.get("Name")
+        rules = {}
+        if self.server.fake.args.rules:
+            with open(self.server.fake.args.rules) as f:
+                rules = json.load(f)
+        rule = rules.get("%s/%s" % (bus, name))
+        rec["rule"] = "%s/%s" % (bus, name)
+        if rule is None:
+            rec["error"] = "ResourceNotFoundException"
+            return self.error(400, "ResourceNotFoundException",
+                              "Rule %s does not exist on EventBus %s." % (name, bus))
+        out = {"Name": name, "EventBusName": bus, "State": "ENABLED",
+               "Arn": "arn:aws:events:%s:123456789012:rule/%s%s" % (
+                   self.server.fake.cfg["region"],
+                   "" if bus == "default" else bus + "/", name)}
+        out.update(rule)
+        return self.reply(200, out)
+
+    def put_events(self, req, reqno, rec):
+        fake = self.server.fake
+        with fake.lock:
+            step = fake.script.pop(0) if fake.script else None
+        if step:
+            rec["scripted"] = step
+            hdr = {"Retry-After": step["retry_after"]} if "retry_after" in step else None
+            if "type" in step:
+                return self.error(step.get("status", 400), step["type"],
+                                  step.get("message", "Rate exceeded"), hdr)
+            if step.get("status", 200) != 200:
+                return self.error(step["status"], "InternalFailure",
+                                  "scripted failure", hdr)
+        entries = req.get("Entries")
+        if not isinstance(entries, list) or not entries:
+            rec["error"] = "ValidationException"
+            return self.error(400, "ValidationException",
+                              "1 validation error detected: Value null at 'entries' failed to satisfy constraint: Member must not be null")
+        if len(entries) > 10:
+            rec["error"] = "ValidationException"
+            return self.error(400, "ValidationException",
+                              "1 validation error detected: Value at 'entries' failed to satisfy constraint: Member must have length less than or equal to 10")
+        total = 0
+        for e in entries:
+            total += 14 if "Time" in e else 0
+            for k in ("Source", "DetailType", "Detail"):
+                total += len(e.get(k, "").encode("utf-8"))
+            for r in e.get("Resources", []):
+                total += len(r.encode("utf-8"))
+        rec["entries"] = len(entries)
+        rec["size"] = total
+        if total > MAX_REQUEST:
+            rec["error"] = "ValidationException"
+            return self.error(400, "ValidationException",
+                              "Total size of the entries in the request is over the limit.")
+        buses = fake.cfg.get("buses", ["default"])
+        results = []
+        failed = 0
+        for e in entries:
+            bus = e.get("EventBusName") or "default"
+            code = msg = None
+            detail = None
+            if bus not in buses:
+                code, msg = "ResourceNotFoundException", "Event bus %s does not exist." % bus
+            elif not e.get("Source") or not e.get("DetailType") or "Detail" not in e:
+                code, msg = "InvalidArgument", "Parameter(s) Source, DetailType or Detail is not valid."
+            elif "Time" in e and not isinstance(e["Time"], (int, float)):
+                code, msg = "InvalidArgument", "Parameter Time is not valid."
+            else:
+                try:
+                    detail = json.loads(e["Detail"])
+                    if not isinstance(detail, dict):
+                        raise ValueError
+                except ValueError:
+                    code, msg = "MalformedDetail", "Detail is malformed."
+            if code is None and isinstance(detail, dict):
+                key = str(detail.get("id"))
+                with fake.lock:
+                    plan = fake.failures.get(key)
+                    if plan:
+                        code = plan.pop(0) or None
+                        msg = "scripted %s" % code if code else None
+            if code:
+                failed += 1
+                results.append({"ErrorCode": code, "ErrorMessage": msg})
+                continue
+            eid = str(uuid.uuid4())
+            results.append({"EventId": eid})
+            if fake.log:
+                with fake.lock:
+                    fake.log.write(json.dumps({
+                        "req": reqno, "Source": e["Source"],
+                        "DetailType": e["DetailType"], "Time": e.get("Time"),
+                        "EventBusName": bus, "Detail": e["Detail"]}) + "\n")
+                    fake.log.flush()
+        rec["failed"] = failed
+        return self.reply(200, {"FailedEntryCount": failed, "Entries": results})
+
+
+def main():
+    ap = argparse.ArgumentParser(description="local fake Amazon EventBridge")
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--rules")
+    ap.add_argument("--log")
+    ap.add_argument("--requests")
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--port-file")
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args()
+    srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    srv.daemon_threads = True
+    srv.fake = Fake(args)
+    if args.port_file:
+        with open(args.port_file + ".tmp", "w") as f:
+            f.write("%d\n" % srv.server_address[1])
+        import os
+        os.rename(args.port_file + ".tmp", args.port_file)
+    try:
+        srv.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    main()
