@@ -1,0 +1,300 @@
+/*
+ * deliver.c: one keep-alive curl handle, POSTs with retries.
+ *
+ * The easy handle is reused for every request so libcurl keeps the
+ * connection open (HTTP/1.1 keep-alive, or one HTTP/2 connection when the
+ * server offers h2 over TLS); one request at a time is what keeps events in
+ * order.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "sink.h"
+
+/* After a stop request the in-flight attempt may run this much longer. */
+#define STOP_GRACE_MS 5000
+
+static int64_t stop_seen_ms;
+
+static size_t
+on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct http *h = userdata;
+	size_t n = size * nmemb;
+
+	/* keep the start for messages, swallow the rest */
+	if (h->resp && h->resp->len < SINK_RESP_KEEP) {
+		size_t room = SINK_RESP_KEEP - h->resp->len;
+		vp_buf_append(h->resp, ptr, n < room ? n : room);
+	}
+	h->resp_seen += n;
+	return n;
+}
+
+static size_t
+on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct http *h = userdata;
+	size_t n = size * nmemb;
+	static const char ra[] = "retry-after:";
+
+	/* a new status line starts a new response (e.g. after 100 Continue) */
+	if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0)
+		h->retry_after_ms = -1;
+	else if (n > sizeof(ra) - 1 && strncasecmp(ptr, ra, sizeof(ra) - 1) == 0) {
+		char v[128];
+		size_t vl = n - (sizeof(ra) - 1);
+
+		if (vl >= sizeof(v))
+			vl = sizeof(v) - 1;
+		memcpy(v, ptr + sizeof(ra) - 1, vl);
+		v[vl] = '\0';
+		h->retry_after_ms = vp_parse_retry_after(v);
+	}
+	return n;
+}
+
+/* A hanging receiver must not keep a stopping sink past the grace period. */
+static int
+on_progress(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	if (!vp_stop_requested)
+		return 0;
+	if (stop_seen_ms == 0)
+		stop_seen_ms = vp_now_ms();
+	return vp_now_ms() - stop_seen_ms > STOP_GRACE_MS;
+}
+
+void
+http_init(struct http *h)
+{
+	h->curl = curl_easy_init();
+	if (h->curl == NULL)
+		vp_die(VP_EXIT_SOFTWARE, "curl_easy_init failed");
+	h->retry_after_ms = -1;
+}
+
+void
+http_free(struct http *h)
+{
+	if (h->curl)
+		curl_easy_cleanup(h->curl);
+	h->curl = NULL;
+	vp_free_secret(h->user);
+	vp_free_secret(h->pass);
+	vp_free_secret(h->token);
+	h->user = h->pass = h->token = NULL;
+}
+
+static void
+setup(struct http *h, const char *url, int auth)
+{
+	CURL *c = h->curl;
+
+	curl_easy_reset(c);	/* keeps the connection cache */
+	vp_curl_common(c, &h->tls);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, h->http1 ?
+	    (long)CURL_HTTP_VERSION_1_1 : (long)CURL_HTTP_VERSION_2TLS);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)h->timeout_ms);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, h);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
+	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	/* redirects would carry the event (and credentials) somewhere else */
+	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
+	if ((auth & AUTH_BASIC) && h->user) {
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		curl_easy_setopt(c, CURLOPT_USERNAME, h->user);
+		curl_easy_setopt(c, CURLOPT_PASSWORD, h->pass);
+	} else if ((auth & AUTH_BEARER) && h->token) {
+		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+		curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, h->token);
+	}
+	h->errbuf[0] = '\0';
+	h->retry_after_ms = -1;
+	h->resp_seen = 0;
+}
+
+static long
+perform(struct http *h)
+{
+	CURLcode rc = curl_easy_perform(h->curl);
+	long status = 0;
+
+	if (rc != CURLE_OK) {
+		if (h->errbuf[0] == '\0')
+			snprintf(h->errbuf, sizeof(h->errbuf), "%s",
+			    curl_easy_strerror(rc));
+		return 0;
+	}
+	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
+	return status;
+}
+
+long
+http_post(struct http *h, const char *url, const struct event *ev,
+    struct curl_slist *extra, int auth)
+{
+	struct curl_slist *hdrs = NULL, *p;
+	long status;
+
+	setup(h, url, auth);
+	for (p = ev->headers; p; p = p->next)
+		hdrs = curl_slist_append(hdrs, p->data);
+	for (p = extra; p; p = p->next)
+		hdrs = curl_slist_append(hdrs, p->data);
+	/* no 100-continue round trip: it costs a full RTT (or 1 s) per event */
+	hdrs = curl_slist_append(hdrs, "Expect:");
+	if (hdrs == NULL)
+		vp_die(VP_EXIT_SOFTWARE, "out of memory");
+	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(h->curl, CURLOPT_POST, 1L);
+	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, ev->body);
+	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE,
+	    (curl_off_t)ev->body_len);
+	status = perform(h);
+	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(hdrs);
+	return status;
+}
+
+long
+http_get(struct http *h, const char *url, struct vp_buf *out, int auth)
+{
+	long status;
+
+	setup(h, url, auth);
+	curl_easy_setopt(h->curl, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, vp_curl_write_buf);
+	curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, out);
+	status = perform(h);
+	if (status == 0 && out->max && out->len >= out->max)
+		snprintf(h->errbuf, sizeof(h->errbuf),
+		    "response larger than %zu bytes", out->max);
+	return status;
+}
+
+static int
+retryable(const struct retry_policy *p, long status)
+{
+	if (vp_http_status_retryable(status))
+		return 1;
+	for (int i = 0; i < p->nextra; i++)
+		if (p->extra[i] == status)
+			return 1;
+	return 0;
+}
+
+/* Printable start of the response, for a log line. */
+static void
+resp_snippet(const struct vp_buf *b, char *out, size_t outlen)
+{
+	size_t j = 0;
+
+	for (size_t i = 0; b->data && i < b->len && j + 1 < outlen && i < 200; i++) {
+		unsigned char ch = (unsigned char)b->data[i];
+		out[j++] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : ' ';
+	}
+	out[j] = '\0';
+}
+
+const char *
+outcome_reason(enum outcome o)
+{
+	switch (o) {
+	case OUT_OK: return "delivered";
+	case OUT_REJECTED: return "rejected";
+	case OUT_EXHAUSTED: return "retries exhausted";
+	case OUT_STOPPED: return "stopped while retrying";
+	case OUT_AUTH: return "not authorized";
+	}
+	return "?";
+}
+
+void
+deliver(struct http *h, const struct retry_policy *p, const char *url,
+    const struct event *ev, struct curl_slist *extra, int auth,
+    struct result *r)
+{
+	struct vp_backoff bo;
+	int64_t start = vp_now_ms();
+	int reread_token = h->token_file != NULL && (auth & AUTH_BEARER);
+
+	vp_backoff_init(&bo, p->base_ms, p->cap_ms);
+	r->attempts = 0;
+	for (;;) {
+		int64_t delay;
+		char snip[256];
+
+		vp_buf_reset(&r->resp);
+		h->resp = &r->resp;
+		r->status = http_post(h, url, ev, extra, auth);
+		h->resp = NULL;
+		r->attempts++;
+		if (r->status >= 200 && r->status < 300) {
+			r->out = OUT_OK;
+			r->error[0] = '\0';
+			return;
+		}
+		resp_snippet(&r->resp, snip, sizeof(snip));
+		if (r->status == 0)
+			snprintf(r->error, sizeof(r->error), "%s", h->errbuf);
+		else
+			snprintf(r->error, sizeof(r->error), "HTTP %ld%s%s",
+			    r->status, snip[0] ? ": " : "", snip);
+		if ((r->status == 401 || r->status == 403) && reread_token) {
+			/* a rotated token file (projected service account
+			 * token) is worth one more try */
+			char err[256], *t = vp_read_secret_file(h->token_file,
+			    err, sizeof(err));
+			reread_token = 0;
+			if (t && strcmp(t, h->token) != 0) {
+				vp_free_secret(h->token);
+				h->token = t;
+				vp_info("stdin:%lu: %s: token file changed, "
+				    "trying again", ev->lineno, url);
+				continue;
+			}
+			vp_free_secret(t);
+		}
+		if (r->status == 401 || r->status == 403) {
+			r->out = OUT_AUTH;
+			return;
+		}
+		if (!retryable(p, r->status)) {
+			r->out = OUT_REJECTED;
+			return;
+		}
+		if (vp_stop_requested) {
+			r->out = OUT_STOPPED;
+			return;
+		}
+		if ((int)r->attempts > p->max_retries) {
+			r->out = OUT_EXHAUSTED;
+			return;
+		}
+		delay = vp_backoff_next(&bo);
+		if (h->retry_after_ms >= 0)
+			delay = h->retry_after_ms;
+		if (p->max_retry_ms > 0 &&
+		    vp_now_ms() + delay - start > p->max_retry_ms) {
+			r->out = OUT_EXHAUSTED;
+			snprintf(r->error + strlen(r->error),
+			    sizeof(r->error) - strlen(r->error),
+			    " (next retry past --max-retry-time)");
+			return;
+		}
+		vp_warn("stdin:%lu: %s: %s; retry %u in %lld ms", ev->lineno,
+		    url, r->error, r->attempts, (long long)delay);
+		if (vp_sleep_ms(delay)) {
+			r->out = OUT_STOPPED;
+			return;
+		}
+	}
+}

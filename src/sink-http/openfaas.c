@@ -1,0 +1,346 @@
+/*
+ * openfaas.c: deliver to OpenFaaS functions through the gateway, choosing
+ * functions by their "topic" annotation the way the OpenFaaS connector SDK
+ * (and VMware's vcenter-connector built on it) does.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sink.h"
+
+#define LIST_MAX (8 * 1024 * 1024)
+
+struct function {
+	char *name;
+	char **topics;
+	size_t ntopics;
+};
+
+struct openfaas {
+	char *gateway;		/* without a trailing slash */
+	int async;
+	int64_t refresh_ms;
+	char *connector;
+	struct function *fn;
+	size_t nfn;
+	int have_list;
+	int64_t fetched_ms;
+};
+
+struct openfaas *
+openfaas_new(const char *gateway, int async, int64_t refresh_ms,
+    const char *connector)
+{
+	struct openfaas *of = vp_xmalloc(sizeof(*of));
+	size_t n;
+
+	memset(of, 0, sizeof(*of));
+	of->gateway = vp_xstrdup(gateway);
+	n = strlen(of->gateway);
+	while (n > 0 && of->gateway[n - 1] == '/')
+		of->gateway[--n] = '\0';
+	of->async = async;
+	of->refresh_ms = refresh_ms;
+	of->connector = vp_xstrdup(connector);
+	return of;
+}
+
+static void
+free_list(struct openfaas *of)
+{
+	for (size_t i = 0; i < of->nfn; i++) {
+		for (size_t j = 0; j < of->fn[i].ntopics; j++)
+			free(of->fn[i].topics[j]);
+		free(of->fn[i].topics);
+		free(of->fn[i].name);
+	}
+	free(of->fn);
+	of->fn = NULL;
+	of->nfn = 0;
+}
+
+void
+openfaas_free(struct openfaas *of)
+{
+	if (of == NULL)
+		return;
+	free_list(of);
+	free(of->gateway);
+	free(of->connector);
+	free(of);
+}
+
+char *
+dotted_topic(const char *name)
+{
+	size_t n = strlen(name);
+	struct vp_buf b = { 0 };
+
+	if (n > 5 && strcmp(name + n - 5, "Event") == 0)
+		n -= 5;
+	/* a word starts at an upper-case letter after a lower-case one or a
+	 * digit, or at the last capital of an acronym (HAEnabled -> ha.enabled) */
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)name[i];
+		int start = 0;
+
+		if (i > 0 && isupper(c)) {
+			unsigned char p = (unsigned char)name[i - 1];
+			if (islower(p) || isdigit(p))
+				start = 1;
+			else if (isupper(p) && i + 1 < n &&
+			    islower((unsigned char)name[i + 1]))
+				start = 1;
+		}
+		if (start)
+			vp_buf_append(&b, ".", 1);
+		c = (unsigned char)tolower(c);
+		vp_buf_append(&b, &c, 1);
+	}
+	if (b.data == NULL)
+		vp_buf_append(&b, "", 0);
+	return b.data;
+}
+
+static int
+name_ok(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s; s++)
+		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '.' &&
+		    *s != '_')
+			return 0;
+	return 1;
+}
+
+/* Parse the /system/functions answer. -1 when it is not a list of functions. */
+static int
+load_list(struct openfaas *of, const char *text, size_t len)
+{
+	json_t *arr = json_loadb(text, len, 0, NULL), *f;
+	size_t i;
+
+	if (!json_is_array(arr)) {
+		json_decref(arr);
+		return -1;
+	}
+	free_list(of);
+	of->fn = vp_xmalloc(sizeof(*of->fn) * (json_array_size(arr) + 1));
+	json_array_foreach(arr, i, f) {
+		json_t *nm = json_object_get(f, "name");
+		json_t *ann = json_object_get(f, "annotations");
+		const char *topic = json_string_value(json_object_get(ann,
+		    "topic"));
+		struct function *fn;
+		char *copy, *tok, *save;
+
+		if (!json_is_string(nm) || !name_ok(json_string_value(nm))) {
+			vp_warn("%s/system/functions: skipping a function "
+			    "with a missing or odd name", of->gateway);
+			continue;
+		}
+		fn = &of->fn[of->nfn++];
+		fn->name = vp_xstrdup(json_string_value(nm));
+		fn->topics = NULL;
+		fn->ntopics = 0;
+		if (topic == NULL)
+			continue;
+		copy = vp_xstrdup(topic);
+		for (tok = strtok_r(copy, ",", &save); tok;
+		    tok = strtok_r(NULL, ",", &save)) {
+			char *e;
+			while (isspace((unsigned char)*tok))
+				tok++;
+			e = tok + strlen(tok);
+			while (e > tok && isspace((unsigned char)e[-1]))
+				*--e = '\0';
+			if (*tok == '\0')
+				continue;
+			fn->topics = vp_xrealloc(fn->topics,
+			    sizeof(char *) * (fn->ntopics + 1));
+			fn->topics[fn->ntopics++] = vp_xstrdup(tok);
+		}
+		free(copy);
+	}
+	json_decref(arr);
+	return 0;
+}
+
+/*
+ * Fetch the function list when it is due. Returns 0, or an exit code when
+ * there is no list to work with and none can be had.
+ */
+static int
+refresh(struct openfaas *of, struct http *h, const struct retry_policy *p)
+{
+	struct vp_buf b = { 0 };
+	struct vp_backoff bo;
+	size_t ulen = strlen(of->gateway) + 32;
+	char *url = vp_xmalloc(ulen);
+	int64_t start = vp_now_ms();
+	int rc = 0;
+
+	if (of->have_list && vp_now_ms() - of->fetched_ms < of->refresh_ms) {
+		free(url);
+		return 0;
+	}
+	snprintf(url, ulen, "%s/system/functions", of->gateway);
+	vp_backoff_init(&bo, p->base_ms, p->cap_ms);
+	b.max = LIST_MAX;
+	for (unsigned attempt = 1;; attempt++) {
+		long st;
+		int64_t delay;
+
+		vp_buf_reset(&b);
+		st = http_get(h, url, &b, AUTH_BASIC);
+		if (st == 200 && load_list(of, b.data ? b.data : "",
+		    b.len) == 0) {
+			vp_debug("%s: %zu functions", url, of->nfn);
+			of->have_list = 1;
+			break;
+		}
+		if (st == 200)
+			snprintf(h->errbuf, sizeof(h->errbuf),
+			    "not a JSON array of functions");
+		if (st == 401 || st == 403) {
+			vp_error("%s: HTTP %ld: check --credentials-file",
+			    url, st);
+			rc = VP_EXIT_NOPERM;
+			break;
+		}
+		if (st != 0 && st != 200 && !vp_http_status_retryable(st)) {
+			vp_error("%s: HTTP %ld: is this an OpenFaaS gateway?",
+			    url, st);
+			rc = VP_EXIT_CONFIG;
+			break;
+		}
+		if (of->have_list) {
+			/* keep using the list we have; try again next time */
+			vp_warn("%s: %s; keeping the previous function list",
+			    url, st ? "bad answer" : h->errbuf);
+			break;
+		}
+		delay = vp_backoff_next(&bo);
+		if (h->retry_after_ms >= 0)
+			delay = h->retry_after_ms;
+		if ((int)attempt > p->max_retries || (p->max_retry_ms > 0 &&
+		    vp_now_ms() + delay - start > p->max_retry_ms)) {
+			vp_error("%s: %s; giving up", url,
+			    st ? "no function list" : h->errbuf);
+			rc = VP_EXIT_TEMPFAIL;
+			break;
+		}
+		if (st)
+			vp_warn("%s: HTTP %ld; retry in %lld ms", url, st,
+			    (long long)delay);
+		else
+			vp_warn("%s: %s; retry in %lld ms", url, h->errbuf,
+			    (long long)delay);
+		if (vp_sleep_ms(delay)) {
+			rc = VP_EXIT_TEMPFAIL;
+			break;
+		}
+	}
+	of->fetched_ms = vp_now_ms();
+	vp_buf_free(&b);
+	free(url);
+	return rc;
+}
+
+static int
+matches(const struct function *fn, const char *subject, const char *dotted)
+{
+	for (size_t i = 0; i < fn->ntopics; i++) {
+		const char *t = fn->topics[i];
+		if (strcmp(t, "*") == 0 || (subject && (strcmp(t, subject) == 0
+		    || strcmp(t, dotted) == 0)))
+			return 1;
+	}
+	return 0;
+}
+
+/* Deliver to one function; 0 when done (or dead-lettered), else an exit code. */
+static int
+invoke(struct openfaas *of, struct http *h, const struct retry_policy *p,
+    const struct event *ev, const char *name, struct curl_slist *extra,
+    int have_dlq, dead_letter_fn dl)
+{
+	size_t ulen = strlen(of->gateway) + strlen(name) + 32;
+	char *url = vp_xmalloc(ulen);
+	struct result r;
+	int rc = 0;
+
+	memset(&r, 0, sizeof(r));
+	r.resp.max = SINK_RESP_KEEP;
+	snprintf(url, ulen, "%s/%s/%s", of->gateway,
+	    of->async ? "async-function" : "function", name);
+	deliver(h, p, url, ev, extra, AUTH_BEARER, &r);
+	switch (r.out) {
+	case OUT_OK:
+		vp_debug("stdin:%lu: %s: HTTP %ld", ev->lineno, url, r.status);
+		break;
+	case OUT_AUTH:
+		vp_error("stdin:%lu: %s: %s", ev->lineno, url, r.error);
+		rc = VP_EXIT_NOPERM;
+		break;
+	default:
+		if (have_dlq)
+			rc = dl(ev, outcome_reason(r.out), &r, url, name);
+		else {
+			vp_error("stdin:%lu: %s: %s: %s", ev->lineno, url,
+			    outcome_reason(r.out), r.error);
+			rc = r.out == OUT_REJECTED ? VP_EXIT_DATAERR :
+			    VP_EXIT_TEMPFAIL;
+		}
+	}
+	vp_buf_free(&r.resp);
+	free(url);
+	return rc;
+}
+
+int
+openfaas_deliver(struct openfaas *of, struct http *h,
+    const struct retry_policy *p, const struct event *ev, int have_dlq,
+    dead_letter_fn dl)
+{
+	struct curl_slist *extra = NULL;
+	struct vp_buf b = { 0 };
+	char *dotted;
+	int rc;
+	size_t hits = 0;
+
+	if ((rc = refresh(of, h, p)) != 0)
+		return rc;
+	dotted = dotted_topic(ev->subject ? ev->subject : "");
+	if (ev->subject) {
+		/* header values must not break the request */
+		if (strpbrk(ev->subject, "\r\n") == NULL) {
+			vp_buf_printf(&b, "X-Topic: %s", ev->subject);
+			extra = curl_slist_append(extra, b.data);
+		}
+	}
+	vp_buf_reset(&b);
+	vp_buf_printf(&b, "X-Connector: %s", of->connector);
+	extra = curl_slist_append(extra, b.data);
+	vp_buf_free(&b);
+	if (ev->dlq_function) {
+		/* a replayed dead letter goes back to the function that failed */
+		hits = 1;
+		rc = invoke(of, h, p, ev, ev->dlq_function, extra, have_dlq, dl);
+	} else
+		for (size_t i = 0; i < of->nfn && rc == 0; i++) {
+			if (!matches(&of->fn[i], ev->subject, dotted))
+				continue;
+			hits++;
+			rc = invoke(of, h, p, ev, of->fn[i].name, extra,
+			    have_dlq, dl);
+		}
+	if (hits == 0)
+		vp_debug("stdin:%lu: no function subscribes to \"%s\"",
+		    ev->lineno, ev->subject ? ev->subject : "");
+	curl_slist_free_all(extra);
+	free(dotted);
+	return rc;
+}

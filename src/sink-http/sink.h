@@ -1,0 +1,126 @@
+/*
+ * sink.h: what the parts of sink-http share.
+ */
+#ifndef SINK_H
+#define SINK_H
+
+#include <curl/curl.h>
+#include <jansson.h>
+
+#include "vp.h"
+
+#define SINK_MAX_LINE (4 * 1024 * 1024)
+#define SINK_RESP_KEEP 1024	/* response bytes kept for logs and dead letters */
+
+/* One input line, understood. */
+struct event {
+	unsigned long lineno;
+	const char *line;	/* the line as read */
+	size_t len;
+	int binary;		/* format 3 (headers + body) rather than format 2 */
+	json_t *root;		/* parsed line */
+	/* what goes on the wire */
+	const char *body;
+	size_t body_len;
+	char *body_owned;	/* a replayed dead letter without its "deadletter" */
+	size_t body_len_owned;
+	struct curl_slist *headers;
+	/* for checkpoints, OpenFaaS topics, and replays */
+	char *id, *source, *time, *subject;
+	int has_key;
+	long long key;
+	char *dlq_function;	/* a replayed dead letter names its function */
+};
+
+/* How one delivery ended. */
+enum outcome {
+	OUT_OK,		/* acknowledged (2xx) */
+	OUT_REJECTED,	/* permanent rejection: dead-letter or exit 65 */
+	OUT_EXHAUSTED,	/* retries or retry time used up: dead-letter or exit 75 */
+	OUT_STOPPED,	/* stop requested while retrying: dead-letter or exit 75 */
+	OUT_AUTH	/* 401/403: exit 77, never dead-lettered */
+};
+
+struct result {
+	enum outcome out;
+	long status;		/* last HTTP status, 0 for a transport error */
+	unsigned attempts;
+	char error[640];		/* last failure, for humans */
+	struct vp_buf resp;	/* first SINK_RESP_KEEP bytes of the last response */
+};
+
+struct retry_policy {
+	int max_retries;
+	int64_t max_retry_ms;	/* 0 = no time limit */
+	int64_t base_ms, cap_ms;
+	long extra[16];		/* statuses retried besides the standard ones */
+	int nextra;
+};
+
+struct http {
+	CURL *curl;
+	struct vp_tls tls;
+	int64_t timeout_ms;
+	int http1;		/* --http1.1: never negotiate HTTP/2 */
+	char *user, *pass;	/* basic auth, or NULL */
+	char *token;		/* bearer token, or NULL */
+	const char *token_file;
+	char errbuf[CURL_ERROR_SIZE];
+	int64_t retry_after_ms;	/* from the last response, -1 if none */
+	struct vp_buf *resp;	/* where the response body goes */
+	size_t resp_seen;
+};
+
+#define AUTH_BASIC 1	/* send the --credentials-file user and password */
+#define AUTH_BEARER 2	/* send the --token-file token */
+
+/* deliver.c */
+void http_init(struct http *h);
+void http_free(struct http *h);
+/*
+ * One POST of the event to url with extra headers (may be NULL); auth says
+ * whether to send credentials. Returns the HTTP status or 0 after a transport
+ * error (message in h->errbuf). auth is a mask of AUTH_*.
+ */
+long http_post(struct http *h, const char *url, const struct event *ev,
+    struct curl_slist *extra, int auth);
+/* "rejected", "retries exhausted", ... for logs and dead letters. */
+const char *outcome_reason(enum outcome o);
+/* One GET into out (bounded). Status and auth as for http_post. */
+long http_get(struct http *h, const char *url, struct vp_buf *out, int auth);
+/* Deliver with retries according to p; the outcome lands in r. */
+void deliver(struct http *h, const struct retry_policy *p, const char *url,
+    const struct event *ev, struct curl_slist *extra, int auth,
+    struct result *r);
+
+/* event.c */
+/* Understand a line; -1 with a reason in err when it is not a CloudEvent line. */
+int event_parse(struct event *ev, const char *line, size_t len,
+    char *err, size_t errlen);
+void event_free(struct event *ev);
+/* The dead-letter record for an event (or an unreadable line when ev->root is NULL). */
+char *event_deadletter(const struct event *ev, const char *reason,
+    const struct result *r, const char *url, const char *function,
+    size_t *len);
+/* Decode %XY escapes (CloudEvents HTTP binding) into a new string. */
+char *pct_decode(const char *s);
+
+/* openfaas.c */
+struct openfaas;
+struct openfaas *openfaas_new(const char *gateway, int async,
+    int64_t refresh_ms, const char *connector);
+void openfaas_free(struct openfaas *of);
+/*
+ * Deliver ev to every function whose topic matches. Calls dead_letter for each
+ * function that failed when a dead-letter file is in use. Returns 0, or the
+ * exit code that ends the run.
+ */
+typedef int (*dead_letter_fn)(const struct event *, const char *reason,
+    const struct result *, const char *url, const char *function);
+int openfaas_deliver(struct openfaas *of, struct http *h,
+    const struct retry_policy *p, const struct event *ev, int have_dlq,
+    dead_letter_fn dl);
+/* The dotted topic the old vcenter-connector used: VmPoweredOnEvent -> vm.powered.on. */
+char *dotted_topic(const char *name);
+
+#endif
