@@ -98,11 +98,11 @@ vp_read_credentials(const char *path, const char *user_env,
 			return -1;
 		}
 		nl = strchr(all, '\n');
-		if (nl == NULL || nl == all) {
+		if (nl == NULL || nl == all || nl[1] == '\0' || nl[1] == '\n') {
 			snprintf(err, errlen, "%s: expected two lines, "
 			    "username then password", path);
 			vp_free_secret(all);
-			return -1;
+			return -2;
 		}
 		*nl = '\0';
 		chomp(all);

@@ -118,7 +118,8 @@ int vp_append_line_sync(const char *path, const char *line, size_t len);
  * Read a username and password: from a file of two lines (username, password),
  * from a directory holding "username" and "password" files (a mounted
  * Kubernetes Secret), or, when path is NULL, from the environment variables
- * user_env and pass_env. Returns 0, or -1 with a message in err.
+ * user_env and pass_env. Returns 0; -1 when a file cannot be read or nothing
+ * was given; -2 when a file is malformed; a message in err.
  */
 int vp_read_credentials(const char *path, const char *user_env,
     const char *pass_env, char **user, char **pass, char *err, size_t errlen);

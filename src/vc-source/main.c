@@ -261,52 +261,43 @@ event_position(xmlNodePtr ev, struct cand *c, char *err, size_t errlen)
 	return 0;
 }
 
-static int
-emit(struct state *s, const struct cand *c)
+/* The line for an event govmomi's mapping refused: never drop an event. */
+static void
+fallback_line(struct state *s, const struct cand *c, const char *why)
 {
-	char type[256], cls[512], err[512], ts[64];
-	const char *category = "event";
-	json_t *data, *o;
+	char type[256], ts[64];
+	json_t *o;
 	char *text;
-	int rc;
 
 	if (xsi_type(c->node, type, sizeof(type)) == NULL)
 		snprintf(type, sizeof(type), "%s", (const char *)c->node->name);
-	snprintf(cls, sizeof(cls), "%s", type);
-	if (strcmp(type, "EventEx") == 0) {
-		category = "eventex";
-		if (soap_child_text(c->node, "eventTypeId", cls, sizeof(cls)) ==
-		    NULL || cls[0] == '\0')
-			snprintf(cls, sizeof(cls), "%s", type);
-	} else if (strcmp(type, "ExtendedEvent") == 0) {
-		category = "extendedevent";
-		if (soap_child_text(c->node, "eventId", cls, sizeof(cls)) ==
-		    NULL || cls[0] == '\0')
-			snprintf(cls, sizeof(cls), "%s", type);
-	}
-	data = vim_event_to_json(c->node, err, sizeof(err));
-	if (data == NULL) {
-		/* never drop an event: ship what we know, say what failed */
-		vp_error("%s: event %d (%s): %s", s->o.url, (int)c->key, type, err);
-		data = json_null();
-	}
 	vp_format_rfc3339(c->sec, c->nsec, ts, sizeof(ts));
-	o = json_object();
-	json_object_set_new(o, "vcenter", json_string(s->o.url));
-	json_object_set_new(o, "instanceUuid", json_string(s->instance_uuid));
-	json_object_set_new(o, "apiVersion", json_string(s->api_version));
-	json_object_set_new(o, "class", json_string(cls));
-	json_object_set_new(o, "category", json_string(category));
-	json_object_set_new(o, "key", json_integer(c->key));
-	json_object_set_new(o, "createdTime", json_string(ts));
-	json_object_set_new(o, "data", data);
-	text = json_dumps(o, JSON_COMPACT);
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:n}",
+	    "vcenter", s->o.url, "instanceUuid", s->instance_uuid,
+	    "apiVersion", s->api_version, "class", type, "category", "event",
+	    "key", (json_int_t)c->key, "createdTime", ts, "data");
+	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	if (text == NULL)
-		vp_die(VP_EXIT_SOFTWARE, "event %d: cannot encode JSON", (int)c->key);
-	rc = vp_write_line(stdout, text, strlen(text));
+		vp_die(VP_EXIT_SOFTWARE, "event %d: cannot encode JSON",
+		    (int)c->key);
+	vp_error("%s: event %d (%s): %s; emitted with \"data\":null", s->o.url,
+	    (int)c->key, type, why);
+	vp_buf_reset(&s->line);
+	vp_buf_append(&s->line, text, strlen(text));
 	free(text);
-	if (rc != 0) {
+}
+
+static void
+emit(struct state *s, const struct cand *c)
+{
+	struct vim_source src = { s->o.url, s->instance_uuid, s->api_version };
+	char err[512];
+
+	vp_buf_reset(&s->line);
+	if (vim_raw_line(&src, c->node, &s->line, NULL, err, sizeof(err)) != 0)
+		fallback_line(s, c, err);
+	if (vp_write_line(stdout, s->line.data, s->line.len) != 0) {
 		if (errno == EPIPE)
 			vp_die(VP_EXIT_IOERR, "stdout: the next stage is gone");
 		vp_die(VP_EXIT_IOERR, "stdout: %s", strerror(errno));
@@ -317,7 +308,6 @@ emit(struct state *s, const struct cand *c)
 	s->last.nsec = c->nsec;
 	s->last.key = c->key;
 	s->emitted++;
-	return 0;
 }
 
 /*
@@ -377,6 +367,11 @@ call_failed(struct state *s, enum soap_result r)
 
 	if (r == SOAP_STOPPED)
 		return STEP_DONE;
+	/* retrying cannot fix trust: say how to, and stop for good */
+	if (r == SOAP_TLS)
+		vp_die(VP_EXIT_CONFIG, "%s: %s (give --ca-file with the CA that "
+		    "signed vCenter's certificate, or --insecure)", s->o.url,
+		    s->soap.error);
 	if (r == SOAP_FAULT && (strcmp(f, "InvalidLogin") == 0 ||
 	    strcmp(f, "NoPermission") == 0 || strcmp(f, "InvalidLocale") == 0))
 		vp_die(VP_EXIT_NOPERM, "%s: %s", s->o.url, s->soap.error);
@@ -401,8 +396,12 @@ login(struct state *s)
 	char *sm = s->session_manager, buf[128];
 	enum soap_result r;
 
-	if (soap_discover_version(&s->soap) == -2)
+	switch (soap_discover_version(&s->soap)) {
+	case -2:
 		return STEP_DONE;
+	case -3:
+		return call_failed(s, SOAP_TLS);
+	}
 	r = soap_call(&s->soap, "RetrieveServiceContent", "ServiceInstance",
 	    "ServiceInstance", NULL, 0, &ret);
 	if (r != SOAP_OK)
@@ -886,10 +885,16 @@ main(int argc, char **argv)
 			vp_usage_error("--since: not an RFC 3339 time: %s",
 			    s->o.since);
 	}
-	if (vp_read_credentials(s->o.cred_path, "VC_USERNAME", "VC_PASSWORD",
-	    &s->user, &s->pass, err, sizeof(err)) != 0)
+	switch (vp_read_credentials(s->o.cred_path, "VC_USERNAME", "VC_PASSWORD",
+	    &s->user, &s->pass, err, sizeof(err))) {
+	case 0:
+		break;
+	case -1:
 		vp_die(s->o.cred_path ? VP_EXIT_NOINPUT : VP_EXIT_CONFIG,
 		    "credentials: %s", err);
+	default:
+		vp_die(VP_EXIT_CONFIG, "credentials: %s", err);
+	}
 	/* a checkpoint wins over --begin/--since: it is where we left off */
 	if (s->o.checkpoint && read_checkpoint(s, s->o.checkpoint) == 1)
 		vp_info("%s: no checkpoint yet; starting as if none was given",
@@ -926,6 +931,7 @@ main(int argc, char **argv)
 	vp_free_secret(s->pass);
 	free(s->set_keys);
 	free(s->set_used);
+	vp_buf_free(&s->line);
 	xmlCleanupParser();
 	curl_global_cleanup();
 	vp_info("%s: %lu events emitted", s->o.url, s->emitted);

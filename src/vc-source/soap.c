@@ -163,7 +163,8 @@ perform(struct soap_client *c, const char *method, long timeout_ms)
 	if (rc != CURLE_OK) {
 		set_error(c, "%s: %s", method, errbuf[0] ? errbuf :
 		    curl_easy_strerror(rc));
-		return SOAP_TRANSPORT;
+		return rc == CURLE_PEER_FAILED_VERIFICATION ||
+		    rc == CURLE_SSL_CACERT_BADFILE ? SOAP_TLS : SOAP_TRANSPORT;
 	}
 	return SOAP_OK;
 }
@@ -183,7 +184,7 @@ soap_discover_version(struct soap_client *c)
 	r = perform(c, "vimServiceVersions.xml", 30000);
 	free(u);
 	if (r != SOAP_OK)
-		return r == SOAP_STOPPED ? -2 : -1;
+		return r == SOAP_STOPPED ? -2 : r == SOAP_TLS ? -3 : -1;
 	if (c->http_status == 200) {
 		xmlDocPtr d = xmlReadMemory(c->resp.data, (int)c->resp.len,
 		    "versions.xml", NULL, XML_PARSE_NONET | XML_PARSE_NOERROR |

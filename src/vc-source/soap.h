@@ -9,7 +9,8 @@
 enum soap_result {
 	SOAP_OK = 0,
 	SOAP_FAULT,		/* the server answered with a SOAP fault */
-	SOAP_TRANSPORT,		/* connection, TLS, timeout, cut */
+	SOAP_TRANSPORT,		/* connection, timeout, cut */
+	SOAP_TLS,		/* certificate not trusted, or CA file unusable */
 	SOAP_HTTP,		/* HTTP error without a SOAP fault */
 	SOAP_BADRESPONSE,	/* not XML, or not the expected shape */
 	SOAP_TOOBIG,		/* response over the size limit */
@@ -34,7 +35,10 @@ int soap_init(struct soap_client *c, const char *url, const struct vp_tls *tls);
 void soap_free(struct soap_client *c);
 /* Forget the session cookie (after a logout or a lost session). */
 void soap_reset_session(struct soap_client *c);
-/* GET /sdk/vimServiceVersions.xml and use its urn:vim25 version for SOAPAction. */
+/*
+ * GET /sdk/vimServiceVersions.xml and use its urn:vim25 version for SOAPAction.
+ * 0 found; -1 not found (a default stays); -2 stopped; -3 TLS trust failure.
+ */
 int soap_discover_version(struct soap_client *c);
 
 /*
