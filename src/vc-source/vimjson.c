@@ -1,0 +1,1703 @@
+/*
+ * vimjson.c: vim25 event XML -> govmomi 0.24 JSON (see vimjson.h).
+ *
+ * Every rule here mirrors one in govmomi's vim25/xml decoder (read.go,
+ * extras.go), strconv, time.Parse(RFC3339) of Go 1.19, or encoding/json,
+ * so that the bytes match json.Marshal of what govmomi decodes. The JSON is
+ * written as text: jansson could not print Go's float, uint64 and string
+ * forms, and text is faster.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libxml/parser.h>
+#include <libxml/parserInternals.h>
+
+#include "vimjson.h"
+#include "vimtypes.h"
+
+#define XSI_NS "http://www.w3.org/2001/XMLSchema-instance"
+
+struct ctx {
+	struct vp_buf *out;
+	struct vp_buf tmp;	/* text of an element split over several nodes */
+	char *err;
+	size_t errlen;
+	int depth;
+	int failed;
+};
+
+/* ---- errors and output ---------------------------------------------------- */
+
+static const char *
+lname(xmlNodePtr n)
+{
+	const char *s = (const char *)n->name, *p;
+
+	/* An unbound prefix stays in the name; Go's decoder matches the local part. */
+	if (n->ns == NULL && (p = strchr(s, ':')) != NULL)
+		return p + 1;
+	return s;
+}
+
+static int
+fail(struct ctx *c, xmlNodePtr n, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	if (c->failed)
+		return -1;
+	c->failed = 1;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (n != NULL)
+		snprintf(c->err, c->errlen, "line %ld: <%.64s>: %s",
+		    xmlGetLineNo(n), lname(n), msg);
+	else
+		snprintf(c->err, c->errlen, "%s", msg);
+	return -1;
+}
+
+static int
+put(struct ctx *c, const void *p, size_t n)
+{
+	if (vp_buf_append(c->out, p, n) != 0)
+		return fail(c, NULL, "event JSON longer than %zu bytes",
+		    c->out->max);
+	return 0;
+}
+
+#define PUTS(c, s) put((c), (s), sizeof(s) - 1)
+
+static int
+putc1(struct ctx *c, char ch)
+{
+	struct vp_buf *b = c->out;
+
+	if (b->len + 2 <= b->cap && (b->max == 0 || b->len + 1 <= b->max)) {
+		b->data[b->len++] = ch;
+		b->data[b->len] = '\0';
+		return 0;
+	}
+	return put(c, &ch, 1);
+}
+
+/* ---- Go's JSON strings ------------------------------------------------------ */
+
+/* Length of the valid UTF-8 sequence at p (Go's utf8.DecodeRune), 0 if invalid. */
+static size_t
+utf8_len(const unsigned char *p, size_t n, uint32_t *r)
+{
+	if (n >= 2 && p[0] >= 0xc2 && p[0] <= 0xdf && (p[1] & 0xc0) == 0x80) {
+		*r = ((uint32_t)(p[0] & 0x1f) << 6) | (p[1] & 0x3f);
+		return 2;
+	}
+	if (n >= 3 && (p[0] & 0xf0) == 0xe0 && (p[1] & 0xc0) == 0x80 &&
+	    (p[2] & 0xc0) == 0x80) {
+		*r = ((uint32_t)(p[0] & 0x0f) << 12) |
+		    ((uint32_t)(p[1] & 0x3f) << 6) | (p[2] & 0x3f);
+		if (*r < 0x800 || (*r >= 0xd800 && *r <= 0xdfff))
+			return 0;
+		return 3;
+	}
+	if (n >= 4 && p[0] >= 0xf0 && p[0] <= 0xf4 && (p[1] & 0xc0) == 0x80 &&
+	    (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80) {
+		*r = ((uint32_t)(p[0] & 0x07) << 18) |
+		    ((uint32_t)(p[1] & 0x3f) << 12) |
+		    ((uint32_t)(p[2] & 0x3f) << 6) | (p[3] & 0x3f);
+		if (*r < 0x10000 || *r > 0x10ffff)
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+int
+vim_json_string(struct vp_buf *out, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	const unsigned char *run;
+	char esc[8];
+
+	if (vp_buf_append(out, "\"", 1) != 0)
+		return -1;
+	run = p;
+	while (p < end) {
+		unsigned char ch = *p;
+		size_t n;
+		uint32_t r;
+		const char *e = NULL;
+		size_t elen = 0;
+
+		if (ch < 0x80) {
+			/* encoding/json's htmlSafeSet: escape <, >, & too. */
+			if (ch >= 0x20 && ch != '"' && ch != '\\' && ch != '<' &&
+			    ch != '>' && ch != '&') {
+				p++;
+				continue;
+			}
+			switch (ch) {
+			case '"': e = "\\\""; elen = 2; break;
+			case '\\': e = "\\\\"; elen = 2; break;
+			case '\n': e = "\\n"; elen = 2; break;
+			case '\r': e = "\\r"; elen = 2; break;
+			case '\t': e = "\\t"; elen = 2; break;
+			default:
+				esc[0] = '\\'; esc[1] = 'u'; esc[2] = '0';
+				esc[3] = '0'; esc[4] = hex[ch >> 4];
+				esc[5] = hex[ch & 0xf];
+				e = esc; elen = 6;
+			}
+			n = 1;
+		} else {
+			n = utf8_len(p, (size_t)(end - p), &r);
+			if (n == 0) {
+				e = "\\ufffd"; elen = 6; n = 1;
+			} else if (r == 0x2028 || r == 0x2029) {
+				e = r == 0x2028 ? "\\u2028" : "\\u2029";
+				elen = 6;
+			} else {
+				p += n;
+				continue;
+			}
+		}
+		if (vp_buf_append(out, run, (size_t)(p - run)) != 0 ||
+		    vp_buf_append(out, e, elen) != 0)
+			return -1;
+		p += n;
+		run = p;
+	}
+	if (vp_buf_append(out, run, (size_t)(p - run)) != 0 ||
+	    vp_buf_append(out, "\"", 1) != 0)
+		return -1;
+	return 0;
+}
+
+static int
+put_str(struct ctx *c, const char *s, size_t len)
+{
+	if (vim_json_string(c->out, s, len) != 0)
+		return fail(c, NULL, "event JSON longer than %zu bytes",
+		    c->out->max);
+	return 0;
+}
+
+static int
+put_key(struct ctx *c, const char *name, int comma)
+{
+	size_t n = strlen(name);
+
+	if (comma && putc1(c, ',') != 0)
+		return -1;
+	if (putc1(c, '"') != 0 || put(c, name, n) != 0 || PUTS(c, "\":") != 0)
+		return -1;
+	return 0;
+}
+
+/* ---- element text ------------------------------------------------------- */
+
+/*
+ * The character data directly inside n, as Go's decoder collects it for a
+ * scalar (text of child elements is skipped, CDATA counts).
+ */
+static int
+node_text(struct ctx *c, xmlNodePtr n, const char **s, size_t *len)
+{
+	xmlNodePtr k, only = NULL;
+	int count = 0;
+
+	for (k = n->children; k != NULL; k = k->next) {
+		if (k->type == XML_TEXT_NODE || k->type == XML_CDATA_SECTION_NODE) {
+			count++;
+			only = k;
+		} else if (k->type == XML_ENTITY_REF_NODE ||
+		    k->type == XML_ENTITY_NODE)
+			return fail(c, n, "entity reference not allowed");
+	}
+	if (count == 0) {
+		*s = "";
+		*len = 0;
+		return 0;
+	}
+	if (count == 1) {
+		*s = (const char *)only->content;
+		*len = strlen(*s);
+		return 0;
+	}
+	vp_buf_reset(&c->tmp);
+	for (k = n->children; k != NULL; k = k->next)
+		if ((k->type == XML_TEXT_NODE ||
+		    k->type == XML_CDATA_SECTION_NODE) &&
+		    vp_buf_append(&c->tmp, k->content,
+		    strlen((const char *)k->content)) != 0)
+			return fail(c, n, "text too long");
+	*s = c->tmp.data ? c->tmp.data : "";
+	*len = c->tmp.len;
+	return 0;
+}
+
+static const char *
+attr_value(xmlAttrPtr a)
+{
+	if (a->children != NULL && a->children->type == XML_TEXT_NODE &&
+	    a->children->next == NULL)
+		return (const char *)a->children->content;
+	return "";
+}
+
+/* xsi:type as written (Go's decoder also takes an undeclared "xsi" prefix). */
+static const char *
+xsi_raw(xmlNodePtr n)
+{
+	xmlAttrPtr a;
+
+	for (a = n->properties; a != NULL; a = a->next) {
+		if (a->ns != NULL) {
+			if (strcmp((const char *)a->name, "type") == 0 &&
+			    a->ns->href != NULL &&
+			    strcmp((const char *)a->ns->href, XSI_NS) == 0)
+				return attr_value(a);
+		} else if (strcmp((const char *)a->name, "xsi:type") == 0)
+			return attr_value(a);
+	}
+	return NULL;
+}
+
+const char *
+vim_node_xsi_type(xmlNodePtr n)
+{
+	const char *t = xsi_raw(n), *p;
+
+	if (t == NULL)
+		return NULL;
+	if ((p = strrchr(t, ':')) != NULL)
+		return p + 1;
+	return t;
+}
+
+/* ---- Go's strconv ------------------------------------------------------- */
+
+/* Width of the Unicode space (unicode.IsSpace) at p, 0 if none. */
+static size_t
+space_at(const unsigned char *p, size_t n)
+{
+	if (n >= 1 && (p[0] == ' ' || (p[0] >= '\t' && p[0] <= '\r')))
+		return 1;
+	if (n >= 2 && p[0] == 0xc2 && (p[1] == 0x85 || p[1] == 0xa0))
+		return 2;
+	if (n >= 3) {
+		if (p[0] == 0xe1 && p[1] == 0x9a && p[2] == 0x80)
+			return 3;
+		if (p[0] == 0xe2 && p[1] == 0x80 &&
+		    ((p[2] >= 0x80 && p[2] <= 0x8a) || p[2] == 0xa8 ||
+		    p[2] == 0xa9 || p[2] == 0xaf))
+			return 3;
+		if (p[0] == 0xe2 && p[1] == 0x81 && p[2] == 0x9f)
+			return 3;
+		if (p[0] == 0xe3 && p[1] == 0x80 && p[2] == 0x80)
+			return 3;
+	}
+	return 0;
+}
+
+/* strings.TrimSpace */
+static void
+trim_space(const char **s, size_t *len)
+{
+	const unsigned char *p = (const unsigned char *)*s;
+	size_t n = *len, w;
+
+	while (n > 0 && (w = space_at(p, n)) > 0) {
+		p += w;
+		n -= w;
+	}
+	for (;;) {
+		if (n >= 1 && space_at(p + n - 1, 1) == 1)
+			n--;
+		else if (n >= 2 && space_at(p + n - 2, 2) == 2)
+			n -= 2;
+		else if (n >= 3 && space_at(p + n - 3, 3) == 3)
+			n -= 3;
+		else
+			break;
+	}
+	*s = (const char *)p;
+	*len = n;
+}
+
+/* strconv.ParseUint(s, 10, bits) */
+static int
+go_parse_uint(const char *s, size_t n, int bits, uint64_t *v)
+{
+	uint64_t max = bits == 64 ? UINT64_MAX : ((uint64_t)1 << bits) - 1;
+	uint64_t u = 0;
+	size_t i;
+
+	if (n == 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		unsigned d = (unsigned char)s[i] - '0';
+
+		if (d > 9)
+			return -1;
+		if (u > (UINT64_MAX - d) / 10)
+			return -1;
+		u = u * 10 + d;
+	}
+	if (u > max)
+		return -1;
+	*v = u;
+	return 0;
+}
+
+/* strconv.ParseInt(s, 10, bits) */
+static int
+go_parse_int(const char *s, size_t n, int bits, int64_t *v)
+{
+	uint64_t u, lim = (uint64_t)1 << (bits - 1);
+	int neg = 0;
+
+	if (n > 0 && (s[0] == '+' || s[0] == '-')) {
+		neg = s[0] == '-';
+		s++;
+		n--;
+	}
+	if (go_parse_uint(s, n, 64, &u) != 0)
+		return -1;
+	if (neg ? u > lim : u >= lim)
+		return -1;
+	*v = neg ? (int64_t)(0 - u) : (int64_t)u;
+	return 0;
+}
+
+static int
+go_parse_bool(const char *s, size_t n, int *v)
+{
+	static const char *const t[] = { "1", "t", "T", "TRUE", "true", "True" };
+	static const char *const f[] = { "0", "f", "F", "FALSE", "false", "False" };
+	size_t i;
+
+	for (i = 0; i < 6; i++) {
+		if (strlen(t[i]) == n && memcmp(t[i], s, n) == 0) {
+			*v = 1;
+			return 0;
+		}
+		if (strlen(f[i]) == n && memcmp(f[i], s, n) == 0) {
+			*v = 0;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static int
+is_digit(int ch)
+{
+	return ch >= '0' && ch <= '9';
+}
+
+static int
+is_xdigit(int ch)
+{
+	return is_digit(ch) || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+}
+
+/*
+ * strconv.ParseFloat(s, bits), with NaN and Inf refused up front: they parse
+ * in Go but json.Marshal then fails, so the event could not be printed.
+ */
+static int
+go_parse_float(const char *s, size_t n, int bits, double *v, const char **why)
+{
+	char buf[512], *end;
+	size_t i = 0, nd = 0;
+
+	*why = "invalid number";
+	if (n == 0 || n >= sizeof(buf))
+		return -1;
+	if (s[i] == '+' || s[i] == '-')
+		i++;
+	if (i + 1 < n && s[i] == '0' && (s[i + 1] == 'x' || s[i + 1] == 'X')) {
+		i += 2;
+		for (; i < n && is_xdigit(s[i]); i++)
+			nd++;
+		if (i < n && s[i] == '.')
+			for (i++; i < n && is_xdigit(s[i]); i++)
+				nd++;
+		if (nd == 0 || i >= n || (s[i] != 'p' && s[i] != 'P'))
+			return -1;
+		i++;
+	} else {
+		for (; i < n && is_digit(s[i]); i++)
+			nd++;
+		if (i < n && s[i] == '.')
+			for (i++; i < n && is_digit(s[i]); i++)
+				nd++;
+		if (nd == 0) {
+			size_t k = s[0] == '+' || s[0] == '-';
+
+			if ((n - k == 3 && strncasecmp(s + k, "inf", 3) == 0) ||
+			    (n - k == 8 && strncasecmp(s + k, "infinity", 8) == 0) ||
+			    (n == 3 && strncasecmp(s, "nan", 3) == 0))
+				*why = "NaN or Inf cannot be printed as JSON";
+			return -1;
+		}
+		if (i == n)
+			goto digits_done;
+		if (s[i] != 'e' && s[i] != 'E')
+			return -1;
+		i++;
+	}
+	if (i < n && (s[i] == '+' || s[i] == '-'))
+		i++;
+	nd = 0;
+	for (; i < n && is_digit(s[i]); i++)
+		nd++;
+	if (nd == 0)
+		return -1;
+digits_done:
+	if (i != n)
+		return -1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	errno = 0;
+	if (bits == 32) {
+		float f = strtof(buf, &end);
+
+		if (errno == ERANGE && isinf(f)) {
+			*why = "number out of range";
+			return -1;
+		}
+		*v = f;
+	} else {
+		*v = strtod(buf, &end);
+		if (errno == ERANGE && isinf(*v)) {
+			*why = "number out of range";
+			return -1;
+		}
+	}
+	return *end == '\0' ? 0 : -1;
+}
+
+/* encoding/json's float format: shortest round trip, 'f' or cleaned 'e'. */
+static int
+put_float(struct ctx *c, double v, int bits)
+{
+	char tmp[48], digits[24], out[400];
+	double a = fabs(v);
+	int p, e, nd, i, o = 0, use_e;
+	char *q;
+
+	if (isnan(v) || isinf(v))
+		return fail(c, NULL, "NaN or Inf cannot be printed as JSON");
+	for (p = 1; p <= 17; p++) {
+		snprintf(tmp, sizeof(tmp), "%.*e", p - 1, v);
+		if (bits == 32 ? strtof(tmp, NULL) == (float)v :
+		    strtod(tmp, NULL) == v)
+			break;
+	}
+	/* tmp is [-]d[.ddd]e[+-]xx */
+	q = tmp;
+	if (*q == '-')
+		q++;
+	nd = 0;
+	for (; *q != 'e'; q++)
+		if (*q != '.')
+			digits[nd++] = *q;
+	digits[nd] = '\0';
+	e = atoi(q + 1);
+	while (nd > 1 && digits[nd - 1] == '0')
+		digits[--nd] = '\0';
+	if (bits == 32)
+		use_e = a != 0 && ((float)a < (float)1e-6 || (float)a >= (float)1e21);
+	else
+		use_e = a != 0 && (a < 1e-6 || a >= 1e21);
+	if (signbit(v))
+		out[o++] = '-';
+	if (use_e) {
+		out[o++] = digits[0];
+		if (nd > 1) {
+			out[o++] = '.';
+			for (i = 1; i < nd; i++)
+				out[o++] = digits[i];
+		}
+		o += snprintf(out + o, sizeof(out) - (size_t)o, "e%c%02d",
+		    e < 0 ? '-' : '+', e < 0 ? -e : e);
+		if (o >= 4 && out[o - 4] == 'e' && out[o - 3] == '-' &&
+		    out[o - 2] == '0') {
+			out[o - 2] = out[o - 1];
+			o--;
+		}
+	} else if (digits[0] == '0') {
+		out[o++] = '0';
+	} else if (e >= 0) {
+		for (i = 0; i <= e || i < nd; i++) {
+			if (i == e + 1)
+				out[o++] = '.';
+			out[o++] = i < nd ? digits[i] : '0';
+		}
+	} else {
+		out[o++] = '0';
+		out[o++] = '.';
+		for (i = 0; i < -e - 1; i++)
+			out[o++] = '0';
+		for (i = 0; i < nd; i++)
+			out[o++] = digits[i];
+	}
+	return put(c, out, (size_t)o);
+}
+
+/* ---- time (Go 1.19 time.Parse(time.RFC3339, s) and MarshalJSON) ---------- */
+
+struct gotime {
+	int year, mon, day, hour, min, sec;
+	int32_t nsec;
+	int off;		/* seconds east of UTC; 0 prints as Z */
+};
+
+static int
+days_in(int mon, int year)
+{
+	static const int d[] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+
+	if (mon == 2 && year % 4 == 0 && (year % 100 != 0 || year % 400 == 0))
+		return 29;
+	return d[mon - 1];
+}
+
+static int
+num2(const char *s, size_t n, size_t *i, int fixed, int *v)
+{
+	if (*i >= n || !is_digit(s[*i]))
+		return -1;
+	if (*i + 1 >= n || !is_digit(s[*i + 1])) {
+		if (fixed)
+			return -1;
+		*v = s[(*i)++] - '0';
+		return 0;
+	}
+	*v = (s[*i] - '0') * 10 + (s[*i + 1] - '0');
+	*i += 2;
+	return 0;
+}
+
+/* Go's time.atoi on a two-byte zone field: an optional sign, then digits. */
+static int
+atoi2(const char *s, int *v)
+{
+	int neg = 0, k = 0;
+
+	if (s[0] == '+' || s[0] == '-') {
+		neg = s[0] == '-';
+		k = 1;
+	}
+	if (!is_digit(s[k]) || (k == 0 && !is_digit(s[1])))
+		return -1;
+	*v = k ? s[1] - '0' : (s[0] - '0') * 10 + (s[1] - '0');
+	if (neg)
+		*v = -*v;
+	return 0;
+}
+
+static int
+go_parse_time(const char *s, size_t n, struct gotime *t)
+{
+	size_t i = 0;
+	int hr, mm;
+
+	memset(t, 0, sizeof(*t));
+	if (n < 4 || !is_digit(s[0]) || !is_digit(s[1]) || !is_digit(s[2]) ||
+	    !is_digit(s[3]))
+		return -1;
+	t->year = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 +
+	    (s[3] - '0');
+	i = 4;
+	if (i >= n || s[i++] != '-' || num2(s, n, &i, 1, &t->mon) != 0 ||
+	    t->mon < 1 || t->mon > 12)
+		return -1;
+	if (i >= n || s[i++] != '-' || num2(s, n, &i, 1, &t->day) != 0)
+		return -1;
+	if (i >= n || s[i++] != 'T' || num2(s, n, &i, 0, &t->hour) != 0 ||
+	    t->hour >= 24)
+		return -1;
+	if (i >= n || s[i++] != ':' || num2(s, n, &i, 1, &t->min) != 0 ||
+	    t->min >= 60)
+		return -1;
+	if (i >= n || s[i++] != ':' || num2(s, n, &i, 1, &t->sec) != 0 ||
+	    t->sec >= 60)
+		return -1;
+	if (i + 1 < n && (s[i] == '.' || s[i] == ',') && is_digit(s[i + 1])) {
+		size_t j = i + 1, k;
+		int32_t ns = 0;
+
+		while (j < n && is_digit(s[j]))
+			j++;
+		/* More than nine digits are cut, not rounded. */
+		for (k = 0; k < 9; k++)
+			ns = ns * 10 + (i + 1 + k < j ? s[i + 1 + k] - '0' : 0);
+		t->nsec = ns;
+		i = j;
+	}
+	if (i < n && s[i] == 'Z') {
+		i++;
+	} else {
+		if (n - i < 6 || s[i + 3] != ':')
+			return -1;
+		if (atoi2(s + i + 1, &hr) != 0 || atoi2(s + i + 4, &mm) != 0)
+			return -1;
+		t->off = (hr * 60 + mm) * 60;
+		if (s[i] == '-')
+			t->off = -t->off;
+		else if (s[i] != '+')
+			return -1;
+		i += 6;
+	}
+	if (i != n)
+		return -1;
+	if (t->day < 1 || t->day > days_in(t->mon, t->year))
+		return -1;
+	return 0;
+}
+
+static size_t
+format_time(const struct gotime *t, int utc_only, char *buf, size_t len)
+{
+	char frac[16] = "", zone[24] = "Z";
+	int n;
+
+	if (t->nsec > 0) {
+		snprintf(frac, sizeof(frac), ".%09d", (int)t->nsec);
+		n = (int)strlen(frac);
+		while (frac[n - 1] == '0')
+			frac[--n] = '\0';
+	}
+	if (t->off != 0 && !utc_only) {
+		int z = t->off / 60;
+
+		snprintf(zone, sizeof(zone), "%c%02d:%02d", z < 0 ? '-' : '+',
+		    abs(z) / 60, abs(z) % 60);
+	}
+	n = snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d%s%s", t->year,
+	    t->mon, t->day, t->hour, t->min, t->sec, frac, zone);
+	return n < 0 ? 0 : (size_t)n;
+}
+
+static int64_t
+days_from_civil(int64_t y, int m, int d)
+{
+	int64_t era, yoe, doy, doe;
+
+	y -= m <= 2;
+	era = (y >= 0 ? y : y - 399) / 400;
+	yoe = y - era * 400;
+	doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + doe - 719468;
+}
+
+static void
+civil_from_days(int64_t z, int *y, int *m, int *d)
+{
+	int64_t era, doe, yoe, doy, mp;
+
+	z += 719468;
+	era = (z >= 0 ? z : z - 146096) / 146097;
+	doe = z - era * 146097;
+	yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	mp = (5 * doy + 2) / 153;
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = (int)(yoe + era * 400 + (*m <= 2));
+}
+
+static int64_t
+time_unix(const struct gotime *t)
+{
+	return days_from_civil(t->year, t->mon, t->day) * 86400 +
+	    t->hour * 3600 + t->min * 60 + t->sec - t->off;
+}
+
+static void
+time_to_utc(struct gotime *t)
+{
+	int64_t u = time_unix(t), days, rem;
+
+	days = u >= 0 ? u / 86400 : -((-u + 86399) / 86400);
+	rem = u - days * 86400;
+	civil_from_days(days, &t->year, &t->mon, &t->day);
+	t->hour = (int)(rem / 3600);
+	t->min = (int)(rem % 3600 / 60);
+	t->sec = (int)(rem % 60);
+	t->off = 0;
+}
+
+/* ---- base64 ---------------------------------------------------------------- */
+
+static int
+put_base64(struct ctx *c, const unsigned char *p, size_t n)
+{
+	static const char tab[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	char q[4];
+	size_t i;
+
+	if (putc1(c, '"') != 0)
+		return -1;
+	for (i = 0; i + 2 < n; i += 3) {
+		q[0] = tab[p[i] >> 2];
+		q[1] = tab[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
+		q[2] = tab[((p[i + 1] & 15) << 2) | (p[i + 2] >> 6)];
+		q[3] = tab[p[i + 2] & 63];
+		if (put(c, q, 4) != 0)
+			return -1;
+	}
+	if (i < n) {
+		q[0] = tab[p[i] >> 2];
+		if (i + 1 < n) {
+			q[1] = tab[((p[i] & 3) << 4) | (p[i + 1] >> 4)];
+			q[2] = tab[(p[i + 1] & 15) << 2];
+		} else {
+			q[1] = tab[(p[i] & 3) << 4];
+			q[2] = '=';
+		}
+		q[3] = '=';
+		if (put(c, q, 4) != 0)
+			return -1;
+	}
+	return putc1(c, '"');
+}
+
+/* ---- the type table -------------------------------------------------------- */
+
+static int
+name_cmp(const void *k, const void *e)
+{
+	return strcmp(k, VIM_STR(((const struct vim_name *)e)->name));
+}
+
+/* types.TypeFunc(): the registry name, then without a "vim25:" prefix. */
+static int
+type_by_name(const char *name)
+{
+	const struct vim_name *r;
+
+	r = bsearch(name, vim_names, vim_nnames, sizeof(vim_names[0]), name_cmp);
+	if (r == NULL && strncmp(name, "vim25:", 6) == 0)
+		r = bsearch(name + 6, vim_names, vim_nnames,
+		    sizeof(vim_names[0]), name_cmp);
+	return r ? r->type : -1;
+}
+
+static int
+u16_cmp(const void *k, const void *e)
+{
+	return (int)*(const uint16_t *)k - (int)*(const uint16_t *)e;
+}
+
+static int
+iface_has(int iface, int type)
+{
+	const struct vim_iface *f = &vim_ifaces[iface];
+	uint16_t k = (uint16_t)type;
+
+	if (iface == vim_iface_any)
+		return 1;
+	return bsearch(&k, vim_iface_members + f->first, f->n,
+	    sizeof(uint16_t), u16_cmp) != NULL;
+}
+
+/* extras.go's stringToTypeMap */
+static const struct {
+	const char *name;
+	uint8_t kind;
+} xsd_types[] = {
+	{ "xsd:base64Binary", VK_BYTES }, { "xsd:boolean", VK_BOOL },
+	{ "xsd:byte", VK_INT8 }, { "xsd:dateTime", VK_TIME },
+	{ "xsd:double", VK_FLOAT64 }, { "xsd:float", VK_FLOAT32 },
+	{ "xsd:int", VK_INT32 }, { "xsd:long", VK_INT64 },
+	{ "xsd:short", VK_INT16 }, { "xsd:string", VK_STRING },
+	{ "xsd:unsignedByte", VK_UINT8 }, { "xsd:unsignedInt", VK_UINT32 },
+	{ "xsd:unsignedLong", VK_UINT64 }, { "xsd:unsignedShort", VK_UINT16 },
+};
+
+/* What an interface-typed element decodes to. */
+struct resolved {
+	int kind;		/* 0: nil (govmomi leaves the field nil) */
+	int type;		/* vim_types index for VK_STRUCT/VK_MOR/VK_ENUM */
+	int byvalue;		/* stored by value: later elements are skipped */
+};
+
+/* Decoder.typeForElement plus the Implements check of unmarshal(). */
+static struct resolved
+resolve(xmlNodePtr n, int iface)
+{
+	struct resolved r = { 0, -1, 0 };
+	const char *t = xsi_raw(n);
+	size_t i;
+	int ti;
+
+	if (t == NULL || t[0] == '\0')
+		t = VIM_STR(vim_ifaces[iface].name);
+	for (i = 0; i < sizeof(xsd_types) / sizeof(xsd_types[0]); i++)
+		if (strcmp(t, xsd_types[i].name) == 0) {
+			/* A primitive only fits AnyType (govmomi panics otherwise). */
+			if (iface == vim_iface_any) {
+				r.kind = xsd_types[i].kind;
+				r.byvalue = 1;
+			}
+			return r;
+		}
+	if ((ti = type_by_name(t)) < 0 || !iface_has(iface, ti))
+		return r;
+	r.type = ti;
+	switch (vim_types[ti].kind) {
+	case TK_MOR: r.kind = VK_MOR; break;
+	case TK_ENUM: r.kind = VK_ENUM; break;
+	default: r.kind = VK_STRUCT; break;
+	}
+	/* AnyType holds T itself; a BaseXxx interface holds *T. */
+	r.byvalue = iface == vim_iface_any;
+	return r;
+}
+
+/* ---- mapping ---------------------------------------------------------------- */
+
+static int emit_struct(struct ctx *, int, xmlNodePtr *, size_t, int);
+static int emit_elem(struct ctx *, int, int, xmlNodePtr *, size_t);
+
+static int
+emit_zero(struct ctx *c, int kind, int ref)
+{
+	switch (kind) {
+	case VK_STRING:
+	case VK_ENUM:
+		return PUTS(c, "\"\"");
+	case VK_BOOL:
+		return PUTS(c, "false");
+	case VK_TIME:
+		return PUTS(c, "\"0001-01-01T00:00:00Z\"");
+	case VK_BYTES:
+	case VK_IFACE:
+		return PUTS(c, "null");
+	case VK_MOR:
+		return PUTS(c, "{\"Type\":\"\",\"Value\":\"\"}");
+	case VK_STRUCT:
+		return emit_struct(c, ref, NULL, 0, 0);
+	default:
+		return putc1(c, '0');
+	}
+}
+
+static int
+bits_of(int kind)
+{
+	switch (kind) {
+	case VK_INT8: case VK_UINT8: return 8;
+	case VK_INT16: case VK_UINT16: return 16;
+	case VK_INT32: case VK_UINT32: case VK_FLOAT32: return 32;
+	default: return 64;
+	}
+}
+
+/* A scalar decoded from each element in turn (each must parse), the last printed. */
+static int
+emit_scalar(struct ctx *c, int kind, xmlNodePtr *m, size_t nm)
+{
+	char num[48];
+	const char *s, *ts;
+	size_t len, tl, i;
+	int64_t iv = 0;
+	uint64_t uv = 0;
+	double fv = 0;
+	int bv = 0;
+	struct gotime tv;
+	const char *why;
+
+	if (kind == VK_STRING || kind == VK_ENUM || kind == VK_BYTES) {
+		if (node_text(c, m[nm - 1], &s, &len) != 0)
+			return -1;
+		return kind == VK_BYTES ?
+		    put_base64(c, (const unsigned char *)s, len) :
+		    put_str(c, s, len);
+	}
+	for (i = 0; i < nm; i++) {
+		if (node_text(c, m[i], &s, &len) != 0)
+			return -1;
+		ts = s;
+		tl = len;
+		trim_space(&ts, &tl);
+		switch (kind) {
+		case VK_BOOL:
+			if (len > 0 && go_parse_bool(ts, tl, &bv) != 0)
+				return fail(c, m[i], "invalid boolean \"%.40s\"", s);
+			if (len == 0)
+				bv = 0;
+			break;
+		case VK_INT8: case VK_INT16: case VK_INT32: case VK_INT64:
+			if (len == 0)
+				iv = 0;
+			else if (go_parse_int(ts, tl, bits_of(kind), &iv) != 0)
+				return fail(c, m[i], "invalid int%d \"%.40s\"",
+				    bits_of(kind), s);
+			break;
+		case VK_UINT8: case VK_UINT16: case VK_UINT32: case VK_UINT64:
+			if (len > 0 && s[0] == '-') {
+				/* Two's complement, as read.go reinterprets it. */
+				if (go_parse_int(s, len, bits_of(kind), &iv) != 0)
+					return fail(c, m[i], "invalid uint%d \"%.40s\"",
+					    bits_of(kind), s);
+				uv = (uint64_t)iv;
+				if (bits_of(kind) < 64)
+					uv &= ((uint64_t)1 << bits_of(kind)) - 1;
+			} else if (len == 0)
+				uv = 0;
+			else if (go_parse_uint(ts, tl, bits_of(kind), &uv) != 0)
+				return fail(c, m[i], "invalid uint%d \"%.40s\"",
+				    bits_of(kind), s);
+			break;
+		case VK_FLOAT32: case VK_FLOAT64:
+			if (len == 0)
+				fv = 0;
+			else if (go_parse_float(ts, tl, bits_of(kind), &fv,
+			    &why) != 0)
+				return fail(c, m[i], "%s \"%.40s\"", why, s);
+			break;
+		case VK_TIME:
+			if (go_parse_time(s, len, &tv) != 0)
+				return fail(c, m[i], "invalid xsd:dateTime \"%.40s\"", s);
+			break;
+		default:
+			return fail(c, m[i], "internal: kind %d", kind);
+		}
+	}
+	switch (kind) {
+	case VK_BOOL:
+		return bv ? PUTS(c, "true") : PUTS(c, "false");
+	case VK_INT8: case VK_INT16: case VK_INT32: case VK_INT64:
+		len = (size_t)snprintf(num, sizeof(num), "%lld", (long long)iv);
+		return put(c, num, len);
+	case VK_UINT8: case VK_UINT16: case VK_UINT32: case VK_UINT64:
+		len = (size_t)snprintf(num, sizeof(num), "%llu",
+		    (unsigned long long)uv);
+		return put(c, num, len);
+	case VK_FLOAT32: case VK_FLOAT64:
+		return put_float(c, fv, bits_of(kind));
+	default:
+		len = format_time(&tv, 0, num + 1, sizeof(num) - 2);
+		num[0] = '"';
+		num[len + 1] = '"';
+		return put(c, num, len + 2);
+	}
+}
+
+/*
+ * ManagedObjectReference: Type from the last element with a "type"
+ * attribute (never xsi:type), Value from the last element's text.
+ */
+static int
+emit_mor(struct ctx *c, xmlNodePtr *m, size_t nm)
+{
+	const char *type = "", *s;
+	size_t i, len;
+	xmlAttrPtr a;
+
+	for (i = 0; i < nm; i++)
+		for (a = m[i]->properties; a != NULL; a = a->next) {
+			if (strcmp((const char *)a->name, "type") != 0)
+				continue;
+			if (a->ns != NULL && a->ns->href != NULL &&
+			    strcmp((const char *)a->ns->href, XSI_NS) == 0)
+				continue;
+			type = attr_value(a);
+		}
+	if (PUTS(c, "{\"Type\":") != 0 || put_str(c, type, strlen(type)) != 0 ||
+	    PUTS(c, ",\"Value\":") != 0)
+		return -1;
+	if (nm == 0) {
+		s = "";
+		len = 0;
+	} else if (node_text(c, m[nm - 1], &s, &len) != 0)
+		return -1;
+	if (put_str(c, s, len) != 0)
+		return -1;
+	return putc1(c, '}');
+}
+
+static int emit_loose(struct ctx *, xmlNodePtr);
+
+/* Children of n grouped by name as extra members: one value, or an array. */
+static int
+emit_extras(struct ctx *c, xmlNodePtr *kids, size_t nk, const int *skip,
+    int type, int comma)
+{
+	size_t i, j, cnt;
+	char key[256];
+
+	for (i = 0; i < nk; i++) {
+		const char *nm;
+		int clash = 0;
+
+		if (skip[i])
+			continue;
+		nm = lname(kids[i]);
+		for (j = 0; j < i; j++)
+			if (!skip[j] && strcmp(lname(kids[j]), nm) == 0)
+				break;
+		if (j < i)
+			continue;	/* printed with its first sibling */
+		snprintf(key, sizeof(key), "%s", nm);
+		if (key[0] >= 'a' && key[0] <= 'z')
+			key[0] = (char)(key[0] - 'a' + 'A');
+		if (type >= 0) {
+			const struct vim_type *t = &vim_types[type];
+
+			for (j = 0; j < t->nfields; j++)
+				if (strcmp(VIM_STR(vim_fields[t->first + j].json),
+				    key) == 0)
+					clash = 1;
+		}
+		if (clash && strlen(key) + 1 < sizeof(key))
+			strcat(key, "_");
+		if (comma && putc1(c, ',') != 0)
+			return -1;
+		comma = 1;
+		if (vim_json_string(c->out, key, strlen(key)) != 0 ||
+		    putc1(c, ':') != 0)
+			return fail(c, NULL, "event JSON too long");
+		cnt = 0;
+		for (j = i; j < nk; j++)
+			if (!skip[j] && strcmp(lname(kids[j]), nm) == 0)
+				cnt++;
+		if (cnt > 1 && putc1(c, '[') != 0)
+			return -1;
+		cnt = 0;
+		for (j = i; j < nk; j++) {
+			if (skip[j] || strcmp(lname(kids[j]), nm) != 0)
+				continue;
+			if (cnt++ > 0 && putc1(c, ',') != 0)
+				return -1;
+			if (emit_loose(c, kids[j]) != 0)
+				return -1;
+		}
+		if (cnt > 1 && putc1(c, ']') != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static size_t
+element_children(xmlNodePtr n, xmlNodePtr **out, xmlNodePtr *stack,
+    size_t stackn)
+{
+	xmlNodePtr k, *v = stack;
+	size_t cnt = 0, i = 0;
+
+	for (k = n->children; k != NULL; k = k->next)
+		if (k->type == XML_ELEMENT_NODE)
+			cnt++;
+	if (cnt > stackn)
+		v = vp_xmalloc(cnt * sizeof(*v));
+	for (k = n->children; k != NULL; k = k->next)
+		if (k->type == XML_ELEMENT_NODE)
+			v[i++] = k;
+	*out = v;
+	return cnt;
+}
+
+/*
+ * An element no govmomi type describes: an object of its children (by
+ * name, upper-cased first letter), or its text when it has none.
+ */
+static int
+emit_generic(struct ctx *c, xmlNodePtr n)
+{
+	xmlNodePtr stack[16], *kids;
+	int skipstack[16], *skip;
+	size_t nk, i;
+	const char *s;
+	size_t len;
+	int rc;
+
+	nk = element_children(n, &kids, stack, 16);
+	if (nk == 0) {
+		if (node_text(c, n, &s, &len) != 0)
+			return -1;
+		return put_str(c, s, len);
+	}
+	if (++c->depth > VIM_MAX_DEPTH) {
+		rc = fail(c, n, "nested deeper than %d elements", VIM_MAX_DEPTH);
+		goto out;
+	}
+	skip = nk > 16 ? vp_xmalloc(nk * sizeof(int)) : skipstack;
+	for (i = 0; i < nk; i++)
+		skip[i] = 0;
+	rc = putc1(c, '{');
+	if (rc == 0)
+		rc = emit_extras(c, kids, nk, skip, -1, 0);
+	if (rc == 0)
+		rc = putc1(c, '}');
+	if (skip != skipstack)
+		free(skip);
+	c->depth--;
+out:
+	if (kids != stack)
+		free(kids);
+	return rc;
+}
+
+/* Score candidates of an interface family against n's child element names. */
+static int
+nearest_type(int iface, xmlNodePtr n)
+{
+	const struct vim_iface *f = &vim_ifaces[iface];
+	xmlNodePtr stack[32], *kids;
+	size_t nk, i, j, k;
+	int best = -1, bscore = -1, bfields = 0, bdepth = 0;
+
+	nk = element_children(n, &kids, stack, 32);
+	for (i = 0; i < f->n; i++) {
+		int ti = vim_iface_members[f->first + i];
+		const struct vim_type *t = &vim_types[ti];
+		int score = 0, depth = 0, b;
+
+		for (j = 0; j < nk; j++) {
+			const char *nm = lname(kids[j]);
+
+			for (k = 0; k < j; k++)
+				if (strcmp(lname(kids[k]), nm) == 0)
+					break;
+			if (k < j)
+				continue;
+			for (k = 0; k < t->nfields; k++) {
+				const char *x = VIM_STR(vim_fields[t->first + k].xml);
+
+				if (x[0] == nm[0] && strcmp(x, nm) == 0) {
+					score++;
+					break;
+				}
+			}
+		}
+		for (b = t->base; b >= 0 && depth < 64; b = vim_types[b].base)
+			depth++;
+		if (score > bscore || (score == bscore &&
+		    (t->nfields < bfields ||
+		    (t->nfields == bfields && depth < bdepth)))) {
+			best = ti;
+			bscore = score;
+			bfields = t->nfields;
+			bdepth = depth;
+		}
+	}
+	if (kids != stack)
+		free(kids);
+	return best;
+}
+
+static int
+emit_unknown(struct ctx *c, int iface, xmlNodePtr n)
+{
+	int t;
+
+	if (iface != vim_iface_any && (t = nearest_type(iface, n)) >= 0)
+		return emit_struct(c, t, &n, 1, 1);
+	return emit_generic(c, n);
+}
+
+/* A child with no field of its own: typed by its xsi:type if known. */
+static int
+emit_loose(struct ctx *c, xmlNodePtr n)
+{
+	struct resolved r = resolve(n, vim_iface_any);
+
+	if (r.kind == 0)
+		return emit_generic(c, n);
+	return emit_elem(c, r.kind, r.type, &n, 1);
+}
+
+/*
+ * An interface field: the first element whose type resolves sets the value;
+ * a pointer value (BaseXxx) takes the later elements merged in, a value held
+ * directly (AnyType) ignores them, as govmomi's decoder does.
+ */
+static int
+emit_iface(struct ctx *c, int iface, xmlNodePtr *m, size_t nm)
+{
+	size_t i;
+
+	for (i = 0; i < nm; i++) {
+		struct resolved r = resolve(m[i], iface);
+
+		if (r.kind == 0)
+			continue;
+		return emit_elem(c, r.kind, r.type, m + i, r.byvalue ? 1 : nm - i);
+	}
+	for (i = 0; i < nm; i++) {
+		const char *t = xsi_raw(m[i]);
+
+		/* A class govmomi does not know (yet): still map it. */
+		if (t != NULL && t[0] != '\0')
+			return emit_unknown(c, iface, m[i]);
+	}
+	if (nm > 0 && iface != vim_iface_any)
+		return emit_unknown(c, iface, m[0]);
+	return PUTS(c, "null");
+}
+
+static int
+emit_elem(struct ctx *c, int kind, int ref, xmlNodePtr *m, size_t nm)
+{
+	switch (kind) {
+	case VK_STRUCT:
+		return emit_struct(c, ref, m, nm, 0);
+	case VK_IFACE:
+		return emit_iface(c, ref, m, nm);
+	case VK_MOR:
+		return emit_mor(c, m, nm);
+	default:
+		if (nm == 0)
+			return emit_zero(c, kind, ref);
+		return emit_scalar(c, kind, m, nm);
+	}
+}
+
+static int
+emit_field(struct ctx *c, const struct vim_field *f, xmlNodePtr *m, size_t nm)
+{
+	size_t i;
+
+	if (f->flags & VF_SLICE) {
+		if (nm == 0)
+			return PUTS(c, "null");
+		if (putc1(c, '[') != 0)
+			return -1;
+		for (i = 0; i < nm; i++) {
+			if (i > 0 && putc1(c, ',') != 0)
+				return -1;
+			if (emit_elem(c, f->kind, f->ref, m + i, 1) != 0)
+				return -1;
+		}
+		return putc1(c, ']');
+	}
+	if (nm == 0)
+		return (f->flags & VF_PTR) ? PUTS(c, "null") :
+		    emit_zero(c, f->kind, f->ref);
+	return emit_elem(c, f->kind, f->ref, m, nm);
+}
+
+/*
+ * Struct type t decoded from elements m (several when the decoder merges
+ * repeated elements into one value). extras: also print unmatched children.
+ */
+static int
+emit_struct(struct ctx *c, int t, xmlNodePtr *m, size_t nm, int extras)
+{
+	const struct vim_type *ty = &vim_types[t];
+	const struct vim_field *fs = &vim_fields[ty->first];
+	xmlNodePtr kstack[48], *kids = kstack, k;
+	xmlNodePtr sstack[48], *sel = sstack;
+	int fstack[48], *fidx = fstack;
+	size_t nk = 0, cap = 48, i, j, ns;
+	int rc = -1;
+
+	if (ty->kind == TK_MOR)
+		return emit_mor(c, m, nm);
+	if (++c->depth > VIM_MAX_DEPTH) {
+		c->depth--;
+		return fail(c, nm ? m[0] : NULL, "nested deeper than %d elements",
+		    VIM_MAX_DEPTH);
+	}
+	for (i = 0; i < nm; i++)
+		for (k = m[i]->children; k != NULL; k = k->next) {
+			const char *nm1;
+
+			if (k->type != XML_ELEMENT_NODE)
+				continue;
+			if (nk == cap) {
+				cap *= 2;
+				if (kids == kstack) {
+					kids = vp_xmalloc(cap * sizeof(*kids));
+					memcpy(kids, kstack, sizeof(kstack));
+					fidx = vp_xmalloc(cap * sizeof(*fidx));
+					memcpy(fidx, fstack, sizeof(fstack));
+				} else {
+					kids = vp_xrealloc(kids, cap * sizeof(*kids));
+					fidx = vp_xrealloc(fidx, cap * sizeof(*fidx));
+				}
+			}
+			nm1 = lname(k);
+			kids[nk] = k;
+			fidx[nk] = -1;
+			for (j = 0; j < ty->nfields; j++) {
+				const char *x = VIM_STR(fs[j].xml);
+
+				if (x[0] == nm1[0] && strcmp(x, nm1) == 0) {
+					fidx[nk] = (int)j;
+					break;
+				}
+			}
+			nk++;
+		}
+	if (nk > 48)
+		sel = vp_xmalloc(nk * sizeof(*sel));
+	if (putc1(c, '{') != 0)
+		goto out;
+	for (j = 0; j < ty->nfields; j++) {
+		if (put_key(c, VIM_STR(fs[j].json), j > 0) != 0)
+			goto out;
+		ns = 0;
+		for (i = 0; i < nk; i++)
+			if (fidx[i] == (int)j)
+				sel[ns++] = kids[i];
+		if (emit_field(c, &fs[j], sel, ns) != 0)
+			goto out;
+	}
+	if (extras) {
+		for (i = 0; i < nk; i++)
+			fidx[i] = fidx[i] >= 0;
+		if (emit_extras(c, kids, nk, fidx, t, ty->nfields > 0) != 0)
+			goto out;
+	}
+	rc = putc1(c, '}');
+out:
+	c->depth--;
+	if (kids != kstack) {
+		free(kids);
+		free(fidx);
+	}
+	if (sel != sstack)
+		free(sel);
+	return rc;
+}
+
+/* ---- events ---------------------------------------------------------------- */
+
+static int
+has_base(int t, const char *name)
+{
+	int d;
+
+	for (d = 0; t >= 0 && d < 64; t = vim_types[t].base, d++)
+		if (strcmp(VIM_STR(vim_types[t].name), name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Text of the last child element called name, NULL when there is none. */
+static xmlNodePtr
+last_child(xmlNodePtr n, const char *name)
+{
+	xmlNodePtr k, last = NULL;
+
+	for (k = n->children; k != NULL; k = k->next)
+		if (k->type == XML_ELEMENT_NODE && strcmp(lname(k), name) == 0)
+			last = k;
+	return last;
+}
+
+void
+vim_event_meta_free(struct vim_event_meta *m)
+{
+	if (m != NULL) {
+		free(m->class);
+		m->class = NULL;
+	}
+}
+
+static int
+fill_meta(struct ctx *c, xmlNodePtr ev, int type, int known,
+    struct vim_event_meta *m)
+{
+	const char *t = vim_node_xsi_type(ev), *s, *ts;
+	xmlNodePtr k;
+	size_t len, tl;
+	struct gotime tv;
+	int64_t iv;
+
+	memset(m, 0, sizeof(*m));
+	snprintf(m->mapped, sizeof(m->mapped), "%s",
+	    type >= 0 ? VIM_STR(vim_types[type].name) : "");
+	snprintf(m->type, sizeof(m->type), "%s", t && *t ? t : m->mapped);
+	m->known = known;
+	m->category = "event";
+	if ((k = last_child(ev, "key")) != NULL) {
+		if (node_text(c, k, &s, &len) != 0)
+			return -1;
+		ts = s;
+		tl = len;
+		trim_space(&ts, &tl);
+		if (len > 0 && go_parse_int(ts, tl, 32, &iv) != 0)
+			return fail(c, k, "invalid int32 \"%.40s\"", s);
+		m->key = len > 0 ? (int32_t)iv : 0;
+	}
+	memset(&tv, 0, sizeof(tv));
+	tv.year = 1;
+	tv.mon = 1;
+	tv.day = 1;
+	if ((k = last_child(ev, "createdTime")) != NULL) {
+		if (node_text(c, k, &s, &len) != 0)
+			return -1;
+		if (go_parse_time(s, len, &tv) != 0)
+			return fail(c, k, "invalid xsd:dateTime \"%.40s\"", s);
+	}
+	time_to_utc(&tv);
+	m->created_sec = time_unix(&tv);
+	m->created_nsec = tv.nsec;
+	format_time(&tv, 1, m->created, sizeof(m->created));
+	k = NULL;
+	if (has_base(type, "EventEx")) {
+		m->category = "eventex";
+		k = last_child(ev, "eventTypeId");
+	} else if (has_base(type, "ExtendedEvent")) {
+		m->category = "extendedevent";
+		k = last_child(ev, "eventId");
+	}
+	s = "";
+	len = 0;
+	if (k != NULL && node_text(c, k, &s, &len) != 0)
+		return -1;
+	if (len > 0) {
+		m->class = vp_xmalloc(len + 1);
+		memcpy(m->class, s, len);
+		m->class[len] = '\0';
+	} else
+		m->class = vp_xstrdup(m->type);
+	return 0;
+}
+
+int
+vim_event_json(xmlNodePtr ev, struct vp_buf *out, struct vim_event_meta *m,
+    char *err, size_t errlen)
+{
+	struct ctx c;
+	struct resolved r;
+	size_t start = out->len, oldmax = out->max;
+	int rc, type, known;
+
+	memset(&c, 0, sizeof(c));
+	c.out = out;
+	c.err = err;
+	c.errlen = errlen;
+	if (errlen > 0)
+		err[0] = '\0';
+	if (ev == NULL || ev->type != XML_ELEMENT_NODE) {
+		snprintf(err, errlen, "not an element");
+		return -1;
+	}
+	if (oldmax == 0 || oldmax - start > VIM_MAX_EVENT_JSON)
+		out->max = start + VIM_MAX_EVENT_JSON;
+	r = resolve(ev, vim_iface_event);
+	known = r.kind == VK_STRUCT;
+	if (known) {
+		type = r.type;
+		rc = emit_struct(&c, type, &ev, 1, 0);
+	} else {
+		type = nearest_type(vim_iface_event, ev);
+		rc = emit_struct(&c, type, &ev, 1, 1);
+	}
+	if (rc == 0 && m != NULL)
+		rc = fill_meta(&c, ev, type, known, m);
+	out->max = oldmax;
+	vp_buf_free(&c.tmp);
+	if (rc != 0) {
+		out->len = start;
+		if (out->data)
+			out->data[start] = '\0';
+		if (m != NULL)
+			vim_event_meta_free(m);
+	}
+	return rc;
+}
+
+int
+vim_event_meta(xmlNodePtr ev, struct vim_event_meta *m, char *err,
+    size_t errlen)
+{
+	struct vp_buf b = { 0 };
+	int rc = vim_event_json(ev, &b, m, err, errlen);
+
+	vp_buf_free(&b);
+	return rc;
+}
+
+json_t *
+vim_event_to_json(xmlNodePtr ev, char *err, size_t errlen)
+{
+	struct vp_buf b = { 0 };
+	json_error_t je;
+	json_t *j = NULL;
+
+	if (vim_event_json(ev, &b, NULL, err, errlen) == 0) {
+		j = json_loadb(b.data, b.len, JSON_DECODE_ANY, &je);
+		if (j == NULL)
+			snprintf(err, errlen, "jansson: %s", je.text);
+	}
+	vp_buf_free(&b);
+	return j;
+}
+
+static const char *
+nz(const char *s)
+{
+	return s ? s : "";
+}
+
+int
+vim_raw_line(const struct vim_source *src, xmlNodePtr ev, struct vp_buf *out,
+    struct vim_event_meta *m, char *err, size_t errlen)
+{
+	struct vim_event_meta local;
+	struct vp_buf data = { 0 };
+	size_t start = out->len;
+	int rc = -1;
+
+	if (m == NULL)
+		m = &local;
+	data.max = out->max;
+	if (vim_event_json(ev, &data, m, err, errlen) != 0)
+		goto done;
+#define STR(s) nz(s), strlen(nz(s))
+	if (vp_buf_append(out, "{\"vcenter\":", 11) != 0 ||
+	    vim_json_string(out, STR(src->vcenter)) != 0 ||
+	    vp_buf_append(out, ",\"instanceUuid\":", 16) != 0 ||
+	    vim_json_string(out, STR(src->instance_uuid)) != 0 ||
+	    vp_buf_append(out, ",\"apiVersion\":", 14) != 0 ||
+	    vim_json_string(out, STR(src->api_version)) != 0 ||
+	    vp_buf_append(out, ",\"class\":", 9) != 0 ||
+	    vim_json_string(out, STR(m->class)) != 0 ||
+	    vp_buf_printf(out, ",\"category\":\"%s\",\"key\":%ld,\"createdTime\":\"%s\",\"data\":",
+	    m->category, (long)m->key, m->created) != 0 ||
+	    vp_buf_append(out, data.data, data.len) != 0 ||
+	    vp_buf_append(out, "}", 1) != 0) {
+		snprintf(err, errlen, "event line longer than %zu bytes", out->max);
+		out->len = start;
+		if (out->data)
+			out->data[start] = '\0';
+		vim_event_meta_free(m);
+		goto done;
+	}
+#undef STR
+	rc = 0;
+	if (m == &local)
+		vim_event_meta_free(m);
+done:
+	vp_buf_free(&data);
+	return rc;
+}
+
+/* ---- documents ---------------------------------------------------------------- */
+
+static void
+refuse_dtd(void *ctx, const xmlChar *name, const xmlChar *ext,
+    const xmlChar *sys)
+{
+	xmlParserCtxtPtr p = ctx;
+
+	(void)name; (void)ext; (void)sys;
+	p->_private = p;	/* marks the refusal */
+	xmlStopParser(p);
+}
+
+xmlDocPtr
+vim_parse(const char *buf, size_t len, char *err, size_t errlen)
+{
+	xmlParserCtxtPtr p;
+	xmlDocPtr doc;
+
+	if (len > (size_t)INT32_MAX) {
+		snprintf(err, errlen, "document too large");
+		return NULL;
+	}
+	if ((p = xmlNewParserCtxt()) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	/* SOAP has no DTD: refusing one rules out entity expansion at all. */
+	p->sax->internalSubset = refuse_dtd;
+	p->_private = NULL;
+	doc = xmlCtxtReadMemory(p, buf, (int)len, NULL, NULL,
+	    XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_COMPACT |
+	    XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	if (p->_private != NULL) {
+		snprintf(err, errlen, "line %d: DTD not allowed", p->input ?
+		    p->input->line : 0);
+		xmlFreeDoc(doc);
+		doc = NULL;
+	} else if (doc == NULL || !p->wellFormed) {
+		const xmlError *e = &p->lastError;
+
+		snprintf(err, errlen, "line %d: %s", e->line,
+		    e->message ? e->message : "not well-formed XML");
+		len = strlen(err);
+		while (len > 0 && err[len - 1] == '\n')
+			err[--len] = '\0';
+		xmlFreeDoc(doc);
+		doc = NULL;
+	} else if (xmlDocGetRootElement(doc) == NULL) {
+		snprintf(err, errlen, "no root element");
+		xmlFreeDoc(doc);
+		doc = NULL;
+	}
+	xmlFreeParserCtxt(p);
+	return doc;
+}
+
+struct walk {
+	int (*cb)(xmlNodePtr, void *);
+	void *arg;
+	int found;
+};
+
+static int
+walk_events(xmlNodePtr n, struct walk *w, int depth)
+{
+	const char *nm = lname(n), *t;
+	size_t l = strlen(nm);
+	const char *want = NULL;
+	xmlNodePtr k;
+	int rc;
+
+	if (l >= 14 && strcmp(nm + l - 14, "EventsResponse") == 0)
+		want = "returnval";
+	else if ((t = vim_node_xsi_type(n)) != NULL &&
+	    strcmp(t, "ArrayOfEvent") == 0)
+		want = "Event";
+	for (k = n->children; k != NULL; k = k->next) {
+		if (k->type != XML_ELEMENT_NODE)
+			continue;
+		if (want != NULL) {
+			if (strcmp(lname(k), want) != 0)
+				continue;
+			w->found = 1;
+			if ((rc = w->cb(k, w->arg)) != 0)
+				return rc;
+		} else if (depth < 256 && (rc = walk_events(k, w, depth + 1)) != 0)
+			return rc;
+	}
+	if (want != NULL)
+		w->found = 1;
+	return 0;
+}
+
+int
+vim_foreach_event(xmlNodePtr root, int (*cb)(xmlNodePtr ev, void *arg),
+    void *arg)
+{
+	struct walk w = { cb, arg, 0 };
+	int rc;
+
+	if (root == NULL)
+		return 0;
+	if ((rc = walk_events(root, &w, 0)) != 0)
+		return rc;
+	if (!w.found && strcmp(lname(root), "Envelope") != 0)
+		return cb(root, arg);
+	return 0;
+}

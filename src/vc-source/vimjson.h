@@ -1,0 +1,121 @@
+/*
+ * vimjson.h: vim25 event XML -> the JSON govmomi 0.24 prints for it.
+ *
+ * Given an event element from a SOAP response (ReadNextEventsResponse/
+ * returnval, or ArrayOfEvent/Event in a PropertyCollector update of
+ * latestPage), write the bytes json.Marshal gives for the event after
+ * govmomi's vim25/xml decoder (with types.TypeFunc) has decoded the same XML:
+ * PascalCase Go field names in Go struct order, embedded structs flattened,
+ * every field present (null / "" / 0 / false / zero time), typed numbers,
+ * ManagedObjectReference as {"Type","Value"}, time.Time as RFC 3339 with
+ * trimmed nanoseconds in the zone given, []byte as base64, interface fields
+ * (AnyType, BaseMethodFault, ...) as their concrete value, Go's string
+ * escaping (<, >, & as \u003c...). The type table is vimtypes.c, generated
+ * from govmomi's registry by gen/vimgen.go.
+ *
+ * Where govmomi would yield null (an xsi:type it does not know, e.g. an event
+ * class newer than 0.24), the element is still mapped: as the known type of
+ * the same interface family whose fields cover most of its child elements
+ * (ties: fewest fields, then the nearest base), followed by the unmatched
+ * children as extra members named like govmomi names fields (first letter
+ * upper-cased): typed by their own xsi:type when known, else an object of
+ * their children, else their text as a string; repeated names become arrays.
+ * An unknown xsi:type in an AnyType field maps the same generic way.
+ *
+ * The caller parses the document with vim_parse() (no DTD, no entities, no
+ * network: hostile input gives an error, not expansion). Nothing here keeps
+ * state between calls; the functions are reentrant.
+ */
+#ifndef VIMJSON_H
+#define VIMJSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <libxml/tree.h>
+
+#include "vp.h"
+
+/* Longest JSON text one event may produce (zero values of big structs add up). */
+#define VIM_MAX_EVENT_JSON	(32u * 1024 * 1024)
+/* Deepest nesting of XML elements mapped below an event. */
+#define VIM_MAX_DEPTH		100
+
+/*
+ * Parse a SOAP response (or a bare event element). Refuses DTDs (so no entity
+ * expansion), never loads anything from the network; libxml2's default limits
+ * on depth and text size apply. Returns NULL and a message in err on failure.
+ * Free with xmlFreeDoc().
+ */
+xmlDocPtr vim_parse(const char *buf, size_t len, char *err, size_t errlen);
+
+/*
+ * Call cb for every event element under root, in document order:
+ * returnval children of a *EventsResponse element (ReadNextEvents,
+ * ReadPreviousEvents, QueryEvents), Event children of an element whose
+ * xsi:type is ArrayOfEvent, or root itself when it is neither a SOAP Envelope
+ * nor holds either of these (a bare event). cb returning nonzero stops the
+ * walk; that value is returned. Returns 0 otherwise.
+ */
+int vim_foreach_event(xmlNodePtr root, int (*cb)(xmlNodePtr ev, void *arg),
+    void *arg);
+
+/*
+ * Local name of n's xsi:type ("VmPoweredOnEvent" for xsi:type="vim25:VmPoweredOnEvent"),
+ * a pointer into the document; NULL when n has none.
+ */
+const char *vim_node_xsi_type(xmlNodePtr n);
+
+struct vim_event_meta {
+	char type[128];		/* xsi:type (prefix stripped), else the mapped type */
+	char mapped[128];	/* govmomi type the data has the shape of */
+	int known;		/* xsi:type is an event class govmomi knows */
+	const char *category;	/* "event", "eventex" or "extendedevent" */
+	char *class;		/* type, or eventTypeId (EventEx) / eventId
+				 * (ExtendedEvent) when not empty; malloc'd */
+	int32_t key;		/* Event.Key */
+	int64_t created_sec;	/* Event.CreatedTime (zero time when absent) */
+	int32_t created_nsec;
+	char created[40];	/* the same, RFC 3339 UTC, trimmed nanoseconds */
+};
+void vim_event_meta_free(struct vim_event_meta *m);
+
+/*
+ * Append the event's govmomi JSON to out (no newline). When m is not NULL,
+ * fill it too (free m->class with vim_event_meta_free). Returns 0, or -1
+ * with a message in err and out unchanged: a value govmomi would refuse
+ * (non-numeric or out-of-range number, bad boolean or time, NaN/Inf), an
+ * entity reference, nesting past VIM_MAX_DEPTH, output past
+ * VIM_MAX_EVENT_JSON or out->max.
+ */
+int vim_event_json(xmlNodePtr ev, struct vp_buf *out, struct vim_event_meta *m,
+    char *err, size_t errlen);
+
+/* The same as a jansson value (floats and uint64 beyond int64 lose exactness there). */
+json_t *vim_event_to_json(xmlNodePtr ev, char *err, size_t errlen);
+
+/* Fill m alone (runs the mapping to validate the event, discards the JSON). */
+int vim_event_meta(xmlNodePtr ev, struct vim_event_meta *m, char *err,
+    size_t errlen);
+
+/* Where the events come from, for the raw stream's first members. */
+struct vim_source {
+	const char *vcenter;		/* "https://vc.example.com/sdk" */
+	const char *instance_uuid;
+	const char *api_version;
+};
+
+/*
+ * Append one whole raw event line (see the formats page; no newline):
+ * {"vcenter":..,"instanceUuid":..,"apiVersion":..,"class":..,"category":..,
+ *  "key":..,"createdTime":..,"data":{...}}. NULL source strings print as "".
+ * Returns 0, or -1 with err and out unchanged.
+ */
+int vim_raw_line(const struct vim_source *src, xmlNodePtr ev,
+    struct vp_buf *out, struct vim_event_meta *m, char *err, size_t errlen);
+
+/* Append s (len bytes) as a JSON string the way Go's encoding/json does. */
+int vim_json_string(struct vp_buf *out, const char *s, size_t len);
+
+#endif
