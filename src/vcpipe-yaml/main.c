@@ -1,0 +1,765 @@
+/*
+ * vcpipe-yaml: read a vcpipe configuration (the event router's RouterConfig
+ * or vcpipe's own Config), check it against its schema and print it as one
+ * line of JSON, so a shell script can query it with jq.  Every error names
+ * the file, line, column and key, before anything starts.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <yaml.h>
+
+#include "schema.h"
+#include "vp.h"
+
+#define MAX_ERRORS 20
+
+static const char usage_text[] =
+    "usage: vcpipe-yaml [--raw | --positions | --check] [--log-level LEVEL]\n"
+    "                   [--log-json] FILE\n"
+    "       vcpipe-yaml --help | --version\n";
+
+struct ctx {
+	const char *file;
+	yaml_document_t doc;
+	int errors;
+	int raw;
+};
+
+static void
+usage_help(void)
+{
+	fputs(usage_text, stdout);
+	fputs("\nCheck a vcpipe configuration (RouterConfig or vcpipe/v1 Config)\n"
+	    "and print it as one line of JSON.  --raw converts any YAML without\n"
+	    "checking; --positions prints {\"key.path\": \"LINE:COL\"} instead;\n"
+	    "--check prints nothing.  See vcpipe.yaml(5).\n", stdout);
+}
+
+static void
+err_at(struct ctx *c, const yaml_node_t *n, const char *path,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void
+err_at(struct ctx *c, const yaml_node_t *n, const char *path,
+    const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (++c->errors <= MAX_ERRORS)
+		vp_error("%s:%lu:%lu: %s: %s", c->file,
+		    n ? (unsigned long)n->start_mark.line + 1 : 1UL,
+		    n ? (unsigned long)n->start_mark.column + 1 : 1UL,
+		    *path ? path : "(top)", msg);
+}
+
+static const char *
+node_kind(const yaml_node_t *n)
+{
+	switch (n->type) {
+	case YAML_SCALAR_NODE: return "a scalar";
+	case YAML_SEQUENCE_NODE: return "a list";
+	case YAML_MAPPING_NODE: return "a mapping";
+	default: return "nothing";
+	}
+}
+
+static const char *
+stext(const yaml_node_t *n)
+{
+	return (const char *)n->data.scalar.value;
+}
+
+static int
+plain(const yaml_node_t *n)
+{
+	return n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE ||
+	    n->data.scalar.style == YAML_ANY_SCALAR_STYLE;
+}
+
+static int
+one_of(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcmp(s, *list) == 0)
+			return 1;
+	return 0;
+}
+
+/* YAML 1.1 as yaml.v2 (the router's parser) reads a plain scalar. */
+static const char *const yes_words[] = { "true", "True", "TRUE", "yes", "Yes",
+	"YES", "on", "On", "ON", "y", "Y", NULL };
+static const char *const no_words[] = { "false", "False", "FALSE", "no", "No",
+	"NO", "off", "Off", "OFF", "n", "N", NULL };
+static const char *const null_words[] = { "", "~", "null", "Null", "NULL",
+	NULL };
+
+static int
+is_int(const char *s)
+{
+	if (*s == '-' || *s == '+')
+		s++;
+	if (!isdigit((unsigned char)*s))
+		return 0;
+	while (isdigit((unsigned char)*s))
+		s++;
+	return *s == '\0';
+}
+
+static int
+is_float(const char *s)
+{
+	char *end;
+
+	if (!*s || !(isdigit((unsigned char)*s) || *s == '-' || *s == '+' ||
+	    *s == '.'))
+		return 0;
+	errno = 0;
+	(void)strtod(s, &end);
+	return *end == '\0' && errno == 0;
+}
+
+static json_t *
+scalar_json(const yaml_node_t *n)
+{
+	const char *s = stext(n);
+
+	if (!plain(n))
+		return json_stringn(s, n->data.scalar.length);
+	if (one_of(s, null_words))
+		return json_null();
+	if (one_of(s, yes_words) && strlen(s) > 1)
+		return json_true();
+	if (one_of(s, no_words) && strlen(s) > 1)
+		return json_false();
+	if (is_int(s))
+		return json_integer(strtoll(s, NULL, 10));
+	if (is_float(s))
+		return json_real(strtod(s, NULL));
+	return json_stringn(s, n->data.scalar.length);
+}
+
+static void
+join(char *out, size_t len, const char *path, const char *key)
+{
+	if (*path)
+		snprintf(out, len, "%s.%s", path, key);
+	else
+		snprintf(out, len, "%s", key);
+}
+
+/* Any YAML to JSON, scalars resolved as YAML 1.1 does. */
+static json_t *
+generic(struct ctx *c, yaml_node_t *n, const char *path, json_t *pos,
+    int depth)
+{
+	char sub[1024], lc[32];
+	json_t *j;
+
+	if (pos) {
+		snprintf(lc, sizeof(lc), "%lu:%lu",
+		    (unsigned long)n->start_mark.line + 1,
+		    (unsigned long)n->start_mark.column + 1);
+		json_object_set_new(pos, *path ? path : ".", json_string(lc));
+	}
+	if (depth > 64) {
+		err_at(c, n, path, "nested too deeply");
+		return json_null();
+	}
+	switch (n->type) {
+	case YAML_SCALAR_NODE:
+		return scalar_json(n);
+	case YAML_SEQUENCE_NODE:
+		j = json_array();
+		for (yaml_node_item_t *i = n->data.sequence.items.start;
+		    i < n->data.sequence.items.top; i++) {
+			snprintf(sub, sizeof(sub), "%s[%ld]", path,
+			    (long)(i - n->data.sequence.items.start));
+			json_array_append_new(j, generic(c,
+			    yaml_document_get_node(&c->doc, *i), sub, pos,
+			    depth + 1));
+		}
+		return j;
+	case YAML_MAPPING_NODE:
+		j = json_object();
+		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+		    p < n->data.mapping.pairs.top; p++) {
+			yaml_node_t *k = yaml_document_get_node(&c->doc, p->key);
+			if (k->type != YAML_SCALAR_NODE) {
+				err_at(c, k, path, "a key must be a scalar");
+				continue;
+			}
+			join(sub, sizeof(sub), path, stext(k));
+			if (json_object_get(j, stext(k)))
+				err_at(c, k, sub, "duplicate key");
+			json_object_set_new(j, stext(k), generic(c,
+			    yaml_document_get_node(&c->doc, p->value), sub, pos,
+			    depth + 1));
+		}
+		return j;
+	default:
+		return json_null();
+	}
+}
+
+/* ---- checks on scalars ------------------------------------------------ */
+
+static int
+valid_envname(const char *s)
+{
+	if (!(isalpha((unsigned char)*s) || *s == '_'))
+		return 0;
+	for (; *s; s++)
+		if (!(isalnum((unsigned char)*s) || *s == '_'))
+			return 0;
+	return 1;
+}
+
+static int
+valid_name(const char *s)
+{
+	if (!*s || *s == '.')
+		return 0;
+	for (; *s; s++)
+		if (!(isalnum((unsigned char)*s) || *s == '_' || *s == '-' ||
+		    *s == '.'))
+			return 0;
+	return 1;
+}
+
+static int
+valid_httpurl(const char *s)
+{
+	if (strncmp(s, "https://", 8) == 0)
+		s += 8;
+	else if (strncmp(s, "http://", 7) == 0)
+		s += 7;
+	else
+		return 0;
+	return *s && *s != '/';
+}
+
+/* IP:PORT or [IPv6]:PORT, as the router accepts (no names, no scheme). */
+static int
+valid_hostport(const char *s)
+{
+	const char *colon = strrchr(s, ':');
+	long port;
+	char *end;
+
+	if (colon == NULL || colon == s)
+		return 0;
+	for (const char *p = s; p < colon; p++)
+		if (!(isdigit((unsigned char)*p) || *p == '.' || *p == ':' ||
+		    *p == '[' || *p == ']' || (tolower((unsigned char)*p) >= 'a'
+		    && tolower((unsigned char)*p) <= 'f' && s[0] == '[')))
+			return 0;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	return colon[1] && *end == '\0' && errno == 0 && port >= 0 &&
+	    port <= 65535;
+}
+
+static void
+scalar_flags(struct ctx *c, const yaml_node_t *n, const struct field *f,
+    const char *path)
+{
+	const char *s = stext(n);
+
+	if ((f->flags & F_ENVNAME) && !valid_envname(s))
+		err_at(c, n, path, "not an environment variable name: \"%s\"",
+		    s);
+	if ((f->flags & F_NAME) && !valid_name(s))
+		err_at(c, n, path, "\"%s\": use letters, digits, '-', '_' and "
+		    "'.' only (it names files)", s);
+	if ((f->flags & F_HTTPURL) && !valid_httpurl(s))
+		err_at(c, n, path, "expected an http:// or https:// URL, got "
+		    "\"%s\"", s);
+	if ((f->flags & F_HOSTPORT) && !valid_hostport(s))
+		err_at(c, n, path, "expected IP:PORT (like 0.0.0.0:8082, no "
+		    "scheme or slashes), got \"%s\"", s);
+	if ((f->flags & F_DURATION) && vp_parse_duration_ms(s) < 0)
+		err_at(c, n, path, "expected a duration (like 90s, 10m, 1h), "
+		    "got \"%s\"", s);
+}
+
+/* ---- schema walk ------------------------------------------------------ */
+
+static json_t *check(struct ctx *, yaml_node_t *, const struct field *,
+    const char *);
+
+static yaml_node_t *
+map_get(struct ctx *c, const yaml_node_t *m, const char *key)
+{
+	for (yaml_node_pair_t *p = m->data.mapping.pairs.start;
+	    p < m->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(&c->doc, p->key);
+		if (k->type == YAML_SCALAR_NODE && strcmp(stext(k), key) == 0)
+			return yaml_document_get_node(&c->doc, p->value);
+	}
+	return NULL;
+}
+
+static int
+is_null(const yaml_node_t *n)
+{
+	return n->type == YAML_SCALAR_NODE && plain(n) &&
+	    one_of(stext(n), null_words);
+}
+
+/* Present and not null. */
+static yaml_node_t *
+has(struct ctx *c, const yaml_node_t *m, const char *key)
+{
+	yaml_node_t *v = map_get(c, m, key);
+
+	return v && !is_null(v) ? v : NULL;
+}
+
+static void
+map_rules(struct ctx *c, yaml_node_t *n, const struct field *f,
+    const char *path, json_t *obj)
+{
+	char sub[1024];
+	yaml_node_t *v;
+	int k;
+
+	if (f->variants) {
+		yaml_node_t *t = map_get(c, n, "type");
+		const char *type = t && t->type == YAML_SCALAR_NODE ?
+		    stext(t) : NULL;
+		for (const struct variant *va = f->variants; va->value; va++) {
+			if (va->section == NULL)
+				continue;
+			v = has(c, n, va->section);
+			join(sub, sizeof(sub), path, va->section);
+			if (type && strcmp(type, va->value) == 0 && v == NULL)
+				err_at(c, n, sub, "required for type %s", type);
+			else if (type && strcmp(type, va->value) != 0 && v)
+				vp_warn("%s:%lu:%lu: %s: ignored: type is %s",
+				    c->file,
+				    (unsigned long)v->start_mark.line + 1,
+				    (unsigned long)v->start_mark.column + 1,
+				    sub, type);
+		}
+	}
+	switch (f->check) {
+	case CHECK_SECRET_ONE:
+		k = !!has(c, n, "password") + !!has(c, n, "passwordFile") +
+		    !!has(c, n, "passwordEnv");
+		join(sub, sizeof(sub), path, "password");
+		if (k != 1)
+			err_at(c, n, sub, k ? "give only one of password, "
+			    "passwordFile and passwordEnv" : "required (or "
+			    "passwordFile, or passwordEnv)");
+		break;
+	case CHECK_AWS_ONE:
+		k = !!has(c, n, "secretKey") + !!has(c, n, "secretKeyFile") +
+		    !!has(c, n, "secretKeyEnv");
+		join(sub, sizeof(sub), path, "secretKey");
+		if (k != 1)
+			err_at(c, n, sub, k ? "give only one of secretKey, "
+			    "secretKeyFile and secretKeyEnv" : "required (or "
+			    "secretKeyFile, or secretKeyEnv)");
+		break;
+	case CHECK_DEST:
+		k = !!has(c, n, "uri") + !!has(c, n, "ref");
+		if (k != 1)
+			err_at(c, n, path, "give exactly one of uri and ref");
+		break;
+	case CHECK_REF:
+		v = has(c, n, "kind");
+		if (v && v->type == YAML_SCALAR_NODE &&
+		    strcmp(stext(v), "Broker") != 0 &&
+		    strcmp(stext(v), "Service") != 0) {
+			join(sub, sizeof(sub), path, "kind");
+			err_at(c, v, sub, "%s: only Broker and Service can be "
+			    "resolved without the Kubernetes API; give "
+			    "destination.uri instead", stext(v));
+		}
+		break;
+	case CHECK_VCAUTH:
+		k = !!has(c, n, "auth") + !!has(c, n, "credentialsFile");
+		join(sub, sizeof(sub), path, "auth");
+		if (k != 1)
+			err_at(c, n, sub, k ? "give only one of auth and "
+			    "credentialsFile" : "required (or credentialsFile)");
+		break;
+	default:
+		break;
+	}
+	(void)obj;
+}
+
+static json_t *
+check_map(struct ctx *c, yaml_node_t *n, const struct field *f,
+    const char *path)
+{
+	char sub[1024];
+	json_t *obj = json_object();
+
+	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+	    p < n->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(&c->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(&c->doc, p->value);
+		const struct field *sf;
+
+		if (k->type != YAML_SCALAR_NODE) {
+			err_at(c, k, path, "a key must be a scalar");
+			continue;
+		}
+		join(sub, sizeof(sub), path, stext(k));
+		for (sf = f->sub; sf->key; sf++)
+			if (strcmp(sf->key, stext(k)) == 0)
+				break;
+		if (sf->key == NULL) {
+			struct vp_buf known = { 0 };
+			for (sf = f->sub; sf->key; sf++)
+				vp_buf_printf(&known, "%s%s", known.len ? ", " :
+				    "", sf->key);
+			err_at(c, k, sub, "unknown key (known here: %s)",
+			    known.data ? known.data : "none");
+			vp_buf_free(&known);
+			continue;
+		}
+		if (json_object_get(obj, sf->key)) {
+			err_at(c, k, sub, "duplicate key");
+			continue;
+		}
+		if (is_null(v))
+			continue;	/* as if absent, like yaml.v2 */
+		json_object_set_new(obj, sf->key, check(c, v, sf, sub));
+	}
+	for (const struct field *sf = f->sub; sf->key; sf++)
+		if ((sf->flags & F_REQUIRED) && !json_object_get(obj, sf->key)) {
+			join(sub, sizeof(sub), path, sf->key);
+			err_at(c, n, sub, "required key is missing");
+		}
+	map_rules(c, n, f, path, obj);
+	return obj;
+}
+
+static json_t *
+check(struct ctx *c, yaml_node_t *n, const struct field *f, const char *path)
+{
+	char sub[1024];
+	json_t *j;
+
+	switch (f->kind) {
+	case F_STR:
+	case F_ENUM:
+	case F_BOOL:
+	case F_INT:
+		if (n->type != YAML_SCALAR_NODE) {
+			err_at(c, n, path, "expected %s, got %s",
+			    f->kind == F_BOOL ? "true or false" :
+			    f->kind == F_INT ? "a number" : "a string",
+			    node_kind(n));
+			return json_null();
+		}
+		break;
+	case F_URI:
+		if (n->type == YAML_SCALAR_NODE) {
+			if (!valid_httpurl(stext(n)))
+				err_at(c, n, path, "expected an http:// or "
+				    "https:// URL, got \"%s\"", stext(n));
+			return json_string(stext(n));
+		}
+		/* FALLTHROUGH */
+	case F_MAP:
+	case F_STRMAP:
+		if (n->type != YAML_MAPPING_NODE) {
+			err_at(c, n, path, "expected a mapping, got %s",
+			    node_kind(n));
+			return json_null();
+		}
+		break;
+	case F_LIST:
+		if (n->type != YAML_SEQUENCE_NODE) {
+			err_at(c, n, path, "expected a list, got %s",
+			    node_kind(n));
+			return json_null();
+		}
+		break;
+	}
+	switch (f->kind) {
+	case F_STR:
+		scalar_flags(c, n, f, path);
+		return json_stringn(stext(n), n->data.scalar.length);
+	case F_ENUM:
+		if (!one_of(stext(n), f->choices)) {
+			struct vp_buf b = { 0 };
+			for (const char *const *ch = f->choices; *ch; ch++)
+				vp_buf_printf(&b, "%s%s", b.len ? ", " : "", *ch);
+			err_at(c, n, path, "expected one of %s, got \"%s\"",
+			    b.data, stext(n));
+			vp_buf_free(&b);
+		}
+		return json_string(stext(n));
+	case F_BOOL:
+		if (plain(n) && one_of(stext(n), yes_words))
+			return json_true();
+		if (plain(n) && one_of(stext(n), no_words))
+			return json_false();
+		err_at(c, n, path, "expected true or false, got %s\"%s\"",
+		    plain(n) ? "" : "the string ", stext(n));
+		return json_null();
+	case F_INT:
+		if (!plain(n) || !is_int(stext(n))) {
+			err_at(c, n, path, "expected a number, got \"%s\"",
+			    stext(n));
+			return json_null();
+		}
+		return json_integer(strtoll(stext(n), NULL, 10));
+	case F_URI:
+	case F_MAP:
+		return check_map(c, n, f, path);
+	case F_STRMAP:
+		j = json_object();
+		for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
+		    p < n->data.mapping.pairs.top; p++) {
+			yaml_node_t *k = yaml_document_get_node(&c->doc, p->key);
+			yaml_node_t *v = yaml_document_get_node(&c->doc,
+			    p->value);
+			if (k->type != YAML_SCALAR_NODE) {
+				err_at(c, k, path, "a key must be a scalar");
+				continue;
+			}
+			join(sub, sizeof(sub), path, stext(k));
+			if (v->type != YAML_SCALAR_NODE) {
+				err_at(c, v, sub, "expected a string, got %s",
+				    node_kind(v));
+				continue;
+			}
+			json_object_set_new(j, stext(k), json_string(stext(v)));
+		}
+		return j;
+	case F_LIST:
+		j = json_array();
+		for (yaml_node_item_t *i = n->data.sequence.items.start;
+		    i < n->data.sequence.items.top; i++) {
+			yaml_node_t *el = yaml_document_get_node(&c->doc, *i);
+			long idx = (long)(i - n->data.sequence.items.start);
+			snprintf(sub, sizeof(sub), "%s[%ld]", path, idx);
+			json_array_append_new(j, check(c, el, f->sub, sub));
+			if (f->check == CHECK_UNIQUE_NAMES &&
+			    el->type == YAML_MAPPING_NODE) {
+				yaml_node_t *nm = has(c, el, "name");
+				for (long o = 0; nm && nm->type ==
+				    YAML_SCALAR_NODE && o < idx; o++) {
+					json_t *prev = json_object_get(
+					    json_array_get(j, o), "name");
+					if (json_is_string(prev) && strcmp(
+					    json_string_value(prev),
+					    stext(nm)) == 0) {
+						snprintf(sub, sizeof(sub),
+						    "%s[%ld].name", path, idx);
+						err_at(c, nm, sub, "\"%s\" is "
+						    "already used by %s[%ld]",
+						    stext(nm), path, o);
+					}
+				}
+			}
+		}
+		if (json_array_size(j) == 0 && (f->flags & F_REQUIRED))
+			err_at(c, n, path, "needs at least one element");
+		return j;
+	}
+	return json_null();
+}
+
+/* Providers vcpipe validates but has no source stage for. */
+static void
+check_runnable(struct ctx *c, yaml_node_t *root, int native)
+{
+	char path[128];
+	yaml_node_t *list, *p, *t;
+
+	if (!native) {
+		if ((p = has(c, root, "eventProvider")) &&
+		    p->type == YAML_MAPPING_NODE && (t = has(c, p, "type")) &&
+		    t->type == YAML_SCALAR_NODE && (strcmp(stext(t),
+		    "webhook") == 0 || strcmp(stext(t), "horizon") == 0))
+			err_at(c, t, "eventProvider.type", "%s: valid, but "
+			    "vcpipe has no %s source stage; only vcenter (and "
+			    "vcsim) run", stext(t), stext(t));
+		return;
+	}
+	if ((list = has(c, root, "providers")) == NULL ||
+	    list->type != YAML_SEQUENCE_NODE)
+		return;
+	for (yaml_node_item_t *i = list->data.sequence.items.start;
+	    i < list->data.sequence.items.top; i++) {
+		p = yaml_document_get_node(&c->doc, *i);
+		snprintf(path, sizeof(path), "providers[%ld].type",
+		    (long)(i - list->data.sequence.items.start));
+		if (p->type == YAML_MAPPING_NODE && (t = has(c, p, "type")) &&
+		    t->type == YAML_SCALAR_NODE && (strcmp(stext(t),
+		    "webhook") == 0 || strcmp(stext(t), "horizon") == 0))
+			err_at(c, t, path, "%s: valid, but vcpipe has no %s "
+			    "source stage; only vcenter (and vcsim) run",
+			    stext(t), stext(t));
+	}
+}
+
+static int
+load(struct ctx *c, FILE *fp)
+{
+	yaml_parser_t parser;
+	yaml_document_t extra;
+	int rc = 0;
+
+	yaml_parser_initialize(&parser);
+	yaml_parser_set_input_file(&parser, fp);
+	if (!yaml_parser_load(&parser, &c->doc)) {
+		vp_error("%s:%lu:%lu: %s%s%s", c->file,
+		    (unsigned long)parser.problem_mark.line + 1,
+		    (unsigned long)parser.problem_mark.column + 1,
+		    parser.context ? parser.context : "",
+		    parser.context ? ": " : "",
+		    parser.problem ? parser.problem : "YAML syntax error");
+		yaml_parser_delete(&parser);
+		return -1;
+	}
+	if (yaml_document_get_root_node(&c->doc) == NULL) {
+		vp_error("%s: empty: no YAML document", c->file);
+		rc = -1;
+	} else if (!yaml_parser_load(&parser, &extra)) {
+		vp_error("%s:%lu:%lu: %s", c->file,
+		    (unsigned long)parser.problem_mark.line + 1,
+		    (unsigned long)parser.problem_mark.column + 1,
+		    parser.problem ? parser.problem : "YAML syntax error");
+		rc = -1;
+	} else {
+		if (yaml_document_get_root_node(&extra)) {
+			vp_error("%s:%lu:%lu: a second YAML document; give one",
+			    c->file,
+			    (unsigned long)extra.start_mark.line + 1,
+			    (unsigned long)extra.start_mark.column + 1);
+			rc = -1;
+		}
+		yaml_document_delete(&extra);
+	}
+	if (rc != 0)
+		yaml_document_delete(&c->doc);
+	yaml_parser_delete(&parser);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "check", no_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "log-json", no_argument, NULL, 'J' },
+		{ "log-level", required_argument, NULL, 'L' },
+		{ "positions", no_argument, NULL, 'p' },
+		{ "raw", no_argument, NULL, 'r' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct ctx c = { 0 };
+	enum { OUT_DOC, OUT_POS, OUT_NONE } out = OUT_DOC;
+	yaml_node_t *root, *api;
+	json_t *j, *pos = NULL;
+	FILE *fp;
+	char *s;
+	int ch, native;
+
+	vp_log_init(argv[0]);
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			out = OUT_NONE;
+			break;
+		case 'h':
+			usage_help();
+			return VP_EXIT_OK;
+		case 'J':
+			vp_log_set_json(1);
+			break;
+		case 'L':
+			if (vp_log_set_level(optarg) != 0)
+				vp_usage_error("--log-level: expected debug, "
+				    "info, warn or error, got \"%s\"", optarg);
+			break;
+		case 'p':
+			out = OUT_POS;
+			break;
+		case 'r':
+			c.raw = 1;
+			break;
+		case 'V':
+			vp_print_versions("vcpipe-yaml", NULL);
+			return VP_EXIT_OK;
+		default:
+			fputs(usage_text, stderr);
+			return VP_EXIT_USAGE;
+		}
+	}
+	if (argc - optind != 1)
+		vp_usage_error(optind < argc ? "give one FILE" :
+		    "a configuration FILE is required");
+	c.file = argv[optind];
+	if (strcmp(c.file, "-") == 0)
+		fp = stdin;
+	else if ((fp = fopen(c.file, "r")) == NULL)
+		vp_die(VP_EXIT_NOINPUT, "%s: %s", c.file, strerror(errno));
+	if (load(&c, fp) != 0)
+		return VP_EXIT_CONFIG;
+	if (fp != stdin)
+		fclose(fp);
+	root = yaml_document_get_root_node(&c.doc);
+	if (out == OUT_POS) {
+		pos = json_object();
+		j = generic(&c, root, "", pos, 0);
+		json_decref(j);
+		j = pos;
+	} else if (c.raw) {
+		j = generic(&c, root, "", NULL, 0);
+	} else if (root->type != YAML_MAPPING_NODE) {
+		err_at(&c, root, "", "expected a mapping with apiVersion and "
+		    "kind, got %s", node_kind(root));
+		j = json_null();
+	} else {
+		api = map_get(&c, root, "apiVersion");
+		native = api && api->type == YAML_SCALAR_NODE &&
+		    strcmp(stext(api), "vcpipe/v1") == 0;
+		struct field top = { "", F_MAP, 0, native ? schema_native :
+		    schema_router, NULL, NULL, CHECK_NONE };
+		j = check(&c, root, &top, "");
+		if (c.errors == 0)
+			check_runnable(&c, root, native);
+	}
+	yaml_document_delete(&c.doc);
+	if (c.errors > MAX_ERRORS)
+		vp_error("%s: %d more errors", c.file, c.errors - MAX_ERRORS);
+	if (c.errors) {
+		json_decref(j);
+		return VP_EXIT_CONFIG;
+	}
+	if (out != OUT_NONE) {
+		s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY |
+		    (out == OUT_POS ? JSON_SORT_KEYS : JSON_PRESERVE_ORDER));
+		if (s == NULL)
+			vp_die(VP_EXIT_SOFTWARE, "out of memory");
+		if (vp_write_line(stdout, s, strlen(s)) != 0) {
+			vp_free_secret(s);
+			json_decref(j);
+			vp_die(VP_EXIT_IOERR, "stdout: %s", strerror(errno));
+		}
+		vp_free_secret(s);
+	}
+	json_decref(j);
+	return vp_close_stdout() == 0 ? VP_EXIT_OK : VP_EXIT_IOERR;
+}

@@ -1,0 +1,273 @@
+/*
+ * schema.c: the VMware event router's RouterConfig (v1alpha1), key for key
+ * as its Go types and documented examples spell it, plus the few keys vcpipe
+ * adds (marked "vcpipe:"), and vcpipe's own Config built from the same parts.
+ */
+#include <stddef.h>
+
+#include "schema.h"
+
+#define END { NULL, F_STR, 0, NULL, NULL, NULL, CHECK_NONE }
+#define S(k, fl) { k, F_STR, fl, NULL, NULL, NULL, CHECK_NONE }
+#define B(k) { k, F_BOOL, 0, NULL, NULL, NULL, CHECK_NONE }
+#define E(k, fl, ch) { k, F_ENUM, fl, NULL, ch, NULL, CHECK_NONE }
+#define M(k, fl, sub, var, chk) { k, F_MAP, fl, sub, NULL, var, chk }
+
+/* ---- auth ------------------------------------------------------------ */
+
+static const struct field f_basic[] = {
+	S("username", F_REQUIRED),
+	S("password", F_SECRET),
+	S("passwordFile", 0),		/* vcpipe: read the password from a file */
+	S("passwordEnv", F_ENVNAME),	/* vcpipe: or from this variable */
+	END
+};
+static const char *const t_basic[] = { "basic_auth", NULL };
+static const struct variant v_basic[] = {
+	{ "basic_auth", "basicAuth" }, { NULL, NULL }
+};
+static const struct field f_auth_basic[] = {
+	E("type", F_REQUIRED, t_basic),
+	M("basicAuth", 0, f_basic, NULL, CHECK_SECRET_ONE),
+	END
+};
+
+static const struct field f_awskey[] = {
+	S("accessKey", F_REQUIRED),
+	S("secretKey", F_SECRET),
+	S("secretKeyFile", 0),		/* vcpipe */
+	S("secretKeyEnv", F_ENVNAME),	/* vcpipe */
+	END
+};
+static const char *const t_aws[] = { "aws_access_key", "aws_iam_role", NULL };
+static const struct variant v_aws[] = {
+	{ "aws_access_key", "awsAccessKeyAuth" }, { "aws_iam_role", NULL },
+	{ NULL, NULL }
+};
+static const struct field f_auth_aws[] = {
+	E("type", F_REQUIRED, t_aws),
+	M("awsAccessKeyAuth", 0, f_awskey, NULL, CHECK_AWS_ONE),
+	END
+};
+
+static const struct field f_ad[] = {
+	S("domain", F_REQUIRED),
+	S("username", F_REQUIRED),
+	S("password", F_SECRET),
+	S("passwordFile", 0),
+	S("passwordEnv", F_ENVNAME),
+	END
+};
+static const char *const t_ad[] = { "active_directory", NULL };
+static const struct variant v_ad[] = {
+	{ "active_directory", "activeDirectoryAuth" }, { NULL, NULL }
+};
+static const struct field f_auth_ad[] = {
+	E("type", F_REQUIRED, t_ad),
+	M("activeDirectoryAuth", 0, f_ad, NULL, CHECK_SECRET_ONE),
+	END
+};
+
+/* ---- providers ------------------------------------------------------- */
+
+static const struct field f_vcenter[] = {
+	S("address", F_REQUIRED | F_HTTPURL),
+	B("insecureSSL"),
+	B("checkpoint"),
+	S("checkpointDir", 0),
+	M("auth", 0, f_auth_basic, v_basic, CHECK_NONE),
+	S("credentialsFile", 0),	/* vcpipe: file or Secret directory */
+	S("caFile", 0),			/* vcpipe */
+	S("begin", F_DURATION),		/* vcpipe: how far back a first start reads */
+	END
+};
+static const struct field f_webhook[] = {
+	S("bindAddress", F_REQUIRED | F_HOSTPORT),
+	S("path", F_REQUIRED),
+	M("auth", 0, f_auth_basic, v_basic, CHECK_NONE),
+	END
+};
+static const struct field f_horizon[] = {
+	S("address", F_REQUIRED | F_HTTPURL),
+	B("insecureSSL"),
+	M("auth", F_REQUIRED, f_auth_ad, v_ad, CHECK_NONE),
+	END
+};
+static const char *const t_provider[] = {
+	"vcenter", "vcsim", "webhook", "horizon", NULL
+};
+static const struct variant v_provider[] = {
+	{ "vcenter", "vcenter" }, { "vcsim", "vcsim" },
+	{ "webhook", "webhook" }, { "horizon", "horizon" }, { NULL, NULL }
+};
+static const struct field f_provider[] = {
+	E("type", F_REQUIRED, t_provider),
+	S("name", F_REQUIRED),
+	M("vcenter", 0, f_vcenter, NULL, CHECK_VCAUTH),
+	M("vcsim", 0, f_vcenter, NULL, CHECK_VCAUTH),
+	M("webhook", 0, f_webhook, NULL, CHECK_NONE),
+	M("horizon", 0, f_horizon, NULL, CHECK_NONE),
+	END
+};
+
+/* ---- processors ------------------------------------------------------ */
+
+static const char *const t_scheme[] = { "http", "https", NULL };
+static const struct field f_uri[] = {	/* net/url.URL as yaml.v2 spells it */
+	E("scheme", F_REQUIRED, t_scheme),
+	S("host", F_REQUIRED),
+	S("path", 0),
+	END
+};
+static const struct field f_ref[] = {
+	S("apiVersion", F_REQUIRED),
+	S("kind", F_REQUIRED),
+	S("name", F_REQUIRED),
+	S("namespace", F_REQUIRED),
+	END
+};
+static const struct field f_dest[] = {
+	{ "uri", F_URI, 0, f_uri, NULL, NULL, CHECK_NONE },
+	M("ref", 0, f_ref, NULL, CHECK_REF),
+	END
+};
+static const char *const t_encoding[] = { "binary", "structured", NULL };
+static const struct field f_knative[] = {
+	M("destination", F_REQUIRED, f_dest, NULL, CHECK_DEST),
+	B("insecureSSL"),
+	E("encoding", 0, t_encoding),
+	M("auth", 0, f_auth_basic, v_basic, CHECK_NONE),
+	S("caFile", 0),			/* vcpipe */
+	END
+};
+static const struct field f_openfaas[] = {
+	S("address", F_REQUIRED | F_HTTPURL),
+	B("async"),
+	M("auth", 0, f_auth_basic, v_basic, CHECK_NONE),
+	END
+};
+static const struct field f_eventbridge[] = {
+	S("region", F_REQUIRED),
+	S("eventBus", F_REQUIRED),
+	S("ruleARN", F_REQUIRED),
+	M("auth", F_REQUIRED, f_auth_aws, v_aws, CHECK_NONE),
+	S("endpointUrl", F_HTTPURL),	/* vcpipe: another endpoint (tests) */
+	END
+};
+static const struct field f_stdout[] = { END };
+
+static const char *const t_processor[] = {
+	"knative", "openfaas", "aws_event_bridge", NULL
+};
+static const struct variant v_processor[] = {
+	{ "knative", "knative" }, { "openfaas", "openfaas" },
+	{ "aws_event_bridge", "awsEventBridge" }, { NULL, NULL }
+};
+static const struct field f_processor[] = {
+	E("type", F_REQUIRED, t_processor),
+	S("name", F_REQUIRED),
+	M("knative", 0, f_knative, NULL, CHECK_NONE),
+	M("openfaas", 0, f_openfaas, NULL, CHECK_NONE),
+	M("awsEventBridge", 0, f_eventbridge, NULL, CHECK_NONE),
+	END
+};
+
+/* ---- metrics ----------------------------------------------------------- */
+
+static const struct field f_metrics_default[] = {
+	S("bindAddress", F_REQUIRED | F_HOSTPORT),
+	M("auth", 0, f_auth_basic, v_basic, CHECK_NONE),
+	END
+};
+static const char *const t_metrics[] = { "default", NULL };
+static const struct variant v_metrics[] = {
+	{ "default", "default" }, { NULL, NULL }
+};
+static const struct field f_metrics[] = {
+	E("type", F_REQUIRED, t_metrics),
+	S("name", F_REQUIRED),
+	M("default", 0, f_metrics_default, NULL, CHECK_NONE),
+	END
+};
+
+/* ---- RouterConfig ------------------------------------------------------- */
+
+static const struct field f_metadata[] = {
+	S("name", F_REQUIRED),
+	{ "labels", F_STRMAP, 0, NULL, NULL, NULL, CHECK_NONE },
+	END
+};
+static const char *const t_router_api[] = {
+	"event-router.vmware.com/v1alpha1", NULL
+};
+static const char *const t_router_kind[] = { "RouterConfig", NULL };
+
+const struct field schema_router[] = {
+	E("apiVersion", F_REQUIRED, t_router_api),
+	E("kind", F_REQUIRED, t_router_kind),
+	M("metadata", F_REQUIRED, f_metadata, NULL, CHECK_NONE),
+	M("eventProvider", F_REQUIRED, f_provider, v_provider, CHECK_NONE),
+	M("eventProcessor", F_REQUIRED, f_processor, v_processor, CHECK_NONE),
+	M("metricsProvider", 0, f_metrics, v_metrics, CHECK_NONE),
+	END
+};
+
+/* ---- vcpipe/v1 Config: several providers, several processors each ------ */
+
+static const char *const t_mode[] = { "structured", "binary", NULL };
+static const struct field f_encode[] = {	/* ce-encode's options */
+	E("mode", 0, t_mode),
+	S("typeStyle", 0),
+	S("source", 0),
+	{ "set", F_STRMAP, 0, NULL, NULL, NULL, CHECK_NONE },
+	END
+};
+static const char *const t_nprocessor[] = {
+	"knative", "openfaas", "aws_event_bridge", "stdout", NULL
+};
+static const struct variant v_nprocessor[] = {
+	{ "knative", "knative" }, { "openfaas", "openfaas" },
+	{ "aws_event_bridge", "awsEventBridge" }, { "stdout", NULL },
+	{ NULL, NULL }
+};
+static const struct field f_nprocessor[] = {
+	E("type", F_REQUIRED, t_nprocessor),
+	S("name", F_REQUIRED | F_NAME),
+	M("knative", 0, f_knative, NULL, CHECK_NONE),
+	M("openfaas", 0, f_openfaas, NULL, CHECK_NONE),
+	M("awsEventBridge", 0, f_eventbridge, NULL, CHECK_NONE),
+	M("stdout", 0, f_stdout, NULL, CHECK_NONE),
+	S("deadLetterFile", 0),
+	END
+};
+static const struct field f_nprocessor_el[] = {
+	M(NULL, 0, f_nprocessor, v_nprocessor, CHECK_NONE), END
+};
+static const struct field f_nprovider[] = {
+	E("type", F_REQUIRED, t_provider),
+	S("name", F_REQUIRED | F_NAME),
+	M("vcenter", 0, f_vcenter, NULL, CHECK_VCAUTH),
+	M("vcsim", 0, f_vcenter, NULL, CHECK_VCAUTH),
+	M("webhook", 0, f_webhook, NULL, CHECK_NONE),
+	M("horizon", 0, f_horizon, NULL, CHECK_NONE),
+	M("encode", 0, f_encode, NULL, CHECK_NONE),
+	{ "processors", F_LIST, F_REQUIRED, f_nprocessor_el, NULL, NULL,
+	    CHECK_UNIQUE_NAMES },
+	END
+};
+static const struct field f_nprovider_el[] = {
+	M(NULL, 0, f_nprovider, v_provider, CHECK_NONE), END
+};
+static const char *const t_native_api[] = { "vcpipe/v1", NULL };
+static const char *const t_native_kind[] = { "Config", NULL };
+
+const struct field schema_native[] = {
+	E("apiVersion", F_REQUIRED, t_native_api),
+	E("kind", F_REQUIRED, t_native_kind),
+	M("metadata", 0, f_metadata, NULL, CHECK_NONE),
+	S("stateDir", 0),
+	{ "providers", F_LIST, F_REQUIRED, f_nprovider_el, NULL, NULL,
+	    CHECK_UNIQUE_NAMES },
+	M("metricsProvider", 0, f_metrics, v_metrics, CHECK_NONE),
+	END
+};
