@@ -3,9 +3,11 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"encoding/xml"
 	"fmt"
+	"html"
 	"io"
 	"net"
 	"net/http"
@@ -13,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/vmware/govmomi/vim25/types"
 )
 
 // faultSpec is what the `fault` control op arms: the next Count SOAP
@@ -212,7 +216,34 @@ func (f *front) handle(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
+	if method == "Login" {
+		f.login(w, r, body)
+		return
+	}
 	f.mux.ServeHTTP(w, r)
+}
+
+var loginUserName = regexp.MustCompile(`<(?:[A-Za-z0-9_]+:)?userName>([^<]*)<`)
+
+// login passes Login through and, when it fails with InvalidLogin, posts
+// the BadUsernameSessionEvent vCenter records (the simulator posts none).
+func (f *front) login(w http.ResponseWriter, r *http.Request, body []byte) {
+	rec := &recorder{header: http.Header{}, code: http.StatusOK}
+	f.mux.ServeHTTP(rec, r)
+	for k, v := range rec.header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(rec.code)
+	w.Write(rec.buf.Bytes())
+	if rec.code != http.StatusInternalServerError || !bytes.Contains(rec.buf.Bytes(), []byte("InvalidLogin")) {
+		return
+	}
+	user := ""
+	if m := loginUserName.FindSubmatch(body); m != nil {
+		user = html.UnescapeString(string(m[1]))
+	}
+	ip, _, _ := net.SplitHostPort(r.RemoteAddr)
+	postAs(context.Background(), user, &types.BadUsernameSessionEvent{IpAddress: ip})
 }
 
 const notAuthenticatedXML = `<?xml version="1.0" encoding="UTF-8"?>
