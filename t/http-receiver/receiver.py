@@ -6,6 +6,7 @@ given with --script, one action per request, then --default for the rest:
 
   200, 202, 400, 503, ...   answer with that status
   429:ra=2                  answer 429 with "Retry-After: 2" (any status)
+  200:delay=0.5             answer after half a second
   hang                      read the request, never answer (until killed)
   reset                     read the request, then reset the connection (RST)
   close                     read the request, then close without answering
@@ -78,6 +79,8 @@ class Handler(BaseHTTPRequestHandler):
             self.connection.close()
             return
         status, _, opt = act.partition(":")
+        if opt.startswith("delay="):
+            time.sleep(float(opt[6:]))
         reply = b'{"ok":true}' if status.startswith("2") else (
             b'{"error":"scripted %s"}' % status.encode())
         self.send_response(int(status))

@@ -1,0 +1,652 @@
+/* json.c: validate JSON text in place; decode, compact and quote strings. */
+#include <stdarg.h>
+#include <string.h>
+
+#include "json.h"
+
+static int
+fail(struct js *j, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int
+fail(struct js *j, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (j->err[0])
+		return -1;	/* keep the innermost, most precise message */
+	va_start(ap, fmt);
+	n = vsnprintf(j->err, sizeof(j->err), fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < sizeof(j->err))
+		snprintf(j->err + n, sizeof(j->err) - n, " at byte %zu",
+		    (size_t)(j->p - j->start) + 1);
+	return -1;
+}
+
+static int
+unexpected(struct js *j, const char *what)
+{
+	if (j->p >= j->end)
+		return fail(j, "not JSON: unexpected end of line, %s", what);
+	unsigned char c = (unsigned char)*j->p;
+	if (c >= 0x21 && c < 0x7f)
+		return fail(j, "not JSON: unexpected '%c', %s", c, what);
+	return fail(j, "not JSON: unexpected byte 0x%02x, %s", c, what);
+}
+
+void
+js_init(struct js *j, const char *s, size_t len)
+{
+	j->p = j->start = s;
+	j->end = s + len;
+	j->err[0] = '\0';
+	j->depth = 0;
+	j->ws = 0;
+}
+
+void
+js_skip_ws(struct js *j)
+{
+	const char *p = j->p;
+
+	while (p < j->end && (*p == ' ' || *p == '\t' || *p == '\n' ||
+	    *p == '\r'))
+		p++;
+	if (p != j->p)
+		j->ws = 1;
+	j->p = p;
+}
+
+/*
+ * Length of the UTF-8 sequence at p (1..4), or 0 when it is malformed:
+ * overlong forms, UTF-16 surrogates and code points past U+10FFFF included.
+ */
+static size_t
+utf8_seq(const unsigned char *p, const unsigned char *end)
+{
+	unsigned c = p[0];
+	size_t n = (size_t)(end - p);
+
+	if (c < 0x80)
+		return 1;
+	if (c < 0xc2)
+		return 0;
+	if (c < 0xe0)
+		return n >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
+	if (c < 0xf0) {
+		if (n < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
+			return 0;
+		if (c == 0xe0 && p[1] < 0xa0)
+			return 0;
+		if (c == 0xed && p[1] >= 0xa0)
+			return 0;
+		return 3;
+	}
+	if (c < 0xf5) {
+		if (n < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
+		    (p[3] & 0xc0) != 0x80)
+			return 0;
+		if (c == 0xf0 && p[1] < 0x90)
+			return 0;
+		if (c == 0xf4 && p[1] >= 0x90)
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+size_t
+utf8_valid_prefix(const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + n;
+
+	while (p < end) {
+		size_t k = utf8_seq(p, end);
+		if (k == 0)
+			break;
+		p += k;
+	}
+	return (size_t)(p - (const unsigned char *)s);
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Four hex digits after "\u" at p; -1 when malformed. */
+static long
+hex4(const char *p, const char *end)
+{
+	long v = 0;
+
+	if (end - p < 4)
+		return -1;
+	for (int i = 0; i < 4; i++) {
+		int h = hexval((unsigned char)p[i]);
+		if (h < 0)
+			return -1;
+		v = v * 16 + h;
+	}
+	return v;
+}
+
+static int
+scan_string(struct js *j)
+{
+	const char *p = j->p + 1, *end = j->end;
+
+	for (;;) {
+		/* printable ASCII is the common case: take it in one loop */
+		while (p < end && (unsigned char)*p >= 0x20 && *p != '"' &&
+		    *p != '\\' && (unsigned char)*p < 0x80)
+			p++;
+		if (p >= end) {
+			j->p = p;
+			return fail(j, "not JSON: unterminated string");
+		}
+		unsigned char c = (unsigned char)*p;
+		if (c == '"') {
+			j->p = p + 1;
+			return 0;
+		}
+		if (c == '\\') {
+			if (p + 1 >= end) {
+				j->p = p;
+				return fail(j, "not JSON: unterminated string");
+			}
+			switch (p[1]) {
+			case '"': case '\\': case '/': case 'b': case 'f':
+			case 'n': case 'r': case 't':
+				p += 2;
+				continue;
+			case 'u':
+				break;
+			default:
+				j->p = p;
+				return fail(j, "not JSON: invalid escape in string");
+			}
+			long u = hex4(p + 2, end);
+			if (u < 0) {
+				j->p = p;
+				return fail(j, "not JSON: invalid \\u escape");
+			}
+			if (u >= 0xdc00 && u <= 0xdfff) {
+				j->p = p;
+				return fail(j, "invalid Unicode: lone low surrogate \\u%04lX", u);
+			}
+			if (u >= 0xd800 && u <= 0xdbff) {
+				long lo = end - p >= 12 && p[6] == '\\' &&
+				    p[7] == 'u' ? hex4(p + 8, end) : -1;
+				if (lo < 0xdc00 || lo > 0xdfff) {
+					j->p = p;
+					return fail(j, "invalid Unicode: lone high surrogate \\u%04lX", u);
+				}
+				p += 12;
+			} else
+				p += 6;
+			continue;
+		}
+		if (c < 0x20) {
+			j->p = p;
+			return fail(j, "not JSON: control character 0x%02x in string", c);
+		}
+		size_t k = utf8_seq((const unsigned char *)p,
+		    (const unsigned char *)end);
+		if (k == 0) {
+			j->p = p;
+			return fail(j, "invalid UTF-8");
+		}
+		p += k;
+	}
+}
+
+static int
+digits(const char **pp, const char *end)
+{
+	const char *p = *pp;
+
+	while (p < end && *p >= '0' && *p <= '9')
+		p++;
+	if (p == *pp)
+		return -1;
+	*pp = p;
+	return 0;
+}
+
+static int
+scan_number(struct js *j, int *integer)
+{
+	const char *p = j->p, *end = j->end;
+
+	*integer = 1;
+	if (p < end && *p == '-')
+		p++;
+	if (p < end && *p == '0')
+		p++;
+	else if (p < end && *p >= '1' && *p <= '9')
+		digits(&p, end);
+	else {
+		j->p = p;
+		return unexpected(j, "expected a digit");
+	}
+	if (p < end && *p == '.') {
+		p++;
+		*integer = 0;
+		if (digits(&p, end) != 0) {
+			j->p = p;
+			return unexpected(j, "expected a digit after '.'");
+		}
+	}
+	if (p < end && (*p == 'e' || *p == 'E')) {
+		p++;
+		*integer = 0;
+		if (p < end && (*p == '+' || *p == '-'))
+			p++;
+		if (digits(&p, end) != 0) {
+			j->p = p;
+			return unexpected(j, "expected an exponent");
+		}
+	}
+	j->p = p;
+	return 0;
+}
+
+static int
+literal(struct js *j, const char *word)
+{
+	size_t n = strlen(word);
+
+	if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0)
+		return unexpected(j, "expected a value");
+	j->p += n;
+	return 0;
+}
+
+static int scan_value(struct js *j, enum js_type *type, int *integer);
+
+static int
+scan_array(struct js *j)
+{
+	enum js_type t;
+	int integer;
+
+	j->p++;
+	js_skip_ws(j);
+	if (j->p < j->end && *j->p == ']') {
+		j->p++;
+		return 0;
+	}
+	for (;;) {
+		if (scan_value(j, &t, &integer) != 0)
+			return -1;
+		js_skip_ws(j);
+		if (j->p < j->end && *j->p == ',') {
+			j->p++;
+			js_skip_ws(j);
+			continue;
+		}
+		if (j->p < j->end && *j->p == ']') {
+			j->p++;
+			return 0;
+		}
+		return unexpected(j, "expected ',' or ']'");
+	}
+}
+
+static int
+scan_object(struct js *j)
+{
+	enum js_type t;
+	int integer;
+
+	j->p++;
+	js_skip_ws(j);
+	if (j->p < j->end && *j->p == '}') {
+		j->p++;
+		return 0;
+	}
+	for (;;) {
+		if (j->p >= j->end || *j->p != '"')
+			return unexpected(j, "expected a member name");
+		if (scan_string(j) != 0)
+			return -1;
+		js_skip_ws(j);
+		if (j->p >= j->end || *j->p != ':')
+			return unexpected(j, "expected ':'");
+		j->p++;
+		js_skip_ws(j);
+		if (scan_value(j, &t, &integer) != 0)
+			return -1;
+		js_skip_ws(j);
+		if (j->p < j->end && *j->p == ',') {
+			j->p++;
+			js_skip_ws(j);
+			continue;
+		}
+		if (j->p < j->end && *j->p == '}') {
+			j->p++;
+			return 0;
+		}
+		return unexpected(j, "expected ',' or '}'");
+	}
+}
+
+static int
+scan_value(struct js *j, enum js_type *type, int *integer)
+{
+	int rc;
+
+	*integer = 0;
+	if (j->p >= j->end)
+		return unexpected(j, "expected a value");
+	switch (*j->p) {
+	case '{':
+	case '[':
+		if (++j->depth > JS_MAX_DEPTH)
+			return fail(j, "JSON nested deeper than %d levels",
+			    JS_MAX_DEPTH);
+		if (*j->p == '{') {
+			*type = JS_OBJECT;
+			rc = scan_object(j);
+		} else {
+			*type = JS_ARRAY;
+			rc = scan_array(j);
+		}
+		j->depth--;
+		return rc;
+	case '"':
+		*type = JS_STRING;
+		return scan_string(j);
+	case 't':
+		*type = JS_TRUE;
+		return literal(j, "true");
+	case 'f':
+		*type = JS_FALSE;
+		return literal(j, "false");
+	case 'n':
+		*type = JS_NULL;
+		return literal(j, "null");
+	default:
+		*type = JS_NUMBER;
+		return scan_number(j, integer);
+	}
+}
+
+int
+js_value(struct js *j, struct js_span *v)
+{
+	int saved = j->ws;
+
+	js_skip_ws(j);
+	j->ws = 0;
+	v->p = j->p;
+	if (scan_value(j, &v->type, &v->integer) != 0)
+		return -1;
+	v->len = (size_t)(j->p - v->p);
+	v->ws = j->ws;
+	j->ws |= saved;
+	return 0;
+}
+
+int
+js_object_begin(struct js *j)
+{
+	js_skip_ws(j);
+	if (j->p >= j->end || *j->p != '{')
+		return unexpected(j, "expected '{'");
+	if (++j->depth > JS_MAX_DEPTH)
+		return fail(j, "JSON nested deeper than %d levels", JS_MAX_DEPTH);
+	j->p++;
+	js_skip_ws(j);
+	return 0;
+}
+
+int
+js_object_next(struct js *j, int *count, struct vp_buf *name,
+    struct js_span *v)
+{
+	struct js_span n;
+
+	js_skip_ws(j);
+	if (j->p < j->end && *j->p == '}') {
+		j->p++;
+		j->depth--;
+		return 0;
+	}
+	if (*count > 0) {
+		if (j->p >= j->end || *j->p != ',')
+			return unexpected(j, "expected ',' or '}'");
+		j->p++;
+		js_skip_ws(j);
+	}
+	if (j->p >= j->end || *j->p != '"')
+		return unexpected(j, "expected a member name");
+	n.p = j->p;
+	if (scan_string(j) != 0)
+		return -1;
+	n.len = (size_t)(j->p - n.p);
+	n.type = JS_STRING;
+	vp_buf_reset(name);
+	js_decode_string(&n, name);
+	js_skip_ws(j);
+	if (j->p >= j->end || *j->p != ':')
+		return unexpected(j, "expected ':'");
+	j->p++;
+	if (js_value(j, v) != 0)
+		return -1;
+	(*count)++;
+	return 1;
+}
+
+int
+js_end(struct js *j)
+{
+	js_skip_ws(j);
+	if (j->p != j->end)
+		return unexpected(j, "expected the end of the line");
+	return 0;
+}
+
+static void
+put_utf8(struct vp_buf *out, unsigned long c)
+{
+	unsigned char b[4];
+	size_t n;
+
+	if (c < 0x80) {
+		b[0] = (unsigned char)c;
+		n = 1;
+	} else if (c < 0x800) {
+		b[0] = (unsigned char)(0xc0 | c >> 6);
+		b[1] = (unsigned char)(0x80 | (c & 0x3f));
+		n = 2;
+	} else if (c < 0x10000) {
+		b[0] = (unsigned char)(0xe0 | c >> 12);
+		b[1] = (unsigned char)(0x80 | (c >> 6 & 0x3f));
+		b[2] = (unsigned char)(0x80 | (c & 0x3f));
+		n = 3;
+	} else {
+		b[0] = (unsigned char)(0xf0 | c >> 18);
+		b[1] = (unsigned char)(0x80 | (c >> 12 & 0x3f));
+		b[2] = (unsigned char)(0x80 | (c >> 6 & 0x3f));
+		b[3] = (unsigned char)(0x80 | (c & 0x3f));
+		n = 4;
+	}
+	vp_buf_append(out, b, n);
+}
+
+void
+js_decode_string(const struct js_span *v, struct vp_buf *out)
+{
+	const char *p = v->p + 1, *end = v->p + v->len - 1, *run = p;
+
+	while (p < end) {
+		if (*p != '\\') {
+			p++;
+			continue;
+		}
+		vp_buf_append(out, run, (size_t)(p - run));
+		switch (p[1]) {
+		case 'b': vp_buf_append(out, "\b", 1); break;
+		case 'f': vp_buf_append(out, "\f", 1); break;
+		case 'n': vp_buf_append(out, "\n", 1); break;
+		case 'r': vp_buf_append(out, "\r", 1); break;
+		case 't': vp_buf_append(out, "\t", 1); break;
+		case 'u': {
+			unsigned long c = (unsigned long)hex4(p + 2, end);
+			if (c >= 0xd800 && c <= 0xdbff) {
+				unsigned long lo = (unsigned long)hex4(p + 8, end);
+				c = 0x10000 + ((c - 0xd800) << 10) + (lo - 0xdc00);
+				p += 6;
+			}
+			put_utf8(out, c);
+			p += 4;
+			break;
+		}
+		default: vp_buf_append(out, p + 1, 1); break;
+		}
+		p += 2;
+		run = p;
+	}
+	vp_buf_append(out, run, (size_t)(p - run));
+}
+
+void
+js_compact(const struct js_span *v, struct vp_buf *out)
+{
+	const char *p = v->p, *end = v->p + v->len, *run = p;
+	int instr = 0;
+
+	if (!v->ws) {
+		vp_buf_append(out, v->p, v->len);
+		return;
+	}
+	while (p < end) {
+		char c = *p;
+		if (instr) {
+			if (c == '\\')
+				p++;
+			else if (c == '"')
+				instr = 0;
+		} else if (c == '"') {
+			instr = 1;
+		} else if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+			vp_buf_append(out, run, (size_t)(p - run));
+			run = p + 1;
+		}
+		p++;
+	}
+	vp_buf_append(out, run, (size_t)(end - run));
+}
+
+void
+js_escape(struct vp_buf *out, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *p = s, *end = s + len, *run = s;
+
+	for (; p < end; p++) {
+		unsigned char c = (unsigned char)*p;
+		char esc[6];
+		size_t n = 2;
+
+		if (c >= 0x20 && c != '"' && c != '\\')
+			continue;
+		vp_buf_append(out, run, (size_t)(p - run));
+		esc[0] = '\\';
+		switch (c) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		default:
+			esc[1] = 'u';
+			esc[2] = '0';
+			esc[3] = '0';
+			esc[4] = hex[c >> 4];
+			esc[5] = hex[c & 15];
+			n = 6;
+		}
+		vp_buf_append(out, esc, n);
+		run = p + 1;
+	}
+	vp_buf_append(out, run, (size_t)(end - run));
+}
+
+void
+js_quote(struct vp_buf *out, const char *s, size_t len)
+{
+	vp_buf_append(out, "\"", 1);
+	js_escape(out, s, len);
+	vp_buf_append(out, "\"", 1);
+}
+
+static const char b64[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+void
+b64_encode(struct vp_buf *out, const void *data, size_t n)
+{
+	const unsigned char *p = data;
+	char q[4];
+
+	for (; n >= 3; n -= 3, p += 3) {
+		q[0] = b64[p[0] >> 2];
+		q[1] = b64[(p[0] & 3) << 4 | p[1] >> 4];
+		q[2] = b64[(p[1] & 15) << 2 | p[2] >> 6];
+		q[3] = b64[p[2] & 63];
+		vp_buf_append(out, q, 4);
+	}
+	if (n) {
+		q[0] = b64[p[0] >> 2];
+		q[1] = b64[(p[0] & 3) << 4 | (n > 1 ? p[1] >> 4 : 0)];
+		q[2] = n > 1 ? b64[(p[1] & 15) << 2] : '=';
+		q[3] = '=';
+		vp_buf_append(out, q, 4);
+	}
+}
+
+int
+b64_decode(struct vp_buf *out, const char *s, size_t n)
+{
+	unsigned acc = 0;
+	int bits = 0;
+	size_t i, pad = 0;
+
+	if (n % 4 != 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		const char *c;
+		unsigned char b;
+
+		if (s[i] == '=') {
+			if (i + 2 < n)
+				return -1;
+			pad++;
+			continue;
+		}
+		if (pad || s[i] == '\0' || (c = strchr(b64, s[i])) == NULL)
+			return -1;
+		acc = acc << 6 | (unsigned)(c - b64);
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			b = (unsigned char)(acc >> bits);
+			vp_buf_append(out, &b, 1);
+		}
+	}
+	return 0;
+}

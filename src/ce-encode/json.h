@@ -1,0 +1,69 @@
+/*
+ * json.h: a small validating JSON scanner for ce-encode.
+ *
+ * ce-encode copies most of each line (the event data) to its output
+ * unchanged, so instead of building a tree it validates the text once
+ * (RFC 8259 grammar, UTF-8, no lone surrogates, bounded depth) and keeps
+ * pointers into the line. Memory use is independent of the data's shape.
+ */
+#ifndef CE_JSON_H
+#define CE_JSON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vp.h"
+
+#define JS_MAX_DEPTH 512	/* below jansson's 2048, so every sink can parse it */
+
+enum js_type { JS_NULL, JS_FALSE, JS_TRUE, JS_NUMBER, JS_STRING, JS_ARRAY,
+	JS_OBJECT };
+
+struct js {
+	const char *p, *start, *end;
+	char err[160];
+	int depth;
+	int ws;			/* whitespace seen inside the last value */
+};
+
+/* A value's raw text: [p, p + len), its type and whether it holds whitespace. */
+struct js_span {
+	const char *p;
+	size_t len;
+	enum js_type type;
+	int ws;
+	int integer;		/* number without fraction or exponent */
+};
+
+void js_init(struct js *j, const char *s, size_t len);
+void js_skip_ws(struct js *j);
+/* Validate the value at the cursor and describe it. 0, or -1 with j->err. */
+int js_value(struct js *j, struct js_span *v);
+/*
+ * Object iteration: js_object_begin on '{', then js_object_next until it
+ * returns 0 (end) or -1 (error); each member name is decoded into name.
+ * count starts at 0 and counts the members seen.
+ */
+int js_object_begin(struct js *j);
+int js_object_next(struct js *j, int *count, struct vp_buf *name,
+    struct js_span *v);
+/* After the top-level value: only whitespace may follow. */
+int js_end(struct js *j);
+
+/* Decode a validated string span (with quotes) as UTF-8 into out (appends). */
+void js_decode_string(const struct js_span *v, struct vp_buf *out);
+/* Append the span with insignificant whitespace removed. */
+void js_compact(const struct js_span *v, struct vp_buf *out);
+/* Append s as a JSON string literal (quotes included). */
+void js_quote(struct vp_buf *out, const char *s, size_t len);
+/* Append s escaped for the inside of a JSON string literal. */
+void js_escape(struct vp_buf *out, const char *s, size_t len);
+
+/* Length of the valid UTF-8 prefix of s: n when all of s is valid. */
+size_t utf8_valid_prefix(const char *s, size_t n);
+
+/* Base64 (RFC 4648, padded). decode: -1 on malformed input. */
+void b64_encode(struct vp_buf *out, const void *p, size_t n);
+int b64_decode(struct vp_buf *out, const char *s, size_t n);
+
+#endif
