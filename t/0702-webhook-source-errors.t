@@ -1,0 +1,105 @@
+#!/bin/sh
+# webhook-source: every bad request gets a clear 4xx and writes nothing;
+# basic authentication; the webhook OPTIONS handshake; command-line errors.
+. "${0%/*}/lib.sh"
+PATH="$VP_BUILDDIR/src/webhook-source:$PATH"
+command -v curl >/dev/null || skip_all "curl not installed"
+plan 34
+
+expect_exit "--help exits 0" 0 webhook-source --help
+check "--help prints the synopsis" grep -q '^usage: webhook-source' "$T/.exit.out"
+expect_exit "unknown option: exit 64" 64 webhook-source --bogus
+expect_exit "bad --max-body: exit 64" 64 webhook-source --max-body lots
+expect_exit "--path without slash: exit 64" 64 webhook-source --path hook
+expect_exit "unreadable --basic-auth-file: exit 78" 78 \
+	webhook-source --basic-auth-file "$T/nonexistent"
+check "--version names libmicrohttpd" sh -c \
+	'webhook-source --version | grep -q libmicrohttpd'
+
+printf 'hookuser\ns3cret:with colon\n' >"$T/auth"
+$VP_WRAP webhook-source --listen 127.0.0.1:0 --basic-auth-file "$T/auth" \
+	--max-body 1k --allowed-origin sender.example.com --allowed-rate 120 \
+	>"$T/out" 2>"$T/err" &
+pid=$!; bg_pid $pid
+wait_for 10 grep -q 'port [0-9]' "$T/err" || bail "webhook-source did not start"
+port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$T/err")
+url=http://127.0.0.1:$port/webhook
+A='hookuser:s3cret:with colon'
+
+# req ARGS...: print "STATUS BODY" (body's first line)
+req() {
+	code=$(curl -s -o "$T/body" -w '%{http_code}' "$@")
+	echo "$code $(head -n 1 "$T/body")"
+}
+ce='-H ce-specversion:1.0 -H ce-id:1 -H ce-source:/s -H ce-type:t'
+
+is "no credentials: 401" "401 Unauthorized" "$(req -X POST $ce "$url")"
+curl -s -D "$T/hdr" -o /dev/null -X POST $ce "$url"
+check "401 carries a Basic challenge" grep -qi '^WWW-Authenticate: Basic realm=' "$T/hdr"
+is "wrong password: 401" "401 Unauthorized" \
+	"$(req -u 'hookuser:s3cret' -X POST $ce "$url")"
+is "wrong user: 401" "401 Unauthorized" \
+	"$(req -u 'hookuse:s3cret:with colon' -X POST $ce "$url")"
+is "garbage Authorization: 401" "401 Unauthorized" \
+	"$(req -H 'Authorization: Basic !!!!' -X POST $ce "$url")"
+is "right credentials: 204" "204 " "$(req -u "$A" -X POST $ce "$url")"
+
+is "missing ce-id: 400" "400 missing ce-id header" "$(req -u "$A" -X POST \
+	-H ce-specversion:1.0 -H ce-source:/s -H ce-type:t "$url")"
+is "missing ce-type: 400" "400 missing ce-type header" "$(req -u "$A" -X POST \
+	-H ce-specversion:1.0 -H ce-id:1 -H ce-source:/s "$url")"
+is "specversion 0.3: 400" '400 unsupported specversion "0.3" (only 1.0)' \
+	"$(req -u "$A" -X POST -H ce-specversion:0.3 -H ce-id:1 \
+	-H ce-source:/s -H ce-type:t "$url")"
+is "bad JSON body: 400" "400 body is not valid JSON: invalid token near 'not' at line 1 column 3" \
+	"$(req -u "$A" -X POST $ce -H 'Content-Type: application/json' \
+	--data-binary 'not json' "$url")"
+is "bad percent-encoding: 400" "400 header ce-subject: bad percent-encoding" \
+	"$(req -u "$A" -X POST $ce -H 'ce-subject: 100%' "$url")"
+is "bad time: 400" "400 time is not an RFC 3339 timestamp" \
+	"$(req -u "$A" -X POST $ce -H 'ce-time: yesterday' "$url")"
+is "structured, bad JSON: 400" "400 body is not valid JSON: end of file expected near '}' at line 1 column 3" \
+	"$(req -u "$A" -X POST -H 'Content-Type: application/cloudevents+json' \
+	--data-binary '{}}' "$url")"
+is "structured, no source: 400" "400 missing or empty source" \
+	"$(req -u "$A" -X POST -H 'Content-Type: application/cloudevents+json' \
+	--data-binary '{"specversion":"1.0","id":"1","type":"t"}' "$url")"
+is "structured, object extension: 400" '400 attribute "ext": extension values are strings, numbers or booleans' \
+	"$(req -u "$A" -X POST -H 'Content-Type: application/cloudevents+json' \
+	--data-binary '{"specversion":"1.0","id":"1","source":"/s","type":"t","ext":{}}' "$url")"
+is "batch with one bad event: 400, none written" "400 event 1: missing or empty id" \
+	"$(req -u "$A" -X POST -H 'Content-Type: application/cloudevents-batch+json' \
+	--data-binary '[{"specversion":"1.0","id":"b1","source":"/s","type":"t"},{"specversion":"1.0","source":"/s","type":"t"}]' "$url")"
+is "Avro format: 415" "415 unsupported event format (only JSON: application/cloudevents+json)" \
+	"$(req -u "$A" -X POST -H 'Content-Type: application/cloudevents+avro' \
+	--data-binary 'x' "$url")"
+is "plain JSON without ce- headers: 415" "415 not a CloudEvent: no ce-specversion header (binary mode) and Content-Type is not application/cloudevents+json (structured mode)" \
+	"$(req -u "$A" -X POST -H 'Content-Type: application/json' \
+	--data-binary '{}' "$url")"
+head -c 2000 /dev/zero | tr '\0' x >"$T/big"
+is "body over --max-body: 413" "413 request body too large" \
+	"$(req -u "$A" -X POST $ce -H 'Content-Type: text/plain' \
+	--data-binary @"$T/big" "$url")"
+is "chunked body over --max-body: 413" "413 request body too large" \
+	"$(req -u "$A" -X POST $ce -H 'Content-Type: text/plain' \
+	-H 'Transfer-Encoding: chunked' --data-binary @"$T/big" "$url")"
+is "GET: 405" "405 Method Not Allowed" "$(req -u "$A" "$url")"
+is "other path: 404" "404 404 page not found" \
+	"$(req -u "$A" -X POST $ce "http://127.0.0.1:$port/other")"
+
+curl -s -D "$T/hdr" -o /dev/null -u "$A" -X OPTIONS \
+	-H 'WebHook-Request-Origin: sender.example.com' \
+	-H 'WebHook-Request-Rate: 600' "$url"
+tr -d '\r' <"$T/hdr" | grep -i '^\(HTTP/\|webhook-\|allow:\)' >"$T/hs"
+printf '%s\n' 'HTTP/1.1 200 OK' 'Allow: POST, OPTIONS' \
+	'WebHook-Allowed-Origin: sender.example.com' \
+	'WebHook-Allowed-Rate: 120' >"$T/hs.want"
+same "handshake: origin echoed, rate announced" "$T/hs.want" "$T/hs"
+is "handshake from another origin: 403" "403 webhook origin not allowed" \
+	"$(req -u "$A" -X OPTIONS -H 'WebHook-Request-Origin: evil.example.com' "$url")"
+
+kill -TERM $pid
+set +e; wait $pid; rc=$?; set -e
+is "SIGTERM: exit 0" 0 "$rc"
+is "only the one good event was written" '{"specversion":"1.0","id":"1","source":"/s","type":"t"}' "$(cat "$T/out")"
+check "credentials never logged" sh -c "! grep -q s3cret '$T/err'"
