@@ -1009,9 +1009,13 @@ take_line(char *line, size_t len, int toolong)
 	ce = parse_event(e, err, sizeof(err));
 	if (ce == NULL) {
 		if (opt.strict) {
+			/* the checkpoint stays before the bad line */
+			unsigned long lineno = e->lineno;
+
+			e->state = ST_PENDING;
 			pop_done();
 			write_checkpoint();
-			vp_die(VP_EXIT_DATAERR, "line %lu: %s", e->lineno, err);
+			vp_die(VP_EXIT_DATAERR, "line %lu: %s", lineno, err);
 		}
 		if (opt.dlq)
 			dead_letter(e, "InvalidInput", err);

@@ -30,7 +30,10 @@ start_fake() {
 	    2>>"$T/fake.err" &
 	FAKE_PID=$!
 	bg_pid $FAKE_PID
-	wait_for 20 test -s "$T/fake.port" || bail "fake-eventbridge did not start"
+	if ! wait_for 60 test -s "$T/fake.port"; then
+		sed 's/^/# fake: /' "$T/fake.err" >&2
+		bail "fake-eventbridge did not start"
+	fi
 	FAKE_URL="http://127.0.0.1:$(cat "$T/fake.port")/"
 }
 
