@@ -4,7 +4,7 @@
 . "${0%/*}/lib.sh"
 PATH="$VP_BUILDDIR/src/webhook-source:$PATH"
 command -v curl >/dev/null || skip_all "curl not installed"
-plan 13
+plan 14
 
 $VP_WRAP webhook-source --listen 127.0.0.1:0 --log-level debug \
 	>"$T/out" 2>"$T/err" &
@@ -27,6 +27,9 @@ is "binary mode, percent-encoded values" 204 "$(post -H 'CE-SpecVersion: 1.0' \
 	-H 'ce-id: 2' -H 'ce-source: /a%20source' -H 'ce-type: t' \
 	-H 'ce-subject: caf%C3%A9 %22quoted%22 100%25' \
 	-H 'Content-Type: application/json; charset=utf-8' --data-binary '[1,2]')"
+is "binary mode, stray % and raw UTF-8 kept as they are" 204 "$(post -H 'ce-specversion: 1.0' \
+	-H 'ce-id: 2b' -H 'ce-source: /s' -H 'ce-type: t' \
+	-H "$(printf 'ce-subject: caf\303\251 100%% %%zz')")"
 is "binary mode, text data" 204 "$(post -H 'ce-specversion: 1.0' \
 	-H 'ce-id: 3' -H 'ce-source: /s' -H 'ce-type: t' \
 	-H 'Content-Type: text/plain' --data-binary 'hello world')"

@@ -54,8 +54,8 @@ is "specversion 0.3: 400" '400 unsupported specversion "0.3" (only 1.0)' \
 is "bad JSON body: 400" "400 body is not valid JSON: invalid token near 'not' at line 1 column 3" \
 	"$(req -u "$A" -X POST $ce -H 'Content-Type: application/json' \
 	--data-binary 'not json' "$url")"
-is "bad percent-encoding: 400" "400 header ce-subject: bad percent-encoding" \
-	"$(req -u "$A" -X POST $ce -H 'ce-subject: 100%' "$url")"
+is "percent-encoded invalid UTF-8: 400" "400 header ce-subject: not valid UTF-8 after percent-decoding" \
+	"$(req -u "$A" -X POST $ce -H 'ce-subject: %FF%FE' "$url")"
 is "bad time: 400" "400 time is not an RFC 3339 timestamp" \
 	"$(req -u "$A" -X POST $ce -H 'ce-time: yesterday' "$url")"
 is "structured, bad JSON: 400" "400 body is not valid JSON: end of file expected near '}' at line 1 column 3" \

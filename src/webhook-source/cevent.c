@@ -143,7 +143,11 @@ valid_name(const char *s)
 	return 1;
 }
 
-/* Percent-decode a header value; NULL when a %XY sequence is malformed. */
+/*
+ * Percent-decode a header value.  A '%' not followed by two hex digits is
+ * kept as it is: senders such as the CloudEvents JavaScript SDK do not encode
+ * at all, and their values must not be rejected or mangled.
+ */
 static char *
 pct_decode(const char *in)
 {
@@ -151,17 +155,44 @@ pct_decode(const char *in)
 	char *o = vp_xmalloc(n + 1);
 
 	for (size_t i = 0; i < n; i++) {
-		if (in[i] == '%') {
-			if (i + 2 >= n || !isxdigit((unsigned char)in[i + 1]) ||
-			    !isxdigit((unsigned char)in[i + 2])) {
-				free(o);
-				return NULL;
-			}
+		if (in[i] == '%' && i + 2 < n &&
+		    isxdigit((unsigned char)in[i + 1]) &&
+		    isxdigit((unsigned char)in[i + 2])) {
 			char hex[3] = { in[i + 1], in[i + 2], '\0' };
+
 			o[k++] = (char)strtol(hex, NULL, 16);
 			i += 2;
 		} else
 			o[k++] = in[i];
+	}
+	o[k] = '\0';
+	return o;
+}
+
+/*
+ * HTTP header bytes outside ASCII are ISO-8859-1 (RFC 7230 obs-text), and
+ * that is what Node.js sends for an unencoded "é": a raw value that is not
+ * UTF-8 is read as Latin-1.  Percent-encoded bytes are UTF-8 by the binding.
+ */
+static char *
+latin1_to_utf8(const char *in)
+{
+	json_t *probe = json_string(in);
+	size_t n = strlen(in), k = 0;
+	char *o;
+
+	if (probe) {
+		json_decref(probe);
+		return vp_xstrdup(in);
+	}
+	o = vp_xmalloc(2 * n + 1);
+	for (const unsigned char *p = (const unsigned char *)in; *p; p++) {
+		if (*p < 0x80)
+			o[k++] = (char)*p;
+		else {
+			o[k++] = (char)(0xc0 | (*p >> 6));
+			o[k++] = (char)(0x80 | (*p & 0x3f));
+		}
 	}
 	o[k] = '\0';
 	return o;
@@ -218,16 +249,18 @@ ce_from_binary(const struct ce_header *h, size_t nh, const char *body,
 			snprintf(err, errlen, "header %s given twice", h[i].name);
 			goto bad;
 		}
-		if ((val = pct_decode(h[i].value)) == NULL) {
-			snprintf(err, errlen, "header %s: bad percent-encoding",
-			    h[i].name);
-			goto bad;
+		{
+			char *raw = latin1_to_utf8(h[i].value);
+
+			val = pct_decode(raw);
+			free(raw);
 		}
 		v = strcmp(name, "eventkey") == 0 ? eventkey_value(val) :
 		    json_string(val);
 		free(val);
 		if (v == NULL) {
-			snprintf(err, errlen, "header %s: not valid UTF-8",
+			snprintf(err, errlen, "header %s: not valid UTF-8 "
+			    "after percent-decoding",
 			    h[i].name);
 			goto bad;
 		}
