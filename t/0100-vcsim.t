@@ -9,7 +9,7 @@ command -v go >/dev/null 2>&1 || skip_all "go not installed"
 command -v jq >/dev/null 2>&1 || skip_all "jq not installed"
 [ -d /usr/share/gocode/src/github.com/vmware/govmomi ] || skip_all "govmomi source not installed"
 
-plan 59
+plan 61
 
 check "build-go.sh builds both peers" "$VP_SRCDIR/t/build-go.sh"
 
@@ -234,6 +234,11 @@ check "soap: newer events appear after the end" grep -q com.example.after "$T/so
 call DestroyCollector ''
 call ReadNextEvents '<maxCount>1</maxCount>'
 check "soap: destroyed collector is gone" grep -q ManagedObjectNotFound "$T/soap.out"
+soap '<CreateCollectorForEvents xmlns="urn:vim25"><_this type="EventManager">EventManager</_this><filter></filter></CreateCollectorForEvents>' >/dev/null
+is "history: one live collector" 1 "$(vcsim_op status | jq .collectors)"
+vcsim_op terminate-sessions >/dev/null
+collectors_gone() { [ "$(vcsim_op status | jq .collectors)" = 0 ]; }
+check "history: collectors die with their session" wait_for 15 collectors_gone
 vcsim_stop
 
 done_testing

@@ -7,8 +7,7 @@ set -eu
 VP_SRCDIR=${VP_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 VP_BUILDDIR=${VP_BUILDDIR:-$VP_SRCDIR}
 
-GOROOT_GO=$(command -v go || true)
-if [ -z "$GOROOT_GO" ]; then
+if ! command -v go >/dev/null 2>&1; then
 	echo "build-go.sh: go not found (apt-get install golang-go golang-github-vmware-govmomi-dev)" >&2
 	exit 1
 fi
@@ -17,8 +16,8 @@ if [ ! -d /usr/share/gocode/src/github.com/vmware/govmomi ]; then
 	exit 1
 fi
 
-export GO111MODULE=off GOPATH=/usr/share/gocode GOFLAGS=-mod=mod
-unset GOFLAGS
+export GO111MODULE=off GOPATH=/usr/share/gocode
+unset GOFLAGS GOROOT
 export GOCACHE="${GOCACHE:-$VP_BUILDDIR/t/.gocache}"
 # Go wants a HOME for its config; CI may have none.
 export HOME="${HOME:-$VP_BUILDDIR/t}"

@@ -51,6 +51,7 @@ type control struct {
 	srv  *http.Server
 	addr string
 	mu   sync.Mutex
+	stop chan struct{}
 	ops  map[string]func(context.Context, params) (map[string]interface{}, error)
 }
 
@@ -143,11 +144,18 @@ func newControl(listen string, p *peer, c *vim25.Client) (*control, error) {
 		"set-next-key":           k.opSetNextKey,
 	}
 	k.srv = &http.Server{Handler: http.HandlerFunc(k.handle)}
+	k.stop = make(chan struct{})
 	go func() { _ = k.srv.Serve(ln) }()
+	if p.hist != nil {
+		go k.pruneCollectors(k.stop)
+	}
 	return k, nil
 }
 
-func (k *control) close() { _ = k.srv.Close() }
+func (k *control) close() {
+	close(k.stop)
+	_ = k.srv.Close()
+}
 
 func writeJSON(w http.ResponseWriter, code int, v interface{}) {
 	b, _ := json.Marshal(v)
@@ -312,10 +320,14 @@ func (k *control) vmEvent(vmName string, ev types.BaseEvent) (types.BaseEvent, e
 }
 
 func (k *control) opStatus(ctx context.Context, p params) (map[string]interface{}, error) {
-	return map[string]interface{}{
+	res := map[string]interface{}{
 		"url": k.p.front.url(), "up": k.p.front.isUp(), "history": k.p.hist != nil,
 		"fault": k.p.front.getFault(),
-	}, nil
+	}
+	if k.p.hist != nil {
+		res["collectors"] = k.p.hist.collectorCount()
+	}
+	return res, nil
 }
 
 func (k *control) opEvents(ctx context.Context, p params) (map[string]interface{}, error) {
@@ -806,21 +818,58 @@ func (k *control) opTerminateSessions(ctx context.Context, p params) (map[string
 	return map[string]interface{}{"terminated": n}, err
 }
 
+func (k *control) sessionKeys(ctx context.Context) ([]string, error) {
+	var m mo.SessionManager
+	pc := property.DefaultCollector(k.c)
+	if err := pc.RetrieveOne(ctx, *k.c.ServiceContent.SessionManager, []string{"sessionList"}, &m); err != nil {
+		return nil, err
+	}
+	keys := make([]string, 0, len(m.SessionList))
+	for _, s := range m.SessionList {
+		keys = append(keys, s.Key)
+	}
+	return keys, nil
+}
+
+// pruneCollectors runs in history mode: every few seconds it drops the
+// collectors of sessions that no longer exist.
+func (k *control) pruneCollectors(stop <-chan struct{}) {
+	t := time.NewTicker(3 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		keys, err := k.sessionKeys(ctx)
+		cancel()
+		if err != nil {
+			continue
+		}
+		live := make(map[string]bool, len(keys))
+		for _, key := range keys {
+			live[key] = true
+		}
+		k.p.hist.prune(live)
+	}
+}
+
 func (k *control) terminateSessions(ctx context.Context) (int, error) {
 	sm := session.NewManager(k.c)
 	own, err := sm.UserSession(ctx)
 	if err != nil {
 		return 0, err
 	}
-	var m mo.SessionManager
-	pc := property.DefaultCollector(k.c)
-	if err := pc.RetrieveOne(ctx, *k.c.ServiceContent.SessionManager, []string{"sessionList"}, &m); err != nil {
+	keys, err := k.sessionKeys(ctx)
+	if err != nil {
 		return 0, err
 	}
 	var ids []string
-	for _, s := range m.SessionList {
-		if s.Key != own.Key {
-			ids = append(ids, s.Key)
+	for _, key := range keys {
+		if key != own.Key {
+			ids = append(ids, key)
 		}
 	}
 	if len(ids) == 0 {

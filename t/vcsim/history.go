@@ -117,7 +117,7 @@ func (m *historyManagerObj) CreateCollectorForEvents(ctx *simulator.Context, req
 		size = int(req.Filter.MaxCount)
 	}
 	h := m.h
-	c := &historyCollector{h: h, spec: req.Filter, pageSize: size}
+	c := &historyCollector{h: h, spec: req.Filter, pageSize: size, session: ctx.Session.Key}
 	c.Self = types.ManagedObjectReference{Type: "EventHistoryCollector"}
 	c.Filter = req.Filter
 
@@ -166,6 +166,28 @@ type historyCollector struct {
 	view     []types.BaseEvent // matching events, creation order
 	pos      int               // the scrollable view sits before view[pos]
 	pageSize int
+	session  string // owning session: the collector dies with it
+}
+
+func (h *historyManager) collectorCount() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.collectors)
+}
+
+// prune forgets collectors whose session is gone (logged out, terminated,
+// restarted), so they stop costing time on every new event.
+func (h *historyManager) prune(live map[string]bool) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for c := range h.collectors {
+		if !live[c.session] {
+			delete(h.collectors, c)
+			n++
+		}
+	}
+	return n
 }
 
 // latest returns the newest pageSize events of the view, newest first.

@@ -181,6 +181,7 @@ func start(listen, ctlListen string, useTLS bool, caFile, user, pass string, his
 func (p *peer) shutdown() {
 	p.ctl.close()
 	p.front.stop()
+	p.internal.CloseClientConnections()
 	p.internal.Close()
 	p.model.Remove()
 	if p.tmpCA {
