@@ -1153,6 +1153,97 @@ out:
 	return rc;
 }
 
+static int
+has_element_child(xmlNodePtr n)
+{
+	xmlNodePtr k;
+
+	for (k = n->children; k != NULL; k = k->next)
+		if (k->type == XML_ELEMENT_NODE)
+			return 1;
+	return 0;
+}
+
+/*
+ * Whether element n would decode into field f without error: the test for
+ * guessing the type of an unknown class, so a guess never fails an event.
+ */
+static int
+fits(const struct vim_field *f, xmlNodePtr n)
+{
+	xmlNodePtr k;
+	const char *s;
+	size_t len;
+	struct gotime tv;
+	int64_t iv;
+	uint64_t uv;
+	double fv;
+	int bv;
+	const char *why;
+
+	if (f->kind == VK_STRUCT || f->kind == VK_IFACE) {
+		const char *t = xsi_raw(n);
+
+		if (has_element_child(n) || (f->kind == VK_IFACE && t && *t))
+			return 1;
+		/* Text in a struct would be dropped: not this field. */
+		for (k = n->children; k != NULL; k = k->next)
+			if (k->type == XML_TEXT_NODE || k->type ==
+			    XML_CDATA_SECTION_NODE) {
+				s = (const char *)k->content;
+				len = strlen(s);
+				trim_space(&s, &len);
+				if (len > 0)
+					return 0;
+			}
+		return 1;
+	}
+	if (has_element_child(n))
+		return 0;
+	for (k = n->children; k != NULL; k = k->next)
+		if (k->type == XML_ENTITY_REF_NODE)
+			return 0;
+	/* Text of a single node (several only come with comments or CDATA). */
+	k = n->children;
+	s = k != NULL && k->next == NULL && k->type == XML_TEXT_NODE ?
+	    (const char *)k->content : "";
+	len = strlen(s);
+	if (k != NULL && k->next != NULL && f->kind != VK_STRING &&
+	    f->kind != VK_ENUM && f->kind != VK_BYTES && f->kind != VK_MOR)
+		return 0;
+	if (len == 0)
+		return f->kind != VK_TIME;
+	trim_space(&s, &len);
+	switch (f->kind) {
+	case VK_BOOL:
+		return go_parse_bool(s, len, &bv) == 0;
+	case VK_INT8: case VK_INT16: case VK_INT32: case VK_INT64:
+		return go_parse_int(s, len, bits_of(f->kind), &iv) == 0;
+	case VK_UINT8: case VK_UINT16: case VK_UINT32: case VK_UINT64:
+		return go_parse_uint(s, len, bits_of(f->kind), &uv) == 0;
+	case VK_FLOAT32: case VK_FLOAT64:
+		return go_parse_float(s, len, bits_of(f->kind), &fv, &why) == 0;
+	case VK_TIME:
+		return go_parse_time(s, len, &tv) == 0;
+	default:
+		return 1;
+	}
+}
+
+/*
+ * vSphere names a subclass after its base (HostFutureEvent < HostEvent):
+ * the length of t's stem (its name less "Event") when it starts u, else -1.
+ */
+static int
+stem_match(const char *t, const char *u)
+{
+	size_t n = strlen(t);
+
+	if (n >= 5 && strcmp(t + n - 5, "Event") == 0)
+		n -= 5;
+	return strncmp(t, u, n) == 0 ? (int)n : -1;
+}
+
 /* Score candidates of an interface family against n's child element names. */
 static int
 nearest_type(int iface, xmlNodePtr n)
@@ -1160,8 +1251,12 @@ nearest_type(int iface, xmlNodePtr n)
 	const struct vim_iface *f = &vim_ifaces[iface];
 	xmlNodePtr stack[32], *kids;
 	size_t nk, i, j, k;
-	int best = -1, bscore = -1, bfields = 0, bdepth = 0;
+	int best = -1, bscore = -1, bfields = 0, bdepth = 0, bprefix = -2;
+	const char *name = vim_node_xsi_type(n);
+	int prefix;
 
+	if (name == NULL)
+		name = "";
 	nk = element_children(n, &kids, stack, 32);
 	for (i = 0; i < f->n; i++) {
 		int ti = vim_iface_members[f->first + i];
@@ -1177,23 +1272,31 @@ nearest_type(int iface, xmlNodePtr n)
 			if (k < j)
 				continue;
 			for (k = 0; k < t->nfields; k++) {
-				const char *x = VIM_STR(vim_fields[t->first + k].xml);
+				const struct vim_field *fl = &vim_fields[t->first + k];
+				const char *x = VIM_STR(fl->xml);
 
 				if (x[0] == nm[0] && strcmp(x, nm) == 0) {
-					score++;
+					score += fits(fl, kids[j]);
 					break;
 				}
 			}
 		}
 		for (b = t->base; b >= 0 && depth < 64; b = vim_types[b].base)
 			depth++;
+		prefix = stem_match(VIM_STR(t->name), name);
+		/*
+		 * Most children explained; then the most general such type;
+		 * then the one named as its base; then the shallowest.
+		 */
 		if (score > bscore || (score == bscore &&
-		    (t->nfields < bfields ||
-		    (t->nfields == bfields && depth < bdepth)))) {
+		    (t->nfields < bfields || (t->nfields == bfields &&
+		    (prefix > bprefix || (prefix == bprefix &&
+		    depth < bdepth)))))) {
 			best = ti;
 			bscore = score;
 			bfields = t->nfields;
 			bdepth = depth;
+			bprefix = prefix;
 		}
 	}
 	if (kids != stack)
@@ -1339,7 +1442,9 @@ emit_struct(struct ctx *c, int t, xmlNodePtr *m, size_t nm, int extras)
 				const char *x = VIM_STR(fs[j].xml);
 
 				if (x[0] == nm1[0] && strcmp(x, nm1) == 0) {
-					fidx[nk] = (int)j;
+					/* A guessed type takes only what fits it. */
+					if (!extras || fits(&fs[j], k))
+						fidx[nk] = (int)j;
 					break;
 				}
 			}
@@ -1456,8 +1561,10 @@ fill_meta(struct ctx *c, xmlNodePtr ev, int type, int known,
 		m->category = "eventex";
 		k = last_child(ev, "eventTypeId");
 	} else if (has_base(type, "ExtendedEvent")) {
+		/* govmomi 0.24 (and the WSDL) call ExtendedEvent's id eventTypeId. */
 		m->category = "extendedevent";
-		k = last_child(ev, "eventId");
+		if ((k = last_child(ev, "eventTypeId")) == NULL)
+			k = last_child(ev, "eventId");
 	}
 	s = "";
 	len = 0;
@@ -1487,6 +1594,8 @@ vim_event_json(xmlNodePtr ev, struct vp_buf *out, struct vim_event_meta *m,
 	c.errlen = errlen;
 	if (errlen > 0)
 		err[0] = '\0';
+	if (m != NULL)
+		memset(m, 0, sizeof(*m));
 	if (ev == NULL || ev->type != XML_ELEMENT_NODE) {
 		snprintf(err, errlen, "not an element");
 		return -1;
@@ -1536,6 +1645,9 @@ vim_event_to_json(xmlNodePtr ev, char *err, size_t errlen)
 
 	if (vim_event_json(ev, &b, NULL, err, errlen) == 0) {
 		j = json_loadb(b.data, b.len, JSON_DECODE_ANY, &je);
+		if (j == NULL)	/* an unsigned long past int64 */
+			j = json_loadb(b.data, b.len, JSON_DECODE_ANY |
+			    JSON_DECODE_INT_AS_REAL, &je);
 		if (j == NULL)
 			snprintf(err, errlen, "jansson: %s", je.text);
 	}

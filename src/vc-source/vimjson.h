@@ -72,8 +72,9 @@ struct vim_event_meta {
 	char mapped[128];	/* govmomi type the data has the shape of */
 	int known;		/* xsi:type is an event class govmomi knows */
 	const char *category;	/* "event", "eventex" or "extendedevent" */
-	char *class;		/* type, or eventTypeId (EventEx) / eventId
-				 * (ExtendedEvent) when not empty; malloc'd */
+	char *class;		/* type, or eventTypeId when not empty for
+				 * EventEx and ExtendedEvent (whose id govmomi
+				 * and the WSDL call eventTypeId); malloc'd */
 	int32_t key;		/* Event.Key */
 	int64_t created_sec;	/* Event.CreatedTime (zero time when absent) */
 	int32_t created_nsec;

@@ -14,10 +14,12 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/vmware/govmomi/vim25/types"
 	"github.com/vmware/govmomi/vim25/xml"
@@ -39,11 +41,35 @@ func newDecoder(b []byte) *xml.Decoder {
 }
 
 func main() {
+	repeat := flag.Int("repeat", 1, "decode and marshal this many times, print once, report events/s (benchmark)")
+	flag.Parse()
 	in, err := io.ReadAll(os.Stdin)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "vim-xml2json:", err)
 		os.Exit(74)
 	}
+	start := time.Now()
+	var lines [][]byte
+	for i := 0; i < *repeat; i++ {
+		lines = run(in)
+	}
+	if *repeat > 1 {
+		d := time.Since(start)
+		n := len(lines) * *repeat
+		fmt.Fprintf(os.Stderr, "vim-xml2json: %d events in %d ms: %.0f events/s (decode + marshal)\n",
+			n, d.Milliseconds(), float64(n)/d.Seconds())
+	}
+	out := bufio.NewWriter(os.Stdout)
+	for _, b := range lines {
+		out.Write(b)
+		out.WriteByte('\n')
+	}
+	if err := out.Flush(); err != nil {
+		os.Exit(74)
+	}
+}
+
+func run(in []byte) [][]byte {
 	var events []types.BaseEvent
 	d := newDecoder(in)
 	found := false
@@ -97,19 +123,16 @@ func main() {
 		}
 		events = append(events, w.E)
 	}
-	out := bufio.NewWriter(os.Stdout)
+	var lines [][]byte
 	for _, e := range events {
 		b, err := json.Marshal(e)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "vim-xml2json:", err)
 			os.Exit(65)
 		}
-		out.Write(b)
-		out.WriteByte('\n')
+		lines = append(lines, b)
 	}
-	if err := out.Flush(); err != nil {
-		os.Exit(74)
-	}
+	return lines
 }
 
 func stripProlog(b []byte) []byte {

@@ -1,0 +1,78 @@
+#!/bin/sh
+# The vim25 XML -> JSON mapper against govmomi itself: every fixture in
+# t/data/events (made with govmomi's own XML encoder by t/gen-event-fixtures,
+# plus hand-written edge-*.xml) is decoded by t/vim-xml2json (govmomi's
+# decoder + json.Marshal) and by vimjson-tool; the JSON must be the same,
+# after jq -S and byte for byte. Classes govmomi does not know
+# (unknown-*.xml) and malformed input (t/data/vimjson-bad) have expected
+# files of their own.
+. "${0%/*}/lib.sh"
+
+command -v jq >/dev/null 2>&1 || skip_all "jq not installed"
+D="$VP_SRCDIR/t/data/events"
+tool="$VP_BUILDDIR/src/vc-source/vimjson-tool"
+ref="$VP_BUILDDIR/t/vim-xml2json/vim-xml2json"
+[ -x "$tool" ] || bail "vimjson-tool not built (make check builds it)"
+if ! sh "$VP_SRCDIR/t/build-vim-xml2json.sh" >"$T/build.log" 2>&1; then
+	cat "$T/build.log" >&2
+	bail "cannot build t/vim-xml2json (needs golang-go, golang-github-vmware-govmomi-dev)"
+fi
+
+files=$(cd "$D" && ls *.xml | grep -v '^unknown-')
+nfiles=$(echo "$files" | wc -l)
+nbad=$(ls "$VP_SRCDIR/t/data/vimjson-bad" | wc -l)
+plan $((nfiles * 2 + 10))
+
+for f in $files; do
+	$VP_WRAP "$ref" <"$D/$f" >"$T/go.json" 2>"$T/go.err" || { cat "$T/go.err" >&2; }
+	$VP_WRAP "$tool" <"$D/$f" >"$T/c.json" 2>"$T/c.err" || { cat "$T/c.err" >&2; }
+	jq -S . "$T/go.json" >"$T/go.norm" 2>&1 || true
+	jq -S . "$T/c.json" >"$T/c.norm" 2>&1 || true
+	if [ -s "$T/go.json" ]; then same "$f: same fields and values as govmomi (jq -S)" "$T/go.norm" "$T/c.norm"
+	else not_ok "$f: govmomi decoded no event"; fi
+	same "$f: byte for byte govmomi's json.Marshal" "$T/go.json" "$T/c.json"
+done
+
+# The fixtures cover what the issue asks for.
+cat "$D"/*.xml | grep -o 'xsi:type="[A-Za-z0-9]*Event[A-Za-z]*"' | sort -u >"$T/classes"
+n=$(wc -l <"$T/classes")
+if [ "$n" -ge 40 ]; then ok "fixtures hold $n event classes (>= 40)"; else not_ok "only $n event classes"; fi
+if grep -q 'VmReconfiguredEvent' "$T/classes" && grep -q '"EventEx"' "$T/classes" &&
+    grep -q 'ExtendedEvent' "$T/classes" && grep -q 'TaskEvent' "$T/classes" &&
+    grep -q 'DvsReconfiguredEvent' "$T/classes" && grep -q 'HostConnectionLostEvent' "$T/classes" &&
+    grep -q 'AlarmStatusChangedEvent' "$T/classes" && grep -q 'VmMigratedEvent' "$T/classes"; then
+	ok "fixtures include the classes named in the issue"
+else
+	not_ok "a required class is missing"; cat "$T/classes" >&2
+fi
+
+# Unknown classes: govmomi drops them (null); vc-source maps them.
+"$ref" <"$D/unknown-future-event.xml" >"$T/go.json"
+is "govmomi yields null for a class it does not know" "null" "$(head -n 1 "$T/go.json")"
+expect_exit "unknown classes map without error" 0 "$tool" <"$D/unknown-future-event.xml"
+same "unknown classes map to the nearest known base plus extras" \
+    "$VP_SRCDIR/t/expected/vimjson-unknown-future-event.json" "$T/.exit.out"
+
+# Metadata for the raw stream: class, category, key, createdTime in UTC.
+for f in edge-times EventEx ExtendedEvent TaskEvent latestPage-ArrayOfEvent unknown-future-event; do
+	"$tool" --meta <"$D/$f.xml" | sed "s/^/$f: /"
+done >"$T/meta.txt"
+same "type, category, key, UTC createdTime, class" "$VP_SRCDIR/t/expected/vimjson-meta.txt" "$T/meta.txt"
+
+# A whole raw line: its data is the event JSON, its head the metadata.
+"$tool" --raw --vcenter https://vc.example.com/sdk <"$D/EventEx.xml" >"$T/raw.json"
+"$tool" <"$D/EventEx.xml" | jq -S . >"$T/data.json"
+jq -S .data "$T/raw.json" >"$T/rawdata.json"
+same "raw line data is the event JSON" "$T/data.json" "$T/rawdata.json"
+is "raw line head" '["https://vc.example.com/sdk","com.vmware.vc.VmDiskConsolidatedEvent","eventex",5001,"2026-11-23T09:00:01.123456Z"]' \
+    "$(jq -c '[.vcenter,.class,.category,.key,.createdTime]' "$T/raw.json")"
+
+# Malformed and hostile input: a clear error, exit 65, other events kept.
+(cd "$VP_SRCDIR/t/data/vimjson-bad" && for f in *.xml; do
+	set +e; $VP_WRAP "$tool" <"$f" >/dev/null 2>"$T/err"; rc=$?; set -e
+	sed "s/^/$f: /" "$T/err"; echo "$f: exit $rc"
+done) >"$T/bad.txt"
+same "$nbad malformed inputs: each error as expected" "$VP_SRCDIR/t/expected/vimjson-bad.txt" "$T/bad.txt"
+"$tool" <"$VP_SRCDIR/t/data/vimjson-bad/one-bad-of-three.xml" 2>/dev/null | jq -r .Key >"$T/keys" || true
+is "a bad event does not take the others with it" "1 3" "$(tr '\n' ' ' <"$T/keys" | sed 's/ $//')"
+done_testing
