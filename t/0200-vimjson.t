@@ -21,10 +21,10 @@ fi
 files=$(cd "$D" && ls *.xml | grep -v '^unknown-')
 nfiles=$(echo "$files" | wc -l)
 nbad=$(ls "$VP_SRCDIR/t/data/vimjson-bad" | wc -l)
-plan $((nfiles * 2 + 10))
+plan $((nfiles * 2 + 11))
 
 for f in $files; do
-	$VP_WRAP "$ref" <"$D/$f" >"$T/go.json" 2>"$T/go.err" || { cat "$T/go.err" >&2; }
+	"$ref" <"$D/$f" >"$T/go.json" 2>"$T/go.err" || { cat "$T/go.err" >&2; }
 	$VP_WRAP "$tool" <"$D/$f" >"$T/c.json" 2>"$T/c.err" || { cat "$T/c.err" >&2; }
 	jq -S . "$T/go.json" >"$T/go.norm" 2>&1 || true
 	jq -S . "$T/c.json" >"$T/c.norm" 2>&1 || true
@@ -44,6 +44,18 @@ if grep -q 'VmReconfiguredEvent' "$T/classes" && grep -q '"EventEx"' "$T/classes
 	ok "fixtures include the classes named in the issue"
 else
 	not_ok "a required class is missing"; cat "$T/classes" >&2
+fi
+
+# The committed type table is what the generator makes from this govmomi.
+mkdir -p "$T/gen"
+if (cd "$VP_SRCDIR/src/vc-source/gen" && GO111MODULE=off GOPATH=/usr/share/gocode \
+    GOCACHE="${GOCACHE:-$VP_BUILDDIR/t/.gocache}" HOME="${HOME:-$VP_BUILDDIR/t}" \
+    go run vimgen.go "$T/gen") >"$T/gen.log" 2>&1 &&
+    cmp -s "$T/gen/vimtypes.c" "$VP_SRCDIR/src/vc-source/vimtypes.c" &&
+    cmp -s "$T/gen/vimtypes.h" "$VP_SRCDIR/src/vc-source/vimtypes.h"; then
+	ok "vimtypes.c/.h are up to date with govmomi's registry ($(tail -n 1 "$T/gen.log" | sed 's/^vimgen: //'))"
+else
+	not_ok "vimtypes.c/.h differ from gen/vimgen.go's output: make regen-vimtypes"; cat "$T/gen.log" >&2
 fi
 
 # Unknown classes: govmomi drops them (null); vc-source maps them.

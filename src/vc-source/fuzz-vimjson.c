@@ -40,6 +40,12 @@ one(xmlNodePtr ev, void *arg)
 			abort();
 		}
 		json_decref(j);
+		if ((j = vim_event_to_json(ev, err, sizeof(err))) == NULL) {
+			fprintf(stderr, "fuzz-vimjson: jansson API failed after "
+			    "the text API succeeded: %s\n", err);
+			abort();
+		}
+		json_decref(j);
 		if (m.class == NULL || m.category == NULL ||
 		    strlen(m.created) < 20) {
 			fprintf(stderr, "fuzz-vimjson: bad metadata\n");

@@ -6,6 +6,7 @@
  */
 #include <getopt.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,9 +23,19 @@ struct run {
 	int print;
 	long events;
 	long failed;
+	size_t bytes;		/* JSON bytes of one pass */
 	struct vim_source src;
 	struct vp_buf out;
 };
+
+static double
+now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static int
 one(xmlNodePtr ev, void *arg)
@@ -47,6 +58,8 @@ one(xmlNodePtr ev, void *arg)
 			vp_error("event %ld: %s", r->events, err);
 		return 0;
 	}
+	if (r->print)
+		r->bytes += r->out.len;
 	if (r->mode == 1) {
 		vp_buf_reset(&r->out);
 		vp_buf_printf(&r->out, "%s %s %s %d %s %s %d", m.type, m.mapped,
@@ -79,7 +92,7 @@ main(int argc, char **argv)
 	size_t n;
 	long repeat = 1, i;
 	int ch, rc;
-	int64_t t0, t1;
+	double t0, t1, tp = 0, tm;
 	xmlDocPtr doc;
 
 	vp_log_init(argv[0]);
@@ -131,22 +144,27 @@ main(int argc, char **argv)
 		vp_buf_append(&in, buf, n);
 	if (ferror(stdin))
 		vp_die(VP_EXIT_IOERR, "stdin: read error");
-	t0 = vp_now_ms();
+	t0 = now_s();
 	for (i = 0; i < repeat; i++) {
+		tm = now_s();
 		if ((doc = vim_parse(in.data ? in.data : "", in.len, err,
 		    sizeof(err))) == NULL)
 			vp_die(VP_EXIT_DATAERR, "stdin: %s", err);
+		tp += now_s() - tm;
 		r.print = i == 0;
 		rc = vim_foreach_event(xmlDocGetRootElement(doc), one, &r);
 		xmlFreeDoc(doc);
 		if (rc != 0)
 			vp_die(VP_EXIT_IOERR, "stdout: write error");
 	}
-	t1 = vp_now_ms();
-	if (repeat > 1)
-		fprintf(stderr, "vimjson-tool: %ld events in %lld ms: %.0f events/s "
-		    "(parse + map)\n", r.events, (long long)(t1 - t0),
-		    t1 > t0 ? r.events * 1000.0 / (double)(t1 - t0) : 0.0);
+	t1 = now_s();
+	if (repeat > 1 && t1 > t0)
+		fprintf(stderr, "vimjson-tool: %ld events in %.0f ms: %.0f events/s "
+		    "(parse + map); parsing %.0f ms, mapping alone %.0f events/s, "
+		    "%.1f MB/s of JSON\n", r.events, (t1 - t0) * 1000,
+		    (double)r.events / (t1 - t0), tp * 1000,
+		    (double)r.events / (t1 - t0 - tp),
+		    (double)r.bytes * (double)repeat / (t1 - t0 - tp) / 1e6);
 	vp_buf_free(&in);
 	vp_buf_free(&r.out);
 	if (vp_close_stdout() != 0)

@@ -1033,64 +1033,119 @@ emit_mor(struct ctx *c, xmlNodePtr *m, size_t nm)
 
 static int emit_loose(struct ctx *, xmlNodePtr);
 
+/* An element among its siblings, for grouping them by name. */
+struct named {
+	const char *name;
+	size_t pos;		/* index among the siblings */
+	size_t n;		/* group size (set on a group's first entry) */
+};
+
+static int
+named_cmp(const void *a, const void *b)
+{
+	const struct named *x = a, *y = b;
+	int r = strcmp(x->name, y->name);
+
+	if (r != 0)
+		return r;
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+static int
+pos_cmp(const void *a, const void *b)
+{
+	const struct named *x = *(struct named *const *)a;
+	const struct named *y = *(struct named *const *)b;
+
+	return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/*
+ * Group kids (those not skipped) by name in O(n log n): *ents sorted by
+ * name then position, *groups pointing at each group's first entry in
+ * order of first appearance. Returns the number of groups.
+ */
+static size_t
+group_by_name(xmlNodePtr *kids, size_t nk, const int *skip,
+    struct named **ents, struct named ***groups)
+{
+	struct named *e;
+	struct named **g;
+	size_t i, n = 0, ng = 0;
+
+	e = vp_xmalloc((nk ? nk : 1) * sizeof(*e));
+	for (i = 0; i < nk; i++)
+		if (skip == NULL || !skip[i]) {
+			e[n].name = lname(kids[i]);
+			e[n].pos = i;
+			e[n].n = 0;
+			n++;
+		}
+	qsort(e, n, sizeof(*e), named_cmp);
+	g = vp_xmalloc((n ? n : 1) * sizeof(*g));
+	for (i = 0; i < n; i++) {
+		if (i == 0 || strcmp(e[i].name, e[i - 1].name) != 0)
+			g[ng++] = &e[i];
+		g[ng - 1]->n++;
+	}
+	qsort(g, ng, sizeof(*g), pos_cmp);
+	*ents = e;
+	*groups = g;
+	return ng;
+}
+
 /* Children of n grouped by name as extra members: one value, or an array. */
 static int
 emit_extras(struct ctx *c, xmlNodePtr *kids, size_t nk, const int *skip,
     int type, int comma)
 {
-	size_t i, j, cnt;
-	char key[256];
+	struct named *ents, **groups;
+	size_t ng, i, j;
+	int rc = -1;
 
-	for (i = 0; i < nk; i++) {
-		const char *nm;
+	ng = group_by_name(kids, nk, skip, &ents, &groups);
+	for (i = 0; i < ng; i++) {
+		struct named *g = groups[i];
+		const char *nm = g->name;
+		size_t len = strlen(nm);
 		int clash = 0;
 
-		if (skip[i])
-			continue;
-		nm = lname(kids[i]);
-		for (j = 0; j < i; j++)
-			if (!skip[j] && strcmp(lname(kids[j]), nm) == 0)
-				break;
-		if (j < i)
-			continue;	/* printed with its first sibling */
-		snprintf(key, sizeof(key), "%s", nm);
-		if (key[0] >= 'a' && key[0] <= 'z')
-			key[0] = (char)(key[0] - 'a' + 'A');
+		/* Named the way govmomi names fields: first letter upper-cased. */
+		vp_buf_reset(&c->tmp);
+		if (vp_buf_append(&c->tmp, nm, len) != 0)
+			goto out;
+		if (c->tmp.data[0] >= 'a' && c->tmp.data[0] <= 'z')
+			c->tmp.data[0] = (char)(c->tmp.data[0] - 'a' + 'A');
 		if (type >= 0) {
 			const struct vim_type *t = &vim_types[type];
 
 			for (j = 0; j < t->nfields; j++)
 				if (strcmp(VIM_STR(vim_fields[t->first + j].json),
-				    key) == 0)
+				    c->tmp.data) == 0)
 					clash = 1;
 		}
-		if (clash && strlen(key) + 1 < sizeof(key))
-			strcat(key, "_");
-		if (comma && putc1(c, ',') != 0)
-			return -1;
+		if (clash && vp_buf_append(&c->tmp, "_", 1) != 0)
+			goto out;
+		if ((comma && putc1(c, ',') != 0) ||
+		    put_str(c, c->tmp.data, c->tmp.len) != 0 || putc1(c, ':') != 0)
+			goto out;
 		comma = 1;
-		if (vim_json_string(c->out, key, strlen(key)) != 0 ||
-		    putc1(c, ':') != 0)
-			return fail(c, NULL, "event JSON too long");
-		cnt = 0;
-		for (j = i; j < nk; j++)
-			if (!skip[j] && strcmp(lname(kids[j]), nm) == 0)
-				cnt++;
-		if (cnt > 1 && putc1(c, '[') != 0)
-			return -1;
-		cnt = 0;
-		for (j = i; j < nk; j++) {
-			if (skip[j] || strcmp(lname(kids[j]), nm) != 0)
-				continue;
-			if (cnt++ > 0 && putc1(c, ',') != 0)
-				return -1;
-			if (emit_loose(c, kids[j]) != 0)
-				return -1;
+		if (g->n > 1 && putc1(c, '[') != 0)
+			goto out;
+		for (j = 0; j < g->n; j++) {
+			if (j > 0 && putc1(c, ',') != 0)
+				goto out;
+			if (emit_loose(c, kids[g[j].pos]) != 0)
+				goto out;
 		}
-		if (cnt > 1 && putc1(c, ']') != 0)
-			return -1;
+		if (g->n > 1 && putc1(c, ']') != 0)
+			goto out;
 	}
-	return 0;
+	rc = 0;
+out:
+	free(ents);
+	free(groups);
+	return rc;
 }
 
 static size_t
@@ -1244,13 +1299,17 @@ stem_match(const char *t, const char *u)
 	return strncmp(t, u, n) == 0 ? (int)n : -1;
 }
 
+/* Distinct child names scored when guessing a type (more is not a real event). */
+#define VIM_MAX_GUESS_NAMES 128
+
 /* Score candidates of an interface family against n's child element names. */
 static int
 nearest_type(int iface, xmlNodePtr n)
 {
 	const struct vim_iface *f = &vim_ifaces[iface];
 	xmlNodePtr stack[32], *kids;
-	size_t nk, i, j, k;
+	struct named *ents, **groups;
+	size_t nk, ng, i, j, k;
 	int best = -1, bscore = -1, bfields = 0, bdepth = 0, bprefix = -2;
 	const char *name = vim_node_xsi_type(n);
 	int prefix;
@@ -1258,25 +1317,23 @@ nearest_type(int iface, xmlNodePtr n)
 	if (name == NULL)
 		name = "";
 	nk = element_children(n, &kids, stack, 32);
+	ng = group_by_name(kids, nk, NULL, &ents, &groups);
+	if (ng > VIM_MAX_GUESS_NAMES)
+		ng = VIM_MAX_GUESS_NAMES;
 	for (i = 0; i < f->n; i++) {
 		int ti = vim_iface_members[f->first + i];
 		const struct vim_type *t = &vim_types[ti];
 		int score = 0, depth = 0, b;
 
-		for (j = 0; j < nk; j++) {
-			const char *nm = lname(kids[j]);
+		for (j = 0; j < ng; j++) {
+			const char *nm = groups[j]->name;
 
-			for (k = 0; k < j; k++)
-				if (strcmp(lname(kids[k]), nm) == 0)
-					break;
-			if (k < j)
-				continue;
 			for (k = 0; k < t->nfields; k++) {
 				const struct vim_field *fl = &vim_fields[t->first + k];
 				const char *x = VIM_STR(fl->xml);
 
 				if (x[0] == nm[0] && strcmp(x, nm) == 0) {
-					score += fits(fl, kids[j]);
+					score += fits(fl, kids[groups[j]->pos]);
 					break;
 				}
 			}
@@ -1299,6 +1356,8 @@ nearest_type(int iface, xmlNodePtr n)
 			bprefix = prefix;
 		}
 	}
+	free(ents);
+	free(groups);
 	if (kids != stack)
 		free(kids);
 	return best;

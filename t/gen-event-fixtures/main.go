@@ -4,7 +4,7 @@
 // interface-typed fields get xsi:type from their typeattr tags), wrapped in
 // the envelope vCenter answers with.
 //
-//	GO111MODULE=off GOPATH=/usr/share/gocode go run ./t/gen-event-fixtures t/data/events
+//	cd t/gen-event-fixtures && GO111MODULE=off GOPATH=/usr/share/gocode go run . ../data/events
 //
 // Hand-written edge cases (t/data/events/edge-*.xml) are not made here.
 package main
