@@ -24,11 +24,19 @@ static const char usage_text[] =
     "                   [--log-json] FILE\n"
     "       vcpipe-yaml --help | --version\n";
 
+struct err {
+	unsigned long line, col;
+	int seq;
+	char *msg;
+};
+
 struct ctx {
 	const char *file;
 	yaml_document_t doc;
 	int errors;
 	int raw;
+	struct err errs[MAX_ERRORS];
+	const yaml_node_t *at;	/* the key of the mapping being checked */
 };
 
 static void
@@ -55,11 +63,45 @@ err_at(struct ctx *c, const yaml_node_t *n, const char *path,
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (++c->errors <= MAX_ERRORS)
-		vp_error("%s:%lu:%lu: %s: %s", c->file,
-		    n ? (unsigned long)n->start_mark.line + 1 : 1UL,
-		    n ? (unsigned long)n->start_mark.column + 1 : 1UL,
-		    *path ? path : "(top)", msg);
+	if (c->errors < MAX_ERRORS) {
+		struct err *e = &c->errs[c->errors];
+		struct vp_buf b = { 0 };
+
+		e->line = n ? (unsigned long)n->start_mark.line + 1 : 1UL;
+		e->col = n ? (unsigned long)n->start_mark.column + 1 : 1UL;
+		e->seq = c->errors;
+		vp_buf_printf(&b, "%s: %s", *path ? path : "(top)", msg);
+		e->msg = b.data;
+	}
+	c->errors++;
+}
+
+static int
+err_cmp(const void *a, const void *b)
+{
+	const struct err *x = a, *y = b;
+
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	if (x->col != y->col)
+		return x->col < y->col ? -1 : 1;
+	return x->seq - y->seq;
+}
+
+/* Errors in file order, the way an editor shows them. */
+static void
+print_errors(struct ctx *c)
+{
+	int n = c->errors < MAX_ERRORS ? c->errors : MAX_ERRORS;
+
+	qsort(c->errs, (size_t)n, sizeof(c->errs[0]), err_cmp);
+	for (int i = 0; i < n; i++) {
+		vp_error("%s:%lu:%lu: %s", c->file, c->errs[i].line,
+		    c->errs[i].col, c->errs[i].msg);
+		free(c->errs[i].msg);
+	}
+	if (c->errors > MAX_ERRORS)
+		vp_error("%s: %d more errors", c->file, c->errors - MAX_ERRORS);
 }
 
 static const char *
@@ -325,9 +367,10 @@ has(struct ctx *c, const yaml_node_t *m, const char *key)
 	return v && !is_null(v) ? v : NULL;
 }
 
+/* Rules across a mapping's keys; errors point at the mapping's key (at). */
 static void
-map_rules(struct ctx *c, yaml_node_t *n, const struct field *f,
-    const char *path, json_t *obj)
+map_rules(struct ctx *c, const yaml_node_t *at, yaml_node_t *n,
+    const struct field *f, const char *path)
 {
 	char sub[1024];
 	yaml_node_t *v;
@@ -343,7 +386,7 @@ map_rules(struct ctx *c, yaml_node_t *n, const struct field *f,
 			v = has(c, n, va->section);
 			join(sub, sizeof(sub), path, va->section);
 			if (type && strcmp(type, va->value) == 0 && v == NULL)
-				err_at(c, n, sub, "required for type %s", type);
+				err_at(c, at, sub, "required for type %s", type);
 			else if (type && strcmp(type, va->value) != 0 && v)
 				vp_warn("%s:%lu:%lu: %s: ignored: type is %s",
 				    c->file,
@@ -358,7 +401,7 @@ map_rules(struct ctx *c, yaml_node_t *n, const struct field *f,
 		    !!has(c, n, "passwordEnv");
 		join(sub, sizeof(sub), path, "password");
 		if (k != 1)
-			err_at(c, n, sub, k ? "give only one of password, "
+			err_at(c, at, sub, k ? "give only one of password, "
 			    "passwordFile and passwordEnv" : "required (or "
 			    "passwordFile, or passwordEnv)");
 		break;
@@ -367,14 +410,14 @@ map_rules(struct ctx *c, yaml_node_t *n, const struct field *f,
 		    !!has(c, n, "secretKeyEnv");
 		join(sub, sizeof(sub), path, "secretKey");
 		if (k != 1)
-			err_at(c, n, sub, k ? "give only one of secretKey, "
+			err_at(c, at, sub, k ? "give only one of secretKey, "
 			    "secretKeyFile and secretKeyEnv" : "required (or "
 			    "secretKeyFile, or secretKeyEnv)");
 		break;
 	case CHECK_DEST:
 		k = !!has(c, n, "uri") + !!has(c, n, "ref");
 		if (k != 1)
-			err_at(c, n, path, "give exactly one of uri and ref");
+			err_at(c, at, path, "give exactly one of uri and ref");
 		break;
 	case CHECK_REF:
 		v = has(c, n, "kind");
@@ -391,13 +434,12 @@ map_rules(struct ctx *c, yaml_node_t *n, const struct field *f,
 		k = !!has(c, n, "auth") + !!has(c, n, "credentialsFile");
 		join(sub, sizeof(sub), path, "auth");
 		if (k != 1)
-			err_at(c, n, sub, k ? "give only one of auth and "
+			err_at(c, at, sub, k ? "give only one of auth and "
 			    "credentialsFile" : "required (or credentialsFile)");
 		break;
 	default:
 		break;
 	}
-	(void)obj;
 }
 
 static json_t *
@@ -406,6 +448,7 @@ check_map(struct ctx *c, yaml_node_t *n, const struct field *f,
 {
 	char sub[1024];
 	json_t *obj = json_object();
+	const yaml_node_t *at = c->at ? c->at : n;
 
 	for (yaml_node_pair_t *p = n->data.mapping.pairs.start;
 	    p < n->data.mapping.pairs.top; p++) {
@@ -437,14 +480,16 @@ check_map(struct ctx *c, yaml_node_t *n, const struct field *f,
 		}
 		if (is_null(v))
 			continue;	/* as if absent, like yaml.v2 */
+		c->at = k;
 		json_object_set_new(obj, sf->key, check(c, v, sf, sub));
 	}
+	c->at = at;
 	for (const struct field *sf = f->sub; sf->key; sf++)
 		if ((sf->flags & F_REQUIRED) && !json_object_get(obj, sf->key)) {
 			join(sub, sizeof(sub), path, sf->key);
-			err_at(c, n, sub, "required key is missing");
+			err_at(c, at, sub, "required key is missing");
 		}
-	map_rules(c, n, f, path, obj);
+	map_rules(c, at, n, f, path);
 	return obj;
 }
 
@@ -550,6 +595,7 @@ check(struct ctx *c, yaml_node_t *n, const struct field *f, const char *path)
 			yaml_node_t *el = yaml_document_get_node(&c->doc, *i);
 			long idx = (long)(i - n->data.sequence.items.start);
 			snprintf(sub, sizeof(sub), "%s[%ld]", path, idx);
+			c->at = NULL;	/* an element is its own position */
 			json_array_append_new(j, check(c, el, f->sub, sub));
 			if (f->check == CHECK_UNIQUE_NAMES &&
 			    el->type == YAML_MAPPING_NODE) {
@@ -742,8 +788,7 @@ main(int argc, char **argv)
 			check_runnable(&c, root, native);
 	}
 	yaml_document_delete(&c.doc);
-	if (c.errors > MAX_ERRORS)
-		vp_error("%s: %d more errors", c.file, c.errors - MAX_ERRORS);
+	print_errors(&c);
 	if (c.errors) {
 		json_decref(j);
 		return VP_EXIT_CONFIG;

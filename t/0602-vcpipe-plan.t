@@ -1,0 +1,45 @@
+#!/bin/sh
+# Config -> pipelines: vcpipe --dry-run prints the stages each pipeline runs,
+# for the router's examples and for a vcpipe/v1 config with two vCenters and
+# several processors each (one whole pipeline per processor, each with its
+# own checkpoint).  Secrets never appear on a command line.
+. "${0%/*}/lib.sh"
+command -v vcpipe-yaml >/dev/null 2>&1 || skip_all "vcpipe-yaml not built"
+command -v jq >/dev/null 2>&1 || skip_all "jq not installed"
+D=$VP_SRCDIR/t/data
+E=$VP_SRCDIR/t/expected
+plan 12
+
+for f in router-knative router-openfaas router-aws native; do
+	( cd "$D" && vcpipe -config "vcpipe-$f.yaml" --dry-run ) >"$T/$f.plan" 2>"$T/$f.err"
+	same "$f: pipelines" "$E/vcpipe-$f.plan" "$T/$f.plan"
+done
+if grep -q -e ReplaceMe -e ZYXWVUTSRQPO "$T"/*.plan; then
+	not_ok "no password or secret key in any command line"
+else
+	ok "no password or secret key in any command line"
+fi
+
+# the knative ref resolves to the broker ingress URL it names
+check "Broker ref -> broker-ingress URL" grep -q -- \
+	'--url http://broker-ingress.knative-eventing.svc.cluster.local/default/rabbit --knative' \
+	"$T/router-knative.plan"
+# encoding: binary makes ce-encode write binary mode; RouterConfig keeps the
+# router's CloudEvent type
+check "encoding: binary -> ce-encode --mode binary" grep -q -- \
+	'ce-encode --mode binary --type-style router' "$T/router-knative.plan"
+# checkpoint: true keeps checkpoints in checkpointDir; false in the run dir
+check "checkpoint: true -> checkpointDir" grep -q -- \
+	'--checkpoint /var/local/checkpoints/veba-demo-vc-01.veba-demo-aws.checkpoint' "$T/router-aws.plan"
+check "checkpoint: false -> run directory" grep -q -- \
+	"--checkpoint '\$RUN/u/veba-demo-vc-01.veba-demo-knative/state.checkpoint'" "$T/router-knative.plan"
+is "native: one pipeline per provider and processor" 4 "$(grep -c '^vc0' "$T/native.plan")"
+
+# --state-dir overrides where checkpoints live; --log-json and --log-level
+# reach every stage
+( cd "$D" && vcpipe --config=vcpipe-router-aws.yaml --state-dir /srv/vcpipe \
+	-log-json -log-level debug --dry-run ) >"$T/flags.plan"
+check "--state-dir moves checkpoints" grep -q -- '--checkpoint /srv/vcpipe/veba-demo-vc-01.veba-demo-aws.checkpoint' "$T/flags.plan"
+n=$(head -n 1 "$T/flags.plan" | grep -o -- '--log-level debug --log-json' | wc -l)
+is "--log-json and --log-level reach all five stages" 5 "$n"
+done_testing
