@@ -1,7 +1,7 @@
 #!/bin/sh
 # Build t/vim-xml2json (govmomi's own XML decoding + json.Marshal of events,
-# the reference the mapper tests compare with) into
-# $VP_BUILDDIR/t/vim-xml2json/vim-xml2json, with Debian's golang-go and
+# the reference the mapper tests compare with) and t/gen-random-events into
+# $VP_BUILDDIR/t/<name>/<name>, with Debian's golang-go and
 # govmomi source package in GOPATH mode. Idempotent: a binary newer than its
 # sources is left alone.
 set -eu
@@ -21,16 +21,19 @@ export GO111MODULE=off GOPATH=/usr/share/gocode
 unset GOFLAGS
 export GOCACHE="${GOCACHE:-$VP_BUILDDIR/t/.gocache}"
 export HOME="${HOME:-$VP_BUILDDIR/t}"
-mkdir -p "$GOCACHE" "$VP_BUILDDIR/t/vim-xml2json"
+mkdir -p "$GOCACHE"
 
 # Tests run in parallel: one build at a time.
 exec 9>"$VP_BUILDDIR/t/.build-vim-xml2json.lock"
 flock 9
 
-src="$VP_SRCDIR/t/vim-xml2json"
-out="$VP_BUILDDIR/t/vim-xml2json/vim-xml2json"
-if [ -x "$out" ] && [ -z "$(find "$src" -name '*.go' -newer "$out" | head -n 1)" ]; then
-	exit 0
-fi
-(cd "$src" && go build -o "$out.tmp" .) || { rm -f "$out.tmp"; exit 1; }
-mv -f "$out.tmp" "$out"
+for prog in vim-xml2json gen-random-events; do
+	src="$VP_SRCDIR/t/$prog"
+	out="$VP_BUILDDIR/t/$prog/$prog"
+	if [ -x "$out" ] && [ -z "$(find "$src" -name '*.go' -newer "$out" | head -n 1)" ]; then
+		continue
+	fi
+	mkdir -p "$VP_BUILDDIR/t/$prog"
+	(cd "$src" && go build -o "$out.tmp" .) || { rm -f "$out.tmp"; exit 1; }
+	mv -f "$out.tmp" "$out"
+done
