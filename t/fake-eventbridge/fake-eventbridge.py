@@ -65,6 +65,9 @@ class Fake:
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "fake-eventbridge"
+    # headers and body go out in two writes: without this, Nagle plus the
+    # client's delayed ACK add 40 ms to every response
+    disable_nagle_algorithm = True
 
     def log_message(self, fmt, *a):
         if self.server.fake.args.verbose:
