@@ -22,7 +22,7 @@ files=$(cd "$D" && ls *.xml | grep -v '^unknown-')
 nfiles=$(echo "$files" | wc -l)
 nbad=$(ls "$VP_SRCDIR/t/data/vimjson-bad" | wc -l)
 seeds="1 2 3 4 5"
-plan $((nfiles * 2 + 11 + 5))
+plan $((nfiles * 2 + 11 + 5 + 1))
 
 for f in $files; do
 	"$ref" <"$D/$f" >"$T/go.json" 2>"$T/go.err" || { cat "$T/go.err" >&2; }
@@ -46,6 +46,20 @@ for seed in $seeds; do
 		diff "$T/go.json" "$T/c.json" | cut -c 1-400 | head -n 10 | sed 's/^/# /' >&2
 	fi
 done
+
+# Mutated fixtures (values at strconv/time.Parse edges, repeated and dropped
+# elements): same JSON where govmomi decodes, an error where it refuses.
+if command -v python3 >/dev/null 2>&1; then
+	if T="$T" python3 "$VP_SRCDIR/t/vimjson-difffuzz.py" "${VP_DIFFFUZZ_SEED:-1}" \
+	    "${VP_DIFFFUZZ_COUNT:-60}" >"$T/df.log" 2>&1; then
+		ok "differential fuzz: $(tail -n 1 "$T/df.log")"
+	else
+		not_ok "differential fuzz found a mismatch with govmomi"; sed 's/^/# /' "$T/df.log" >&2
+		for f in "$T"/dfail-*.xml; do [ -f "$f" ] && sed 's/^/# /' "$f" >&2; done
+	fi
+else
+	ok "# SKIP python3 not installed: no differential fuzz"
+fi
 
 # The fixtures cover what the issue asks for.
 cat "$D"/*.xml | grep -o 'xsi:type="[A-Za-z0-9]*Event[A-Za-z]*"' | sort -u >"$T/classes"
