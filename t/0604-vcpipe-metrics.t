@@ -1,0 +1,74 @@
+#!/bin/sh
+# vcpipe-metrics reads the files vcpipe, vcpipe-tap and the sinks write and
+# serves them: /stats in the event router's expvar shape, /metrics in the
+# Prometheus text format; basic auth when configured.  vcpipe-tap passes
+# lines through unchanged and counts them, across restarts.
+. "${0%/*}/lib.sh"
+PATH=$VP_BUILDDIR/src/vcpipe-metrics:$PATH
+command -v vcpipe-metrics >/dev/null 2>&1 || skip_all "vcpipe-metrics not built"
+command -v curl >/dev/null 2>&1 || skip_all "curl not installed"
+command -v jq >/dev/null 2>&1 || skip_all "jq not installed"
+plan 22
+
+# ---- vcpipe-tap ----
+printf '{"subject":"VmPoweredOnEvent"}\n{"headers":{"ce-subject":"VmPoweredOffEvent"}}\nno newline' >"$T/in"
+vcpipe-tap --stats "$T/tap.json" --copy "$T/copy" <"$T/in" >"$T/out"
+printf '{"subject":"VmPoweredOnEvent"}\n{"headers":{"ce-subject":"VmPoweredOffEvent"}}\nno newline\n' >"$T/want"
+same "tap: lines pass unchanged (a last partial line gets its newline)" "$T/want" "$T/out"
+same "tap: --copy keeps the same lines" "$T/want" "$T/copy"
+is "tap: counts lines" 3 "$(jq .lines "$T/tap.json")"
+is "tap: counts subjects of both CloudEvent modes" '{"VmPoweredOnEvent":1,"VmPoweredOffEvent":1}' "$(jq -c .subjects "$T/tap.json")"
+printf 'x\n' | vcpipe-tap --stats "$T/tap.json" >/dev/null
+is "tap: a second run continues the count" 4 "$(jq .lines "$T/tap.json")"
+expect_exit "tap: --stats is required" 64 vcpipe-tap
+
+# ---- a run directory as vcpipe leaves it ----
+R=$T/run
+mkdir -p "$R/u/vc.a" "$R/u/vc.b"
+cat >"$R/units.json" <<JSON
+[{"unit":"vc.a","dir":"$R/u/vc.a","provider":"vc","providerType":"vcenter","providerAddress":"https://vc/sdk","processor":"a","processorType":"knative","address":"http://broker/","checkpoint":"$T/a.ck","dlq":"$T/a.dlq"},
+ {"unit":"vc.b","dir":"$R/u/vc.b","provider":"vc","providerType":"vcenter","providerAddress":"https://vc/sdk","processor":"b","processorType":"openfaas","address":"http://gw:8080","checkpoint":"$T/b.ck","dlq":"$T/b.dlq"}]
+JSON
+echo '{"lines":10,"bytes":1000,"last":"2026-11-23T09:00:00Z","subjects":{}}' >"$R/u/vc.a/read.json"
+echo '{"lines":9,"bytes":900,"last":"2026-11-23T09:00:01Z","subjects":{"VmPoweredOnEvent":6,"VmPoweredOffEvent":3}}' >"$R/u/vc.a/encoded.json"
+# delivered: 4 in earlier runs (counted by vcpipe at the restart) + 5 now
+echo '{"status":"running","restarts":2,"delivered":4,"counted":"2026-11-23T08:59:00Z","lastExit":{"stage":"sink-http","code":137}}' >"$R/u/vc.a/state.json"
+echo '{"version":1,"source":"s","id":"i","time":"2026-11-23T09:00:00.5Z","key":42,"delivered":5,"updated":"2026-11-23T09:00:02Z"}' >"$T/a.ck"
+printf '{"dead":1}\n{"dead":2}\n' >"$T/a.dlq"
+# b: its checkpoint is the one vcpipe already counted, so it adds nothing
+echo '{"status":"restarting","restarts":1,"delivered":7,"counted":"2026-11-23T09:00:03Z","lastExit":{"stage":"vc-source","code":75}}' >"$R/u/vc.b/state.json"
+echo '{"version":1,"source":"s","id":"j","time":"2026-11-23T09:00:00Z","delivered":7,"updated":"2026-11-23T09:00:03Z"}' >"$T/b.ck"
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+printf 'prom\ns3cret\n' >"$T/cred"
+vcpipe-metrics --listen "127.0.0.1:$port" --dir "$R" --credentials-file "$T/cred" 2>"$T/m.err" &
+MPID=$!
+bg_pid $MPID
+wait_for 10 grep -q serving "$T/m.err" || bail "vcpipe-metrics did not start: $(cat "$T/m.err")"
+B=http://127.0.0.1:$port
+
+is "no credentials: 401" 401 "$(curl -s -o /dev/null -w '%{http_code}' "$B/stats")"
+is "wrong password: 401" 401 "$(curl -s -o /dev/null -w '%{http_code}' -u prom:nope "$B/stats")"
+curl -s -u prom:s3cret "$B/stats" >"$T/stats.json"
+is "/stats: the provider, once, with events_total" '{"address":"https://vc/sdk","events_total":10,"type":"EventProvider"}' \
+	"$(jq -c '."vmware.event.router.stats".vc | {address, events_total, type}' "$T/stats.json")"
+is "/stats: a processor's invocations by class" '{"address":"http://broker/","invocations":{"VmPoweredOffEvent":3,"VmPoweredOnEvent":6},"type":"EventProcessor"}' \
+	"$(jq -c '."vmware.event.router.stats".a | {address, invocations, type}' "$T/stats.json")"
+is "/stats: the router's system.* members" '["cmdline","system.allLoad","system.lastLoad","system.numberOfSeconds","system.programName","vmware.event.router.stats"]' \
+	"$(jq -c 'keys' "$T/stats.json")"
+curl -s -u prom:s3cret "$B/metrics" | grep -v '^#' >"$T/metrics.txt"
+m() { grep "^$1{pipeline=\"$2\"" "$T/metrics.txt" | sed 's/.* //'; }
+is "/metrics: read" 10 "$(m vcpipe_events_read_total vc.a)"
+is "/metrics: encoded" 9 "$(m vcpipe_events_encoded_total vc.a)"
+is "/metrics: delivered = earlier runs + this run" 9 "$(m vcpipe_events_delivered_total vc.a)"
+is "/metrics: delivered not counted twice" 7 "$(m vcpipe_events_delivered_total vc.b)"
+is "/metrics: dead-lettered" 2 "$(m vcpipe_events_deadlettered_total vc.a)"
+is "/metrics: restarts" 2 "$(m vcpipe_restarts_total vc.a)"
+is "/metrics: last delivered event time" 1795424400.5 "$(m vcpipe_last_event_delivered_timestamp_seconds vc.a)"
+check "/metrics: per class" grep -q '^vcpipe_events_by_class_total{pipeline="vc.a",class="VmPoweredOnEvent"} 6$' "$T/metrics.txt"
+is "other paths: 404" 404 "$(curl -s -o /dev/null -w '%{http_code}' -u prom:s3cret "$B/nope")"
+kill -TERM $MPID
+set +e; wait $MPID; rc=$?; set -e
+is "SIGTERM: exits 0" 0 "$rc"
+expect_exit "--listen with a name is a usage error" 64 vcpipe-metrics --listen localhost:1 --dir "$R"
+done_testing
