@@ -35,7 +35,7 @@ if [ -n "$cc" ] && echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { ret
 		    -max_len=65536 -print_final_stats=1 corpus >"$T/fuzz.log" 2>&1); then
 			ok "libFuzzer ${secs}s under ASan+UBSan: $(grep -o 'stat::number_of_executed_units: *[0-9]*' "$T/fuzz.log" | grep -o '[0-9]*$') runs, no crash"
 		else
-			not_ok "libFuzzer found a crash"; tail -n 60 "$T/fuzz.log" | sed 's/^/# /' >&2
+			not_ok "libFuzzer found a crash"; tail -n 60 "$T/fuzz.log" 2>&1 | sed 's/^/# /' >&2
 			ls "$T"/crash-* "$T"/leak-* "$T"/timeout-* 2>/dev/null | sed 's/^/# /' >&2 || true
 		fi
 	fi

@@ -1175,10 +1175,8 @@ static int
 emit_generic(struct ctx *c, xmlNodePtr n)
 {
 	xmlNodePtr stack[16], *kids;
-	int skipstack[16], *skip;
-	size_t nk, i;
 	const char *s;
-	size_t len;
+	size_t nk, len;
 	int rc;
 
 	nk = element_children(n, &kids, stack, 16);
@@ -1187,22 +1185,17 @@ emit_generic(struct ctx *c, xmlNodePtr n)
 			return -1;
 		return put_str(c, s, len);
 	}
-	if (++c->depth > VIM_MAX_DEPTH) {
+	if (c->depth + 1 > VIM_MAX_DEPTH)
 		rc = fail(c, n, "nested deeper than %d elements", VIM_MAX_DEPTH);
-		goto out;
+	else {
+		c->depth++;
+		rc = putc1(c, '{');
+		if (rc == 0)
+			rc = emit_extras(c, kids, nk, NULL, -1, 0);
+		if (rc == 0)
+			rc = putc1(c, '}');
+		c->depth--;
 	}
-	skip = nk > 16 ? vp_xmalloc(nk * sizeof(int)) : skipstack;
-	for (i = 0; i < nk; i++)
-		skip[i] = 0;
-	rc = putc1(c, '{');
-	if (rc == 0)
-		rc = emit_extras(c, kids, nk, skip, -1, 0);
-	if (rc == 0)
-		rc = putc1(c, '}');
-	if (skip != skipstack)
-		free(skip);
-	c->depth--;
-out:
 	if (kids != stack)
 		free(kids);
 	return rc;
