@@ -1,0 +1,201 @@
+#!/bin/sh
+# bench/sink-http.sh: sink-http throughput, added latency and memory against a
+# local keep-alive receiver, side by side with curl posting the same events
+# to the same receiver in the same run.
+#
+# usage: bench/sink-http.sh [BUILDDIR]   (env: N events, default 20000;
+#        RATE events/s for the latency run, default 1000; CURL_EACH events
+#        for the one-curl-per-event run, default 500)
+#
+# The receiver is a small single-threaded C server built here (cc), the
+# same for every client: HTTP/1.1 keep-alive, reads each request whole, answers
+# 200 with an empty body, and notes when each request arrived. Events are
+# ~1 KB structured CloudEvents. Runs:
+#   1. sink-http, unpaced: events/s, max RSS
+#   2. sink-http --checkpoint (default interval), unpaced
+#   3. curl --config with one "next" block per event (one curl, one
+#      keep-alive connection, sequential): events/s, max RSS
+#   4. one curl process per event: events/s
+#   5. sink-http fed at RATE events/s by a pacing writer that stamps each line
+#      with the time it was written: added latency = arrival at the receiver
+#      minus that stamp (pipe + parse + HTTP), p50/p99/max.
+set -eu
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+B=${1:-${VP_BUILDDIR:-$SRC}}
+SINK=$B/src/sink-http/sink-http
+N=${N:-20000}
+RATE=${RATE:-1000}
+CURL_EACH=${CURL_EACH:-500}
+W=$(mktemp -d "${TMPDIR:-/tmp}/bench-sink-http.XXXXXX")
+trap 'kill $RPID 2>/dev/null || true; rm -rf "$W"' EXIT
+[ -x "$SINK" ] || { echo "no $SINK (give the build directory)" >&2; exit 1; }
+
+cat >"$W/recv.c" <<'EOF'
+/* bench receiver: serial connections, HTTP/1.1 keep-alive, 200 empty body. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+static volatile sig_atomic_t stop;
+static void on(int s) { (void)s; stop = 1; }
+static long long now_us(void) { struct timespec t; clock_gettime(CLOCK_REALTIME, &t);
+	return t.tv_sec * 1000000LL + t.tv_nsec / 1000; }
+int main(int argc, char **argv) {
+	int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al = sizeof(a);
+	static char buf[1 << 20];
+	FILE *log = fopen(argv[2], "w"), *pf;
+	struct sigaction sa = { .sa_handler = on };
+	sigaction(SIGTERM, &sa, NULL);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(s, (void *)&a, sizeof(a)) || listen(s, 64)) { perror("bind"); return 1; }
+	getsockname(s, (void *)&a, &al);
+	pf = fopen(argv[1], "w"); fprintf(pf, "%d\n", ntohs(a.sin_port)); fclose(pf);
+	setvbuf(log, NULL, _IOFBF, 1 << 20);
+	while (!stop) {
+		int c = accept(s, NULL, NULL);
+		size_t have = 0;
+		if (c < 0) continue;
+		setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		for (;;) {
+			char *end, *p;
+			size_t hlen, blen = 0, want;
+			ssize_t r;
+			while ((end = memmem(buf, have, "\r\n\r\n", 4)) == NULL) {
+				if ((r = read(c, buf + have, sizeof(buf) - have)) <= 0) goto done;
+				have += (size_t)r;
+			}
+			hlen = (size_t)(end - buf) + 4;
+			for (p = buf; p < end; p = strstr(p, "\r\n") + 2)
+				if (strncasecmp(p, "content-length:", 15) == 0) { blen = strtoul(p + 15, NULL, 10); break; }
+			want = hlen + blen;
+			while (have < want) {
+				if ((r = read(c, buf + have, sizeof(buf) - have)) <= 0) goto done;
+				have += (size_t)r;
+			}
+			{
+				long long t = now_us();
+				char *ts = memmem(buf + hlen, blen, "\"sentus\":", 9);
+				fprintf(log, "%lld %lld\n", t, ts ? atoll(ts + 9) : 0LL);
+			}
+			static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+			if (write(c, resp, sizeof(resp) - 1) < 0) goto done;
+			memmove(buf, buf + want, have - want);
+			have -= want;
+		}
+done:
+		close(c);
+		fflush(log);
+	}
+	fclose(log);
+	return 0;
+}
+EOF
+cat >"$W/pace.c" <<'EOF'
+/* pace RATE < lines: write each line at RATE/s, "sentus":0 replaced by now (us). */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+	double rate = atof(argv[1]);
+	char *line = NULL; size_t cap = 0; ssize_t n;
+	struct timespec next; long long step = (long long)(1e9 / rate);
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	while ((n = getline(&line, &cap, stdin)) > 0) {
+		char *p = strstr(line, "\"sentus\":0"), out[65536];
+		struct timespec rt; long long us; int k;
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
+		clock_gettime(CLOCK_REALTIME, &rt);
+		us = rt.tv_sec * 1000000LL + rt.tv_nsec / 1000;
+		k = snprintf(out, sizeof(out), "%.*s\"sentus\":%lld%s", (int)(p - line), line, us, p + 10);
+		if (write(1, out, (size_t)k) < 0) return 1;
+		next.tv_nsec += step;
+		while (next.tv_nsec >= 1000000000L) { next.tv_nsec -= 1000000000L; next.tv_sec++; }
+	}
+	return 0;
+}
+EOF
+cc -O2 -Wall -Werror -o "$W/recv" "$W/recv.c"
+cc -O2 -Wall -Werror -o "$W/pace" "$W/pace.c"
+
+# ~1 KB structured events, ids and keys distinct
+awk -v n="$N" 'BEGIN {
+	pad = "DC0_H0_VM0 on DC0_H0 in DC0 is powered on";
+	for (i = 1; i <= n; i++)
+		printf "{\"specversion\":\"1.0\",\"id\":\"bench-%d\",\"source\":\"https://vc.example.com/sdk\",\"type\":\"com.vmware.vsphere.VmPoweredOnEvent.v0\",\"subject\":\"VmPoweredOnEvent\",\"time\":\"2026-11-23T09:00:00.123456Z\",\"datacontenttype\":\"application/json\",\"eventkey\":%d,\"sentus\":0,\"data\":{\"Key\":%d,\"ChainId\":%d,\"CreatedTime\":\"2026-11-23T09:00:00.123456Z\",\"UserName\":\"VSPHERE.LOCAL\\\\Administrator\",\"Datacenter\":{\"Name\":\"DC0\",\"Datacenter\":{\"Type\":\"Datacenter\",\"Value\":\"datacenter-2\"}},\"ComputeResource\":{\"Name\":\"DC0_C0\",\"ComputeResource\":{\"Type\":\"ClusterComputeResource\",\"Value\":\"domain-c7\"}},\"Host\":{\"Name\":\"DC0_H0\",\"Host\":{\"Type\":\"HostSystem\",\"Value\":\"host-21\"}},\"Vm\":{\"Name\":\"DC0_H0_VM0\",\"Vm\":{\"Type\":\"VirtualMachine\",\"Value\":\"vm-57\"}},\"Ds\":null,\"Net\":null,\"Dvs\":null,\"FullFormattedMessage\":\"%s\",\"ChangeTag\":\"\",\"Template\":false}}\n", i, i, i, i, pad
+}' >"$W/events"
+
+"$W/recv" "$W/port" "$W/arrivals" &
+RPID=$!
+while [ ! -s "$W/port" ]; do sleep 0.05; done
+URL=http://127.0.0.1:$(cat "$W/port")/
+
+now() { date +%s.%N; }
+rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", n / (b - a) }'; }
+rss_of() { awk '{ printf "%.1f MB", $1 / 1024 }' "$1"; }
+
+echo "events: $N x $(head -1 "$W/events" | wc -c) bytes; receiver: $URL (C, keep-alive)"
+echo "host: $(nproc) CPUs, $(uname -sr); $(curl --version | head -1 | cut -d' ' -f1-2)"
+
+t0=$(now)
+/usr/bin/time -f %M -o "$W/rss1" "$SINK" --url "$URL" --log-level warn <"$W/events"
+t1=$(now)
+printf '%-44s %8s events/s  max RSS %s\n' "sink-http (one keep-alive connection)" "$(rate "$N" "$t0" "$t1")" "$(rss_of "$W/rss1")"
+
+t0=$(now)
+/usr/bin/time -f %M -o "$W/rss2" "$SINK" --url "$URL" --log-level warn --checkpoint "$W/ck" <"$W/events"
+t1=$(now)
+printf '%-44s %8s events/s  max RSS %s\n' "sink-http --checkpoint (interval 100ms)" "$(rate "$N" "$t0" "$t1")" "$(rss_of "$W/rss2")"
+
+# one curl, one "next" block per event: sequential on one connection
+sed 's/\\/\\\\/g; s/"/\\"/g' "$W/events" | awk -v u="$URL" '{
+	if (NR > 1) print "next"
+	print "url = \"" u "\""
+	print "header = \"Content-Type: application/cloudevents+json\""
+	print "data-binary = \"" $0 "\""
+	print "output = \"/dev/null\""
+}' >"$W/curl.cfg"
+t0=$(now)
+/usr/bin/time -f %M -o "$W/rss3" curl -sS --fail --config "$W/curl.cfg"
+t1=$(now)
+printf '%-44s %8s events/s  max RSS %s\n' "curl --config (one keep-alive connection)" "$(rate "$N" "$t0" "$t1")" "$(rss_of "$W/rss3")"
+
+head -n "$CURL_EACH" "$W/events" >"$W/few"
+t0=$(now)
+while IFS= read -r line; do
+	curl -sS --fail -o /dev/null -H 'Content-Type: application/cloudevents+json' \
+	    --data-binary "$line" "$URL"
+done <"$W/few"
+t1=$(now)
+printf '%-44s %8s events/s  (%s events)\n' "curl, one process per event" "$(rate "$CURL_EACH" "$t0" "$t1")" "$CURL_EACH"
+
+# added latency at a steady rate
+LN=$((RATE * 5))
+head -n "$LN" "$W/events" >"$W/lat"
+kill $RPID; wait $RPID 2>/dev/null || true
+rm -f "$W/port"
+"$W/recv" "$W/port" "$W/arrivals" &
+RPID=$!
+while [ ! -s "$W/port" ]; do sleep 0.05; done
+URL=http://127.0.0.1:$(cat "$W/port")/
+"$W/pace" "$RATE" <"$W/lat" | "$SINK" --url "$URL" --log-level warn
+kill $RPID; wait $RPID 2>/dev/null || true
+awk '$2 > 0 { print $1 - $2 }' "$W/arrivals" | sort -n >"$W/lat.us"
+awk -v r="$RATE" '{ a[NR] = $1 } END {
+	printf "%-44s p50 %.2f ms  p99 %.2f ms  max %.2f ms  (%d events at %d/s)\n",
+	    "sink-http added latency (pipe to receiver)",
+	    a[int(NR * 0.50)] / 1000, a[int(NR * 0.99)] / 1000, a[NR] / 1000, NR, r
+}' "$W/lat.us"
