@@ -48,8 +48,14 @@ ce_name_reserved(const char *s, size_t n)
 void
 ce_encoder_init(struct ce_encoder *e, const struct ce_config *cfg)
 {
+	struct vp_buf *bufs[] = { &e->out, &e->names, &e->strs, &e->name,
+	    &e->tmp, &e->body, &e->data, &e->ebody };
+
 	memset(e, 0, sizeof(*e));
 	e->cfg = cfg;
+	/* allocated from the start: no NULL data pointers to special-case */
+	for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
+		vp_buf_append(bufs[i], "", 0);
 }
 
 void
@@ -62,6 +68,7 @@ ce_encoder_free(struct ce_encoder *e)
 	vp_buf_free(&e->tmp);
 	vp_buf_free(&e->body);
 	vp_buf_free(&e->data);
+	vp_buf_free(&e->ebody);
 	free(e->m);
 	free(e->ext);
 	e->m = NULL;
@@ -83,7 +90,8 @@ bad(struct ce_encoder *e, const char *fmt, ...)
 	return CE_BAD;
 }
 
-#define S(e, s) ((e)->strs.data + (s).off)
+/* a decoded string; strs.data is NULL until the first append */
+#define S(e, s) ((e)->strs.data ? (e)->strs.data + (s).off : "")
 
 /* ---- member table -------------------------------------------------------- */
 
@@ -128,7 +136,7 @@ read_members(struct ce_encoder *e, struct js *j)
 		e->m[e->nm].noff = e->names.len;
 		e->m[e->nm].nlen = e->name.len;
 		e->m[e->nm].v = v;
-		vp_buf_append(&e->names, e->name.data, e->name.len);
+		js_put(&e->names, e->name.data, e->name.len);
 		e->nm++;
 	}
 	if (rc < 0)
@@ -144,7 +152,7 @@ str_put(struct ce_encoder *e, struct ce_str *s, const char *p, size_t n)
 	s->off = e->strs.len;
 	s->len = n;
 	s->set = 1;
-	vp_buf_append(&e->strs, p, n);
+	js_put(&e->strs, p, n);
 }
 
 static void
@@ -272,13 +280,23 @@ ext_add(struct ce_encoder *e, const char *name, size_t nlen,
 		e->ext = vp_xrealloc(e->ext, e->cap_ext * sizeof(*e->ext));
 	}
 	x = &e->ext[e->next++];
-	x->noff = e->strs.len;
-	x->nlen = nlen;
-	vp_buf_append(&e->strs, name, nlen);
 	x->kind = kind;
-	x->voff = e->strs.len;
+	x->nlen = nlen;
 	x->vlen = vlen;
-	vp_buf_append(&e->strs, val, vlen);
+	if (val == NULL)
+		val = "";
+	/* val may point into strs, which the appends below can move */
+	if (e->strs.data && val >= e->strs.data &&
+	    val < e->strs.data + e->strs.len) {
+		x->voff = (size_t)(val - e->strs.data);
+		x->noff = e->strs.len;
+		js_put(&e->strs, name, nlen);
+		return;
+	}
+	x->noff = e->strs.len;
+	js_put(&e->strs, name, nlen);
+	x->voff = e->strs.len;
+	js_put(&e->strs, val, vlen);
 }
 
 /* Does --set name this extension? Then --set's value replaces the event's. */
@@ -406,9 +424,9 @@ from_raw(struct ce_encoder *e)
 
 		/* createdTime too: a key reused after int32 wrap-around gets a new id */
 		vp_buf_reset(&e->tmp);
-		vp_buf_append(&e->tmp, S(e, uuid), uuid.len);
+		js_put(&e->tmp, S(e, uuid), uuid.len);
 		vp_buf_printf(&e->tmp, "/%s/", keybuf);
-		vp_buf_append(&e->tmp, S(e, e->time), e->time.len);
+		js_put(&e->tmp, S(e, e->time), e->time.len);
 		uuid_v5(vcpipe_ns, e->tmp.data, e->tmp.len, u);
 		uuid_format(u, s);
 		str_put(e, &e->id, s, 36);
@@ -433,9 +451,9 @@ from_raw(struct ce_encoder *e)
 		str_put(e, &e->type, types[ci], strlen(types[ci]));
 	} else {
 		vp_buf_reset(&e->tmp);
-		vp_buf_append(&e->tmp, "com.vmware.vsphere.", 19);
-		vp_buf_append(&e->tmp, S(e, cls), cls.len);
-		vp_buf_append(&e->tmp, ".v0", 3);
+		js_put(&e->tmp, "com.vmware.vsphere.", 19);
+		js_put(&e->tmp, S(e, cls), cls.len);
+		js_put(&e->tmp, ".v0", 3);
 		str_put(e, &e->type, e->tmp.data, e->tmp.len);
 	}
 	e->subject = cls;
@@ -538,7 +556,7 @@ from_structured(struct ce_encoder *e)
 				    (int)nl, n);
 			/* copy the name after the value: ext_add appends both */
 			vp_buf_reset(&e->tmp);
-			vp_buf_append(&e->tmp, S(e, s), s.len);
+			js_put(&e->tmp, S(e, s), s.len);
 			ext_add(e, n, nl, EXT_STRING, e->tmp.data, e->tmp.len);
 		} else if (v->type == JS_TRUE || v->type == JS_FALSE) {
 			ext_add(e, n, nl, EXT_LITERAL, v->p, v->len);
@@ -582,7 +600,7 @@ pct_decode(struct ce_encoder *e, struct ce_str *s, const char *p, size_t n)
 			c = (unsigned char)(hi * 16 + lo);
 			i += 2;
 		}
-		vp_buf_append(&e->strs, &c, 1);
+		js_put(&e->strs, &c, 1);
 	}
 	s->len = e->strs.len - s->off;
 	s->set = 1;
@@ -683,7 +701,7 @@ from_binary(struct ce_encoder *e)
 			/* n points into e->name and s into strs, which ext_add grows */
 			memcpy(nm, n, nl);
 			vp_buf_reset(&e->tmp);
-			vp_buf_append(&e->tmp, S(e, s), s.len);
+			js_put(&e->tmp, S(e, s), s.len);
 			ext_add(e, nm, nl, lit ? EXT_LITERAL : EXT_STRING,
 			    lit ? nb : e->tmp.data, lit ? strlen(nb) : e->tmp.len);
 		}
@@ -718,7 +736,7 @@ from_binary(struct ce_encoder *e)
 		if (json_media(S(e, ct), ct.len)) {
 			js_init(&bj, e->body.data, e->body.len);
 			if (js_value(&bj, &bv) != 0 || js_end(&bj) != 0)
-				return bad(e, "\"body\" is not JSON: %s", bj.err);
+				return bad(e, "\"body\": %s", bj.err);
 			set_json_data(e, &bv);
 		} else {
 			if (has_nul(e->body.data, e->body.len))
@@ -740,9 +758,9 @@ from_binary(struct ce_encoder *e)
 static void
 put_member(struct vp_buf *o, const char *name, const char *v, size_t n)
 {
-	vp_buf_append(o, ",\"", 2);
-	vp_buf_append(o, name, strlen(name));
-	vp_buf_append(o, "\":", 2);
+	js_put(o, ",\"", 2);
+	js_put(o, name, strlen(name));
+	js_put(o, "\":", 2);
 	js_quote(o, v, n);
 }
 
@@ -751,7 +769,7 @@ emit_structured(struct ce_encoder *e)
 {
 	struct vp_buf *o = &e->out;
 
-	vp_buf_append(o, "{\"specversion\":\"1.0\"", 20);
+	js_put(o, "{\"specversion\":\"1.0\"", 20);
 	put_member(o, "id", S(e, e->id), e->id.len);
 	put_member(o, "source", S(e, e->source), e->source.len);
 	put_member(o, "type", S(e, e->type), e->type.len);
@@ -766,23 +784,23 @@ emit_structured(struct ce_encoder *e)
 		    e->dataschema.len);
 	for (size_t i = 0; i < e->next; i++) {
 		const struct ce_ext *x = &e->ext[i];
-		vp_buf_append(o, ",", 1);
+		js_put(o, ",", 1);
 		js_quote(o, e->strs.data + x->noff, x->nlen);
-		vp_buf_append(o, ":", 1);
+		js_put(o, ":", 1);
 		if (x->kind == EXT_LITERAL)
-			vp_buf_append(o, e->strs.data + x->voff, x->vlen);
+			js_put(o, e->strs.data + x->voff, x->vlen);
 		else
 			js_quote(o, e->strs.data + x->voff, x->vlen);
 	}
 	if (e->dkind == DATA_JSON) {
-		vp_buf_append(o, ",\"data\":", 8);
-		vp_buf_append(o, e->dp, e->dlen);
+		js_put(o, ",\"data\":", 8);
+		js_put(o, e->dp, e->dlen);
 	} else if (e->dkind == DATA_BASE64) {
-		vp_buf_append(o, ",\"data_base64\":\"", 16);
-		vp_buf_append(o, e->dp, e->dlen);
-		vp_buf_append(o, "\"", 1);
+		js_put(o, ",\"data_base64\":\"", 16);
+		js_put(o, e->dp, e->dlen);
+		js_put(o, "\"", 1);
 	}
-	vp_buf_append(o, "}", 1);
+	js_put(o, "}", 1);
 }
 
 /* HTTP binding 1.0.2 3.1.3.2: space, '"', '%' and bytes outside 0x21..0x7E as %XY. */
@@ -802,7 +820,7 @@ pct_encode(struct vp_buf *o, const char *s, size_t n)
 		q[0] = '%';
 		q[1] = hex[c >> 4];
 		q[2] = hex[c & 15];
-		vp_buf_append(o, q, 3);
+		js_put(o, q, 3);
 		run = p + 1;
 	}
 	js_escape(o, run, (size_t)(end - run));
@@ -812,11 +830,11 @@ static void
 put_header(struct vp_buf *o, const char *name, size_t nlen, const char *v,
     size_t n)
 {
-	vp_buf_append(o, ",\"ce-", 5);
-	vp_buf_append(o, name, nlen);
-	vp_buf_append(o, "\":\"", 3);
+	js_put(o, ",\"ce-", 5);
+	js_put(o, name, nlen);
+	js_put(o, "\":\"", 3);
 	pct_encode(o, v, n);
-	vp_buf_append(o, "\"", 1);
+	js_put(o, "\"", 1);
 }
 
 static enum ce_result
@@ -835,30 +853,45 @@ emit_binary(struct ce_encoder *e)
 				return bad(e, "\"datacontenttype\" is not a valid "
 				    "Content-Type header value");
 	} else if (e->dkind == DATA_JSON) {
-		ct = "application/json";
+		ct = "application/json";	/* what the JSON format implies */
 		ctlen = 16;
+	} else if (e->dkind == DATA_BASE64) {
+		ct = "application/octet-stream";	/* bytes of no stated type */
+		ctlen = 24;
 	}
 	/* the body is the data as bytes; write it to body before the headers */
-	vp_buf_reset(&e->body);
+	vp_buf_reset(&e->ebody);
 	if (e->dkind == DATA_JSON) {
 		if (ct != NULL && !json_media(ct, ctlen) && e->dstring) {
 			struct js_span s = { e->dp, e->dlen, JS_STRING, 0, 0 };
 			vp_buf_reset(&e->tmp);
 			js_decode_string(&s, &e->tmp);
-			js_escape(&e->body, e->tmp.data, e->tmp.len);
+			js_escape(&e->ebody, e->tmp.data, e->tmp.len);
 		} else
-			js_escape(&e->body, e->dp, e->dlen);
+			js_escape(&e->ebody, e->dp, e->dlen);
 	} else if (e->dkind == DATA_BASE64) {
 		vp_buf_reset(&e->tmp);
 		b64_decode(&e->tmp, e->dp, e->dlen);
-		if (utf8_valid_prefix(e->tmp.data ? e->tmp.data : "",
-		    e->tmp.len) != e->tmp.len)
+		if (utf8_valid_prefix(e->tmp.data, e->tmp.len) != e->tmp.len)
 			return bad(e, "\"data_base64\" is not UTF-8 text, which "
 			    "binary-mode lines cannot carry");
-		js_escape(&e->body, e->tmp.data ? e->tmp.data : "", e->tmp.len);
+		if (json_media(ct, ctlen)) {
+			/* a JSON content type promises JSON: hold the body to it */
+			struct js bj;
+			struct js_span bv;
+
+			js_init(&bj, e->tmp.data, e->tmp.len);
+			if (js_value(&bj, &bv) != 0 || js_end(&bj) != 0)
+				return bad(e, "\"data_base64\" is not the JSON its "
+				    "datacontenttype says: %s", bj.err);
+			vp_buf_reset(&e->data);
+			js_compact(&bv, &e->data);
+			js_escape(&e->ebody, e->data.data, e->data.len);
+		} else
+			js_escape(&e->ebody, e->tmp.data, e->tmp.len);
 	}
 
-	vp_buf_append(o, "{\"headers\":{\"ce-specversion\":\"1.0\"", 34);
+	js_put(o, "{\"headers\":{\"ce-specversion\":\"1.0\"", 34);
 	put_header(o, "id", 2, S(e, e->id), e->id.len);
 	put_header(o, "source", 6, S(e, e->source), e->source.len);
 	put_header(o, "type", 4, S(e, e->type), e->type.len);
@@ -873,13 +906,13 @@ emit_binary(struct ce_encoder *e)
 		put_header(o, e->strs.data + e->ext[i].noff, e->ext[i].nlen,
 		    e->strs.data + e->ext[i].voff, e->ext[i].vlen);
 	if (ct != NULL) {
-		vp_buf_append(o, ",\"content-type\":", 16);
+		js_put(o, ",\"content-type\":", 16);
 		js_quote(o, ct, ctlen);
 	}
-	vp_buf_append(o, "},\"body\":\"", 10);
-	if (e->body.len)
-		vp_buf_append(o, e->body.data, e->body.len);
-	vp_buf_append(o, "\"}", 2);
+	js_put(o, "},\"body\":\"", 10);
+	if (e->ebody.len)
+		js_put(o, e->ebody.data, e->ebody.len);
+	js_put(o, "\"}", 2);
 	return CE_OK;
 }
 

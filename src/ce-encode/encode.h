@@ -58,6 +58,7 @@ struct ce_encoder {
 	char err[256];		/* why the line was rejected */
 	/* per-line scratch, reused so steady state allocates nothing */
 	struct vp_buf names, strs, name, tmp, body, data;
+	struct vp_buf ebody;	/* binary output body; data may point into body */
 	struct ce_member *m;
 	size_t nm, cap_m;
 	struct ce_ext *ext;

@@ -51,6 +51,9 @@ js_skip_ws(struct js *j)
 {
 	const char *p = j->p;
 
+	if (p < j->end && (unsigned char)*p > ' ')
+		return;
+
 	while (p < j->end && (*p == ' ' || *p == '\t' || *p == '\n' ||
 	    *p == '\r'))
 		p++;
@@ -140,28 +143,46 @@ hex4(const char *p, const char *end)
 	return v;
 }
 
+/* Bytes a string scan must stop at: controls, '"', '\\', non-ASCII. */
+static const unsigned char stop[256] = {
+	[0x00] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x10] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	['"'] = 1, ['\\'] = 1,
+	[0x80] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0x90] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xa0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xb0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xc0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xd0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xe0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	[0xf0] = 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
 static int
 scan_string(struct js *j)
 {
-	const char *p = j->p + 1, *end = j->end;
+	const unsigned char *p = (const unsigned char *)j->p + 1;
+	const unsigned char *end = (const unsigned char *)j->end;
 
 	for (;;) {
 		/* printable ASCII is the common case: take it in one loop */
-		while (p < end && (unsigned char)*p >= 0x20 && *p != '"' &&
-		    *p != '\\' && (unsigned char)*p < 0x80)
+		while (end - p >= 4 && !stop[p[0]] && !stop[p[1]] &&
+		    !stop[p[2]] && !stop[p[3]])
+			p += 4;
+		while (p < end && !stop[*p])
 			p++;
 		if (p >= end) {
-			j->p = p;
+			j->p = (const char *)p;
 			return fail(j, "not JSON: unterminated string");
 		}
 		unsigned char c = (unsigned char)*p;
 		if (c == '"') {
-			j->p = p + 1;
+			j->p = (const char *)p + 1;
 			return 0;
 		}
 		if (c == '\\') {
 			if (p + 1 >= end) {
-				j->p = p;
+				j->p = (const char *)p;
 				return fail(j, "not JSON: unterminated string");
 			}
 			switch (p[1]) {
@@ -172,23 +193,23 @@ scan_string(struct js *j)
 			case 'u':
 				break;
 			default:
-				j->p = p;
+				j->p = (const char *)p;
 				return fail(j, "not JSON: invalid escape in string");
 			}
-			long u = hex4(p + 2, end);
+			long u = hex4((const char *)p + 2, (const char *)end);
 			if (u < 0) {
-				j->p = p;
+				j->p = (const char *)p;
 				return fail(j, "not JSON: invalid \\u escape");
 			}
 			if (u >= 0xdc00 && u <= 0xdfff) {
-				j->p = p;
+				j->p = (const char *)p;
 				return fail(j, "invalid Unicode: lone low surrogate \\u%04lX", u);
 			}
 			if (u >= 0xd800 && u <= 0xdbff) {
 				long lo = end - p >= 12 && p[6] == '\\' &&
-				    p[7] == 'u' ? hex4(p + 8, end) : -1;
+				    p[7] == 'u' ? hex4((const char *)p + 8, (const char *)end) : -1;
 				if (lo < 0xdc00 || lo > 0xdfff) {
-					j->p = p;
+					j->p = (const char *)p;
 					return fail(j, "invalid Unicode: lone high surrogate \\u%04lX", u);
 				}
 				p += 12;
@@ -197,13 +218,12 @@ scan_string(struct js *j)
 			continue;
 		}
 		if (c < 0x20) {
-			j->p = p;
+			j->p = (const char *)p;
 			return fail(j, "not JSON: control character 0x%02x in string", c);
 		}
-		size_t k = utf8_seq((const unsigned char *)p,
-		    (const unsigned char *)end);
+		size_t k = utf8_seq(p, end);
 		if (k == 0) {
-			j->p = p;
+			j->p = (const char *)p;
 			return fail(j, "invalid UTF-8");
 		}
 		p += k;
@@ -482,7 +502,7 @@ put_utf8(struct vp_buf *out, unsigned long c)
 		b[3] = (unsigned char)(0x80 | (c & 0x3f));
 		n = 4;
 	}
-	vp_buf_append(out, b, n);
+	js_put(out, b, n);
 }
 
 void
@@ -495,13 +515,13 @@ js_decode_string(const struct js_span *v, struct vp_buf *out)
 			p++;
 			continue;
 		}
-		vp_buf_append(out, run, (size_t)(p - run));
+		js_put(out, run, (size_t)(p - run));
 		switch (p[1]) {
-		case 'b': vp_buf_append(out, "\b", 1); break;
-		case 'f': vp_buf_append(out, "\f", 1); break;
-		case 'n': vp_buf_append(out, "\n", 1); break;
-		case 'r': vp_buf_append(out, "\r", 1); break;
-		case 't': vp_buf_append(out, "\t", 1); break;
+		case 'b': js_put(out, "\b", 1); break;
+		case 'f': js_put(out, "\f", 1); break;
+		case 'n': js_put(out, "\n", 1); break;
+		case 'r': js_put(out, "\r", 1); break;
+		case 't': js_put(out, "\t", 1); break;
 		case 'u': {
 			unsigned long c = (unsigned long)hex4(p + 2, end);
 			if (c >= 0xd800 && c <= 0xdbff) {
@@ -513,12 +533,12 @@ js_decode_string(const struct js_span *v, struct vp_buf *out)
 			p += 4;
 			break;
 		}
-		default: vp_buf_append(out, p + 1, 1); break;
+		default: js_put(out, p + 1, 1); break;
 		}
 		p += 2;
 		run = p;
 	}
-	vp_buf_append(out, run, (size_t)(p - run));
+	js_put(out, run, (size_t)(p - run));
 }
 
 void
@@ -528,7 +548,7 @@ js_compact(const struct js_span *v, struct vp_buf *out)
 	int instr = 0;
 
 	if (!v->ws) {
-		vp_buf_append(out, v->p, v->len);
+		js_put(out, v->p, v->len);
 		return;
 	}
 	while (p < end) {
@@ -541,12 +561,12 @@ js_compact(const struct js_span *v, struct vp_buf *out)
 		} else if (c == '"') {
 			instr = 1;
 		} else if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
-			vp_buf_append(out, run, (size_t)(p - run));
+			js_put(out, run, (size_t)(p - run));
 			run = p + 1;
 		}
 		p++;
 	}
-	vp_buf_append(out, run, (size_t)(end - run));
+	js_put(out, run, (size_t)(end - run));
 }
 
 void
@@ -560,9 +580,9 @@ js_escape(struct vp_buf *out, const char *s, size_t len)
 		char esc[6];
 		size_t n = 2;
 
-		if (c >= 0x20 && c != '"' && c != '\\')
+		if (!stop[c] || c >= 0x80)
 			continue;
-		vp_buf_append(out, run, (size_t)(p - run));
+		js_put(out, run, (size_t)(p - run));
 		esc[0] = '\\';
 		switch (c) {
 		case '"': esc[1] = '"'; break;
@@ -580,18 +600,18 @@ js_escape(struct vp_buf *out, const char *s, size_t len)
 			esc[5] = hex[c & 15];
 			n = 6;
 		}
-		vp_buf_append(out, esc, n);
+		js_put(out, esc, n);
 		run = p + 1;
 	}
-	vp_buf_append(out, run, (size_t)(end - run));
+	js_put(out, run, (size_t)(end - run));
 }
 
 void
 js_quote(struct vp_buf *out, const char *s, size_t len)
 {
-	vp_buf_append(out, "\"", 1);
+	js_put(out, "\"", 1);
 	js_escape(out, s, len);
-	vp_buf_append(out, "\"", 1);
+	js_put(out, "\"", 1);
 }
 
 static const char b64[] =
@@ -608,14 +628,14 @@ b64_encode(struct vp_buf *out, const void *data, size_t n)
 		q[1] = b64[(p[0] & 3) << 4 | p[1] >> 4];
 		q[2] = b64[(p[1] & 15) << 2 | p[2] >> 6];
 		q[3] = b64[p[2] & 63];
-		vp_buf_append(out, q, 4);
+		js_put(out, q, 4);
 	}
 	if (n) {
 		q[0] = b64[p[0] >> 2];
 		q[1] = b64[(p[0] & 3) << 4 | (n > 1 ? p[1] >> 4 : 0)];
 		q[2] = n > 1 ? b64[(p[1] & 15) << 2] : '=';
 		q[3] = '=';
-		vp_buf_append(out, q, 4);
+		js_put(out, q, 4);
 	}
 }
 
@@ -645,7 +665,7 @@ b64_decode(struct vp_buf *out, const char *s, size_t n)
 		if (bits >= 8) {
 			bits -= 8;
 			b = (unsigned char)(acc >> bits);
-			vp_buf_append(out, &b, 1);
+			js_put(out, &b, 1);
 		}
 	}
 	return 0;

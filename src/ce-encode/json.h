@@ -11,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "vp.h"
 
@@ -34,6 +35,20 @@ struct js_span {
 	int ws;
 	int integer;		/* number without fraction or exponent */
 };
+
+/* vp_buf_append with the common case (it fits) inlined: the output hot path. */
+static inline void
+js_put(struct vp_buf *b, const void *p, size_t n)
+{
+	if (n == 0)
+		return;
+	if (b->len + n + 1 <= b->cap && b->max == 0) {
+		memcpy(b->data + b->len, p, n);
+		b->len += n;
+		b->data[b->len] = '\0';
+	} else
+		vp_buf_append(b, p, n);
+}
 
 void js_init(struct js *j, const char *s, size_t len);
 void js_skip_ws(struct js *j);

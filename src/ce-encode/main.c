@@ -11,9 +11,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* version macros only: ce-encode links none of these libraries */
+#include <curl/curlver.h>
+#include <jansson.h>
+#include <libxml/xmlversion.h>
 
 #include "encode.h"
 #include "vp.h"
@@ -77,6 +84,8 @@ struct reader {
 	char *buf;
 	size_t cap, beg, end, scan, max;
 	int eof;
+	int stopped;		/* SIGTERM/SIGINT: no more reading */
+	sigset_t waitmask;	/* signal mask while waiting for input */
 	unsigned long lineno;
 	struct vp_buf prefix;	/* the kept start of an over-long line */
 	size_t total;		/* that line's full length */
@@ -100,15 +109,25 @@ fill(struct reader *r)
 		r->buf = vp_xrealloc(r->buf, r->cap);
 	}
 	out_flush();		/* about to wait: nothing finished stays behind */
+	/*
+	 * SIGTERM and SIGINT are blocked except inside ppoll, so a stop
+	 * request arriving just before the wait cannot be missed.
+	 */
 	for (;;) {
-		n = read(r->fd, r->buf + r->end, r->cap - r->end);
-		if (n < 0 && errno == EINTR) {
-			if (vp_stop_requested) {
-				r->eof = 1;
-				return 0;
-			}
-			continue;
+		struct pollfd pfd = { r->fd, POLLIN, 0 };
+
+		if (vp_stop_requested) {
+			r->eof = r->stopped = 1;
+			return 0;
 		}
+		if (ppoll(&pfd, 1, NULL, &r->waitmask) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		n = read(r->fd, r->buf + r->end, r->cap - r->end);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
 		break;
 	}
 	if (n < 0)
@@ -146,6 +165,13 @@ read_line(struct reader *r, const char **line, size_t *len)
 		char *nl = memchr(r->buf + r->scan, '\n', r->end - r->scan);
 		size_t n;
 
+		if (nl == NULL && r->stopped && r->beg < r->end) {
+			/* a line cut short by the stop: not an event, not lost silently */
+			vp_warn("stdin:%lu: stopped before the end of this line; "
+			    "%zu bytes not encoded", r->lineno + 1, r->end - r->beg);
+			r->beg = r->scan = r->end;
+			return RD_EOF;
+		}
 		if (nl != NULL || (r->eof && r->beg < r->end)) {
 			n = nl ? (size_t)(nl - (r->buf + r->beg)) : r->end - r->beg;
 			*line = r->buf + r->beg;
@@ -351,7 +377,10 @@ main(int argc, char **argv)
 				    optarg);
 			break;
 		case 'V':
-			vp_print_versions(vp_progname, NULL);
+			printf("%s (vcpipe) %s\n", vp_progname, PACKAGE_VERSION);
+			printf("built with libcurl %s, jansson %s, libxml2 %s; "
+			    "%s itself needs only libc\n", LIBCURL_VERSION,
+			    JANSSON_VERSION, LIBXML_DOTTED_VERSION, vp_progname);
 			return VP_EXIT_OK;
 		case 'x': {
 			char *eq = strchr(optarg, '=');
@@ -397,6 +426,16 @@ main(int argc, char **argv)
 		vp_die(VP_EXIT_IOERR, "%s: %s", rj.path, strerror(errno));
 
 	memset(&rd, 0, sizeof(rd));
+	{
+		sigset_t stop;
+
+		sigemptyset(&stop);
+		sigaddset(&stop, SIGTERM);
+		sigaddset(&stop, SIGINT);
+		sigprocmask(SIG_BLOCK, &stop, &rd.waitmask);
+		sigdelset(&rd.waitmask, SIGTERM);
+		sigdelset(&rd.waitmask, SIGINT);
+	}
 	rd.fd = STDIN_FILENO;
 	rd.max = max_line;
 	rd.cap = READ_CHUNK;

@@ -15,7 +15,7 @@
 static void
 sha1_block(struct sha1 *c, const unsigned char *p)
 {
-	uint32_t w[80], a, b, d, e, f, k, t, cc;
+	uint32_t w[80], a, b, d, e, t, cc;
 	int i;
 
 	for (i = 0; i < 16; i++)
@@ -28,27 +28,24 @@ sha1_block(struct sha1 *c, const unsigned char *p)
 	cc = c->h[2];
 	d = c->h[3];
 	e = c->h[4];
-	for (i = 0; i < 80; i++) {
-		if (i < 20) {
-			f = (b & cc) | (~b & d);
-			k = 0x5a827999;
-		} else if (i < 40) {
-			f = b ^ cc ^ d;
-			k = 0x6ed9eba1;
-		} else if (i < 60) {
-			f = (b & cc) | (b & d) | (cc & d);
-			k = 0x8f1bbcdc;
-		} else {
-			f = b ^ cc ^ d;
-			k = 0xca62c1d6;
-		}
-		t = ROL(a, 5) + f + e + k + w[i];
-		e = d;
-		d = cc;
-		cc = ROL(b, 30);
-		b = a;
-		a = t;
-	}
+	/* four loops rather than a branch per round */
+#define ROUND(f, k) do {						\
+		t = ROL(a, 5) + (f) + e + (k) + w[i];			\
+		e = d;							\
+		d = cc;							\
+		cc = ROL(b, 30);					\
+		b = a;							\
+		a = t;							\
+	} while (0)
+	for (i = 0; i < 20; i++)
+		ROUND((b & cc) | (~b & d), 0x5a827999);
+	for (; i < 40; i++)
+		ROUND(b ^ cc ^ d, 0x6ed9eba1);
+	for (; i < 60; i++)
+		ROUND((b & cc) | (b & d) | (cc & d), 0x8f1bbcdc);
+	for (; i < 80; i++)
+		ROUND(b ^ cc ^ d, 0xca62c1d6);
+#undef ROUND
 	c->h[0] += a;
 	c->h[1] += b;
 	c->h[2] += cc;
@@ -91,15 +88,18 @@ void
 sha1_final(struct sha1 *c, unsigned char out[20])
 {
 	uint64_t bits = c->len * 8;
-	unsigned char pad = 0x80, zero = 0, lenb[8];
 	int i;
 
-	sha1_update(c, &pad, 1);
-	while (c->n != 56)
-		sha1_update(c, &zero, 1);
+	c->blk[c->n++] = 0x80;
+	if (c->n > 56) {
+		memset(c->blk + c->n, 0, 64 - c->n);
+		sha1_block(c, c->blk);
+		c->n = 0;
+	}
+	memset(c->blk + c->n, 0, 56 - c->n);
 	for (i = 0; i < 8; i++)
-		lenb[i] = (unsigned char)(bits >> (56 - 8 * i));
-	sha1_update(c, lenb, 8);
+		c->blk[56 + i] = (unsigned char)(bits >> (56 - 8 * i));
+	sha1_block(c, c->blk);
 	for (i = 0; i < 20; i++)
 		out[i] = (unsigned char)(c->h[i / 4] >> (24 - 8 * (i % 4)));
 }
