@@ -12,7 +12,8 @@
 # 200 with an empty body, and notes when each request arrived. Events are
 # ~1 KB structured CloudEvents. Runs:
 #   1. sink-http, unpaced: events/s, max RSS
-#   2. sink-http --checkpoint (default interval), unpaced
+#   2. sink-http --checkpoint (default interval), unpaced; and with
+#      --checkpoint-interval 0 (an atomic checkpoint write per event)
 #   3. curl --config with one "next" block per event (one curl, one
 #      keep-alive connection, sequential): events/s, max RSS
 #   4. one curl process per event: events/s
@@ -159,6 +160,11 @@ t0=$(now)
 /usr/bin/time -f %M -o "$W/rss2" "$SINK" --url "$URL" --log-level warn --checkpoint "$W/ck" <"$W/events"
 t1=$(now)
 printf '%-44s %8s events/s  max RSS %s\n' "sink-http --checkpoint (interval 100ms)" "$(rate "$N" "$t0" "$t1")" "$(rss_of "$W/rss2")"
+
+t0=$(now)
+"$SINK" --url "$URL" --log-level warn --checkpoint "$W/ck" --checkpoint-interval 0 <"$W/events"
+t1=$(now)
+printf '%-44s %8s events/s  (fsync per event)\n' "sink-http --checkpoint-interval 0" "$(rate "$N" "$t0" "$t1")"
 
 # one curl, one "next" block per event: sequential on one connection
 sed 's/\\/\\\\/g; s/"/\\"/g' "$W/events" | awk -v u="$URL" '{

@@ -334,7 +334,7 @@ main(int argc, char *argv[])
 	const char *cred_path = NULL, *token_path = NULL, *gateway = NULL;
 	const char *connector = DEFAULT_CONNECTOR;
 	int64_t refresh_ms = vp_parse_duration_ms(DEFAULT_REFRESH);
-	int async = 0, ch, rc = 0;
+	int async = 0, connector_set = 0, ch, rc = 0;
 	char *end;
 	struct vp_linereader lr;
 
@@ -400,6 +400,7 @@ main(int argc, char *argv[])
 			if (strpbrk(optarg, "\r\n") || *optarg == '\0')
 				vp_usage_error("--connector: bad name");
 			connector = optarg;
+			connector_set = 1;
 			break;
 		case 'O':
 			retry_on_arg(&S.policy, optarg);
@@ -449,7 +450,7 @@ main(int argc, char *argv[])
 		vp_usage_error("--url: not an http:// or https:// URL");
 	if (gateway && !url_ok(gateway))
 		vp_usage_error("--openfaas: not an http:// or https:// URL");
-	if (S.url && (async || connector != (const char *)DEFAULT_CONNECTOR))
+	if (S.url && (async || connector_set))
 		vp_usage_error("--async and --connector go with --openfaas");
 	if (S.url && cred_path && token_path)
 		vp_usage_error("give one of --credentials-file and --token-file");
