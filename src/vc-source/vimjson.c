@@ -1626,8 +1626,8 @@ fill_meta(struct ctx *c, xmlNodePtr ev, int type, int known,
 		m->class = vp_xmalloc(len + 1);
 		memcpy(m->class, s, len);
 		m->class[len] = '\0';
-	} else
-		m->class = vp_xstrdup(m->type);
+	} else	/* the whole name: m->type may be cut short */
+		m->class = vp_xstrdup(t && *t ? t : m->mapped);
 	return 0;
 }
 

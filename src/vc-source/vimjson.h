@@ -111,7 +111,8 @@ struct vim_source {
  * Append one whole raw event line (see the formats page; no newline):
  * {"vcenter":..,"instanceUuid":..,"apiVersion":..,"class":..,"category":..,
  *  "key":..,"createdTime":..,"data":{...}}. NULL source strings print as "".
- * Returns 0, or -1 with err and out unchanged.
+ * m may be NULL, else it is filled as by vim_event_json (free it the same
+ * way). Returns 0, or -1 with err and out unchanged.
  */
 int vim_raw_line(const struct vim_source *src, xmlNodePtr ev,
     struct vp_buf *out, struct vim_event_meta *m, char *err, size_t errlen);
