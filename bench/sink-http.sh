@@ -197,7 +197,15 @@ rm -f "$W/port"
 RPID=$!
 while [ ! -s "$W/port" ]; do sleep 0.05; done
 URL=http://127.0.0.1:$(cat "$W/port")/
-"$W/pace" "$RATE" <"$W/lat" | "$SINK" --url "$URL" --log-level warn
+"$W/pace" "$RATE" <"$W/lat" | "$SINK" --url "$URL" --log-level warn &
+SPID=$!
+sleep 2
+# RSS counts every shared-library page touched (libcurl's OpenSSL, GnuTLS,
+# ...); Pss shares them out and Private is sink-http's own
+mem=$(awk '/^(Rss|Pss|Private_Clean|Private_Dirty):/ { v[$1] = $2 } END {
+	printf "Rss %.1f MB  Pss %.1f MB  Private %.1f MB", v["Rss:"] / 1024,
+	    v["Pss:"] / 1024, (v["Private_Clean:"] + v["Private_Dirty:"]) / 1024 }' /proc/$SPID/smaps_rollup)
+wait $SPID
 kill $RPID; wait $RPID 2>/dev/null || true
 awk '$2 > 0 { print $1 - $2 }' "$W/arrivals" | sort -n >"$W/lat.us"
 awk -v r="$RATE" '{ a[NR] = $1 } END {
@@ -205,3 +213,4 @@ awk -v r="$RATE" '{ a[NR] = $1 } END {
 	    "sink-http added latency (pipe to receiver)",
 	    a[int(NR * 0.50)] / 1000, a[int(NR * 0.99)] / 1000, a[NR] / 1000, NR, r
 }' "$W/lat.us"
+printf '%-44s %s\n' "sink-http memory while streaming" "$mem"
