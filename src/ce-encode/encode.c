@@ -866,13 +866,17 @@ emit_binary(struct ce_encoder *e)
 			struct js_span s = { e->dp, e->dlen, JS_STRING, 0, 0 };
 			vp_buf_reset(&e->tmp);
 			js_decode_string(&s, &e->tmp);
+			if (has_nul(e->tmp.data, e->tmp.len))
+				return bad(e, "text \"data\" contains NUL, which "
+				    "binary-mode lines cannot carry");
 			js_escape(&e->ebody, e->tmp.data, e->tmp.len);
 		} else
 			js_escape(&e->ebody, e->dp, e->dlen);
 	} else if (e->dkind == DATA_BASE64) {
 		vp_buf_reset(&e->tmp);
 		b64_decode(&e->tmp, e->dp, e->dlen);
-		if (utf8_valid_prefix(e->tmp.data, e->tmp.len) != e->tmp.len)
+		if (utf8_valid_prefix(e->tmp.data, e->tmp.len) != e->tmp.len ||
+		    has_nul(e->tmp.data, e->tmp.len))
 			return bad(e, "\"data_base64\" is not UTF-8 text, which "
 			    "binary-mode lines cannot carry");
 		if (json_media(ct, ctlen)) {
