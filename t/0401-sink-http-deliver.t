@@ -6,7 +6,7 @@
 . "$VP_SRCDIR/t/http-receiver/lib.sh"
 command -v sink-http >/dev/null || skip_all "sink-http not built"
 command -v jq >/dev/null || skip_all "jq not installed"
-plan 23
+plan 24
 D=$VP_SRCDIR/t/data
 E=$VP_SRCDIR/t/expected
 
@@ -72,4 +72,5 @@ is "a non-JSON line is kept as a string" "not json" "$(head -1 "$T/dlq" | jq -r 
 # usage errors
 expect_exit "--url and --openfaas together is a usage error" 64 sink-http --url "$URL" --openfaas "$URL"
 expect_exit "a non-HTTP URL is a usage error" 64 sink-http --url ftp://x/
+expect_exit "credentials in the URL are a usage error" 64 sink-http --url "http://u:pw@127.0.0.1:$RPORT/"
 done_testing

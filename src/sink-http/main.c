@@ -301,6 +301,16 @@ url_ok(const char *u)
 	return strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0;
 }
 
+/* user:password@ in a URL would put a secret in argv and in every log line. */
+static int
+url_has_userinfo(const char *u)
+{
+	const char *host = strstr(u, "://") + 3;
+	size_t n = strcspn(host, "/?#");
+
+	return memchr(host, '@', n) != NULL;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -450,6 +460,9 @@ main(int argc, char *argv[])
 		vp_usage_error("--url: not an http:// or https:// URL");
 	if (gateway && !url_ok(gateway))
 		vp_usage_error("--openfaas: not an http:// or https:// URL");
+	if (url_has_userinfo(S.url ? S.url : gateway))
+		vp_usage_error("credentials do not go in the URL: use "
+		    "--credentials-file or --token-file");
 	if (S.url && (async || connector_set))
 		vp_usage_error("--async and --connector go with --openfaas");
 	if (S.url && cred_path && token_path)
