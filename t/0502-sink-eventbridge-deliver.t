@@ -100,7 +100,7 @@ is "large events: oversized entry in the DLQ" "huge EntryTooLarge" "$(jq -r '"\(
 # a quiet stream: one event is sent without waiting for more or for EOF
 start_fake "$T/cfg.json"
 mkfifo "$T/fifo"
-eb --linger 50ms <"$T/fifo" 2>"$T/quiet.err" &
+$SE --region us-east-1 --endpoint-url "$FAKE_URL" --linger 50ms <"$T/fifo" >/dev/null 2>"$T/quiet.err" &
 sp=$!; bg_pid $sp
 exec 3>"$T/fifo"
 head -1 "$D/sink-eventbridge-structured.ndjson" >&3

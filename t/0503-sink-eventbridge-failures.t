@@ -7,7 +7,7 @@
 # again entry by entry; transport errors; dead letters replay.
 . "${0%/*}/lib.sh"
 . "$VP_SRCDIR/t/fake-eventbridge/fake.sh"
-plan 29
+plan 33
 D=$VP_SRCDIR/t/data
 IN=$D/sink-eventbridge-structured.ndjson
 SE="$VP_WRAP sink-eventbridge"
@@ -79,8 +79,28 @@ expect_exit "unknown bus: entries dead-lettered with ResourceNotFoundException" 
 is "unknown bus: 12 dead letters" "12 ResourceNotFoundException" \
     "$(jq -s -r '"\(length) \(map(.dlq.code) | unique | join(","))"' "$T/bus.dlq")"
 
-# transport errors: nothing listens
+# SIGTERM while EventBridge is unreachable: the waiting events are
+# dead-lettered, the checkpoint written, exit 0
 stop_fake
+mkfifo "$T/fifo"
+# run the program itself in the background (not the eb function's subshell)
+# so the signal reaches it
+$SE --region us-east-1 --endpoint-url "$FAKE_URL" --retry-base 10ms --retry-cap 100ms \
+    --dlq "$T/term.dlq" --checkpoint "$T/term.ck" <"$T/fifo" >/dev/null 2>"$T/term.err" &
+sp=$!; bg_pid $sp
+exec 3>"$T/fifo"
+head -3 "$IN" >&3
+wait_for 20 grep -q 'PutEvents (3 entries)' "$T/term.err" || true
+kill -TERM $sp
+set +e; wait $sp; rc=$?; set -e
+exec 3>&-
+is "SIGTERM during retries: exit 0" 0 "$rc"
+is "SIGTERM during retries: the 3 waiting events dead-lettered" "1000 1001 1002" \
+    "$(jq -r .event.id "$T/term.dlq" | tr '\n' ' ' | sed 's/ $//')"
+check "SIGTERM during retries: reason says so" grep -q 'stopping before delivery' "$T/term.dlq"
+is "SIGTERM during retries: checkpoint after the dead letters" 1002 "$(ck_id "$T/term.ck")"
+
+# transport errors: nothing listens
 expect_exit "connection refused, --max-retries 1, no --dlq: exit 75" 75 \
     eb --max-retries 1 --checkpoint "$T/t.ck" <"$IN"
 check "connection refused: no checkpoint written" test ! -e "$T/t.ck"

@@ -48,7 +48,8 @@ expect_exit "--rule-arn: not a rule ARN (64)" 64 eb --rule-arn arn:aws:s3:::buck
 # refresh: the rule changes while the sink runs
 start_fake "$T/cfg.json" --rules "$T/rules.json"
 mkfifo "$T/fifo"
-eb --event-bus vc --rule vm-power --rule-refresh 1s <"$T/fifo" 2>"$T/refresh.err" &
+$SE --region us-east-1 --endpoint-url "$FAKE_URL" --event-bus vc --rule vm-power \
+    --rule-refresh 1s <"$T/fifo" >/dev/null 2>"$T/refresh.err" &
 sp=$!; bg_pid $sp
 exec 3>"$T/fifo"
 sed -n 1,2p "$IN" >&3	# 1000 matches, 1001 matches
