@@ -21,7 +21,11 @@ mhd_logger(void *cls, const char *fmt, va_list ap)
 	n = strlen(msg);
 	while (n > 0 && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
 		msg[--n] = '\0';
-	vp_warn("http: %s", msg);
+	/* a client hanging up (a watcher closing its stream) is routine */
+	if (strstr(msg, "no longer available") || strstr(msg, "reset by peer"))
+		vp_debug("http: %s", msg);
+	else
+		vp_warn("http: %s", msg);
 }
 
 static int
