@@ -95,7 +95,7 @@ start_fake "$T/cfg.json"
 expect_exit "large events: delivered, the oversized one dead-lettered" 0 \
     eb --dlq "$T/big.dlq" <"$T/big.ndjson"
 is "large events: 256 KB batches (2, 2, 2 entries)" "2 2 2" "$(jq -r .entries "$T/fake.req" | tr '\n' ' ' | sed 's/ $//')"
-is "large events: oversized entry in the DLQ" "huge EntryTooLarge" "$(jq -r '"\(.event.id) \(.dlq.code)"' "$T/big.dlq")"
+is "large events: oversized entry in the DLQ" "huge EntryTooLarge" "$(jq -r '"\(.id) \(.deadletter.code)"' "$T/big.dlq")"
 
 # a quiet stream: one event is sent without waiting for more or for EOF
 start_fake "$T/cfg.json"
@@ -114,7 +114,8 @@ printf '%s\n' 'not json' '{"specversion":"1.0","id":"x"}' >"$T/bad.ndjson"
 head -2 "$D/sink-eventbridge-structured.ndjson" >>"$T/bad.ndjson"
 start_fake "$T/cfg.json"
 expect_exit "bad lines go to the DLQ, the rest is delivered" 0 eb --dlq "$T/bad.dlq" <"$T/bad.ndjson"
-is "bad lines: two InvalidInput records" "InvalidInput InvalidInput" "$(jq -r .dlq.code "$T/bad.dlq" | tr '\n' ' ' | sed 's/ $//')"
+is "bad lines: two invalid-line records, as sink-http writes them" "not json|invalid line {\"specversion\":\"1.0\",\"id\":\"x\"}|invalid line" \
+    "$(jq -c -r '"\(.invalid // del(.deadletter))|\(.deadletter.reason)"' "$T/bad.dlq" | tr '\n' ' ' | sed 's/ $//')"
 expect_exit "--strict: a bad line is a data error (65)" 65 eb --strict <"$T/bad.ndjson"
 expect_exit "usage: --region is required (64)" 64 env -u AWS_REGION -u AWS_DEFAULT_REGION $SE --endpoint-url "$FAKE_URL"
 expect_exit "usage: --batch-size 11 (64)" 64 eb --batch-size 11

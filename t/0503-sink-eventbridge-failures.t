@@ -24,7 +24,7 @@ is "partial failure: 1003 retried until accepted, after its neighbours" \
 is "partial failure: the retry leads the next request, then goes alone" \
     "10 3 1" "$(jq -r '.entries' "$T/fake.req" | tr '\n' ' ' | sed 's/ $//')"
 is "partial failure: 1005 dead-lettered with its ErrorCode" "1005 MalformedDetail 1" \
-    "$(jq -r '"\(.event.id) \(.dlq.code) \(.dlq.attempts)"' "$T/p.dlq")"
+    "$(jq -r '"\(.id) \(.deadletter.code) \(.deadletter.attempts)"' "$T/p.dlq")"
 is "partial failure: checkpoint at the last event" 1011 "$(ck_id "$T/p.ck")"
 check "partial failure: every request signed" all_signed
 
@@ -44,7 +44,7 @@ is "retries exhausted: checkpoint before the undelivered entry" 1002 "$(ck_id "$
 start_fake "$T/c3.json"
 expect_exit "retries exhausted with --dlq: exit 0" 0 eb --max-retries 2 --dlq "$T/x.dlq" --checkpoint "$T/x2.ck" <"$IN"
 is "retries exhausted: dead letter after 3 attempts" "1003 ThrottlingException 3" \
-    "$(jq -r '"\(.event.id) \(.dlq.code) \(.dlq.attempts)"' "$T/x.dlq")"
+    "$(jq -r '"\(.id) \(.deadletter.code) \(.deadletter.attempts)"' "$T/x.dlq")"
 is "retries exhausted: checkpoint moves on" 1011 "$(ck_id "$T/x2.ck")"
 
 # dead letters replay as the events they hold
@@ -77,7 +77,7 @@ start_fake "$T/c6.json"
 expect_exit "unknown bus: entries dead-lettered with ResourceNotFoundException" 0 \
     eb --event-bus nosuch --dlq "$T/bus.dlq" <"$IN"
 is "unknown bus: 12 dead letters" "12 ResourceNotFoundException" \
-    "$(jq -s -r '"\(length) \(map(.dlq.code) | unique | join(","))"' "$T/bus.dlq")"
+    "$(jq -s -r '"\(length) \(map(.deadletter.code) | unique | join(","))"' "$T/bus.dlq")"
 
 # SIGTERM while EventBridge is unreachable: the waiting events are
 # dead-lettered, the checkpoint written, exit 0
@@ -96,8 +96,8 @@ set +e; wait $sp; rc=$?; set -e
 exec 3>&-
 is "SIGTERM during retries: exit 0" 0 "$rc"
 is "SIGTERM during retries: the 3 waiting events dead-lettered" "1000 1001 1002" \
-    "$(jq -r .event.id "$T/term.dlq" | tr '\n' ' ' | sed 's/ $//')"
-check "SIGTERM during retries: reason says so" grep -q 'stopping before delivery' "$T/term.dlq"
+    "$(jq -r .id "$T/term.dlq" | tr '\n' ' ' | sed 's/ $//')"
+check "SIGTERM during retries: reason says so" grep -q 'stopped while retrying' "$T/term.dlq"
 is "SIGTERM during retries: checkpoint after the dead letters" 1002 "$(ck_id "$T/term.ck")"
 
 # transport errors: nothing listens

@@ -295,6 +295,46 @@ str_member(json_t *o, const char *k)
 }
 
 /*
+ * Drop the "deadletter" member from a dead-letter record: cut the text where
+ * it was appended when the cut gives the same object (so the CloudEvent is
+ * sent byte for byte), else re-encode without it.
+ */
+static void
+strip_deadletter(struct ev *e, json_t *root)
+{
+	static const char mark[] = ",\"deadletter\":{";
+	const char *p = NULL, *cur = e->line;
+	json_t *cut = NULL;
+	char *s;
+
+	json_object_del(root, "deadletter");
+	while ((cur = strstr(cur, mark)) != NULL)
+		p = cur++;
+	if (p) {
+		size_t n = (size_t)(p - e->line);
+
+		s = vp_xmalloc(n + 2);
+		memcpy(s, e->line, n);
+		s[n] = '}';
+		s[n + 1] = '\0';
+		cut = json_loadb(s, n + 1, 0, NULL);
+		if (cut && json_equal(cut, root)) {
+			json_decref(cut);
+			free(e->line);
+			e->line = s;
+			e->len = n + 1;
+			return;
+		}
+		json_decref(cut);
+		free(s);
+	}
+	s = json_dumps(root, JSON_COMPACT);
+	free(e->line);
+	e->line = s;
+	e->len = strlen(s);
+}
+
+/*
  * Turn an input line into an event.  Returns the CloudEvent JSON (for
  * pattern matching; caller frees) or NULL with a reason in err.
  */
@@ -315,17 +355,14 @@ parse_event(struct ev *e, char *err, size_t errlen)
 		json_decref(root);
 		return NULL;
 	}
-	/* a dead-letter record replays as the event it holds */
-	if (json_is_object(json_object_get(root, "dlq")) &&
-	    json_is_object(json_object_get(root, "event"))) {
-		json_t *inner = json_incref(json_object_get(root, "event"));
-		char *s = json_dumps(inner, JSON_COMPACT);
-
-		json_decref(root);
-		root = inner;
-		free(e->line);
-		e->line = s;
-		e->len = strlen(s);
+	/* a dead-letter record (sink-http's format) replays as its event */
+	if (json_is_object(json_object_get(root, "deadletter"))) {
+		if (json_object_get(root, "invalid")) {
+			snprintf(err, errlen, "a dead letter of an invalid line");
+			json_decref(root);
+			return NULL;
+		}
+		strip_deadletter(e, root);
 	}
 	hdr = json_object_get(root, "headers");
 	body = json_object_get(root, "body");
@@ -400,51 +437,64 @@ match_document(const struct ev *e, json_t *ce)
 
 /* ---- dead letters and checkpoint ---------------------------------------- */
 
+/*
+ * The record is sink-http's: the input line with a "deadletter" member
+ * appended ({"invalid": LINE, "deadletter": ...} when the line is not a JSON
+ * object), so either sink replays the other's dead letters.
+ */
 static void
-dead_letter(struct ev *e, const char *code, const char *reason)
+dead_letter(struct ev *e, const char *reason, const char *code,
+    const char *error)
 {
-	json_t *meta;
+	json_t *meta, *chk;
 	char now[64], *m;
 	struct vp_buf b = { 0 };
 	struct timespec ts;
+	size_t n = e->len;
 
 	if (opt.dlq == NULL) {
-		vp_error("line %lu: event %s rejected: %s%s%s", e->lineno,
-		    e->id ? e->id : "?", code ? code : "", code ? ": " : "",
-		    reason);
+		vp_error("line %lu: event %s %s: %s%s%s", e->lineno,
+		    e->id ? e->id : "?", reason, code ? code : "",
+		    code ? ": " : "", error);
 		return;
 	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	vp_format_rfc3339(ts.tv_sec, 0, now, sizeof(now));
-	meta = json_pack("{s:s, s:s, s:s, s:i}", "reason", reason, "time", now,
-	    "program", "sink-eventbridge", "attempts", (json_int_t)e->attempts);
+	meta = json_pack("{s:s, s:s, s:i, s:s, s:i, s:s}", "reason", reason,
+	    "error", error, "attempts", (json_int_t)e->attempts, "url", url,
+	    "line", (json_int_t)e->lineno, "time", now);
 	if (code)
 		json_object_set_new(meta, "code", json_string(code));
 	m = json_dumps(meta, JSON_COMPACT);
 	json_decref(meta);
-	/* the event goes in verbatim when it is JSON, else as a string */
-	vp_buf_printf(&b, "{\"dlq\":%s,\"event\":", m);
-	free(m);
-	{
-		json_t *chk = json_loadb(e->line, e->len, 0, NULL);
+	chk = json_loadb(e->line, e->len, 0, NULL);
+	while (n > 0 && (e->line[n - 1] == ' ' || e->line[n - 1] == '\t'))
+		n--;
+	if (json_is_object(chk) && n > 0 && e->line[n - 1] == '}') {
+		vp_buf_append(&b, e->line, n - 1);
+		if (json_object_size(chk) > 0)
+			vp_buf_append(&b, ",", 1);
+		vp_buf_printf(&b, "\"deadletter\":%s}", m);
+	} else {
+		json_t *o = json_pack("{s:s%}", "invalid", e->line, e->len);
+		char *enc;
 
-		if (json_is_object(chk))
-			vp_buf_append(&b, e->line, e->len);
-		else {
-			json_t *s = json_stringn(e->line, e->len);
-			char *enc = json_dumps(s, JSON_ENCODE_ANY);
-
-			vp_buf_append(&b, enc, strlen(enc));
-			free(enc);
-			json_decref(s);
-		}
-		json_decref(chk);
+		if (o == NULL)	/* not UTF-8: the line cannot be kept */
+			o = json_pack("{s:s}", "invalid",
+			    "(line is not valid UTF-8)");
+		json_object_set_new(o, "deadletter", json_loads(m, 0, NULL));
+		enc = json_dumps(o, JSON_COMPACT);
+		vp_buf_append(&b, enc, strlen(enc));
+		free(enc);
+		json_decref(o);
 	}
-	vp_buf_append(&b, "}", 1);
+	json_decref(chk);
+	free(m);
 	if (vp_append_line_sync(opt.dlq, b.data, b.len) != 0)
 		vp_die(VP_EXIT_IOERR, "%s: %s", opt.dlq, strerror(errno));
-	vp_warn("line %lu: event %s dead-lettered: %s%s%s", e->lineno,
-	    e->id ? e->id : "?", code ? code : "", code ? ": " : "", reason);
+	vp_warn("line %lu: event %s %s: %s%s%s; dead-lettered to %s", e->lineno,
+	    e->id ? e->id : "?", reason, code ? code : "", code ? ": " : "",
+	    error, opt.dlq);
 	dead++;
 	vp_buf_free(&b);
 }
@@ -807,7 +857,8 @@ retry_or_give_up(struct ev *e, const char *code, const char *why)
 		    "%s%s%s", e->lineno, e->id, code ? code : "",
 		    code ? ": " : "", why);
 	}
-	dead_letter(e, code, vp_stop_requested ? "stopping before delivery" : why);
+	dead_letter(e, vp_stop_requested ? "stopped while retrying" :
+	    "retries exhausted", code, why);
 	e->state = ST_DONE;
 	return 1;
 }
@@ -816,12 +867,12 @@ static void
 reject(struct ev *e, const char *code, const char *why)
 {
 	if (opt.dlq == NULL) {
-		dead_letter(e, code, why);
+		dead_letter(e, "rejected", code, why);
 		pop_done();
 		write_checkpoint();
 		exit(VP_EXIT_DATAERR);
 	}
-	dead_letter(e, code, why);
+	dead_letter(e, "rejected", code, why);
 	e->state = ST_DONE;
 }
 
@@ -996,8 +1047,15 @@ take_line(char *line, size_t len, int toolong)
 		if (opt.strict)
 			vp_die(VP_EXIT_DATAERR, "line %lu: longer than %u bytes",
 			    e->lineno, LINE_MAX_BYTES);
-		vp_error("line %lu: longer than %u bytes, skipped", e->lineno,
-		    LINE_MAX_BYTES);
+		if (opt.dlq) {
+			char why[64];
+
+			snprintf(why, sizeof(why), "line longer than %u bytes",
+			    LINE_MAX_BYTES);
+			dead_letter(e, "invalid line", NULL, why);
+		} else
+			vp_error("line %lu: longer than %u bytes, skipped",
+			    e->lineno, LINE_MAX_BYTES);
 		return;
 	}
 	e->line = vp_xmalloc(len + 1);
@@ -1018,7 +1076,7 @@ take_line(char *line, size_t len, int toolong)
 			vp_die(VP_EXIT_DATAERR, "line %lu: %s", lineno, err);
 		}
 		if (opt.dlq)
-			dead_letter(e, "InvalidInput", err);
+			dead_letter(e, "invalid line", NULL, err);
 		else
 			vp_error("line %lu: %s, skipped", e->lineno, err);
 		free(e->id);
