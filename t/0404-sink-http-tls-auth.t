@@ -8,7 +8,7 @@ command -v sink-http >/dev/null || skip_all "sink-http not built"
 command -v jq >/dev/null || skip_all "jq not installed"
 command -v openssl >/dev/null || skip_all "openssl not installed"
 command -v node >/dev/null || skip_all "node not installed"
-plan 20
+plan 22
 D=$VP_SRCDIR/t/data
 S1=$(sed -n 1p "$D/sink-http-structured.ndjson")
 printf '%s\n' "$S1" >"$T/one"
@@ -29,6 +29,11 @@ expect_exit "--insecure: delivered" 0 $VP_WRAP sink-http --url "$U" --insecure <
 expect_exit "--http1.1: delivered" 0 $VP_WRAP sink-http --url "$U" --ca-file "$T/cert.pem" --http1.1 <"$T/one"
 is "HTTP/1.1 when asked" 1.1 "$(jq -r .proto "$T/h2.log" | tail -1)"
 is "the body arrived intact over HTTP/2" "$S1" "$(jq -r .body "$T/h2.log" | sed -n 1p)"
+: >"$T/h2.log"
+expect_exit "three events over HTTP/2" 0 \
+    $VP_WRAP sink-http --url "$U" --ca-file "$T/cert.pem" <"$D/sink-http-structured.ndjson"
+is "all three on one HTTP/2 connection" "3 1" \
+    "$(jq -r 'select(.proto=="2.0")|.conn' "$T/h2.log" | wc -l | tr -d ' ') $(jq -r .conn "$T/h2.log" | sort -u | wc -l | tr -d ' ')"
 
 start_receiver a
 U="http://127.0.0.1:$RPORT/"

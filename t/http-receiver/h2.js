@@ -2,7 +2,9 @@
 // HTTPS receiver offering HTTP/2 (ALPN h2) and HTTP/1.1, for sink-http's
 // protocol test. Node's built-in http2 module only.
 // usage: node h2.js CERT KEY LOG PORTFILE
-// Appends one JSON line per request to LOG: {"proto":"2.0","headers":{...},"body":"..."}
+// Appends one JSON line per request to LOG:
+//   {"proto":"2.0","conn":"127.0.0.1:PORT","headers":{...},"body":"..."}
+// where conn is the client end of the TCP connection the request came on.
 'use strict';
 const fs = require('fs');
 const http2 = require('http2');
@@ -17,8 +19,10 @@ const server = http2.createSecureServer({
     for (const [k, v] of Object.entries(req.headers)) {
       if (!k.startsWith(':')) headers[k.toLowerCase()] = v;
     }
+    const sock = req.stream ? req.stream.session.socket : req.socket;
     fs.appendFileSync(log, JSON.stringify({
-      proto: req.httpVersion, method: req.method, path: req.url, headers,
+      proto: req.httpVersion, conn: `${sock.remoteAddress}:${sock.remotePort}`,
+      method: req.method, path: req.url, headers,
       body: Buffer.concat(chunks).toString('utf8'),
     }) + '\n');
     res.writeHead(202, { 'content-type': 'application/json' });
