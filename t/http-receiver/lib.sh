@@ -22,13 +22,13 @@ stop_receiver() {
 	wait "$_pid" 2>/dev/null || true
 }
 
-# bodies NAME [jq filter on a request]: the bodies of the requests that were
-# answered 2xx, one per line, in arrival order.
+# bodies NAME: the bodies of the requests that were answered 2xx, one per
+# line, in arrival order.
 bodies() {
 	jq -r 'select(.action|test("^2")) | .body' "$T/$1.log"
 }
 
-# answered NAME: number of requests logged
+# requests NAME: number of requests logged
 requests() {
 	if [ -f "$T/$1.log" ]; then wc -l <"$T/$1.log" | tr -d ' '; else echo 0; fi
 }
