@@ -7,7 +7,7 @@
 # --credentials-file, the checkpoint, a quiet stream sent at once.
 . "${0%/*}/lib.sh"
 . "$VP_SRCDIR/t/fake-eventbridge/fake.sh"
-plan 35
+plan 37
 D=$VP_SRCDIR/t/data
 X=$VP_SRCDIR/t/expected
 SE="$VP_WRAP sink-eventbridge"
@@ -70,6 +70,24 @@ expect_exit "AWS_SHARED_CREDENTIALS_FILE" 0 env AWS_SHARED_CREDENTIALS_FILE="$T/
     $SE --region us-east-1 --endpoint-url "$FAKE_URL" <"$D/sink-eventbridge-binary.ndjson"
 expect_exit "--credentials-file with --profile" 0 eb --credentials-file "$T/creds.ini" \
     --profile temp <"$D/sink-eventbridge-binary.ndjson"
+# rotation: a changed credentials file is read again before the next request
+cp "$T/creds.ini" "$T/rot.ini"
+start_fake "$T/cfg.json"
+mkfifo "$T/rotfifo"
+$SE --region us-east-1 --endpoint-url "$FAKE_URL" --credentials-file "$T/rot.ini" \
+    <"$T/rotfifo" >/dev/null 2>"$T/rot.err" &
+sp=$!; bg_pid $sp
+exec 3>"$T/rotfifo"
+sed -n 1p "$D/sink-eventbridge-binary.ndjson" >&3
+wait_for 20 test -s "$T/fake.log" || true
+sed 's/^\[temp\]/[default]/; 1,/^\[default\]/s/^\[default\]/[old]/' "$T/creds.ini" >"$T/rot.new"
+mv "$T/rot.new" "$T/rot.ini"
+sed -n 2p "$D/sink-eventbridge-binary.ndjson" >&3
+exec 3>&-
+set +e; wait $sp; rc=$?; set -e
+is "rotation: both events delivered, exit 0" "0 2" "$rc $(wc -l <"$T/fake.log")"
+is "rotation: the second request used the new keys and token" "$AKID false $TMP_AKID true" \
+    "$(jq -r '"\(.akid) \(.token)"' "$T/fake.req" | tr '\n' ' ' | sed 's/ $//')"
 expect_exit "no credentials anywhere is a configuration error (78)" 78 eb <"$D/sink-eventbridge-binary.ndjson"
 expect_exit "unknown profile is a configuration error (78)" 78 eb --credentials-file "$T/creds.ini" \
     --profile nosuch <"$D/sink-eventbridge-binary.ndjson"

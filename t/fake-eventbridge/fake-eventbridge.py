@@ -95,6 +95,7 @@ class Handler(BaseHTTPRequestHandler):
         if not m:
             return "MissingAuthenticationToken", "Missing or malformed Authorization header"
         akid, day, region, service, signed, sig = m.groups()
+        self.akid = akid
         cred = fake.creds_for(akid)
         if cred is None:
             return "UnrecognizedClientException", "The security token included in the request is invalid."
@@ -146,12 +147,13 @@ class Handler(BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(n)
         target = self.headers.get("X-Amz-Target", "")
+        self.akid = None
         with fake.lock:
             fake.nreq += 1
             reqno = fake.nreq
         bad = self.verify(body)
         rec = {"n": reqno, "target": target, "host": self.headers.get("Host"),
-               "signed": bad is None,
+               "signed": bad is None, "akid": self.akid,
                "token": "X-Amz-Security-Token" in self.headers}
         try:
             if bad:
