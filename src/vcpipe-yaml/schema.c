@@ -138,12 +138,14 @@ static const struct field f_knative[] = {
 	E("encoding", 0, t_encoding),
 	M("auth", 0, f_auth_basic, v_basic, CHECK_NONE),
 	S("caFile", 0),			/* vcpipe */
+	S("maxRetryTime", F_DURATION),	/* vcpipe: then dead-letter */
 	END
 };
 static const struct field f_openfaas[] = {
 	S("address", F_REQUIRED | F_HTTPURL),
 	B("async"),
 	M("auth", 0, f_auth_basic, v_basic, CHECK_NONE),
+	S("maxRetryTime", F_DURATION),	/* vcpipe */
 	END
 };
 static const struct field f_eventbridge[] = {
@@ -152,6 +154,7 @@ static const struct field f_eventbridge[] = {
 	S("ruleARN", F_REQUIRED),
 	M("auth", F_REQUIRED, f_auth_aws, v_aws, CHECK_NONE),
 	S("endpointUrl", F_HTTPURL),	/* vcpipe: another endpoint (tests) */
+	S("maxRetryTime", F_DURATION),	/* vcpipe */
 	END
 };
 static const struct field f_stdout[] = { END };
