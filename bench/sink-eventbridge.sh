@@ -45,18 +45,20 @@ run() {
 	: >"$T/req"
 	t0=$(now)
 	AWS_ACCESS_KEY_ID=AKIDBENCH AWS_SECRET_ACCESS_KEY=bench/secret \
+	    /usr/bin/time -o "$T/cpu" -f "%U %S %M" \
 	    "$SE" --region us-east-1 --endpoint-url "$URL" --log-level warn \
 	    --checkpoint "$T/ck" "$@" <"$T/in.ndjson"
 	t1=$(now)
 	reqs=$(wc -l <"$T/req")
 	bad=$(grep -c '"signed": false' "$T/req" || true)
-	echo "$t0 $t1 $reqs $bad"
+	echo "$t0 $t1 $reqs $bad $(cat "$T/cpu")"
 }
-printf '%-32s %8s %9s %10s %10s\n' mode events requests seconds events/s
+printf '%-32s %8s %9s %8s %9s %9s %8s\n' mode events requests seconds events/s sink-cpu-s max-rss-kB
 for mode in "batched --batch-size 10" "unbatched --batch-size 1"; do
 	name=${mode%% *}; args=${mode#* }
 	set -- $(run $args)
 	awk -v n="$N" -v t0="$1" -v t1="$2" -v r="$3" -v m="$name ($args)" -v bad="$4" \
-	    'BEGIN { s = t1 - t0; printf "%-32s %8d %9d %10.2f %10.0f%s\n", m, n, r, s, n / s,
+	    -v cpu="$5" -v sys="$6" -v rss="$7" \
+	    'BEGIN { s = t1 - t0; printf "%-32s %8d %9d %8.2f %9.0f %9.2f %8d%s\n", m, n, r, s, n / s, cpu + sys, rss,
 	        (bad > 0) ? "  (" bad " bad signatures!)" : "" }'
 done

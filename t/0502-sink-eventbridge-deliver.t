@@ -7,7 +7,7 @@
 # --credentials-file, the checkpoint, a quiet stream sent at once.
 . "${0%/*}/lib.sh"
 . "$VP_SRCDIR/t/fake-eventbridge/fake.sh"
-plan 37
+plan 38
 D=$VP_SRCDIR/t/data
 X=$VP_SRCDIR/t/expected
 SE="$VP_WRAP sink-eventbridge"
@@ -118,11 +118,13 @@ is "large events: oversized entry in the DLQ" "huge EntryTooLarge" "$(jq -r '"\(
 # a quiet stream: one event is sent without waiting for more or for EOF
 start_fake "$T/cfg.json"
 mkfifo "$T/fifo"
-$SE --region us-east-1 --endpoint-url "$FAKE_URL" --linger 50ms <"$T/fifo" >/dev/null 2>"$T/quiet.err" &
+$SE --region us-east-1 --endpoint-url "$FAKE_URL" --linger 50ms --checkpoint "$T/quiet.ck" \
+    --checkpoint-interval 1h <"$T/fifo" >/dev/null 2>"$T/quiet.err" &
 sp=$!; bg_pid $sp
 exec 3>"$T/fifo"
 head -1 "$D/sink-eventbridge-structured.ndjson" >&3
 if wait_for 20 test -s "$T/fake.log"; then ok "quiet stream: sent while stdin stays open"; else not_ok "quiet stream: sent while stdin stays open"; fi
+if wait_for 20 grep -q '"id":"1000"' "$T/quiet.ck"; then ok "quiet stream: checkpointed at once despite the interval"; else not_ok "quiet stream: checkpointed at once despite the interval"; fi
 exec 3>&-
 set +e; wait $sp; rc=$?; set -e
 is "quiet stream: exit 0 at EOF" 0 "$rc"

@@ -30,7 +30,8 @@
 static const char usage_text[] =
 "usage: sink-eventbridge --region REGION [--event-bus BUS] [--endpoint-url URL]\n"
 "           [--credentials-file FILE] [--profile NAME] [--dlq FILE]\n"
-"           [--checkpoint FILE] [--batch-size N] [--max-batch-bytes N]\n"
+"           [--checkpoint FILE] [--checkpoint-interval DURATION]\n"
+"           [--batch-size N] [--max-batch-bytes N]\n"
 "           [--linger DURATION] [--max-retries N] [--max-retry-time DURATION]\n"
 "           [--retry-base DURATION] [--retry-cap DURATION] [--timeout DURATION]\n"
 "           [--pattern FILE | --rule NAME | --rule-arn ARN]\n"
@@ -61,7 +62,7 @@ static struct {
 	int batch, strict;
 	size_t max_bytes;
 	int64_t linger_ms, max_retry_ms, retry_base_ms, retry_cap_ms;
-	int64_t timeout_ms, refresh_ms;
+	int64_t timeout_ms, refresh_ms, ckpt_interval_ms;
 	long max_retries;	/* -1: no limit */
 	struct vp_tls tls;
 } opt;
@@ -78,6 +79,7 @@ static struct ev **q;		/* queue of events in input order */
 static size_t qlen;
 static unsigned long delivered, dead, filtered;
 static int need_checkpoint;
+static int64_t ck_written_ms;
 static struct ev last_done;	/* checkpoint position (strings owned) */
 static struct vp_backoff backoff;
 
@@ -507,6 +509,7 @@ write_checkpoint(void)
 	struct timespec ts;
 
 	need_checkpoint = 0;
+	ck_written_ms = vp_now_ms();
 	if (opt.checkpoint == NULL || last_done.id == NULL)
 		return;
 	clock_gettime(CLOCK_REALTIME, &ts);
@@ -532,6 +535,32 @@ write_checkpoint(void)
 			    strerror(errno));
 	}
 	free(s);
+}
+
+/* More input ready right now (buffered or in the pipe)? */
+static int
+input_pending(void)
+{
+	struct pollfd pfd = { 0, POLLIN, 0 };
+
+	if (in.off < in.len && memchr(in.buf + in.off, '\n', in.len - in.off))
+		return 1;
+	return !in.eof && poll(&pfd, 1, 0) > 0;
+}
+
+/*
+ * Write the checkpoint when the interval has passed or the input is idle:
+ * a quiet stream is checkpointed after every batch, a busy one without an
+ * fsync per request (sink-http's rule).
+ */
+static void
+checkpoint_maybe(void)
+{
+	if (!need_checkpoint)
+		return;
+	if (vp_now_ms() - ck_written_ms >= opt.ckpt_interval_ms ||
+	    !input_pending())
+		write_checkpoint();
 }
 
 /* Drop the finished prefix of the queue; it moves the checkpoint. */
@@ -1188,7 +1217,7 @@ num_arg(const char *name, const char *v, long lo, long hi)
 }
 
 enum {
-	O_BATCH = 256, O_CA, O_CHECKPOINT, O_CREDFILE, O_DLQ, O_ENDPOINT,
+	O_BATCH = 256, O_CA, O_CHECKPOINT, O_CKINTERVAL, O_CREDFILE, O_DLQ, O_ENDPOINT,
 	O_BUS, O_INSECURE, O_LINGER, O_LOGJSON, O_LOGLEVEL, O_MAXBYTES,
 	O_MAXRETRIES, O_MAXRETRYTIME, O_PATTERN, O_PROFILE, O_REGION,
 	O_RETRYBASE, O_RETRYCAP, O_RULE, O_RULEARN, O_REFRESH, O_STRICT,
@@ -1199,6 +1228,7 @@ static const struct option longopts[] = {
 	{ "batch-size", required_argument, NULL, O_BATCH },
 	{ "ca-file", required_argument, NULL, O_CA },
 	{ "checkpoint", required_argument, NULL, O_CHECKPOINT },
+	{ "checkpoint-interval", required_argument, NULL, O_CKINTERVAL },
 	{ "credentials-file", required_argument, NULL, O_CREDFILE },
 	{ "dlq", required_argument, NULL, O_DLQ },
 	{ "endpoint-url", required_argument, NULL, O_ENDPOINT },
@@ -1241,6 +1271,7 @@ main(int argc, char **argv)
 	opt.retry_cap_ms = 30000;
 	opt.timeout_ms = 30000;
 	opt.refresh_ms = 5 * 60 * 1000;
+	opt.ckpt_interval_ms = 100;
 	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (ch) {
 		case O_BATCH:
@@ -1252,6 +1283,10 @@ main(int argc, char **argv)
 			break;
 		case O_CHECKPOINT:
 			opt.checkpoint = optarg;
+			break;
+		case O_CKINTERVAL:
+			opt.ckpt_interval_ms = duration_arg("--checkpoint-interval",
+			    optarg);
 			break;
 		case O_CREDFILE:
 			opt.credfile = optarg;
@@ -1401,17 +1436,18 @@ main(int argc, char **argv)
 			gather();
 		pop_done();
 		if (pending_count(&bytes) == 0) {
-			if (need_checkpoint)
-				write_checkpoint();
 			if ((in.eof && in.off >= in.len && !in.skipping) ||
-			    vp_stop_requested)
+			    vp_stop_requested) {
+				if (need_checkpoint)
+					write_checkpoint();
 				break;
+			}
+			checkpoint_maybe();
 			continue;
 		}
 		send_batch();
 		pop_done();
-		if (need_checkpoint)
-			write_checkpoint();
+		checkpoint_maybe();
 	}
 	vp_info("done: %lu delivered, %lu dead-lettered, %lu filtered out",
 	    delivered, dead, filtered);
