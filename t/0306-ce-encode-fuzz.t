@@ -32,9 +32,9 @@ then
 		ok "the libFuzzer target builds with ASan and UBSan"
 		mkdir -p "$T/corpus"
 		cp "$C"/* "$T/corpus/"
-		if "$T/fuzz-line" -runs=300000 -max_len=4096 -seed=1 -artifact_prefix="$T/" \
+		if "$T/fuzz-line" -runs=150000 -max_len=4096 -seed=1 -artifact_prefix="$T/" \
 		    "$T/corpus" >"$T/fuzz.log" 2>&1; then
-			ok "300000 fuzzing runs: no crash, leak or undefined behaviour"
+			ok "150000 fuzzing runs: no crash, leak or undefined behaviour"
 		else
 			not_ok "fuzzing found a problem"; tail -40 "$T/fuzz.log" | sed 's/^/# /' >&2
 			cp "$T"/crash-* "$T"/leak-* "$T"/timeout-* "$VP_BUILDDIR/" 2>/dev/null || true
