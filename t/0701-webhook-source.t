@@ -4,7 +4,7 @@
 . "${0%/*}/lib.sh"
 PATH="$VP_BUILDDIR/src/webhook-source:$PATH"
 command -v curl >/dev/null || skip_all "curl not installed"
-plan 14
+plan 15
 
 $VP_WRAP webhook-source --listen 127.0.0.1:0 --log-level debug \
 	>"$T/out" 2>"$T/err" &
@@ -63,3 +63,17 @@ is "SIGTERM: exit 0" 0 "$rc"
 same "output lines" "$VP_SRCDIR/t/expected/webhook-basic.ndjson" "$T/out"
 check "every line is a CloudEvent ce-encode accepts as format 2" \
 	jq -e -s 'all(.[]; .specversion == "1.0" and (.id|type) == "string")' "$T/out"
+
+# IPv6 listen address, where the host has IPv6 loopback
+if ! grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 2>/dev/null; then
+	ok "# SKIP no IPv6 loopback"
+else
+	$VP_WRAP webhook-source --listen '[::1]:0' >"$T/out6" 2>"$T/err6" &
+	pid=$!; bg_pid $pid
+	wait_for 10 grep -q 'port [0-9]' "$T/err6" || bail "no IPv6 start"
+	p6=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$T/err6")
+	is "listening on [::1]" 204 "$(curl -s -g -o /dev/null -w '%{http_code}' \
+		-X POST -H ce-specversion:1.0 -H ce-id:v6 -H ce-source:/s -H ce-type:t \
+		"http://[::1]:$p6/webhook")"
+	kill -TERM $pid; wait $pid || true
+fi

@@ -4,7 +4,7 @@
 . "${0%/*}/lib.sh"
 PATH="$VP_BUILDDIR/src/webhook-source:$PATH"
 command -v curl >/dev/null || skip_all "curl not installed"
-plan 34
+plan 37
 
 expect_exit "--help exits 0" 0 webhook-source --help
 check "--help prints the synopsis" grep -q '^usage: webhook-source' "$T/.exit.out"
@@ -101,5 +101,19 @@ is "handshake from another origin: 403" "403 webhook origin not allowed" \
 kill -TERM $pid
 set +e; wait $pid; rc=$?; set -e
 is "SIGTERM: exit 0" 0 "$rc"
-is "only the one good event was written" '{"specversion":"1.0","id":"1","source":"/s","type":"t"}' "$(cat "$T/out")"
+out1=$(cat "$T/out")
+
+# --allowed-rate is enforced: 2 a minute
+$VP_WRAP webhook-source --listen 127.0.0.1:0 --allowed-rate 2 \
+	>"$T/out2" 2>"$T/err2" &
+pid=$!; bg_pid $pid
+wait_for 10 grep -q 'port [0-9]' "$T/err2" || bail "webhook-source did not start"
+url=http://127.0.0.1:$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$T/err2")/webhook
+codes=$(for i in 1 2 3; do curl -s -D "$T/hdr$i" -o /dev/null -w '%{http_code} ' \
+	-X POST $ce "$url"; done)
+is "over --allowed-rate: 429" "204 204 429 " "$codes"
+check "429 carries Retry-After" grep -qi '^Retry-After: [0-9]' "$T/hdr3"
+expect_exit "--allowed-rate 0: exit 64" 64 webhook-source --allowed-rate 0
+kill -TERM $pid; wait $pid || true
+is "only the one good event was written" '{"specversion":"1.0","id":"1","source":"/s","type":"t"}' "$out1"
 check "credentials never logged" sh -c "! grep -q s3cret '$T/err'"

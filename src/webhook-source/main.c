@@ -40,6 +40,7 @@ static struct {
 	const char *origins[MAX_ORIGINS];
 	int norigins;
 	const char *rate;
+	long rate_n;		/* requests per minute; 0 = no limit */
 } opt = {
 	.listen = ":8080",
 	.path = "/webhook",
@@ -56,6 +57,31 @@ static atomic_int inflight;
 static atomic_int stopping;
 static atomic_int out_failed;
 static atomic_ulong accepted, rejected;
+
+/* the --allowed-rate window: requests counted per wall-clock minute */
+static pthread_mutex_t rate_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t rate_window;
+static long rate_count;
+
+/* Count a request; seconds until the next window when over the limit. */
+static int
+rate_exceeded(void)
+{
+	int64_t now = vp_now_ms(), win = now / 60000;
+	int wait = 0;
+
+	if (opt.rate_n == 0)
+		return 0;
+	pthread_mutex_lock(&rate_lock);
+	if (win != rate_window) {
+		rate_window = win;
+		rate_count = 0;
+	}
+	if (++rate_count > opt.rate_n)
+		wait = (int)((win + 1) * 60000 - now + 999) / 1000;
+	pthread_mutex_unlock(&rate_lock);
+	return wait;
+}
 
 struct req {
 	struct vp_buf body;
@@ -295,6 +321,7 @@ handle(void *cls, struct MHD_Connection *c, const char *url,
 	(void)version;
 	if (r == NULL) {
 		const char *cl;
+		int wait;
 
 		r = calloc(1, sizeof(*r));
 		if (r == NULL)
@@ -353,6 +380,29 @@ handle(void *cls, struct MHD_Connection *c, const char *url,
 			    "shutting down");
 		if (strcmp(method, "OPTIONS") == 0)
 			return handshake(c);
+		if ((wait = rate_exceeded()) > 0) {
+			struct MHD_Response *resp;
+			enum MHD_Result ret;
+			char ra[16];
+
+			resp = MHD_create_response_from_buffer(
+			    sizeof("rate limit exceeded\n") - 1,
+			    (void *)"rate limit exceeded\n",
+			    MHD_RESPMEM_PERSISTENT);
+			if (resp == NULL)
+				return MHD_NO;
+			snprintf(ra, sizeof(ra), "%d", wait);
+			MHD_add_response_header(resp, "Retry-After", ra);
+			MHD_add_response_header(resp,
+			    MHD_HTTP_HEADER_CONTENT_TYPE,
+			    "text/plain; charset=utf-8");
+			rejected++;
+			vp_info("POST %s: 429 over --allowed-rate", url);
+			ret = MHD_queue_response(c, MHD_HTTP_TOO_MANY_REQUESTS,
+			    resp);
+			MHD_destroy_response(resp);
+			return ret;
+		}
 		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 		    "Content-Length");
 		if (cl && strtoull(cl, NULL, 10) > opt.max_body)
@@ -453,10 +503,11 @@ main(int argc, char **argv)
 			break;
 		case O_ALLOWED_RATE:
 			if (strspn(optarg, "0123456789") != strlen(optarg) ||
-			    *optarg == '\0')
+			    *optarg == '\0' || strtol(optarg, NULL, 10) <= 0)
 				vp_usage_error("--allowed-rate: not a number: %s",
 				    optarg);
 			opt.rate = optarg;
+			opt.rate_n = strtol(optarg, NULL, 10);
 			break;
 		case O_BASIC_AUTH_FILE:
 			opt.authfile = optarg;
