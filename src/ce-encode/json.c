@@ -396,9 +396,12 @@ scan_value(struct js *j, enum js_type *type, int *integer)
 	case 'n':
 		*type = JS_NULL;
 		return literal(j, "null");
-	default:
+	case '-': case '0': case '1': case '2': case '3': case '4':
+	case '5': case '6': case '7': case '8': case '9':
 		*type = JS_NUMBER;
 		return scan_number(j, integer);
+	default:
+		return unexpected(j, "expected a value");
 	}
 }
 
