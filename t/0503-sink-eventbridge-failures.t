@@ -7,7 +7,7 @@
 # again entry by entry; transport errors; dead letters replay.
 . "${0%/*}/lib.sh"
 . "$VP_SRCDIR/t/fake-eventbridge/fake.sh"
-plan 33
+plan 35
 D=$VP_SRCDIR/t/data
 IN=$D/sink-eventbridge-structured.ndjson
 SE="$VP_WRAP sink-eventbridge"
@@ -46,6 +46,14 @@ expect_exit "retries exhausted with --dlq: exit 0" 0 eb --max-retries 2 --dlq "$
 is "retries exhausted: dead letter after 3 attempts" "1003 ThrottlingException 3" \
     "$(jq -r '"\(.id) \(.deadletter.code) \(.deadletter.attempts)"' "$T/x.dlq")"
 is "retries exhausted: checkpoint moves on" 1011 "$(ck_id "$T/x2.ck")"
+
+# --max-retry-time: a server that keeps failing, entries given up on in time
+fake_config "$T/c7.json" "$(jq -nc '{request_script: [range(60) | {status: 500}]}')"
+start_fake "$T/c7.json"
+expect_exit "--max-retry-time with --dlq: exit 0" 0 eb --batch-size 10 --retry-base 50ms \
+    --retry-cap 50ms --max-retry-time 1ms --dlq "$T/mt.dlq" <"$IN"
+is "--max-retry-time: 12 dead letters, retries exhausted, HTTP 500" "12 retries exhausted HTTP 500 InternalFailure: scripted failure" \
+    "$(jq -s -r '"\(length) \(map(.deadletter.reason) | unique | join(",")) \(map(.deadletter.error) | unique | join(","))"' "$T/mt.dlq")"
 
 # dead letters replay as the events they hold
 start_fake "$T/c3.json"
