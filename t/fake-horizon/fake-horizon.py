@@ -22,8 +22,9 @@ Control API for tests (not Horizon's):
   POST /_control/expire-refresh  every refresh token now gets 400
   POST /_control/fail?n=K    the next K audit-events requests get 503
   GET  /_control/stats       {"login":N,"refresh":N,"logout":N,"events":N}
-usage: fake-horizon.py PORTFILE USER PASSWORD DOMAIN
-  listens on 127.0.0.1, an ephemeral port written to PORTFILE.
+usage: fake-horizon.py PORTFILE USER PASSWORD DOMAIN [CERT KEY]
+  listens on 127.0.0.1, an ephemeral port written to PORTFILE; with CERT
+  and KEY (PEM) it serves HTTPS, as a real Connection Server does.
 """
 import json, secrets, sys, threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -124,6 +125,11 @@ class H(BaseHTTPRequestHandler):
 
 
 srv = ThreadingHTTPServer(("127.0.0.1", 0), H)
+if len(sys.argv) > 6:
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(sys.argv[5], sys.argv[6])
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
 with open(PORTFILE + ".tmp", "w") as f:
     f.write(str(srv.server_address[1]))
 import os
