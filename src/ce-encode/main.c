@@ -422,7 +422,7 @@ main(int argc, char **argv)
 
 	vp_signals_init();
 	if (rj.path != NULL && (rj.fd = open(rj.path,
-	    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644)) < 0)
+	    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0)
 		vp_die(VP_EXIT_IOERR, "%s: %s", rj.path, strerror(errno));
 
 	memset(&rd, 0, sizeof(rd));

@@ -10,5 +10,7 @@ for f in package.json package-lock.json receiver.js compare.js; do
 done
 if [ ! -f "$dest/node_modules/cloudevents/package.json" ] ||
     [ "$dest/package-lock.json" -nt "$dest/node_modules/.package-lock.json" ]; then
+	# CI may run without HOME: keep npm's cache next to the install
+	[ -n "${HOME:-}" ] || { npm_config_cache=$dest/.npm-cache; export npm_config_cache; }
 	cd "$dest" && npm ci --no-audit --no-fund --loglevel=error >&2
 fi
