@@ -64,6 +64,9 @@ struct cctx {
 	int failed;
 };
 
+static void cerr(struct cctx *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
 static void
 cerr(struct cctx *c, const char *fmt, ...)
 {
