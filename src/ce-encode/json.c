@@ -201,6 +201,11 @@ scan_string(struct js *j)
 				j->p = (const char *)p;
 				return fail(j, "not JSON: invalid \\u escape");
 			}
+			if (u == 0) {
+				/* jansson, which the sinks parse with, refuses it */
+				j->p = (const char *)p;
+				return fail(j, "\\u0000 (NUL) in a string");
+			}
 			if (u >= 0xdc00 && u <= 0xdfff) {
 				j->p = (const char *)p;
 				return fail(j, "invalid Unicode: lone low surrogate \\u%04lX", u);
