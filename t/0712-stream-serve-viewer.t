@@ -7,7 +7,7 @@ PATH="$VP_BUILDDIR/src/stream-serve:$PATH"
 CHROMIUM=${CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
 [ -n "$CHROMIUM" ] || skip_all "chromium not installed"
 command -v curl >/dev/null || skip_all "curl not installed"
-plan 9
+plan 12
 
 mkfifo "$T/in"
 $VP_WRAP stream-serve --listen 127.0.0.1:0 <"$T/in" >"$T/out" 2>"$T/err" &
@@ -65,6 +65,23 @@ is "events arriving later appear, filter applied" "events: 5 (2 shown) | events:
 ev 200 VmPoweredOffEvent "Power off much later" >&4
 wait_for 30 sh -c "curl -s http://127.0.0.1:$dport/json/list | grep -q 'events: 6 (3 shown)'" || true
 is "and keep appearing" "events: 6 (3 shown) | events: 6 (6 shown)" "$(titles)"
+
+# the filter controls, used as a person would: type text, pick a type
+visible_js="[...document.querySelectorAll('tr.ev:not(.hidden)')].map(r => r.dataset.offset).join(' ')"
+if node --experimental-websocket -e 'WebSocket' >/dev/null 2>&1; then
+	node --experimental-websocket "$VP_SRCDIR/t/data/stream-viewer-cdp.js" \
+		"$dport" "$base/" \
+		"(() => { const q = document.getElementById('q'); q.value = 'LATER'; q.dispatchEvent(new Event('input')); return $visible_js; })()" \
+		"(() => { const q = document.getElementById('q'); q.value = ''; q.dispatchEvent(new Event('input')); const t = document.getElementById('type'); t.value = 'com.vmware.vsphere.VmMigratedEvent.v0'; t.dispatchEvent(new Event('change')); return $visible_js; })()" \
+		"[...document.getElementById('type').options].map(o => o.value).join(',')" \
+		>"$T/cdp" 2>"$T/cdp.err" || diag "$(cat "$T/cdp.err")"
+	is "typing in the text filter" "200 110" "$(sed -n 1p "$T/cdp")"
+	is "picking a type" "111" "$(sed -n 2p "$T/cdp")"
+	is "the type list holds every type seen" ",com.vmware.vsphere.VmPoweredOnEvent.v0,com.vmware.vsphere.VmPoweredOffEvent.v0,com.vmware.vsphere.VmMigratedEvent.v0" \
+		"$(sed -n 3p "$T/cdp")"
+else
+	for i in 1 2 3; do ok "# SKIP node without WebSocket"; done
+fi
 
 kill -TERM $pid
 set +e; wait $pid; rc=$?; set -e
