@@ -8,7 +8,7 @@ command -v jq >/dev/null 2>&1 || skip_all "jq not installed"
 D=$VP_SRCDIR/t/data
 E=$VP_SRCDIR/t/expected
 bad="empty keys knative native syntax types"
-plan $((6 + 4 * 2 + 6 * 2 + 9))
+plan $((6 + 6 * 2 + 6 * 2 + 10))
 
 expect_exit "vcpipe-yaml --help exits 0" 0 vcpipe-yaml --help
 check "vcpipe-yaml --help prints usage on stdout" grep -q '^usage: vcpipe-yaml' "$T/.exit.out"
@@ -18,7 +18,7 @@ expect_exit "vcpipe --help exits 0" 0 vcpipe --help
 expect_exit "vcpipe --no-such-option exits 64" 64 vcpipe --no-such-option
 
 # the router's own examples (deploy/event-router-config-*.yaml), unchanged
-for f in router-knative router-openfaas router-aws native; do
+for f in router-knative router-openfaas router-aws router-webhook router-horizon native; do
 	expect_exit "$f: accepted" 0 vcpipe-yaml "$D/vcpipe-$f.yaml"
 	# PyYAML, an independent reader, must see the same document
 	if python3 -c 'import yaml' 2>/dev/null; then
@@ -75,6 +75,11 @@ is "--positions: line:col of a value" '"31:20"' \
 # --raw converts any YAML, no schema
 printf 'a: [1, 2.5, "x", ~]\nb: {c: true}\n' >"$T/raw.yaml"
 is "--raw converts any YAML" '{"a":[1,2.5,"x",null],"b":{"c":true}}' "$(vcpipe-yaml --raw "$T/raw.yaml")"
+
+# a webhook is a server: its events cannot be read twice, so one processor
+printf 'apiVersion: vcpipe/v1\nkind: Config\nproviders:\n  - type: webhook\n    name: hook\n    webhook: {bindAddress: "127.0.0.1:8080", path: /webhook}\n    processors:\n      - {type: stdout, name: a}\n      - {type: stdout, name: b}\n' >"$T/hook.yaml"
+vcpipe-yaml "$T/hook.yaml" 2>"$T/hook.err" >/dev/null || true
+is "webhook: one processor only" "vcpipe-yaml: $T/hook.yaml:8:7: providers[0].processors: a webhook provider feeds one processor: its events cannot be read twice" "$(cat "$T/hook.err")"
 
 # a password never appears in an error message
 printf 'apiVersion: event-router.vmware.com/v1alpha1\nkind: RouterConfig\nmetadata: {name: x}\neventProvider: {type: vcenter, name: vc, vcenter: {address: x, auth: {type: basic_auth, basicAuth: {username: u, password: S3cret-value}}}}\neventProcessor: {type: openfaas, name: f, openfaas: {address: http://gw:8080}}\n' >"$T/s.yaml"

@@ -8,13 +8,13 @@ command -v vcpipe-yaml >/dev/null 2>&1 || skip_all "vcpipe-yaml not built"
 command -v jq >/dev/null 2>&1 || skip_all "jq not installed"
 D=$VP_SRCDIR/t/data
 E=$VP_SRCDIR/t/expected
-plan 12
+plan 16
 
-for f in router-knative router-openfaas router-aws native; do
+for f in router-knative router-openfaas router-aws router-webhook router-horizon native; do
 	( cd "$D" && vcpipe -config "vcpipe-$f.yaml" --dry-run ) >"$T/$f.plan" 2>"$T/$f.err"
 	same "$f: pipelines" "$E/vcpipe-$f.plan" "$T/$f.plan"
 done
-if grep -q -e ReplaceMe -e ZYXWVUTSRQPO "$T"/*.plan; then
+if grep -q -e ReplaceMe -e ZYXWVUTSRQPO -e webhook-pass "$T"/*.plan; then
 	not_ok "no password or secret key in any command line"
 else
 	ok "no password or secret key in any command line"
@@ -33,6 +33,10 @@ check "checkpoint: true -> checkpointDir" grep -q -- \
 	'--checkpoint /var/local/checkpoints/veba-demo-vc-01.veba-demo-aws.checkpoint' "$T/router-aws.plan"
 check "checkpoint: false -> run directory" grep -q -- \
 	"--checkpoint '\$RUN/u/veba-demo-vc-01.veba-demo-knative/state.checkpoint'" "$T/router-knative.plan"
+check "webhook: webhook-source on bindAddress and path, then ce-encode" grep -q -- \
+	"^veba-demo-webhook.veba-demo-knative: webhook-source --listen 0.0.0.0:8080 --path /webhook --basic-auth-file '\$RUN/u/veba-demo-webhook.veba-demo-knative/hook.cred' --log-level info | vcpipe-tap" "$T/router-webhook.plan"
+check "horizon: horizon-source with the AD domain and a credentials file" grep -q -- \
+	"horizon-source --url https://api.myhorizon.corp.local --domain corp --credentials-file '\$RUN/u/veba-demo-horizon.veba-demo-knative/horizon.cred'" "$T/router-horizon.plan"
 is "native: one pipeline per provider and processor" 4 "$(grep -c '^vc0' "$T/native.plan")"
 
 # --state-dir overrides where checkpoints live; --log-json and --log-level

@@ -623,37 +623,33 @@ check(struct ctx *c, yaml_node_t *n, const struct field *f, const char *path)
 	return json_null();
 }
 
-/* Providers vcpipe validates but has no source stage for. */
+/*
+ * A webhook provider is a server: its events cannot be read twice, so it
+ * feeds exactly one processor (a RouterConfig has only one anyway).
+ */
 static void
-check_runnable(struct ctx *c, yaml_node_t *root, int native)
+check_runnable(struct ctx *c, yaml_node_t *root)
 {
 	char path[128];
-	yaml_node_t *list, *p, *t;
+	yaml_node_t *list, *p, *t, *procs;
 
-	if (!native) {
-		if ((p = has(c, root, "eventProvider")) &&
-		    p->type == YAML_MAPPING_NODE && (t = has(c, p, "type")) &&
-		    t->type == YAML_SCALAR_NODE && (strcmp(stext(t),
-		    "webhook") == 0 || strcmp(stext(t), "horizon") == 0))
-			err_at(c, t, "eventProvider.type", "%s: valid, but "
-			    "vcpipe has no %s source stage; only vcenter (and "
-			    "vcsim) run", stext(t), stext(t));
-		return;
-	}
 	if ((list = has(c, root, "providers")) == NULL ||
 	    list->type != YAML_SEQUENCE_NODE)
 		return;
 	for (yaml_node_item_t *i = list->data.sequence.items.start;
 	    i < list->data.sequence.items.top; i++) {
 		p = yaml_document_get_node(&c->doc, *i);
-		snprintf(path, sizeof(path), "providers[%ld].type",
+		snprintf(path, sizeof(path), "providers[%ld].processors",
 		    (long)(i - list->data.sequence.items.start));
 		if (p->type == YAML_MAPPING_NODE && (t = has(c, p, "type")) &&
-		    t->type == YAML_SCALAR_NODE && (strcmp(stext(t),
-		    "webhook") == 0 || strcmp(stext(t), "horizon") == 0))
-			err_at(c, t, path, "%s: valid, but vcpipe has no %s "
-			    "source stage; only vcenter (and vcsim) run",
-			    stext(t), stext(t));
+		    t->type == YAML_SCALAR_NODE &&
+		    strcmp(stext(t), "webhook") == 0 &&
+		    (procs = has(c, p, "processors")) != NULL &&
+		    procs->type == YAML_SEQUENCE_NODE &&
+		    procs->data.sequence.items.top -
+		    procs->data.sequence.items.start > 1)
+			err_at(c, procs, path, "a webhook provider feeds one "
+			    "processor: its events cannot be read twice");
 	}
 }
 
@@ -784,8 +780,8 @@ main(int argc, char **argv)
 		struct field top = { "", F_MAP, 0, native ? schema_native :
 		    schema_router, NULL, NULL, CHECK_NONE };
 		j = check(&c, root, &top, "");
-		if (c.errors == 0)
-			check_runnable(&c, root, native);
+		if (c.errors == 0 && native)
+			check_runnable(&c, root);
 	}
 	yaml_document_delete(&c.doc);
 	print_errors(&c);
