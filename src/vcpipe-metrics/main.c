@@ -185,9 +185,9 @@ render_stats(void)
 		}
 		inv = json_object_get(x.encoded, "subjects");
 		json_object_set_new(stats, jstr(u, "processor"), json_pack(
-		    "{s:s, s:s, s:s, s:O}", "type", "EventProcessor",
+		    "{s:s, s:s, s:s, s:o}", "type", "EventProcessor",
 		    "address", jstr(u, "address"), "started", M.started_s,
-		    "invocations", inv ? inv : json_object()));
+		    "invocations", inv ? json_incref(inv) : json_object()));
 		unit_free(&x);
 	}
 	all = json_pack("{s:[s], s:{s:f, s:f, s:f}, s:f, s:I, s:s, s:o}",
