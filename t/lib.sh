@@ -5,7 +5,8 @@ set -eu
 VP_SRCDIR=${VP_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}
 VP_BUILDDIR=${VP_BUILDDIR:-$VP_SRCDIR}
 export VP_SRCDIR VP_BUILDDIR
-PATH="$VP_BUILDDIR/src/vc-source:$VP_BUILDDIR/src/ce-encode:$VP_BUILDDIR/src/sink-http:$VP_BUILDDIR/src/sink-eventbridge:$VP_BUILDDIR/src/vcpipe-yaml:$VP_SRCDIR/bin:$PATH"
+for _vp_d in "$VP_BUILDDIR"/src/*/; do PATH="${_vp_d%/}:$PATH"; done
+PATH="$VP_SRCDIR/bin:$PATH"
 export PATH
 # Tests may wrap every program, e.g. VP_WRAP="valgrind -q --error-exitcode=99".
 VP_WRAP=${VP_WRAP:-}

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "soap.h"
+#include "vimjson.h"
 
 /* Responses larger than this are refused rather than parsed. */
 #define SOAP_MAX_RESPONSE (256u * 1024 * 1024)
@@ -186,9 +187,9 @@ soap_discover_version(struct soap_client *c)
 	if (r != SOAP_OK)
 		return r == SOAP_STOPPED ? -2 : r == SOAP_TLS ? -3 : -1;
 	if (c->http_status == 200) {
-		xmlDocPtr d = xmlReadMemory(c->resp.data, (int)c->resp.len,
-		    "versions.xml", NULL, XML_PARSE_NONET | XML_PARSE_NOERROR |
-		    XML_PARSE_NOWARNING);
+		char perr[256];
+		xmlDocPtr d = vim_parse(c->resp.data, c->resp.len, perr,
+		    sizeof(perr));
 		xmlNodePtr root = d ? xmlDocGetRootElement(d) : NULL;
 		char name[64], version[64];
 
@@ -253,6 +254,7 @@ soap_call(struct soap_client *c, const char *method, const char *this_type,
 	char hdr[256];
 	enum soap_result r;
 	xmlNodePtr root, sbody, resp, fault;
+	char perr[256];
 
 	*ret = NULL;
 	if (c->doc) {
@@ -290,17 +292,13 @@ soap_call(struct soap_client *c, const char *method, const char *this_type,
 		    c->http_status, c->resp.len ? "an oversized" : "an empty");
 		return c->http_status >= 400 ? SOAP_HTTP : SOAP_BADRESPONSE;
 	}
-	/* no network, no entity expansion, no DTD loading: hostile servers */
-	c->doc = xmlReadMemory(c->resp.data, (int)c->resp.len, "response.xml",
-	    NULL, XML_PARSE_NONET | XML_PARSE_NOERROR | XML_PARSE_NOWARNING |
-	    XML_PARSE_NOCDATA);
+	/* no DTD (so no entity expansion), no network: hostile servers */
+	c->doc = vim_parse(c->resp.data, c->resp.len, perr, sizeof(perr));
 	root = c->doc ? xmlDocGetRootElement(c->doc) : NULL;
 	sbody = soap_child(root, "Body");
 	if (sbody == NULL) {
-		const xmlError *e = xmlGetLastError();
 		set_error(c, "%s: HTTP %ld, %s", method, c->http_status,
-		    c->doc == NULL ? (e && e->message ? "malformed XML" :
-		    "unparsable response") : "no SOAP Body in the response");
+		    c->doc == NULL ? perr : "no SOAP Body in the response");
 		return c->http_status >= 400 ? SOAP_HTTP : SOAP_BADRESPONSE;
 	}
 	if ((fault = soap_child(sbody, "Fault")) != NULL) {
