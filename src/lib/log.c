@@ -145,22 +145,3 @@ vp_usage_error(const char *fmt, ...)
 	    vp_progname, msg, vp_progname);
 	exit(VP_EXIT_USAGE);
 }
-
-int
-vp_exit_is_temporary(int code)
-{
-	switch (code) {
-	case VP_EXIT_OK:
-	case VP_EXIT_USAGE:
-	case VP_EXIT_DATAERR:
-	case VP_EXIT_NOINPUT:
-	case VP_EXIT_SOFTWARE:
-	case VP_EXIT_NOPERM:
-	case VP_EXIT_CONFIG:
-	case VP_EXIT_PERMANENT:
-		return 0;
-	default:
-		/* 74, 75, anything unlisted, and deaths by signal (128+n) */
-		return 1;
-	}
-}

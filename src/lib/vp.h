@@ -15,7 +15,8 @@
 #include <time.h>
 
 /*
- * The one exit-code table (see vcpipe(1) and every man page's EXIT STATUS).
+ * The one exit-code table (see vcpipe(1) and every man page's EXIT STATUS;
+ * bin/vcpipe's is_permanent() holds the same split).
  * Temporary failures are worth a restart by the supervisor; permanent ones
  * are not (s6-supervise's "125 = do not restart" model, with sysexits(3)
  * numbers where one fits).
@@ -33,9 +34,6 @@ enum vp_exit {
 	VP_EXIT_CONFIG = 78,	/* permanent: configuration error */
 	VP_EXIT_PERMANENT = 125	/* permanent: any other reason not to restart */
 };
-
-/* Nonzero when the supervisor should restart a stage that exited with code. */
-int vp_exit_is_temporary(int code);
 
 /* ---- logging ------------------------------------------------------------ */
 
