@@ -38,6 +38,7 @@ type historyManager struct {
 	events     []types.BaseEvent
 	nextKey    int32
 	collectors map[*historyCollector]struct{}
+	changed    chan struct{} // closed (and replaced) whenever a latestPage changes
 	category   map[string]string // event class -> info/warning/error/user
 }
 
@@ -52,6 +53,7 @@ func newHistoryManager(o *observer) *historyManager {
 	h := &historyManager{
 		nextKey:    1,
 		collectors: make(map[*historyCollector]struct{}),
+		changed:    make(chan struct{}),
 		category:   make(map[string]string),
 	}
 	em := simulator.Map.EventManager()
@@ -166,6 +168,7 @@ type historyCollector struct {
 	view     []types.BaseEvent // matching events, creation order
 	pos      int               // the scrollable view sits before view[pos]
 	pageSize int
+	gen      uint64 // bumped on every latestPage change (historyPC)
 	session  string // owning session: the collector dies with it
 }
 
@@ -207,6 +210,9 @@ func (c *historyCollector) latest() []types.BaseEvent {
 // pushLatestPage lets property collectors (WaitForUpdatesEx) see the new
 // page. Caller holds h.mu.
 func (c *historyCollector) pushLatestPage() {
+	c.gen++
+	close(c.h.changed)
+	c.h.changed = make(chan struct{})
 	simulator.Map.Update(c, []types.PropertyChange{{Name: "latestPage", Val: c.latest()}})
 }
 

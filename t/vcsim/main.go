@@ -163,6 +163,7 @@ func start(listen, ctlListen string, useTLS bool, caFile, user, pass string, his
 	}
 	if history {
 		p.hist = newHistoryManager(p.obs)
+		installHistoryPC(p.content)
 		p.obs.hist = p.hist
 	}
 
