@@ -38,7 +38,7 @@ type historyManager struct {
 	events     []types.BaseEvent
 	nextKey    int32
 	collectors map[*historyCollector]struct{}
-	changed    chan struct{} // closed (and replaced) whenever a latestPage changes
+	changed    chan struct{}     // closed (and replaced) whenever a latestPage changes
 	category   map[string]string // event class -> info/warning/error/user
 }
 
