@@ -149,7 +149,7 @@ rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", n / (b - a) }
 rss_of() { awk '{ printf "%.1f MB", $1 / 1024 }' "$1"; }
 
 echo "events: $N x $(head -1 "$W/events" | wc -c) bytes; receiver: $URL (C, keep-alive)"
-echo "host: $(nproc) CPUs, $(uname -sr); $(curl --version | head -1 | cut -d' ' -f1-2)"
+echo "host: $(nproc) CPUs, $(uname -sr); curl CLI: $(curl --version | head -1 | cut -d' ' -f2-4); sink-http: $("$SINK" --version | sed -n 2p | cut -d' ' -f1-2)"
 
 t0=$(now)
 /usr/bin/time -f %M -o "$W/rss1" "$SINK" --url "$URL" --log-level warn <"$W/events"
@@ -200,8 +200,9 @@ URL=http://127.0.0.1:$(cat "$W/port")/
 "$W/pace" "$RATE" <"$W/lat" | "$SINK" --url "$URL" --log-level warn &
 SPID=$!
 sleep 2
-# RSS counts every shared-library page touched (libcurl's OpenSSL, GnuTLS,
-# ...); Pss shares them out and Private is sink-http's own
+# RSS counts every shared-library page touched (libcurl's TLS library,
+# librtmp's GnuTLS, Kerberos, ...); Pss shares them out; Private is what no
+# other process maps
 mem=$(awk '/^(Rss|Pss|Private_Clean|Private_Dirty):/ { v[$1] = $2 } END {
 	printf "Rss %.1f MB  Pss %.1f MB  Private %.1f MB", v["Rss:"] / 1024,
 	    v["Pss:"] / 1024, (v["Private_Clean:"] + v["Private_Dirty:"]) / 1024 }' /proc/$SPID/smaps_rollup)

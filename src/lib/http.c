@@ -1,11 +1,9 @@
 /* http.c: retry policy, backoff with full jitter, Retry-After, common curl options. */
 #include <curl/curl.h>
 #include <jansson.h>
-#include <libxml/xmlversion.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <yaml.h>
 
 #include "vp.h"
 
@@ -108,8 +106,8 @@ vp_print_versions(const char *progname, const char *extra)
 {
 	printf("%s (vcpipe) %s\n", progname, PACKAGE_VERSION);
 	printf("%s\n", curl_version());
-	printf("libxml2 %s jansson %s libyaml %s\n", LIBXML_DOTTED_VERSION,
-	    JANSSON_VERSION, yaml_get_version_string());
+	/* only the libraries this program links: each extra one costs RSS */
+	printf("jansson %s\n", jansson_version_str());
 	if (extra)
 		printf("%s\n", extra);
 }

@@ -851,7 +851,7 @@ main(int argc, char **argv)
 			s->o.url = optarg;
 			break;
 		case 'V':
-			vp_print_versions("vc-source", NULL);
+			vp_print_versions("vc-source", vim_libxml2_version());
 			return VP_EXIT_OK;
 		case 'w':
 			s->o.wait_s = parse_int("--wait-seconds", optarg, 1, 3600);

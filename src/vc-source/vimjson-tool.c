@@ -130,7 +130,7 @@ main(int argc, char **argv)
 			r.mode = 2;
 			break;
 		case 'V':
-			vp_print_versions("vimjson-tool", NULL);
+			vp_print_versions("vimjson-tool", vim_libxml2_version());
 			return VP_EXIT_OK;
 		default:
 			fputs(usage_text, stderr);

@@ -1865,3 +1865,14 @@ vim_foreach_event(xmlNodePtr root, int (*cb)(xmlNodePtr ev, void *arg),
 		return cb(root, arg);
 	return 0;
 }
+
+const char *
+vim_libxml2_version(void)
+{
+	static char ver[80];
+	long v = strtol(xmlParserVersion, NULL, 10);	/* "20914" at run time */
+
+	snprintf(ver, sizeof(ver), "libxml2 %ld.%ld.%ld", v / 10000,
+	    v / 100 % 100, v % 100);
+	return ver;
+}

@@ -67,6 +67,9 @@ int vim_foreach_event(xmlNodePtr root, int (*cb)(xmlNodePtr ev, void *arg),
  */
 const char *vim_node_xsi_type(xmlNodePtr n);
 
+/* "libxml2 X.Y.Z", the version linked at run time, for --version. */
+const char *vim_libxml2_version(void);
+
 struct vim_event_meta {
 	char type[128];		/* xsi:type (prefix stripped), else the mapped type */
 	char mapped[128];	/* govmomi type the data has the shape of */

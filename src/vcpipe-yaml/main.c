@@ -741,9 +741,14 @@ main(int argc, char **argv)
 		case 'r':
 			c.raw = 1;
 			break;
-		case 'V':
-			vp_print_versions("vcpipe-yaml", NULL);
+		case 'V': {
+			char ver[64];
+
+			snprintf(ver, sizeof(ver), "libyaml %s",
+			    yaml_get_version_string());
+			vp_print_versions("vcpipe-yaml", ver);
 			return VP_EXIT_OK;
+		}
 		default:
 			fputs(usage_text, stderr);
 			return VP_EXIT_USAGE;
