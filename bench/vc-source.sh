@@ -3,7 +3,8 @@
 # simulator, same run.
 #  1. backlog: events/s reading N events (default 20000) with real vCenter
 #     collector semantics (vcsim -history), vc-source vs govmomi-events
-#     (ReadNextEvents pages of 1000 for both), plus max RSS.
+#     (ReadNextEvents: vc-source at its default --read-size 250, govmomi-events
+#     with pages of 1000, its fastest), plus max RSS.
 #  2. latency: from an event's creation to its line on stdout while following,
 #     over M events posted 100 ms apart (default 50): vc-source (WaitForUpdatesEx
 #     on latestPage) vs govmomi-events in follow mode (govc events -f's way).
