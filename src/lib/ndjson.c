@@ -1,7 +1,10 @@
 /* ndjson.c: one whole record per line, flushed per line. */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
 
 #include "vp.h"
 
@@ -21,6 +24,32 @@ vp_linereader_free(struct vp_linereader *r)
 	r->cap = 0;
 }
 
+/*
+ * Wait until fp has input (buffered or on its descriptor); 0 when a stop
+ * was requested first. Without glibc's buffer pointers there is no telling
+ * whether stdio holds a line, so the read goes ahead (and a stop during it
+ * is seen through EINTR as before).
+ */
+static int
+wait_input(FILE *fp)
+{
+#ifdef __GLIBC__
+	struct pollfd pfd = { fileno(fp), POLLIN, 0 };
+
+	if (fp->_IO_read_ptr < fp->_IO_read_end)
+		return 1;
+	while (vp_poll(&pfd, 1, -1) < 0) {
+		if (errno != EINTR)
+			return 1;	/* the read reports it */
+		if (vp_stop_requested)
+			return 0;
+	}
+#else
+	(void)fp;
+#endif
+	return 1;
+}
+
 enum vp_line_status
 vp_read_line(struct vp_linereader *r, size_t *len)
 {
@@ -31,6 +60,8 @@ vp_read_line(struct vp_linereader *r, size_t *len)
 		r->cap = 4096;
 		r->buf = vp_xmalloc(r->cap);
 	}
+	if (!wait_input(r->fp))
+		return VP_LINE_EOF;
 	for (;;) {
 		c = getc_unlocked(r->fp);
 		if (c == EOF) {
@@ -78,11 +109,38 @@ vp_read_line(struct vp_linereader *r, size_t *len)
 int
 vp_write_line(FILE *fp, const char *s, size_t len)
 {
-	if (fwrite(s, 1, len, fp) != len || putc('\n', fp) == EOF ||
-	    fflush(fp) == EOF) {
+	struct iovec iov[2] = { { (void *)s, len }, { (void *)"\n", 1 } };
+	struct iovec *v = iov;
+	int left = 2;
+
+	if (fflush(fp) == EOF) {
 		if (errno == 0)
 			errno = EIO;
 		return -1;
+	}
+	while (left > 0) {
+		ssize_t w = writev(fileno(fp), v, left);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;	/* finish the line; the caller sees the stop */
+			if (errno == EAGAIN) {
+				struct pollfd pfd = { fileno(fp), POLLOUT, 0 };
+
+				poll(&pfd, 1, -1);
+				continue;
+			}
+			return -1;
+		}
+		while (left > 0 && (size_t)w >= v->iov_len) {
+			w -= (ssize_t)v->iov_len;
+			v++;
+			left--;
+		}
+		if (left > 0) {
+			v->iov_base = (char *)v->iov_base + w;
+			v->iov_len -= (size_t)w;
+		}
 	}
 	return 0;
 }

@@ -65,6 +65,12 @@ void vp_usage_error(const char *fmt, ...)
 extern volatile sig_atomic_t vp_stop_requested;
 /* Ignore SIGPIPE (EPIPE is reported by write), catch SIGTERM and SIGINT. */
 void vp_signals_init(void);
+/*
+ * poll(2) that cannot miss a stop request made just before it: returns
+ * poll's result, or -1 with errno EINTR once vp_stop_requested is set.
+ */
+struct pollfd;
+int vp_poll(struct pollfd *pfd, unsigned n, int timeout_ms);
 
 /* ---- NDJSON line I/O ---------------------------------------------------- */
 
@@ -87,15 +93,16 @@ void vp_linereader_init(struct vp_linereader *r, FILE *fp, size_t max);
 void vp_linereader_free(struct vp_linereader *r);
 /*
  * Read one line (newline stripped, NUL-terminated in r->buf, length in *len).
- * A last line without a newline still counts. Interrupted reads (EINTR from a
- * signal) are retried unless vp_stop_requested is set, in which case EOF is
- * reported so the caller finishes cleanly.
+ * A last line without a newline still counts. A stop request while waiting
+ * for the next line (or made just before the wait) reports EOF so the caller
+ * finishes cleanly; one in the middle of a line lets the line finish.
  */
 enum vp_line_status vp_read_line(struct vp_linereader *r, size_t *len);
 
 /*
- * Write one whole record plus a newline to stdout and flush it.
- * Returns 0, or -1 with errno (EPIPE: the next stage is gone).
+ * Write one whole record plus a newline to fp's descriptor (after flushing
+ * fp). A signal never leaves half a line for the next stage: the write is
+ * finished first. Returns 0, or -1 with errno (EPIPE: the next stage is gone).
  */
 int vp_write_line(FILE *fp, const char *s, size_t len);
 /* Flush and close stdout, reporting errors: 0 ok, -1 failed (logged). */

@@ -1183,7 +1183,7 @@ gather(void)
 			else
 				timeout = (int)left;
 		}
-		rl = poll(&pfd, 1, timeout);
+		rl = vp_poll(&pfd, 1, timeout);
 		if (rl < 0 && errno != EINTR)
 			vp_die(VP_EXIT_IOERR, "stdin: poll: %s", strerror(errno));
 		if (rl == 0 && np > 0)

@@ -1,0 +1,98 @@
+#!/bin/sh
+# Stop requests that land outside a blocking read or write (src/lib's
+# vp_poll, vp_read_line, vp_write_line): a SIGTERM that arrives while a sink
+# fsyncs its checkpoint ends the wait for more input at once, and a SIGTERM
+# while vc-source writes to a slow next stage finishes the line (exit 0, no
+# half line) instead of failing the write.
+. "${0%/*}/lib.sh"
+. "$VP_SRCDIR/t/http-receiver/lib.sh"
+. "$VP_SRCDIR/t/fake-eventbridge/fake.sh"
+. "$VP_SRCDIR/t/vcsim.sh"
+command -v cc >/dev/null || skip_all "no C compiler for the fsync shim"
+command -v jq >/dev/null || skip_all "jq not installed"
+plan 8
+D=$VP_SRCDIR/t/data
+
+# fsync and fdatasync take a second: the stop request lands inside them
+cat >"$T/slowsync.c" <<'EOF'
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+/* say so in $SLOWSYNC_MARK, then take a whole second even when a signal
+ * arrives meanwhile */
+static void slow(void) { struct timespec t = { 1, 0 };
+	const char *m = getenv("SLOWSYNC_MARK"); int fd;
+	if (m && (fd = open(m, O_WRONLY | O_CREAT | O_APPEND, 0600)) >= 0) {
+		(void)write(fd, "s", 1); close(fd); }
+	while (nanosleep(&t, &t) == -1 && errno == EINTR) continue; }
+int fsync(int fd) { (void)fd; slow(); return 0; }
+int fdatasync(int fd) { (void)fd; slow(); return 0; }
+EOF
+cc -shared -fPIC -o "$T/slowsync.so" "$T/slowsync.c"
+# a sanitizer runtime wants to come first; the shim only replaces two calls
+export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+
+gone() { ! kill -0 "$1" 2>/dev/null; }
+
+# sink-http: one event delivered, TERM during the checkpoint's fsync, input
+# left open
+start_receiver a --default 200
+rm -f "$T/a.in"; mkfifo "$T/a.in"
+SLOWSYNC_MARK="$T/a.mark" LD_PRELOAD="$T/slowsync.so" $VP_WRAP sink-http --url "http://127.0.0.1:$RPORT/" \
+    --checkpoint "$T/a.ck" <"$T/a.in" 2>"$T/a.err" &
+SPID=$!; bg_pid $SPID
+exec 3>"$T/a.in"
+sed -n 1p "$D/sink-http-structured.ndjson" >&3
+wait_for 10 test -s "$T/a.mark" || true
+sleep 0.2
+kill -TERM $SPID
+if wait_for 5 gone $SPID; then ok "sink-http: TERM during the checkpoint fsync stops it without more input"
+else not_ok "sink-http: TERM during the checkpoint fsync stops it without more input"; fi
+exec 3>&-
+set +e; wait $SPID; rc=$?; set -e
+is "sink-http: exit 0" 0 "$rc"
+is "sink-http: the checkpoint names the delivered event" vc-4f2a-1234 "$(jq -r .id "$T/a.ck")"
+stop_receiver a
+
+# sink-eventbridge: the same while idle after a batch
+use_env_keys
+fake_config "$T/eb.json" '{}'
+start_fake "$T/eb.json"
+rm -f "$T/b.in"; mkfifo "$T/b.in"
+SLOWSYNC_MARK="$T/b.mark" LD_PRELOAD="$T/slowsync.so" $VP_WRAP sink-eventbridge --region us-east-1 \
+    --endpoint-url "$FAKE_URL" --checkpoint "$T/b.ck" <"$T/b.in" 2>"$T/b.err" &
+SPID=$!; bg_pid $SPID
+exec 3>"$T/b.in"
+sed -n 1p "$D/sink-eventbridge-structured.ndjson" >&3
+wait_for 10 test -s "$T/b.mark" || true
+sleep 0.2
+kill -TERM $SPID
+if wait_for 5 gone $SPID; then ok "sink-eventbridge: TERM during the checkpoint fsync stops it without more input"
+else not_ok "sink-eventbridge: TERM during the checkpoint fsync stops it without more input"; fi
+exec 3>&-
+set +e; wait $SPID; rc=$?; set -e
+is "sink-eventbridge: exit 0" 0 "$rc"
+is "sink-eventbridge: the checkpoint names the delivered event" \
+    "$(sed -n 1p "$D/sink-eventbridge-structured.ndjson" | jq -r .id)" "$(jq -r .id "$T/b.ck")"
+
+# vc-source writing a backlog into a pipe nobody reads yet
+vcsim_start -history || bail "simulator did not start"
+vcsim_op post-burst count=3000 >/dev/null
+rm -f "$T/c.fifo"; mkfifo "$T/c.fifo"
+$VP_WRAP vc-source --url "$VCSIM_URL" --begin 1h --once >"$T/c.fifo" 2>"$T/c.err" &
+VPID=$!; bg_pid $VPID
+exec 4<"$T/c.fifo"
+sleep 1	# the pipe is full and vc-source is blocked in write
+kill -TERM $VPID
+cat <&4 >"$T/c.out"
+exec 4<&-
+set +e; wait $VPID; rc=$?; set -e
+is "vc-source: TERM while blocked writing: exit 0" 0 "$rc"
+if jq -e . "$T/c.out" >/dev/null 2>&1 && [ "$(tail -c 1 "$T/c.out" | od -An -c | tr -d ' ')" = '\n' ]; then
+	ok "vc-source: every line written whole"
+else
+	not_ok "vc-source: every line written whole"; diag "$(tail -c 300 "$T/c.out")"
+fi
+done_testing
