@@ -6,7 +6,7 @@
 . "$VP_SRCDIR/t/http-receiver/lib.sh"
 command -v sink-http >/dev/null || skip_all "sink-http not built"
 command -v jq >/dev/null || skip_all "jq not installed"
-plan 26
+plan 27
 D=$VP_SRCDIR/t/data
 E=$VP_SRCDIR/t/expected
 
@@ -58,6 +58,9 @@ is "checkpoint stays at the event before it" vc-4f2a-1234 "$(jq -r .id "$T/ck")"
 expect_exit "with --dlq the bad line is dead-lettered" 0 \
     $VP_WRAP sink-http --url "$URL" --checkpoint "$T/ck" --dlq "$T/dlq" <"$T/bad"
 is "both events sent" 2 "$(requests r)"
+is "the invalid line is logged once, saying why" \
+    'sink-http: warn: stdin:2: invalid line: neither a structured-mode' \
+    "$(grep 'stdin:2:' "$T/.exit.err" | cut -c1-65)"
 is "dead letter keeps the line and says why" '{"hello":"world"} invalid line 2' \
     "$(jq -c -r '"\(del(.deadletter)|tojson) \(.deadletter.reason) \(.deadletter.line)"' "$T/dlq")"
 is "checkpoint moved to the last event" vc-4f2a-2003 "$(jq -r .id "$T/ck")"

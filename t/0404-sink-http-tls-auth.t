@@ -8,7 +8,7 @@ command -v sink-http >/dev/null || skip_all "sink-http not built"
 command -v jq >/dev/null || skip_all "jq not installed"
 command -v openssl >/dev/null || skip_all "openssl not installed"
 command -v node >/dev/null || skip_all "node not installed"
-plan 22
+plan 29
 D=$VP_SRCDIR/t/data
 S1=$(sed -n 1p "$D/sink-http-structured.ndjson")
 printf '%s\n' "$S1" >"$T/one"
@@ -57,6 +57,21 @@ expect_exit "bearer token from a file" 0 $VP_WRAP sink-http --url "$U" --token-f
 is "Authorization: Bearer tok-1" "Bearer tok-1" "$(jq -r '.headers.authorization' "$T/a.log" | tail -1)"
 expect_exit "a missing credentials file: exit 66" 66 \
     $VP_WRAP sink-http --url "$U" --credentials-file "$T/nonesuch" <"$T/one"
+# half a pair of environment credentials is a configuration error, not "no auth"
+: >"$T/a.log"
+expect_exit "SINK_HTTP_PASSWORD without SINK_HTTP_USERNAME: exit 78" 78 \
+    env -u SINK_HTTP_USERNAME SINK_HTTP_PASSWORD=pw3 $VP_WRAP sink-http --url "$U" <"$T/one"
+check "the error names the missing variable" grep -q '^sink-http: credentials: .*SINK_HTTP_USERNAME' "$T/.exit.err"
+expect_exit "SINK_HTTP_USERNAME without SINK_HTTP_PASSWORD: exit 78" 78 \
+    env -u SINK_HTTP_PASSWORD SINK_HTTP_USERNAME=carol $VP_WRAP sink-http --url "$U" <"$T/one"
+# a CA file that cannot be read fails at startup, not event by event
+expect_exit "a missing --ca-file: exit 66" 66 \
+    $VP_WRAP sink-http --url "$U" --ca-file "$T/nonesuch.pem" --dlq "$T/ca.dlq" <"$T/one"
+check "the error names the option and the file" grep -q '^sink-http: --ca-file: .*nonesuch.pem: No such file' "$T/.exit.err"
+expect_exit "a directory as --ca-file: exit 66" 66 \
+    $VP_WRAP sink-http --url "$U" --ca-file "$T/secret" --dlq "$T/ca.dlq" <"$T/one"
+is "nothing was sent or dead-lettered" "0 no" \
+    "$(requests a) $(test -e "$T/ca.dlq" && echo yes || echo no)"
 stop_receiver a
 
 # a rotated token: the 401 makes sink-http read the file again

@@ -88,6 +88,31 @@ http_free(struct http *h)
 	h->user = h->pass = h->token = NULL;
 }
 
+int
+http_reload_credentials(struct http *h)
+{
+	char err[512], *user, *pass;
+
+	if (h->cred_file == NULL)
+		return 0;
+	if (vp_read_credentials(h->cred_file, NULL, NULL, &user, &pass, err,
+	    sizeof(err)) != 0) {
+		vp_warn("credentials: %s", err);
+		return 0;
+	}
+	if (h->user && h->pass && strcmp(user, h->user) == 0 &&
+	    strcmp(pass, h->pass) == 0) {
+		vp_free_secret(user);
+		vp_free_secret(pass);
+		return 0;
+	}
+	vp_free_secret(h->user);
+	vp_free_secret(h->pass);
+	h->user = user;
+	h->pass = pass;
+	return 1;
+}
+
 static void
 setup(struct http *h, const char *url, int auth)
 {

@@ -9,6 +9,7 @@
  * buffer. The checkpoint only ever names an event that is done.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -179,9 +180,11 @@ dead_letter(const struct event *ev, const char *reason,
 	}
 	free(rec);
 	S.deadlettered++;
-	vp_warn("stdin:%lu: %s%s%s: %s%s%s; dead-lettered to %s", ev->lineno,
-	    url ? url : "", function ? " " : "", function ? function : "",
-	    reason, r && r->error[0] ? ": " : "", r ? r->error : "", S.dlq);
+	/* an invalid line has no URL: "stdin:N: invalid line: why" */
+	vp_warn("stdin:%lu: %s%s%s%s%s%s%s; dead-lettered to %s", ev->lineno,
+	    url ? url : "", url && function ? " " : "",
+	    function ? function : "", url || function ? ": " : "", reason,
+	    r && r->error[0] ? ": " : "", r ? r->error : "", S.dlq);
 	return 0;
 }
 
@@ -241,7 +244,7 @@ handle_line(struct vp_linereader *lr, const char *line, size_t len, int toolong)
 	event_free(&ev);
 	return rc;
 invalid:
-	vp_error("stdin:%lu: %s", ev.lineno, err);
+	/* logged once: by dead_letter, or here when the run ends */
 	if (S.dlq) {
 		struct result r;
 
@@ -257,13 +260,32 @@ invalid:
 		rc = dead_letter(&ev, "invalid line", &r, NULL, NULL);
 		if (rc == 0)
 			checkpoint_note(&ev);
-	} else
+	} else {
+		vp_error("stdin:%lu: %s", ev.lineno, err);
 		rc = VP_EXIT_DATAERR;
+	}
 	event_free(&ev);
 	return rc;
 }
 
 /* ---- options ----------------------------------------------------------------- */
+
+/* Can path be opened and read (a directory cannot)? */
+static int
+file_readable(const char *path, char *err, size_t errlen)
+{
+	char c;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0 || read(fd, &c, 1) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	close(fd);
+	return 1;
+}
 
 static int64_t
 duration_arg(const char *opt, const char *v)
@@ -478,9 +500,12 @@ main(int argc, char *argv[])
 		vp_die(VP_EXIT_SOFTWARE, "curl_global_init failed");
 	{
 		char err[512];
+		/* half a pair must not quietly mean no authentication */
+		int env = getenv("SINK_HTTP_USERNAME") != NULL ||
+		    getenv("SINK_HTTP_PASSWORD") != NULL;
 
-		if ((cred_path || (getenv("SINK_HTTP_USERNAME") &&
-		    !token_path)) && vp_read_credentials(cred_path,
+		if ((cred_path || (env && !token_path)) &&
+		    vp_read_credentials(cred_path,
 		    "SINK_HTTP_USERNAME", "SINK_HTTP_PASSWORD", &S.http.user,
 		    &S.http.pass, err, sizeof(err)) != 0)
 			vp_die(cred_path ? VP_EXIT_NOINPUT : VP_EXIT_CONFIG,
@@ -492,6 +517,11 @@ main(int argc, char *argv[])
 				vp_die(VP_EXIT_NOINPUT, "token: %s", err);
 			S.http.token_file = token_path;
 		}
+		S.http.cred_file = cred_path;
+		/* else every event would fail on it and be dead-lettered */
+		if (S.http.tls.ca_file && !file_readable(S.http.tls.ca_file,
+		    err, sizeof(err)))
+			vp_die(VP_EXIT_NOINPUT, "--ca-file: %s", err);
 	}
 	http_init(&S.http);
 	if (gateway)

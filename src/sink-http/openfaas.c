@@ -103,10 +103,11 @@ dotted_topic(const char *name)
 	return b.data;
 }
 
-static int
-name_ok(const char *s)
+int
+function_name_ok(const char *s)
 {
-	if (*s == '\0')
+	/* no leading dot: "." and ".." are path segments to libcurl */
+	if (!isalnum((unsigned char)*s))
 		return 0;
 	for (; *s; s++)
 		if (!isalnum((unsigned char)*s) && *s != '-' && *s != '.' &&
@@ -136,7 +137,8 @@ load_list(struct openfaas *of, const char *text, size_t len)
 		struct function *fn;
 		char *copy, *tok, *save;
 
-		if (!json_is_string(nm) || !name_ok(json_string_value(nm))) {
+		if (!json_is_string(nm) ||
+		    !function_name_ok(json_string_value(nm))) {
 			vp_warn("%s/system/functions: skipping a function "
 			    "with a missing or odd name", of->gateway);
 			continue;
@@ -170,7 +172,8 @@ load_list(struct openfaas *of, const char *text, size_t len)
 
 /*
  * Fetch the function list when it is due. Returns 0, or an exit code when
- * there is no list to work with and none can be had.
+ * there is no list to work with and none can be had. Once a list is held,
+ * no failure ends the run: the list is kept and tried again next time.
  */
 static int
 refresh(struct openfaas *of, struct http *h, const struct retry_policy *p)
@@ -180,7 +183,7 @@ refresh(struct openfaas *of, struct http *h, const struct retry_policy *p)
 	size_t ulen = strlen(of->gateway) + 32;
 	char *url = vp_xmalloc(ulen);
 	int64_t start = vp_now_ms();
-	int rc = 0;
+	int rc = 0, reread = 1;
 
 	if (of->have_list && vp_now_ms() - of->fetched_ms < of->refresh_ms) {
 		free(url);
@@ -190,6 +193,7 @@ refresh(struct openfaas *of, struct http *h, const struct retry_policy *p)
 	vp_backoff_init(&bo, p->base_ms, p->cap_ms);
 	b.max = LIST_MAX;
 	for (unsigned attempt = 1;; attempt++) {
+		char why[CURL_ERROR_SIZE + 32];
 		long st;
 		int64_t delay;
 
@@ -202,24 +206,35 @@ refresh(struct openfaas *of, struct http *h, const struct retry_policy *p)
 			break;
 		}
 		if (st == 200)
-			snprintf(h->errbuf, sizeof(h->errbuf),
-			    "not a JSON array of functions");
+			snprintf(why, sizeof(why), "not a JSON array of "
+			    "functions");
+		else if (st != 0)
+			snprintf(why, sizeof(why), "HTTP %ld", st);
+		else
+			snprintf(why, sizeof(why), "%s", h->errbuf);
+		if ((st == 401 || st == 403) && reread) {
+			/* a rotated Secret is worth one more try at once */
+			reread = 0;
+			if (http_reload_credentials(h)) {
+				vp_info("%s: %s; credentials file changed, "
+				    "trying again", url, why);
+				continue;
+			}
+		}
+		if (of->have_list) {
+			vp_warn("%s: %s; keeping the previous function list",
+			    url, why);
+			break;
+		}
 		if (st == 401 || st == 403) {
-			vp_error("%s: HTTP %ld: check --credentials-file",
-			    url, st);
+			vp_error("%s: %s: check --credentials-file", url, why);
 			rc = VP_EXIT_NOPERM;
 			break;
 		}
 		if (st != 0 && st != 200 && !vp_http_status_retryable(st)) {
-			vp_error("%s: HTTP %ld: is this an OpenFaaS gateway?",
-			    url, st);
+			vp_error("%s: %s: is this an OpenFaaS gateway?", url,
+			    why);
 			rc = VP_EXIT_CONFIG;
-			break;
-		}
-		if (of->have_list) {
-			/* keep using the list we have; try again next time */
-			vp_warn("%s: %s; keeping the previous function list",
-			    url, st ? "bad answer" : h->errbuf);
 			break;
 		}
 		delay = vp_backoff_next(&bo);
@@ -227,18 +242,15 @@ refresh(struct openfaas *of, struct http *h, const struct retry_policy *p)
 			delay = h->retry_after_ms;
 		if ((int)attempt > p->max_retries || (p->max_retry_ms > 0 &&
 		    vp_now_ms() + delay - start > p->max_retry_ms)) {
-			vp_error("%s: %s; giving up", url,
-			    st ? "no function list" : h->errbuf);
+			vp_error("%s: %s; giving up", url, why);
 			rc = VP_EXIT_TEMPFAIL;
 			break;
 		}
-		if (st)
-			vp_warn("%s: HTTP %ld; retry in %lld ms", url, st,
-			    (long long)delay);
-		else
-			vp_warn("%s: %s; retry in %lld ms", url, h->errbuf,
-			    (long long)delay);
+		vp_warn("%s: %s; retry in %lld ms", url, why, (long long)delay);
 		if (vp_sleep_ms(delay)) {
+			/* no function is known: the event is not done */
+			vp_error("%s: stopped before a function list was had",
+			    url);
 			rc = VP_EXIT_TEMPFAIL;
 			break;
 		}
@@ -261,7 +273,11 @@ matches(const struct function *fn, const char *subject, const char *dotted)
 	return 0;
 }
 
-/* Deliver to one function; 0 when done (or dead-lettered), else an exit code. */
+/*
+ * Deliver to one function; 0 when done (or dead-lettered), else an exit code.
+ * After a stop request the function is not invoked at all: it is
+ * dead-lettered with no attempts, or the event is not done.
+ */
 static int
 invoke(struct openfaas *of, struct http *h, const struct retry_policy *p,
     const struct event *ev, const char *name, struct curl_slist *extra,
@@ -276,7 +292,12 @@ invoke(struct openfaas *of, struct http *h, const struct retry_policy *p,
 	r.resp.max = SINK_RESP_KEEP;
 	snprintf(url, ulen, "%s/%s/%s", of->gateway,
 	    of->async ? "async-function" : "function", name);
-	deliver(h, p, url, ev, extra, AUTH_BEARER, &r);
+	if (vp_stop_requested) {
+		r.out = OUT_STOPPED;
+		snprintf(r.error, sizeof(r.error), "stopped before this "
+		    "function was invoked");
+	} else
+		deliver(h, p, url, ev, extra, AUTH_BEARER, &r);
 	switch (r.out) {
 	case OUT_OK:
 		vp_debug("stdin:%lu: %s: HTTP %ld", ev->lineno, url, r.status);

@@ -19,6 +19,7 @@ struct event {
 	size_t len;
 	int binary;		/* format 3 (headers + body) rather than format 2 */
 	json_t *root;		/* parsed line */
+	int ints_as_reals;	/* root has integers beyond 64 bits as reals */
 	/* what goes on the wire */
 	const char *body;
 	size_t body_len;
@@ -65,6 +66,7 @@ struct http {
 	char *user, *pass;	/* basic auth, or NULL */
 	char *token;		/* bearer token, or NULL */
 	const char *token_file;
+	const char *cred_file;	/* --credentials-file, read again after 401 */
 	char errbuf[CURL_ERROR_SIZE];
 	int64_t retry_after_ms;	/* from the last response, -1 if none */
 	struct vp_buf *resp;	/* where the response body goes */
@@ -77,6 +79,8 @@ struct http {
 /* deliver.c */
 void http_init(struct http *h);
 void http_free(struct http *h);
+/* Read --credentials-file again: 1 when it changed (a rotated Secret). */
+int http_reload_credentials(struct http *h);
 /*
  * One POST of the event to url with extra headers (may be NULL); auth says
  * whether to send credentials. Returns the HTTP status or 0 after a transport
@@ -120,6 +124,8 @@ typedef int (*dead_letter_fn)(const struct event *, const char *reason,
 int openfaas_deliver(struct openfaas *of, struct http *h,
     const struct retry_policy *p, const struct event *ev, int have_dlq,
     dead_letter_fn dl);
+/* Is this a function name that can go into a gateway URL as it is? */
+int function_name_ok(const char *s);
 /* The dotted topic the old vcenter-connector used: VmPoweredOnEvent -> vm.powered.on. */
 char *dotted_topic(const char *name);
 
