@@ -2,7 +2,7 @@
 # vc-source: usage errors, credentials, TLS and checkpoint errors that need no
 # vCenter: exact exit codes and messages that name the program and the cause.
 . "${0%/*}/lib.sh"
-plan 16
+plan 21
 
 unset VC_USERNAME VC_PASSWORD || true
 
@@ -15,6 +15,9 @@ expect_exit "--since with --begin" 64 vc-source --url https://127.0.0.1:9/sdk --
 expect_exit "--page-size out of range" 64 vc-source --url https://127.0.0.1:9/sdk --page-size 1001
 expect_exit "not an http URL" 64 vc-source --url vc.example.com
 expect_exit "stray argument" 64 vc-source --url https://127.0.0.1:9/sdk extra
+expect_exit "user info in --url is refused" 64 vc-source --url https://admin:s3cret@127.0.0.1:9/sdk
+grep -q '^vc-source: --url: user name and password' "$T/.exit.err" && ok "message says why" || not_ok "message says why"
+grep -q 's3cret' "$T/.exit.err" && not_ok "the password is not echoed" || ok "the password is not echoed"
 
 expect_exit "no credentials at all is a configuration error" 78 vc-source --url https://127.0.0.1:9/sdk --once
 grep -q 'VC_USERNAME and VC_PASSWORD' "$T/.exit.err" && ok "message says how to give credentials" || not_ok "message says how to give credentials"
@@ -26,6 +29,9 @@ expect_exit "one-line credentials file is a configuration error" 78 vc-source --
 printf '{"time": 12}\n' >"$T/ckpt"
 VC_USERNAME=u VC_PASSWORD=p
 export VC_USERNAME VC_PASSWORD
+# nothing listens on port 9 (discard): every attempt fails at once
+expect_exit "--once gives up: exit 75" 75 vc-source --url http://127.0.0.1:9/sdk --once
+is "--once: five attempts, as documented" 5 "$(grep -c 'warn: .*RetrieveServiceContent:' "$T/.exit.err")"
 expect_exit "checkpoint with a bad time" 65 vc-source --url https://127.0.0.1:9/sdk --checkpoint "$T/ckpt" --once
 printf 'not json\n' >"$T/ckpt"
 expect_exit "checkpoint that is not JSON" 65 vc-source --url https://127.0.0.1:9/sdk --checkpoint "$T/ckpt" --once

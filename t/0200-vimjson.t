@@ -22,7 +22,7 @@ files=$(cd "$D" && ls *.xml | grep -v '^unknown-')
 nfiles=$(echo "$files" | wc -l)
 nbad=$(ls "$VP_SRCDIR/t/data/vimjson-bad" | wc -l)
 seeds="1 2 3 4 5"
-plan $((nfiles * 2 + 11 + 5 + 1))
+plan $((nfiles * 2 + 11 + 5 + 1 + 3))
 
 for f in $files; do
 	"$ref" <"$D/$f" >"$T/go.json" 2>"$T/go.err" || { cat "$T/go.err" >&2; }
@@ -115,4 +115,19 @@ done) >"$T/bad.txt"
 same "$nbad malformed inputs: each error as expected" "$VP_SRCDIR/t/expected/vimjson-bad.txt" "$T/bad.txt"
 "$tool" <"$VP_SRCDIR/t/data/vimjson-bad/one-bad-of-three.xml" 2>/dev/null | jq -r .Key >"$T/keys" || true
 is "a bad event does not take the others with it" "1 3" "$(tr '\n' ' ' <"$T/keys" | sed 's/ $//')"
+
+# Characters XML 1.0 forbids, as vCenter sends them (U+001F as &#x1F;, &#1;,
+# a raw 0x01): U+FFFD instead, as Go's encoder writes, not a lost page;
+# allowed references (&#x41; &#9;) stay what they are.
+ev() { printf '<returnval xsi:type="GeneralUserEvent"><key>%s</key><chainId>%s</chainId><createdTime>2026-11-23T09:00:00Z</createdTime><userName>u</userName><fullFormattedMessage>%b</fullFormattedMessage></returnval>' "$1" "$1" "$2"; }
+{
+	printf '<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><ReadNextEventsResponse xmlns="urn:vim25">'
+	ev 1 'a&#x1F;b&#1;c\001d&#x41;&#9;e'; ev 2 'clean'
+	printf '</ReadNextEventsResponse></soapenv:Body></soapenv:Envelope>'
+} >"$T/ctl.xml"
+expect_exit "forbidden characters: the page still maps" 0 "$tool" <"$T/ctl.xml"
+is "forbidden characters become U+FFFD, allowed ones stay" 'true true' \
+    "$(jq -s -r '[.[0].FullFormattedMessage == "a\ufffdb\ufffdc\ufffddA\te", .[1].FullFormattedMessage == "clean"] | map(tostring) | join(" ")' "$T/.exit.out" 2>&1)"
+grep -q 'warn: stdin: 3 characters XML forbids replaced' "$T/.exit.err" && ok "a warning counts them" ||
+	{ not_ok "a warning counts them"; sed 's/^/# /' "$T/.exit.err" >&2; }
 done_testing

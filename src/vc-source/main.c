@@ -27,6 +27,13 @@
 #define DEFAULT_READ 250
 #define DEFAULT_WAIT 30
 #define SEEN_CAP 8192		/* recent keys kept for deduplication */
+/*
+ * A new collector starts this long before the newest event emitted: an
+ * event vCenter made visible late (created earlier, committed later) is
+ * still read, and what was already emitted is dropped by key.
+ */
+#define REREAD_MARGIN_S 60
+#define CLEANUP_MS 5000		/* per cleanup call: a stop must not hang */
 
 struct pos {
 	int has_time, has_key;
@@ -72,11 +79,17 @@ struct state {
 	char filter[128];	/* property filter on its latestPage */
 	char pc_version[256];	/* WaitForUpdatesEx version */
 	struct pos start;	/* resume point: events at or after it */
-	struct pos last;	/* last emitted event */
+	struct pos newest;	/* emitted event created last */
+	struct pos forgot;	/* latest createdTime the key ring forgot */
 	struct pos until;
 	unsigned long emitted;
+	struct vp_backoff bo;
 	/* recent keys: a FIFO ring plus an open-addressing set over it */
-	int32_t ring[SEEN_CAP];
+	struct {
+		int32_t key;
+		int32_t nsec;
+		int64_t sec;
+	} ring[SEEN_CAP];
 	unsigned ring_len, ring_head;
 	int32_t *set_keys;
 	unsigned char *set_used;
@@ -197,25 +210,87 @@ set_remove(struct state *s, int32_t key)
 }
 
 static void
-seen_add(struct state *s, int32_t key)
+seen_add(struct state *s, const struct cand *c)
 {
 	unsigned i;
+	int32_t key = c->key;
 
 	if (seen_has(s, key))
 		return;
 	if (s->ring_len == SEEN_CAP) {
-		/* forget the oldest key */
-		set_remove(s, s->ring[s->ring_head]);
+		/* forget the oldest key, remembering how recent it was */
+		i = s->ring_head;
+		set_remove(s, s->ring[i].key);
+		if (!s->forgot.has_time || time_cmp(s->ring[i].sec,
+		    s->ring[i].nsec, s->forgot.sec, s->forgot.nsec) > 0) {
+			s->forgot.has_time = 1;
+			s->forgot.sec = s->ring[i].sec;
+			s->forgot.nsec = s->ring[i].nsec;
+		}
 		s->ring_head = (s->ring_head + 1) % SEEN_CAP;
 		s->ring_len--;
 	}
-	s->ring[(s->ring_head + s->ring_len) % SEEN_CAP] = key;
+	i = (s->ring_head + s->ring_len) % SEEN_CAP;
+	s->ring[i].key = key;
+	s->ring[i].sec = c->sec;
+	s->ring[i].nsec = c->nsec;
 	s->ring_len++;
 	for (i = set_slot(s, key); s->set_used[i];
 	    i = (i + 1) & (s->set_cap - 1))
 		;
 	s->set_keys[i] = key;
 	s->set_used[i] = 1;
+}
+
+/* ---- session cleanup ---------------------------------------------------- */
+
+/*
+ * Best effort: end the session (and with destroy, its collector and
+ * filter first) so neither lingers on vCenter until its idle timeout.
+ * Runs even after a stop was requested, with a short timeout per call;
+ * the error of the call that failed before is kept for the logs.
+ */
+static void
+end_session(struct state *s, int destroy)
+{
+	char saved[sizeof(s->soap.error)];
+	xmlNodePtr ret;
+
+	if (!s->logged_in)
+		return;
+	memcpy(saved, s->soap.error, sizeof(saved));
+	s->soap.cleanup = 1;
+	if (destroy && s->filter[0])
+		soap_call(&s->soap, "DestroyPropertyFilter", "PropertyFilter",
+		    s->filter, NULL, CLEANUP_MS, &ret);
+	if (destroy && s->collector[0])
+		soap_call(&s->soap, "DestroyCollector", "EventHistoryCollector",
+		    s->collector, NULL, CLEANUP_MS, &ret);
+	soap_call(&s->soap, "Logout", "SessionManager", s->session_manager,
+	    NULL, CLEANUP_MS, &ret);
+	s->soap.cleanup = 0;
+	memcpy(s->soap.error, saved, sizeof(saved));
+	s->logged_in = 0;
+	s->collector[0] = '\0';
+	s->filter[0] = '\0';
+	soap_reset_session(&s->soap);
+}
+
+/* vp_die, after ending the session. */
+static void
+die_clean(struct state *s, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4), noreturn));
+
+static void
+die_clean(struct state *s, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vp_vlog(VP_ERROR, fmt, ap);
+	va_end(ap);
+	end_session(s, 1);
+	exit(code);
 }
 
 /* ---- event parsing and emission ---------------------------------------------- */
@@ -273,14 +348,14 @@ fallback_line(struct state *s, const struct cand *c, const char *why)
 	if (xsi_type(c->node, type, sizeof(type)) == NULL)
 		snprintf(type, sizeof(type), "%s", (const char *)c->node->name);
 	vp_format_rfc3339(c->sec, c->nsec, ts, sizeof(ts));
-	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:i, s:s, s:n}",
+	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:n}",
 	    "vcenter", s->o.url, "instanceUuid", s->instance_uuid,
 	    "apiVersion", s->api_version, "class", type, "category", "event",
 	    "key", (json_int_t)c->key, "createdTime", ts, "data");
 	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	if (text == NULL)
-		vp_die(VP_EXIT_SOFTWARE, "event %d: cannot encode JSON",
+		die_clean(s, VP_EXIT_SOFTWARE, "event %d: cannot encode JSON",
 		    (int)c->key);
 	vp_error("%s: event %d (%s): %s; emitted with \"data\":null", s->o.url,
 	    (int)c->key, type, why);
@@ -300,14 +375,18 @@ emit(struct state *s, const struct cand *c)
 		fallback_line(s, c, err);
 	if (vp_write_line(stdout, s->line.data, s->line.len) != 0) {
 		if (errno == EPIPE)
-			vp_die(VP_EXIT_IOERR, "stdout: the next stage is gone");
-		vp_die(VP_EXIT_IOERR, "stdout: %s", strerror(errno));
+			die_clean(s, VP_EXIT_IOERR, "stdout: the next stage is "
+			    "gone");
+		die_clean(s, VP_EXIT_IOERR, "stdout: %s", strerror(errno));
 	}
-	seen_add(s, c->key);
-	s->last.has_time = s->last.has_key = 1;
-	s->last.sec = c->sec;
-	s->last.nsec = c->nsec;
-	s->last.key = c->key;
+	seen_add(s, c);
+	if (!s->newest.has_time || time_cmp(c->sec, c->nsec, s->newest.sec,
+	    s->newest.nsec) >= 0) {
+		s->newest.has_time = s->newest.has_key = 1;
+		s->newest.sec = c->sec;
+		s->newest.nsec = c->nsec;
+		s->newest.key = c->key;
+	}
 	s->emitted++;
 }
 
@@ -346,11 +425,11 @@ emit_batch(struct state *s, xmlNodePtr first, const char *elname)
 	for (size_t i = 0; i < n; i++) {
 		if (i > 0 && v[i].key == v[i - 1].key)
 			continue;	/* the same event twice in one page */
-		if (s->last.has_time && time_cmp(v[i].sec, v[i].nsec,
-		    s->last.sec, s->last.nsec) < 0)
+		if (s->newest.has_time && time_cmp(v[i].sec, v[i].nsec,
+		    s->newest.sec, s->newest.nsec) < 0)
 			vp_warn("event %d is older than event %d already "
 			    "emitted; emitting it late rather than losing it",
-			    (int)v[i].key, (int)s->last.key);
+			    (int)v[i].key, (int)s->newest.key);
 		emit(s, &v[i]);
 	}
 	free(v);
@@ -375,13 +454,24 @@ call_failed(struct state *s, enum soap_result r)
 		    s->soap.error);
 	if (r == SOAP_FAULT && (strcmp(f, "InvalidLogin") == 0 ||
 	    strcmp(f, "NoPermission") == 0 || strcmp(f, "InvalidLocale") == 0))
-		vp_die(VP_EXIT_NOPERM, "%s: %s", s->o.url, s->soap.error);
+		die_clean(s, VP_EXIT_NOPERM, "%s: %s", s->o.url, s->soap.error);
+	/* vCenter refused what we asked (a page size over its limit, say):
+	 * asking again cannot help */
+	if (r == SOAP_FAULT && (strcmp(f, "InvalidRequest") == 0 ||
+	    strcmp(f, "InvalidArgument") == 0))
+		die_clean(s, VP_EXIT_CONFIG, "%s: %s", s->o.url, s->soap.error);
 	if (r == SOAP_FAULT && strcmp(f, "NotAuthenticated") == 0) {
 		vp_warn("%s: session lost (%s); logging in again", s->o.url,
 		    s->soap.error);
+		s->logged_in = 0;	/* nothing left to log out of */
 	} else
 		vp_warn("%s: %s", s->o.url, s->soap.error);
-	/* whatever went wrong, start over with a fresh session and collector */
+	/*
+	 * Whatever went wrong, start over with a fresh session and collector;
+	 * the old session is probably still valid: log it out rather than
+	 * leave it to vCenter's session limit.
+	 */
+	end_session(s, 0);
 	s->logged_in = 0;
 	s->collector[0] = '\0';
 	s->filter[0] = '\0';
@@ -477,7 +567,27 @@ create_collector(struct state *s)
 	xmlNodePtr ret;
 	enum soap_result r;
 	char ts[64], body[512];
-	struct pos begin = s->last.has_time ? s->last : s->start;
+	struct pos begin = s->start;
+
+	if (s->newest.has_time) {
+		/* again from a margin before the newest event emitted, but
+		 * not from before what the key ring still holds: older keys
+		 * are forgotten and would be emitted twice */
+		begin.sec = s->newest.sec - REREAD_MARGIN_S;
+		begin.nsec = s->newest.nsec;
+		if (s->forgot.has_time && time_cmp(begin.sec, begin.nsec,
+		    s->forgot.sec, s->forgot.nsec) <= 0) {
+			begin.sec = s->forgot.sec;
+			begin.nsec = s->forgot.nsec + 1;
+			if (begin.nsec == 1000000000) {
+				begin.sec++;
+				begin.nsec = 0;
+			}
+		}
+		if (s->start.has_time && time_cmp(begin.sec, begin.nsec,
+		    s->start.sec, s->start.nsec) < 0)
+			begin = s->start;
+	}
 
 	vp_buf_append(&b, "<filter>", 8);
 	if (begin.has_time || s->until.has_time) {
@@ -568,7 +678,7 @@ read_forward(struct state *s)
  * move forward, like govmomi's simulator) are emitted from the update.
  */
 static enum step
-wait_and_read(struct state *s)
+wait_and_read(struct state *s, int wait_s)
 {
 	struct vp_buf b = { 0 };
 	xmlNodePtr ret, page = NULL;
@@ -579,9 +689,12 @@ wait_and_read(struct state *s)
 	vp_buf_append(&b, "<version>", 9);
 	soap_xml_escape(&b, s->pc_version);
 	vp_buf_printf(&b, "</version><options><maxWaitSeconds>%d</maxWaitSeconds>"
-	    "</options>", s->o.wait_s);
+	    "</options>", wait_s);
+	/* the answer is silent for up to wait_s by design: not a stall */
+	s->soap.quiet_s = wait_s;
 	r = soap_call(&s->soap, "WaitForUpdatesEx", "PropertyCollector",
-	    s->property_collector, b.data, (long)(s->o.wait_s + 60) * 1000, &ret);
+	    s->property_collector, b.data,
+	    (long)(wait_s + s->soap.stall_s) * 1000, &ret);
 	vp_buf_free(&b);
 	if (r != SOAP_OK)
 		return call_failed(s, r);
@@ -614,25 +727,6 @@ wait_and_read(struct state *s)
 	if (keep)
 		xmlFreeDoc(keep);
 	return st;
-}
-
-static void
-destroy_collector(struct state *s)
-{
-	xmlNodePtr ret;
-
-	if (!s->logged_in)
-		return;
-	s->soap.timeout_ms = 5000;
-	if (s->filter[0])
-		soap_call(&s->soap, "DestroyPropertyFilter", "PropertyFilter",
-		    s->filter, NULL, 0, &ret);
-	if (s->collector[0])
-		soap_call(&s->soap, "DestroyCollector", "EventHistoryCollector",
-		    s->collector, NULL, 0, &ret);
-	soap_call(&s->soap, "Logout", "SessionManager", s->session_manager,
-	    NULL, 0, &ret);
-	s->logged_in = 0;
 }
 
 /* ---- start position ------------------------------------------------------------ */
@@ -736,6 +830,8 @@ run(struct state *s)
 		return st;
 	if ((st = read_forward(s)) != STEP_OK)
 		return st;
+	/* logged in, collector made, read: this session works */
+	vp_backoff_reset(&s->bo);
 	if (s->o.once)
 		return STEP_DONE;
 	for (;;) {
@@ -746,10 +842,13 @@ run(struct state *s)
 			int32_t nsec;
 			if ((st = server_time(s, &sec, &nsec)) != STEP_OK)
 				return st;
+			/* an event created before --until may have become
+			 * visible after the last read: read once more */
 			if (time_cmp(sec, nsec, s->until.sec, s->until.nsec) > 0)
-				return STEP_DONE;
+				return (st = wait_and_read(s, 0)) == STEP_OK ?
+				    STEP_DONE : st;
 		}
-		if ((st = wait_and_read(s)) != STEP_OK)
+		if ((st = wait_and_read(s, s->o.wait_s)) != STEP_OK)
 			return st;
 	}
 }
@@ -792,9 +891,10 @@ main(int argc, char **argv)
 	};
 	static struct state st;
 	struct state *s = &st;
-	struct vp_backoff bo;
 	char err[512];
 	int ch, failures = 0;
+	long stall_s = 0;
+	const char *e;
 	enum step step;
 
 	vp_log_init(argv[0]);
@@ -870,6 +970,19 @@ main(int argc, char **argv)
 	    strncmp(s->o.url, "http://", 7) != 0)
 		vp_usage_error("--url: expected an http(s):// URL, got \"%s\"",
 		    s->o.url);
+	{
+		/* it would be logged and copied into every line: refuse it,
+		 * without echoing the URL, which may hold a password */
+		const char *h = strstr(s->o.url, "://") + 3;
+		size_t hl = strcspn(h, "/?#");
+
+		if (memchr(h, '@', hl) != NULL)
+			vp_usage_error("--url: user name and password in the "
+			    "URL are refused; use --credentials-file or "
+			    "VC_USERNAME and VC_PASSWORD");
+	}
+	if ((e = getenv("VC_SOURCE_STALL_SECONDS")) != NULL)
+		stall_s = parse_int("VC_SOURCE_STALL_SECONDS", e, 1, 3600);
 	if (s->o.since && s->o.begin_ms >= 0)
 		vp_usage_error("--since and --begin exclude each other");
 	if (s->o.until) {
@@ -909,24 +1022,26 @@ main(int argc, char **argv)
 	s->set_used = calloc(s->set_cap, 1);
 	if (s->set_used == NULL || soap_init(&s->soap, s->o.url, &s->o.tls) != 0)
 		vp_die(VP_EXIT_SOFTWARE, "cannot initialise");
+	if (stall_s > 0)
+		s->soap.stall_s = stall_s;
 
-	vp_backoff_init(&bo, 500, 30000);
+	vp_backoff_init(&s->bo, 500, 30000);
 	for (;;) {
 		unsigned long before = s->emitted;
 
 		step = run(s);
 		if (step == STEP_DONE || vp_stop_requested)
 			break;
-		/* progress since the last failure resets the backoff */
+		/* progress since the last failure resets the count */
 		if (s->emitted != before)
-			vp_backoff_reset(&bo), failures = 0;
-		if (s->o.once && ++failures > 5)
-			vp_die(VP_EXIT_TEMPFAIL, "%s: giving up after %d "
+			vp_backoff_reset(&s->bo), failures = 0;
+		if (s->o.once && ++failures >= 5)
+			die_clean(s, VP_EXIT_TEMPFAIL, "%s: giving up after %d "
 			    "attempts: %s", s->o.url, failures, s->soap.error);
-		if (vp_sleep_ms(vp_backoff_next(&bo)))
+		if (vp_sleep_ms(vp_backoff_next(&s->bo)))
 			break;
 	}
-	destroy_collector(s);
+	end_session(s, 1);
 	soap_free(&s->soap);
 	vp_free_secret(s->user);
 	vp_free_secret(s->pass);

@@ -30,6 +30,7 @@ soap_init(struct soap_client *c, const char *url, const struct vp_tls *tls)
 	c->tls = *tls;
 	c->timeout_ms = 120000;
 	c->resp.max = SOAP_MAX_RESPONSE;
+	c->scrub.max = SOAP_MAX_RESPONSE;
 	vp_curl_common(c->curl, &c->tls);
 	/* in-memory cookie engine: holds vmware_soap_session */
 	curl_easy_setopt(c->curl, CURLOPT_COOKIEFILE, "");
@@ -39,9 +40,9 @@ soap_init(struct soap_client *c, const char *url, const struct vp_tls *tls)
 	curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, progress_cb);
 	curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c);
 	curl_easy_setopt(c->curl, CURLOPT_ACCEPT_ENCODING, "");
-	/* a stalled peer: under 1 byte/s for 60 s is a dead connection */
+	/* a stalled peer: under 1 byte/s for stall_s is a dead connection */
+	c->stall_s = 60;
 	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME, 60L);
 	return 0;
 }
 
@@ -56,6 +57,7 @@ soap_free(struct soap_client *c)
 	free(c->action);
 	vp_buf_free(&c->req);
 	vp_buf_free(&c->resp);
+	vp_buf_free(&c->scrub);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -147,7 +149,12 @@ perform(struct soap_client *c, const char *method, long timeout_ms)
 	c->error[0] = '\0';
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-	c->stoppable = 1;
+	/* a long poll is silent by design: only silence beyond it is a stall */
+	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME,
+	    c->stall_s + c->quiet_s);
+	c->quiet_s = 0;
+	/* cleanup must reach the server even after a stop was requested */
+	c->stoppable = !c->cleanup;
 	rc = curl_easy_perform(c->curl);
 	c->stoppable = 0;
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, NULL);
@@ -255,6 +262,8 @@ soap_call(struct soap_client *c, const char *method, const char *this_type,
 	enum soap_result r;
 	xmlNodePtr root, sbody, resp, fault;
 	char perr[256];
+	const char *data;
+	size_t len, nbad;
 
 	*ret = NULL;
 	if (c->doc) {
@@ -286,14 +295,26 @@ soap_call(struct soap_client *c, const char *method, const char *this_type,
 	curl_slist_free_all(h);
 	if (r != SOAP_OK)
 		return r;
+	data = c->resp.data;
+	len = c->resp.len;
 
 	if (c->resp.len == 0 || c->resp.len > (size_t)INT32_MAX) {
 		set_error(c, "%s: HTTP %ld with %s body", method,
 		    c->http_status, c->resp.len ? "an oversized" : "an empty");
 		return c->http_status >= 400 ? SOAP_HTTP : SOAP_BADRESPONSE;
 	}
+	/* one bad character in one event must not make the page unreadable */
+	if ((nbad = vim_scrub_xml(c->resp.data, c->resp.len, &c->scrub)) > 0) {
+		vp_warn("%s: %s: %zu character%s XML forbids (control "
+		    "characters) replaced with U+FFFD", c->url, method, nbad,
+		    nbad == 1 ? "" : "s");
+		data = c->scrub.data;
+		len = c->scrub.len;
+	}
 	/* no DTD (so no entity expansion), no network: hostile servers */
-	c->doc = vim_parse(c->resp.data, c->resp.len, perr, sizeof(perr));
+	c->doc = vim_parse(data, len, perr, sizeof(perr));
+	if (nbad > 0)
+		vp_buf_free(&c->scrub);	/* rare: keep no second copy */
 	root = c->doc ? xmlDocGetRootElement(c->doc) : NULL;
 	sbody = soap_child(root, "Body");
 	if (sbody == NULL) {

@@ -23,11 +23,16 @@ struct soap_client {
 	char *action;		/* SOAPAction header value */
 	struct vp_tls tls;
 	struct vp_buf req, resp;
+	struct vp_buf scrub;	/* resp, forbidden characters replaced */
 	xmlDocPtr doc;		/* the last response, owned here */
 	long http_status;
 	char fault_type[128];	/* e.g. NotAuthenticated, InvalidLogin */
 	char error[512];	/* what went wrong, for logs */
 	long timeout_ms;	/* per call, unless the call says otherwise */
+	long stall_s;		/* no byte for this long: a dead peer */
+	long quiet_s;		/* the next call may be silent this much
+				 * longer (a long poll); reset by each call */
+	int cleanup;		/* calls go on after a stop is requested */
 	int stoppable;		/* abort the transfer when a stop is requested */
 };
 

@@ -87,9 +87,9 @@ main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct run r;
-	struct vp_buf in = { 0 };
+	struct vp_buf in = { 0 }, scrub = { 0 };
 	char buf[65536], err[512], *end;
-	size_t n;
+	size_t n, nbad;
 	long repeat = 1, i;
 	int ch, rc;
 	double t0, t1, tp = 0, tm;
@@ -147,8 +147,14 @@ main(int argc, char **argv)
 	t0 = now_s();
 	for (i = 0; i < repeat; i++) {
 		tm = now_s();
-		if ((doc = vim_parse(in.data ? in.data : "", in.len, err,
-		    sizeof(err))) == NULL)
+		/* as vc-source does: forbidden characters become U+FFFD */
+		if ((nbad = vim_scrub_xml(in.data ? in.data : "", in.len,
+		    &scrub)) > 0 && i == 0)
+			vp_warn("stdin: %zu character%s XML forbids replaced "
+			    "with U+FFFD", nbad, nbad == 1 ? "" : "s");
+		if ((doc = nbad > 0 ? vim_parse(scrub.data, scrub.len, err,
+		    sizeof(err)) : vim_parse(in.data ? in.data : "", in.len,
+		    err, sizeof(err))) == NULL)
 			vp_die(VP_EXIT_DATAERR, "stdin: %s", err);
 		tp += now_s() - tm;
 		r.print = i == 0;
@@ -166,6 +172,7 @@ main(int argc, char **argv)
 		    (double)r.events / (t1 - t0 - tp),
 		    (double)r.bytes * (double)repeat / (t1 - t0 - tp) / 1e6);
 	vp_buf_free(&in);
+	vp_buf_free(&scrub);
 	vp_buf_free(&r.out);
 	if (vp_close_stdout() != 0)
 		return VP_EXIT_IOERR;

@@ -1769,6 +1769,79 @@ refuse_dtd(void *ctx, const xmlChar *name, const xmlChar *ext,
 	xmlStopParser(p);
 }
 
+/* Is v a character XML 1.0 allows? */
+static int
+xml_char_ok(unsigned long v)
+{
+	if (v < 0x20)
+		return v == 0x9 || v == 0xa || v == 0xd;
+	return (v < 0xd800 || v > 0xdfff) && v != 0xfffe && v != 0xffff &&
+	    v <= 0x10ffff;
+}
+
+/* Length of the forbidden character (raw or a reference) at p, else 0. */
+static size_t
+bad_char_len(const unsigned char *p, const unsigned char *end)
+{
+	const unsigned char *q;
+	unsigned long v = 0;
+	int hex, digits = 0;
+
+	if (*p < 0x20)
+		return xml_char_ok(*p) ? 0 : 1;
+	if (*p == 0xef)		/* U+FFFE and U+FFFF in UTF-8 */
+		return end - p >= 3 && p[1] == 0xbf &&
+		    (p[2] == 0xbe || p[2] == 0xbf) ? 3 : 0;
+	if (*p != '&' || end - p < 4 || p[1] != '#')
+		return 0;
+	hex = p[2] == 'x';
+	for (q = p + 2 + hex; q < end && *q != ';'; q++, digits++) {
+		int d;
+
+		if (*q >= '0' && *q <= '9')
+			d = *q - '0';
+		else if (hex && (*q | 0x20) >= 'a' && (*q | 0x20) <= 'f')
+			d = (*q | 0x20) - 'a' + 10;
+		else
+			return 0;	/* not a reference: parser's call */
+		v = v * (hex ? 16 : 10) + (unsigned long)d;
+		if (v > 0x110000)
+			v = 0x110000;	/* out of range either way */
+	}
+	if (q == end || digits == 0)
+		return 0;
+	return xml_char_ok(v) ? 0 : (size_t)(q + 1 - p);
+}
+
+size_t
+vim_scrub_xml(const char *buf, size_t len, struct vp_buf *out)
+{
+	const unsigned char *p = (const unsigned char *)buf, *end = p + len;
+	const unsigned char *from = p;
+	size_t n = 0, l;
+
+	for (; p < end; p++) {
+		/* the fast path: only three kinds of byte need a look */
+		if (*p >= 0x20 && *p != '&' && *p != 0xef)
+			continue;
+		if ((l = bad_char_len(p, end)) == 0)
+			continue;
+		if (n++ == 0)
+			vp_buf_reset(out);
+		if (vp_buf_append(out, from, (size_t)(p - from)) != 0 ||
+		    vp_buf_append(out, "&#xFFFD;", 8) != 0)
+			goto full;
+		p += l - 1;
+		from = p + 1;
+	}
+	if (n > 0 && vp_buf_append(out, from, (size_t)(end - from)) != 0)
+		goto full;
+	return n;
+full:
+	vp_buf_reset(out);
+	return 0;
+}
+
 xmlDocPtr
 vim_parse(const char *buf, size_t len, char *err, size_t errlen)
 {

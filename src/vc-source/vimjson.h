@@ -51,6 +51,16 @@
 xmlDocPtr vim_parse(const char *buf, size_t len, char *err, size_t errlen);
 
 /*
+ * vCenter sends characters XML 1.0 forbids (control characters such as
+ * U+001F, raw or as &#x1F;), which make a whole page unparsable. Copy buf
+ * into out with each such character reference and raw character replaced
+ * by &#xFFFD; (what Go's encoder writes for them), and return how many were
+ * replaced; returns 0 when none is found (out untouched) or when out
+ * cannot hold the copy (its max).
+ */
+size_t vim_scrub_xml(const char *buf, size_t len, struct vp_buf *out);
+
+/*
  * Call cb for every event element under root, in document order:
  * returnval children of a *EventsResponse element (ReadNextEvents,
  * ReadPreviousEvents, QueryEvents), Event children of an element whose

@@ -138,6 +138,7 @@ func newControl(listen string, p *peer, c *vim25.Client) (*control, error) {
 		"post-extendedevent":     k.opPostExtendedEvent,
 		"post-burst":             k.opPostBurst,
 		"terminate-sessions":     k.opTerminateSessions,
+		"sessions":               k.opSessions,
 		"fault":                  k.opFault,
 		"restart":                k.opRestart,
 		"skip-keys":              k.opSkipKeys,
@@ -703,6 +704,20 @@ func (k *control) opPostEvent(ctx context.Context, p params) (map[string]interfa
 	if err != nil {
 		return nil, badParam("%v", err)
 	}
+	// backdate=MS (history mode): the event's createdTime is MS before
+	// its posting, as when vCenter commits an event late.
+	back, err := p.int("backdate", 0)
+	if err != nil {
+		return nil, err
+	}
+	if back != 0 {
+		if err := k.needHistory(); err != nil {
+			return nil, err
+		}
+		k.p.hist.backdateNext(ev, time.Duration(back)*time.Millisecond)
+		postAs(ctx, p.str("user", k.p.user), ev)
+		return nil, nil
+	}
 	if u := p.str("user", ""); u != "" {
 		postAs(ctx, u, ev)
 		return nil, nil
@@ -818,6 +833,25 @@ func (k *control) opTerminateSessions(ctx context.Context, p params) (map[string
 	return map[string]interface{}{"terminated": n}, err
 }
 
+// opSessions lists the sessions other than the control client's.
+func (k *control) opSessions(ctx context.Context, p params) (map[string]interface{}, error) {
+	own, err := session.NewManager(k.c).UserSession(ctx)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := k.sessionKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	others := []string{}
+	for _, key := range keys {
+		if key != own.Key {
+			others = append(others, key)
+		}
+	}
+	return map[string]interface{}{"sessions": others, "total": len(others)}, nil
+}
+
 func (k *control) sessionKeys(ctx context.Context) ([]string, error) {
 	var m mo.SessionManager
 	pc := property.DefaultCollector(k.c)
@@ -889,7 +923,7 @@ func (k *control) opFault(ctx context.Context, p params) (map[string]interface{}
 		return map[string]interface{}{"fault": nil}, nil
 	}
 	if !faultModes[mode] {
-		return nil, badParam("mode= one of http500 malformed-xml slow cut notauthenticated hang none")
+		return nil, badParam("mode= one of http500 malformed-xml slow cut notauthenticated invalidargument hang none")
 	}
 	count, err := p.int("count", 1)
 	if err != nil {

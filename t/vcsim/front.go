@@ -31,7 +31,7 @@ type faultSpec struct {
 
 var faultModes = map[string]bool{
 	"http500": true, "malformed-xml": true, "slow": true, "cut": true,
-	"notauthenticated": true, "hang": true,
+	"notauthenticated": true, "hang": true, "invalidargument": true,
 }
 
 // front is the public SOAP endpoint: fault injection, collector
@@ -253,6 +253,14 @@ const notAuthenticatedXML = `<?xml version="1.0" encoding="UTF-8"?>
 </soapenv:Body>
 </soapenv:Envelope>`
 
+// invalidArgumentXML is vCenter refusing a request's arguments.
+const invalidArgumentXML = `<?xml version="1.0" encoding="UTF-8"?>
+<soapenv:Envelope xmlns:soapenc="http://schemas.xmlsoap.org/soap/encoding/" xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsd="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<soapenv:Body>
+<soapenv:Fault><faultcode>ServerFaultCode</faultcode><faultstring>A specified parameter was not correct: filter (injected)</faultstring><detail><InvalidArgumentFault xmlns="urn:vim25" xsi:type="InvalidArgument"><invalidProperty>filter</invalidProperty></InvalidArgumentFault></detail></soapenv:Fault>
+</soapenv:Body>
+</soapenv:Envelope>`
+
 // applyFault serves the request with the fault; false means the request
 // should go on to the simulator (slow mode, after its delay).
 func (f *front) applyFault(fs *faultSpec, w http.ResponseWriter, r *http.Request, body []byte) bool {
@@ -270,6 +278,10 @@ func (f *front) applyFault(fs *faultSpec, w http.ResponseWriter, r *http.Request
 		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
 		w.WriteHeader(http.StatusInternalServerError)
 		io.WriteString(w, notAuthenticatedXML)
+	case "invalidargument":
+		w.Header().Set("Content-Type", "text/xml; charset=utf-8")
+		w.WriteHeader(http.StatusInternalServerError)
+		io.WriteString(w, invalidArgumentXML)
 	case "slow":
 		select {
 		case <-time.After(time.Duration(fs.DelayMs) * time.Millisecond):

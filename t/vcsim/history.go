@@ -3,6 +3,7 @@ package main
 import (
 	"reflect"
 	"sync"
+	"time"
 
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/methods"
@@ -38,8 +39,9 @@ type historyManager struct {
 	events     []types.BaseEvent
 	nextKey    int32
 	collectors map[*historyCollector]struct{}
-	changed    chan struct{}     // closed (and replaced) whenever a latestPage changes
-	category   map[string]string // event class -> info/warning/error/user
+	changed    chan struct{}                  // closed (and replaced) whenever a latestPage changes
+	category   map[string]string              // event class -> info/warning/error/user
+	backdate   map[*types.Event]time.Duration // events to make older when posted
 }
 
 // historyManagerObj is the managed object the front end routes
@@ -74,9 +76,24 @@ func (m *historyManagerObj) Get() mo.Reference {
 	return &c
 }
 
+// backdateNext makes ev (about to be posted in-process) d older than its
+// posting time, before any collector can see it.
+func (h *historyManager) backdateNext(ev types.BaseEvent, d time.Duration) {
+	h.mu.Lock()
+	if h.backdate == nil {
+		h.backdate = make(map[*types.Event]time.Duration)
+	}
+	h.backdate[ev.GetEvent()] = d
+	h.mu.Unlock()
+}
+
 func (h *historyManager) assignKey(ev types.BaseEvent) {
 	h.mu.Lock()
 	e := ev.GetEvent()
+	if d, ok := h.backdate[e]; ok {
+		e.CreatedTime = e.CreatedTime.Add(-d)
+		delete(h.backdate, e)
+	}
 	e.Key = h.nextKey
 	e.ChainId = h.nextKey
 	h.nextKey++ // int32: wraps to negative as vCenter's keys do
