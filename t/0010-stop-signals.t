@@ -36,46 +36,40 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
 
 gone() { ! kill -0 "$1" 2>/dev/null; }
 
-# sink-http: one event delivered, TERM during the checkpoint's fsync, input
-# left open
+# term_in_fsync NAME LINE PROGRAM ARGS...: PROGRAM (with the shim) reads LINE
+# from a FIFO that stays open; TERM once a checkpoint fsync has begun
+term_in_fsync() {
+	_n=$1 _line=$2; shift 2
+	rm -f "$T/$_n.in"; mkfifo "$T/$_n.in"
+	SLOWSYNC_MARK="$T/$_n.mark" LD_PRELOAD="$T/slowsync.so" $VP_WRAP "$@" \
+	    <"$T/$_n.in" 2>"$T/$_n.err" &
+	_pid=$!; bg_pid $_pid
+	exec 3>"$T/$_n.in"
+	printf '%s\n' "$_line" >&3
+	wait_for 10 test -s "$T/$_n.mark" || true
+	sleep 0.2
+	kill -TERM $_pid
+	if wait_for 5 gone $_pid; then ok "$1: TERM during the checkpoint fsync stops it without more input"
+	else not_ok "$1: TERM during the checkpoint fsync stops it without more input"; fi
+	exec 3>&-
+	set +e; wait $_pid; _rc=$?; set -e
+	is "$1: exit 0" 0 "$_rc"
+}
+
 start_receiver a --default 200
-rm -f "$T/a.in"; mkfifo "$T/a.in"
-SLOWSYNC_MARK="$T/a.mark" LD_PRELOAD="$T/slowsync.so" $VP_WRAP sink-http --url "http://127.0.0.1:$RPORT/" \
-    --checkpoint "$T/a.ck" <"$T/a.in" 2>"$T/a.err" &
-SPID=$!; bg_pid $SPID
-exec 3>"$T/a.in"
-sed -n 1p "$D/sink-http-structured.ndjson" >&3
-wait_for 10 test -s "$T/a.mark" || true
-sleep 0.2
-kill -TERM $SPID
-if wait_for 5 gone $SPID; then ok "sink-http: TERM during the checkpoint fsync stops it without more input"
-else not_ok "sink-http: TERM during the checkpoint fsync stops it without more input"; fi
-exec 3>&-
-set +e; wait $SPID; rc=$?; set -e
-is "sink-http: exit 0" 0 "$rc"
+term_in_fsync a "$(sed -n 1p "$D/sink-http-structured.ndjson")" \
+    sink-http --url "http://127.0.0.1:$RPORT/" --checkpoint "$T/a.ck"
 is "sink-http: the checkpoint names the delivered event" vc-4f2a-1234 "$(jq -r .id "$T/a.ck")"
 stop_receiver a
 
-# sink-eventbridge: the same while idle after a batch
 use_env_keys
 fake_config "$T/eb.json" '{}'
 start_fake "$T/eb.json"
-rm -f "$T/b.in"; mkfifo "$T/b.in"
-SLOWSYNC_MARK="$T/b.mark" LD_PRELOAD="$T/slowsync.so" $VP_WRAP sink-eventbridge --region us-east-1 \
-    --endpoint-url "$FAKE_URL" --checkpoint "$T/b.ck" <"$T/b.in" 2>"$T/b.err" &
-SPID=$!; bg_pid $SPID
-exec 3>"$T/b.in"
-sed -n 1p "$D/sink-eventbridge-structured.ndjson" >&3
-wait_for 10 test -s "$T/b.mark" || true
-sleep 0.2
-kill -TERM $SPID
-if wait_for 5 gone $SPID; then ok "sink-eventbridge: TERM during the checkpoint fsync stops it without more input"
-else not_ok "sink-eventbridge: TERM during the checkpoint fsync stops it without more input"; fi
-exec 3>&-
-set +e; wait $SPID; rc=$?; set -e
-is "sink-eventbridge: exit 0" 0 "$rc"
+EB1=$(sed -n 1p "$D/sink-eventbridge-structured.ndjson")
+term_in_fsync b "$EB1" sink-eventbridge --region us-east-1 \
+    --endpoint-url "$FAKE_URL" --checkpoint "$T/b.ck"
 is "sink-eventbridge: the checkpoint names the delivered event" \
-    "$(sed -n 1p "$D/sink-eventbridge-structured.ndjson" | jq -r .id)" "$(jq -r .id "$T/b.ck")"
+    "$(printf '%s\n' "$EB1" | jq -r .id)" "$(jq -r .id "$T/b.ck")"
 
 # vc-source writing a backlog into a pipe nobody reads yet
 vcsim_start -history || bail "simulator did not start"
