@@ -22,7 +22,9 @@ while [ $# -gt 0 ]; do
 	case $1 in --checkpoint) ck=$2; shift ;; --credentials-file) cred=$2; shift ;; esac
 	shift
 done
-[ -n "$cred" ] && cp "$cred" "$FAKE/cred.copy" && stat -c %a "$cred" >"$FAKE/cred.mode"
+# (renamed into place: a restarted stage rewrites them while the test reads)
+[ -n "$cred" ] && cp "$cred" "$FAKE/cred.copy.$$" && mv -f "$FAKE/cred.copy.$$" "$FAKE/cred.copy" &&
+	stat -c %a "$cred" >"$FAKE/cred.mode.$$" && mv -f "$FAKE/cred.mode.$$" "$FAKE/cred.mode"
 echo "vc-source: info: fake source starting" >&2
 if [ -n "${FAKE_VC_EXIT:-}" ] && [ ! -e "$FAKE/vc-exited" ]; then
 	[ -n "${FAKE_VC_EXIT_ONCE:-}" ] && : >"$FAKE/vc-exited"
