@@ -338,8 +338,7 @@ main(int argc, char **argv)
 			vp_log_set_json(1);
 			break;
 		case 'L':
-			if (vp_log_set_level(optarg) != 0)
-				vp_usage_error("--log-level: want debug, info, warn or error");
+			vp_log_level_option(optarg);
 			break;
 		case 'M':
 			if ((max_line = parse_size(optarg)) == 0)

@@ -1313,9 +1313,7 @@ main(int argc, char **argv)
 			vp_log_set_json(1);
 			break;
 		case O_LOGLEVEL:
-			if (vp_log_set_level(optarg) != 0)
-				vp_usage_error("--log-level: debug, info, warn "
-				    "or error");
+			vp_log_level_option(optarg);
 			break;
 		case O_MAXBYTES:
 			opt.max_bytes = (size_t)num_arg("--max-batch-bytes",

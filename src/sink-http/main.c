@@ -424,9 +424,7 @@ main(int argc, char *argv[])
 			S.http.tls.insecure = 1;
 			break;
 		case 'L':
-			if (vp_log_set_level(optarg) != 0)
-				vp_usage_error("--log-level: unknown level \"%s\"",
-				    optarg);
+			vp_log_level_option(optarg);
 			break;
 		case 'n':
 			if (strpbrk(optarg, "\r\n") || *optarg == '\0')

@@ -931,9 +931,7 @@ main(int argc, char **argv)
 			s->o.tls.insecure = 1;
 			break;
 		case 'L':
-			if (vp_log_set_level(optarg) != 0)
-				vp_usage_error("--log-level: expected debug, "
-				    "info, warn or error, got \"%s\"", optarg);
+			vp_log_level_option(optarg);
 			break;
 		case 'p':
 			s->o.page = parse_int("--page-size", optarg, 1, 1000);

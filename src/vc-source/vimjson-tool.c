@@ -112,9 +112,7 @@ main(int argc, char **argv)
 			vp_log_set_json(1);
 			break;
 		case 'L':
-			if (vp_log_set_level(optarg) != 0)
-				vp_usage_error("--log-level: expected debug, "
-				    "info, warn or error, got \"%s\"", optarg);
+			vp_log_level_option(optarg);
 			break;
 		case 'm':
 			r.mode = 1;

@@ -527,9 +527,7 @@ main(int argc, char **argv)
 			vp_log_set_json(1);
 			break;
 		case O_LOG_LEVEL:
-			if (vp_log_set_level(optarg) != 0)
-				vp_usage_error("--log-level: unknown level: %s",
-				    optarg);
+			vp_log_level_option(optarg);
 			break;
 		case O_MAX_BODY:
 			opt.max_body = parse_size(optarg, "--max-body");
