@@ -1,0 +1,338 @@
+/*
+ * batch.c: input lines into the queue, batches out of it, and the
+ * checkpoint over the queue's finished prefix.
+ *
+ * The checkpoint only ever names the last event of a prefix of the input
+ * that is entirely acknowledged, dead-lettered or filtered out, so a restart
+ * never skips an event that a retried middle entry still holds.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "eb.h"
+
+enum { RL_LINE, RL_NONE, RL_EOF, RL_TOOLONG };
+
+static int
+read_line(struct eb_input *in, char **line, size_t *len)
+{
+	for (;;) {
+		char *start = in->buf + in->off;
+		char *nl = in->off < in->len ?
+		    memchr(start, '\n', in->len - in->off) : NULL;
+
+		if (nl) {
+			size_t n = (size_t)(nl - start);
+			int skipped = in->skipping;
+
+			in->off += n + 1;
+			in->lineno++;
+			in->skipping = 0;
+			if (skipped)
+				return RL_TOOLONG;
+			if (n > 0 && start[n - 1] == '\r')
+				n--;
+			start[n] = '\0';
+			*line = start;
+			*len = n;
+			return RL_LINE;
+		}
+		if (in->len - in->off > LINE_MAX_BYTES) {
+			in->skipping = 1;
+			in->off = in->len;
+		}
+		if (in->eof) {
+			if (in->off < in->len && !in->skipping) {
+				/* a last line without a newline still counts */
+				if (in->len == in->cap)
+					in->buf = vp_xrealloc(in->buf, ++in->cap);
+				in->buf[in->len] = '\n';
+				in->len++;
+				continue;
+			}
+			if (in->skipping) {
+				in->skipping = 0;
+				in->lineno++;
+				return RL_TOOLONG;
+			}
+			return RL_EOF;
+		}
+		return RL_NONE;
+	}
+}
+
+/* Read what is available on stdin (after poll said so). -1 on error. */
+static int
+fill_input(struct eb_input *in)
+{
+	ssize_t n;
+
+	if (in->off > 0) {
+		memmove(in->buf, in->buf + in->off, in->len - in->off);
+		in->len -= in->off;
+		in->off = 0;
+	}
+	if (in->cap - in->len < 65536) {
+		in->cap = in->cap ? in->cap * 2 : 131072;
+		in->buf = vp_xrealloc(in->buf, in->cap);
+	}
+	n = read(0, in->buf + in->len, in->cap - in->len - 1);
+	if (n < 0)
+		return errno == EINTR || errno == EAGAIN ? 0 : -1;
+	if (n == 0)
+		in->eof = 1;
+	in->len += (size_t)n;
+	return 0;
+}
+
+void
+eb_write_checkpoint(struct eb *eb)
+{
+	json_t *o;
+	char now[64], *s;
+	struct timespec ts;
+
+	eb->need_checkpoint = 0;
+	eb->ck_written_ms = vp_now_ms();
+	if (eb->o.checkpoint == NULL || eb->last_done.id == NULL)
+		return;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	vp_format_rfc3339(ts.tv_sec, (int32_t)ts.tv_nsec, now, sizeof(now));
+	o = json_pack("{s:i, s:s, s:s}", "version", 1, "source",
+	    eb->last_done.source, "id", eb->last_done.id);
+	if (eb->last_done.time)
+		json_object_set_new(o, "time",
+		    json_string(eb->last_done.time));
+	if (eb->last_done.has_key)
+		json_object_set_new(o, "key", json_integer(eb->last_done.key));
+	json_object_set_new(o, "delivered",
+	    json_integer((json_int_t)eb->delivered));
+	json_object_set_new(o, "updated", json_string(now));
+	s = json_dumps(o, JSON_COMPACT);
+	json_decref(o);
+	{
+		size_t n = strlen(s);
+
+		s = vp_xrealloc(s, n + 2);
+		s[n] = '\n';
+		s[n + 1] = '\0';
+		if (vp_write_file_atomic(eb->o.checkpoint, s, n + 1) != 0)
+			vp_die(VP_EXIT_IOERR, "%s: %s", eb->o.checkpoint,
+			    strerror(errno));
+	}
+	free(s);
+}
+
+/* More input ready right now (buffered or in the pipe)? */
+static int
+input_pending(const struct eb_input *in)
+{
+	struct pollfd pfd = { 0, POLLIN, 0 };
+
+	if (in->off < in->len &&
+	    memchr(in->buf + in->off, '\n', in->len - in->off))
+		return 1;
+	return !in->eof && poll(&pfd, 1, 0) > 0;
+}
+
+/*
+ * A quiet stream is checkpointed after every batch, a busy one without an
+ * fsync per request (sink-http's rule).
+ */
+void
+eb_checkpoint_maybe(struct eb *eb)
+{
+	if (!eb->need_checkpoint)
+		return;
+	if (vp_now_ms() - eb->ck_written_ms >= eb->o.ckpt_interval_ms ||
+	    !input_pending(&eb->in))
+		eb_write_checkpoint(eb);
+}
+
+void
+eb_pop_done(struct eb *eb)
+{
+	size_t n = 0;
+
+	while (n < eb->qlen && eb->q[n]->state == ST_DONE)
+		n++;
+	if (n == 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct ev *e = eb->q[i];
+
+		if (e->id) {
+			free(eb->last_done.id);
+			free(eb->last_done.source);
+			free(eb->last_done.time);
+			eb->last_done.id = e->id;
+			eb->last_done.source = e->source;
+			eb->last_done.time = e->time;
+			eb->last_done.has_key = e->has_key;
+			eb->last_done.key = e->key;
+			e->id = e->source = e->time = NULL;
+			eb->need_checkpoint = 1;
+		}
+		ev_free(e);
+	}
+	memmove(eb->q, eb->q + n, (eb->qlen - n) * sizeof(*eb->q));
+	eb->qlen -= n;
+}
+
+size_t
+eb_pending(const struct eb *eb, size_t *bytes)
+{
+	size_t n = 0;
+
+	*bytes = 0;
+	for (size_t i = 0; i < eb->qlen; i++)
+		if (eb->q[i]->state == ST_PENDING) {
+			n++;
+			*bytes += eb->q[i]->size;
+		}
+	return n;
+}
+
+/* Take one input line into the queue (or straight to done). */
+static void
+take_line(struct eb *eb, char *line, size_t len, int toolong)
+{
+	struct ev *e = vp_xmalloc(sizeof(*e));
+	char err[512];
+	json_t *ce;
+
+	memset(e, 0, sizeof(*e));
+	e->lineno = eb->in.lineno;
+	e->state = ST_DONE;
+	eb->q[eb->qlen++] = e;
+	if (toolong) {
+		e->line = vp_xstrdup("");
+		if (eb->o.strict)
+			vp_die(VP_EXIT_DATAERR, "line %lu: longer than %u bytes",
+			    e->lineno, LINE_MAX_BYTES);
+		if (eb->o.dlq) {
+			char why[64];
+
+			snprintf(why, sizeof(why), "line longer than %u bytes",
+			    LINE_MAX_BYTES);
+			eb_dead_letter(eb, e, "invalid line", NULL, why);
+		} else
+			vp_error("line %lu: longer than %u bytes, skipped",
+			    e->lineno, LINE_MAX_BYTES);
+		return;
+	}
+	e->line = vp_xmalloc(len + 1);
+	memcpy(e->line, line, len);
+	e->line[len] = '\0';
+	e->len = len;
+	if (len == 0)
+		return;
+	ce = ev_parse(e, err, sizeof(err));
+	if (ce == NULL) {
+		if (eb->o.strict) {
+			/* the checkpoint stays before the bad line */
+			unsigned long lineno = e->lineno;
+
+			e->state = ST_PENDING;
+			eb_pop_done(eb);
+			eb_write_checkpoint(eb);
+			vp_die(VP_EXIT_DATAERR, "line %lu: %s", lineno, err);
+		}
+		if (eb->o.dlq)
+			eb_dead_letter(eb, e, "invalid line", NULL, err);
+		else
+			vp_error("line %lu: %s, skipped", e->lineno, err);
+		free(e->id);
+		e->id = NULL;	/* no position to checkpoint */
+		return;
+	}
+	if (eb->pattern) {
+		json_t *doc = ev_match_document(eb, e, ce);
+		int m = eb_pattern_match(eb->pattern, doc);
+
+		json_decref(doc);
+		if (!m) {
+			eb->filtered++;
+			json_decref(ce);
+			return;
+		}
+	}
+	json_decref(ce);
+	if (e->size > eb->o.max_bytes) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "entry is %zu bytes, over the %zu "
+		    "byte limit", e->size, eb->o.max_bytes);
+		eb_reject(eb, e, "EntryTooLarge", why);
+		return;
+	}
+	e->state = ST_PENDING;
+}
+
+/*
+ * Until a batch is full, the linger time since the first waiting event has
+ * passed, or input ends.
+ */
+void
+eb_gather(struct eb *eb)
+{
+	int64_t first = -1;
+
+	for (;;) {
+		size_t bytes, np = eb_pending(eb, &bytes);
+		char *line = NULL;
+		size_t len = 0;
+		int rl, timeout;
+		struct pollfd pfd = { 0, POLLIN, 0 };
+
+		if (np > 0 && first < 0)
+			first = vp_now_ms();
+		if (np >= (size_t)eb->o.batch || bytes >= eb->o.max_bytes ||
+		    eb->qlen >= QUEUE_MAX || vp_stop_requested)
+			return;
+		rl = read_line(&eb->in, &line, &len);
+		if (rl == RL_LINE || rl == RL_TOOLONG) {
+			take_line(eb, line, len, rl == RL_TOOLONG);
+			continue;
+		}
+		if (rl == RL_EOF)
+			return;
+		if (np == 0) {
+			eb_pop_done(eb);
+			if (eb->need_checkpoint)
+				eb_write_checkpoint(eb);
+			timeout = -1;
+			if (eb->pattern && eb->rule_name) {
+				int64_t left = eb->next_refresh_ms - vp_now_ms();
+
+				if (left <= 0)
+					return;
+				timeout = left > 60000 ? 60000 : (int)left;
+			}
+		} else {
+			int64_t left = first + eb->o.linger_ms - vp_now_ms();
+
+			if (left <= 0)
+				timeout = 0;
+			else
+				timeout = (int)left;
+		}
+		rl = vp_poll(&pfd, 1, timeout);
+		if (rl < 0 && errno != EINTR)
+			vp_die(VP_EXIT_IOERR, "stdin: poll: %s", strerror(errno));
+		if (rl == 0 && np > 0)
+			return;
+		if (rl > 0 && fill_input(&eb->in) != 0)
+			vp_die(VP_EXIT_IOERR, "stdin: %s", strerror(errno));
+	}
+}
+
+
+int
+eb_input_done(const struct eb *eb)
+{
+	return eb->in.eof && eb->in.off >= eb->in.len && !eb->in.skipping;
+}
