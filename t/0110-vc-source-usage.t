@@ -2,7 +2,7 @@
 # vc-source: usage errors, credentials, TLS and checkpoint errors that need no
 # vCenter: exact exit codes and messages that name the program and the cause.
 . "${0%/*}/lib.sh"
-plan 21
+plan 22
 
 unset VC_USERNAME VC_PASSWORD || true
 
@@ -13,7 +13,8 @@ grep -q '^vc-source: --begin: not a duration' "$T/.exit.err" && ok "message name
 expect_exit "bad --since" 64 vc-source --url https://127.0.0.1:9/sdk --since yesterday
 expect_exit "--since with --begin" 64 vc-source --url https://127.0.0.1:9/sdk --since 2026-01-01T00:00:00Z --begin 1h
 expect_exit "--page-size out of range" 64 vc-source --url https://127.0.0.1:9/sdk --page-size 1001
-expect_exit "not an http URL" 64 vc-source --url vc.example.com
+expect_exit "not an http URL" 64 vc-source --url ftp://vc.example.com
+grep -q '^vc-source: --url: expected an http:// or https:// URL or a host name' "$T/.exit.err" && ok "message says which addresses work" || not_ok "message says which addresses work"
 expect_exit "stray argument" 64 vc-source --url https://127.0.0.1:9/sdk extra
 expect_exit "user info in --url is refused" 64 vc-source --url https://admin:s3cret@127.0.0.1:9/sdk
 grep -q '^vc-source: --url: user name and password' "$T/.exit.err" && ok "message says why" || not_ok "message says why"

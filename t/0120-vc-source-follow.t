@@ -5,7 +5,7 @@
 # repeated, order kept.
 . "${0%/*}/lib.sh"
 . "$VP_SRCDIR/t/vcsim.sh"
-plan 26
+plan 31
 
 vcsim_start -tls || bail "simulator did not start"
 
@@ -28,6 +28,18 @@ expect_exit "--credentials-file" 0 env -u VC_USERNAME -u VC_PASSWORD \
 mkdir "$T/secret"; printf '%s' "$VC_USERNAME" >"$T/secret/username"; printf '%s' "$VC_PASSWORD" >"$T/secret/password"
 expect_exit "credentials from a Secret directory" 0 env -u VC_USERNAME -u VC_PASSWORD \
 	vc-source --url "$VCSIM_URL" --ca-file "$VCSIM_CAFILE" --credentials-file "$T/secret" --begin 1h --once
+
+# -- addresses as users write them (govmomi's soap.ParseURL) ---------------------
+hostport=${VCSIM_URL#https://}; hostport=${hostport%/sdk}
+for u in "$hostport" "https://$hostport" "https://$hostport/"; do
+	vc-source --url "$u" --ca-file "$VCSIM_CAFILE" --begin 1h --once >"$T/u.out" 2>"$T/u.err" &&
+	[ -s "$T/u.out" ] && jq -e -s 'all(.[]; .vcenter == env.VCSIM_URL)' "$T/u.out" >/dev/null &&
+		ok "--url $u reads https://HOST/sdk" || { not_ok "--url $u reads https://HOST/sdk"; diag "$(cat "$T/u.err")"; }
+done
+expect_exit "HTTP 404 at the SOAP path: configuration error, not retried" 78 \
+	vc-source --url "https://$hostport/vsphere" --ca-file "$VCSIM_CAFILE" --begin 1h
+grep -q "https://$hostport/vsphere: HTTP 404" "$T/.exit.err" && ok "the 404 message names the URL tried" ||
+	{ not_ok "the 404 message names the URL tried"; diag "$(cat "$T/.exit.err")"; }
 
 # -- following --------------------------------------------------------------
 vc-source --url "$VCSIM_URL" --ca-file "$VCSIM_CAFILE" --page-size 1000 --wait-seconds 5 \

@@ -8,7 +8,7 @@ command -v jq >/dev/null 2>&1 || skip_all "jq not installed"
 D=$VP_SRCDIR/t/data
 E=$VP_SRCDIR/t/expected
 bad="empty keys knative native syntax types"
-plan $((6 + 6 * 2 + 6 * 2 + 10))
+plan $((6 + 6 * 2 + 6 * 2 + 14))
 
 expect_exit "vcpipe-yaml --help exits 0" 0 vcpipe-yaml --help
 check "vcpipe-yaml --help prints usage on stdout" grep -q '^usage: vcpipe-yaml' "$T/.exit.out"
@@ -67,6 +67,17 @@ is "metricsProvider may be left out" null "$(jq .metricsProvider "$T/v.json")"
 vcpipe -config "$T/v.yaml" --dry-run >"$T/v.plan"
 check "uri as scheme/host/path becomes the sink URL" grep -q -- "--url https://broker.example.com:8443/in --knative" "$T/v.plan"
 
+# vCenter addresses as the router's chart and README write them (govmomi's
+# soap.ParseURL fills in https:// and /sdk; so does vc-source)
+for a in https://vcenter.corp.local vcenter.corp.local vcenter.corp.local:8443; do
+	sed "s|https://vc.example.com/sdk|$a|" "$T/v.yaml" >"$T/a.yaml"
+	vcpipe -config "$T/a.yaml" --dry-run >"$T/a.plan" 2>"$T/a.err" &&
+	grep -q -- "--url $a " "$T/a.plan" && ok "address $a is accepted and passed on" ||
+		{ not_ok "address $a is accepted and passed on"; diag "$(cat "$T/a.err")"; }
+done
+sed "s|https://vc.example.com/sdk|ftp://vcenter.corp.local|" "$T/v.yaml" >"$T/a.yaml"
+expect_exit "an address vc-source would refuse is refused at --check" 78 vcpipe -config "$T/a.yaml" --check
+
 # --positions: where each key's value is, for tools
 vcpipe-yaml --positions "$D/vcpipe-router-aws.yaml" >"$T/pos.json"
 is "--positions: line:col of a value" '"31:20"' \
@@ -82,7 +93,7 @@ vcpipe-yaml "$T/hook.yaml" 2>"$T/hook.err" >/dev/null || true
 is "webhook: one processor only" "vcpipe-yaml: $T/hook.yaml:8:7: providers[0].processors: a webhook provider feeds one processor: its events cannot be read twice" "$(cat "$T/hook.err")"
 
 # a password never appears in an error message
-printf 'apiVersion: event-router.vmware.com/v1alpha1\nkind: RouterConfig\nmetadata: {name: x}\neventProvider: {type: vcenter, name: vc, vcenter: {address: x, auth: {type: basic_auth, basicAuth: {username: u, password: S3cret-value}}}}\neventProcessor: {type: openfaas, name: f, openfaas: {address: http://gw:8080}}\n' >"$T/s.yaml"
+printf 'apiVersion: event-router.vmware.com/v1alpha1\nkind: RouterConfig\nmetadata: {name: x}\neventProvider: {type: vcenter, name: vc, vcenter: {address: "https://u:S3cret-value@vc", auth: {type: basic_auth, basicAuth: {username: u, password: S3cret-value}}}}\neventProcessor: {type: openfaas, name: f, openfaas: {address: http://gw:8080}}\n' >"$T/s.yaml"
 vcpipe-yaml "$T/s.yaml" >/dev/null 2>"$T/s.err" || true
 if grep -q S3cret "$T/s.err"; then not_ok "errors do not echo passwords"; else ok "errors do not echo passwords"; fi
 done_testing

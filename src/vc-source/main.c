@@ -10,12 +10,14 @@
  * compared with serial-number arithmetic so int32 wrap-around is harmless,
  * and nothing assumes keys are contiguous, so gaps cannot stall the reader.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <libxml/parser.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <curl/curl.h>
 
 #include "soap.h"
@@ -70,6 +72,7 @@ struct state {
 	struct soap_client soap;
 	char *user, *pass;
 	int logged_in;
+	int worked;		/* a session of this process has logged in */
 	char instance_uuid[128];
 	char api_version[64];
 	char event_manager[128];
@@ -460,6 +463,14 @@ call_failed(struct state *s, enum soap_result r)
 	if (r == SOAP_FAULT && (strcmp(f, "InvalidRequest") == 0 ||
 	    strcmp(f, "InvalidArgument") == 0))
 		die_clean(s, VP_EXIT_CONFIG, "%s: %s", s->o.url, s->soap.error);
+	/*
+	 * Nothing answers SOAP at this URL: a wrong address, not an outage.
+	 * Once a session has worked, a 404 is taken as a passing state of a
+	 * restarting vCenter instead.
+	 */
+	if (r == SOAP_HTTP && s->soap.http_status == 404 && !s->worked)
+		die_clean(s, VP_EXIT_CONFIG, "%s: HTTP 404: no vSphere SOAP API "
+		    "at this URL (expected https://VCENTER/sdk)", s->o.url);
 	if (r == SOAP_FAULT && strcmp(f, "NotAuthenticated") == 0) {
 		vp_warn("%s: session lost (%s); logging in again", s->o.url,
 		    s->soap.error);
@@ -532,6 +543,7 @@ login(struct state *s)
 	if (r != SOAP_OK)
 		return call_failed(s, r);
 	s->logged_in = 1;
+	s->worked = 1;
 	vp_info("%s: logged in (instance %s, API %s)", s->o.url,
 	    s->instance_uuid, s->api_version);
 	return STEP_OK;
@@ -853,6 +865,50 @@ run(struct state *s)
 	}
 }
 
+/*
+ * --url as govmomi's soap.ParseURL reads it (what the router and its Helm
+ * chart pass on): no scheme means https://, no path means /sdk; "/" alone
+ * is taken as no path too. Returns the URL every line will carry.
+ */
+static char *
+url_arg(const char *in)
+{
+	const char *p = in, *host, *rest;
+	size_t hl, sl = 5;
+	char *u;
+
+	while (isalnum((unsigned char)*p) || *p == '_')
+		p++;
+	if (p > in && strncmp(p, "://", 3) == 0) {
+		sl = (size_t)(p - in);
+		if (!((sl == 5 && strncasecmp(in, "https", 5) == 0) ||
+		    (sl == 4 && strncasecmp(in, "http", 4) == 0)))
+			vp_usage_error("--url: expected an http:// or https:// "
+			    "URL or a host name, got \"%.*s://...\"", (int)sl,
+			    in);
+		host = p + 3;
+	} else
+		host = in;
+	hl = strcspn(host, "/?#");
+	/* it would be logged and copied into every line: refuse it,
+	 * without echoing the URL, which may hold a password */
+	if (memchr(host, '@', hl) != NULL)
+		vp_usage_error("--url: user name and password in the URL are "
+		    "refused; use --credentials-file or VC_USERNAME and "
+		    "VC_PASSWORD");
+	if (hl == 0 || host[strcspn(host, " \t\r\n")] != '\0')
+		vp_usage_error("--url: expected https://VCENTER/sdk or a host "
+		    "name, got \"%s\"", in);
+	rest = host + hl;
+	if (rest[0] == '/' && (rest[1] == '\0' || rest[1] == '?' ||
+	    rest[1] == '#'))
+		rest++;
+	u = vp_xmalloc(sl + 3 + hl + 4 + strlen(rest) + 1);
+	sprintf(u, "%s://%.*s%s%s", sl == 4 ? "http" : "https", (int)hl, host,
+	    *rest == '/' ? "" : "/sdk", rest);
+	return u;
+}
+
 static int
 parse_int(const char *opt, const char *v, int lo, int hi)
 {
@@ -964,21 +1020,7 @@ main(int argc, char **argv)
 		vp_usage_error("unexpected argument \"%s\"", argv[optind]);
 	if (s->o.url == NULL)
 		vp_usage_error("--url is required (https://VCENTER/sdk)");
-	if (strncmp(s->o.url, "https://", 8) != 0 &&
-	    strncmp(s->o.url, "http://", 7) != 0)
-		vp_usage_error("--url: expected an http(s):// URL, got \"%s\"",
-		    s->o.url);
-	{
-		/* it would be logged and copied into every line: refuse it,
-		 * without echoing the URL, which may hold a password */
-		const char *h = strstr(s->o.url, "://") + 3;
-		size_t hl = strcspn(h, "/?#");
-
-		if (memchr(h, '@', hl) != NULL)
-			vp_usage_error("--url: user name and password in the "
-			    "URL are refused; use --credentials-file or "
-			    "VC_USERNAME and VC_PASSWORD");
-	}
+	s->o.url = url_arg(s->o.url);
 	if ((e = getenv("VC_SOURCE_STALL_SECONDS")) != NULL)
 		stall_s = parse_int("VC_SOURCE_STALL_SECONDS", e, 1, 3600);
 	if (s->o.since && s->o.begin_ms >= 0)
@@ -1049,6 +1091,7 @@ main(int argc, char **argv)
 	xmlCleanupParser();
 	curl_global_cleanup();
 	vp_info("%s: %lu events emitted", s->o.url, s->emitted);
+	free((char *)s->o.url);
 	if (vp_close_stdout() != 0)
 		return VP_EXIT_IOERR;
 	return VP_EXIT_OK;

@@ -10,6 +10,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <jansson.h>
 #include <yaml.h>
@@ -290,6 +291,37 @@ valid_httpurl(const char *s)
 	return *s && *s != '/';
 }
 
+/*
+ * A vCenter address as govmomi's soap.ParseURL accepts it (vc-source fills
+ * in https:// and /sdk the same way): an http(s) URL, or a host name with
+ * an optional port and path and no scheme.
+ */
+static int
+valid_vcurl(const char *s)
+{
+	const char *p = s;
+
+	while (isalnum((unsigned char)*p) || *p == '_')
+		p++;
+	if (p > s && strncmp(p, "://", 3) == 0) {
+		if (!((p - s == 5 && strncasecmp(s, "https", 5) == 0) ||
+		    (p - s == 4 && strncasecmp(s, "http", 4) == 0)))
+			return 0;
+		s = p + 3;
+	}
+	return *s && strchr("/?#", *s) == NULL && !strpbrk(s, " \t\r\n");
+}
+
+/* user info in a URL's authority (it may hold a password: never echoed) */
+static int
+has_userinfo(const char *s)
+{
+	const char *h = strstr(s, "://");
+
+	h = h ? h + 3 : s;
+	return memchr(h, '@', strcspn(h, "/?#")) != NULL;
+}
+
 /* IP:PORT or [IPv6]:PORT, as the router accepts (no names, no scheme). */
 static int
 valid_hostport(const char *s)
@@ -326,6 +358,12 @@ scalar_flags(struct ctx *c, const yaml_node_t *n, const struct field *f,
 	if ((f->flags & F_HTTPURL) && !valid_httpurl(s))
 		err_at(c, n, path, "expected an http:// or https:// URL, got "
 		    "\"%s\"", s);
+	if ((f->flags & F_VCURL) && has_userinfo(s))
+		err_at(c, n, path, "a user name or password in the address is "
+		    "refused: use auth or credentialsFile");
+	else if ((f->flags & F_VCURL) && !valid_vcurl(s))
+		err_at(c, n, path, "expected a vCenter address (https://VC/sdk, "
+		    "https://VC or VC), got \"%s\"", s);
 	if ((f->flags & F_HOSTPORT) && !valid_hostport(s))
 		err_at(c, n, path, "expected IP:PORT (like 0.0.0.0:8082, no "
 		    "scheme or slashes), got \"%s\"", s);

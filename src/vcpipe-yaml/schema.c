@@ -71,7 +71,7 @@ static const struct field f_auth_ad[] = {
 /* ---- providers ------------------------------------------------------- */
 
 static const struct field f_vcenter[] = {
-	S("address", F_REQUIRED | F_HTTPURL),
+	S("address", F_REQUIRED | F_VCURL),
 	B("insecureSSL"),
 	B("checkpoint"),
 	S("checkpointDir", 0),

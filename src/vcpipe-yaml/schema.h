@@ -26,6 +26,8 @@ enum fkind {
 #define F_HTTPURL	0x10	/* must start with http:// or https:// */
 #define F_HOSTPORT	0x20	/* IP:PORT, as the router's bindAddress */
 #define F_NAME		0x40	/* [A-Za-z0-9_.-]+: used in file names */
+#define F_VCURL		0x80	/* a vCenter address as govmomi's soap.ParseURL
+				 * takes it: https://VC/sdk, https://VC, VC */
 
 struct variant {
 	const char *value;	/* the type value */
