@@ -4,10 +4,13 @@
 #  1. backlog: events/s reading N events (default 20000) with real vCenter
 #     collector semantics (vcsim -history), vc-source vs govmomi-events
 #     (ReadNextEvents: vc-source at its default --read-size 250, govmomi-events
-#     with pages of 1000, its fastest), plus max RSS.
+#     with pages of 1000, its fastest), plus max RSS and peak PSS (sampled
+#     from /proc/PID/smaps_rollup every 20 ms), vc-source at --read-size 250
+#     (its default) and 1000 to show what the page size costs.
 #  2. latency: from an event's creation to its line on stdout while following,
 #     over M events posted 100 ms apart (default 50): vc-source (WaitForUpdatesEx
-#     on latestPage) vs govmomi-events in follow mode (govc events -f's way).
+#     on latestPage) vs govmomi-events in follow mode (govc events -f's way),
+#     and each follower's PSS at the end.
 # Targets: backlog at least govmomi's speed; median latency under 100 ms.
 # Latency is measured twice: on vcsim -history, whose property collector
 # answers WaitForUpdatesEx as soon as a latestPage changes (as vCenter does),
@@ -26,14 +29,30 @@ stat() { sort -n | awk '{a[NR]=$1} END {printf "median %.1f ms  p90 %.1f ms  max
 
 vcsim_start -history >/dev/null
 vcsim_op post-burst count="$N" >/dev/null
+# run1 LABEL CMD...: elapsed, events, max RSS (GNU time) and the peak PSS
+# (/proc/PID/smaps_rollup sampled every 20 ms while it runs) of one reader
+run1() {
+	_l=$1; shift
+	/usr/bin/time -f "%e %M" -o "$T/t" "$@" >"$T/out" 2>/dev/null & _tp=$!
+	_pss=0
+	while kill -0 $_tp 2>/dev/null; do
+		for _c in $(cat /proc/$_tp/task/$_tp/children 2>/dev/null); do
+			_v=$(awk '/^Pss:/ {print $2}' /proc/$_c/smaps_rollup 2>/dev/null || :)
+			[ -n "$_v" ] && [ "$_v" -gt "$_pss" ] && _pss=$_v
+		done
+		sleep 0.02
+	done
+	wait $_tp || :
+	set -- $(cat "$T/t")
+	_n=$(wc -l <"$T/out")
+	printf '%-26s %6d events %6.2f s %8.0f events/s  max RSS %5.1f MB  peak PSS %5.1f MB\n' \
+		"$_l" "$_n" "$1" "$(echo "$_n / $1" | bc -l)" "$(echo "$2/1024" | bc -l)" "$(echo "$_pss/1024" | bc -l)"
+}
 echo "== backlog: $N events (vcsim -history)"
-for run in 1 2; do
-	set -- $( /usr/bin/time -f "%e %M" -o "$T/t1" "$VCS" --url "$VCSIM_URL" --begin 1h --once >"$T/v.out" 2>/dev/null; cat "$T/t1")
-	vn=$(wc -l <"$T/v.out")
-	printf 'vc-source       %6d events  %6.2f s  %8.0f events/s  max RSS %6.1f MB\n' "$vn" "$1" "$(echo "$vn / $1" | bc -l)" "$(echo "$2/1024" | bc -l)"
-	set -- $( /usr/bin/time -f "%e %M" -o "$T/t2" "$GOVMOMI_EVENTS_BIN" -url "$VCSIM_URL" -once -mode readnext -page 1000 >"$T/g.out" 2>/dev/null; cat "$T/t2")
-	gn=$(wc -l <"$T/g.out")
-	printf 'govmomi-events  %6d events  %6.2f s  %8.0f events/s  max RSS %6.1f MB\n' "$gn" "$1" "$(echo "$gn / $1" | bc -l)" "$(echo "$2/1024" | bc -l)"
+for run in 1 2 3; do
+	run1 "vc-source" "$VCS" --url "$VCSIM_URL" --begin 1h --once
+	run1 "vc-source --read-size 1000" "$VCS" --url "$VCSIM_URL" --begin 1h --once --read-size 1000
+	run1 "govmomi-events (page 1000)" "$GOVMOMI_EVENTS_BIN" -url "$VCSIM_URL" -once -mode readnext -page 1000
 done
 vcsim_stop
 
@@ -55,8 +74,9 @@ latency() {
 		sleep 0.1; i=$((i + 1))
 	done
 	sleep 2
-	printf 'vc-source       %s\n' "$(stat <"$T/lat.v")"
-	printf 'govmomi-events  %s\n' "$(stat <"$T/lat.g")"
+	pss() { awk '/^Pss:/ {printf "%.1f MB", $2/1024}' /proc/$1/smaps_rollup 2>/dev/null || echo "?"; }
+	printf 'vc-source       %s  PSS %s\n' "$(stat <"$T/lat.v")" "$(pss $vpid)"
+	printf 'govmomi-events  %s  PSS %s\n' "$(stat <"$T/lat.g")" "$(pss $gpid)"
 	kill $vpid $gpid 2>/dev/null || :
 	vcsim_stop
 }
