@@ -13,7 +13,9 @@ VP_WRAP=${VP_WRAP:-}
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/vcpipe-t.XXXXXX")
 _vp_pids=""
+_vp_atexit=""
 _vp_cleanup() {
+	for f in $_vp_atexit; do "$f" || true; done
 	for p in $_vp_pids; do kill "$p" 2>/dev/null || true; done
 	for p in $_vp_pids; do wait "$p" 2>/dev/null || true; done
 	if [ -n "${VP_KEEP_TMP:-}" ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
@@ -35,6 +37,8 @@ skip_all() {
 bail() { echo "Bail out! $*"; exit 1; }
 # Register a background process to be killed at exit.
 bg_pid() { _vp_pids="$_vp_pids $1"; }
+# Register a function to run at exit, before background processes are killed.
+at_exit() { _vp_atexit="$_vp_atexit $1"; }
 
 # check DESCRIPTION COMMAND...: ok when the command succeeds.
 check() {
