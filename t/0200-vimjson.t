@@ -22,7 +22,7 @@ files=$(cd "$D" && ls *.xml | grep -v '^unknown-')
 nfiles=$(echo "$files" | wc -l)
 nbad=$(ls "$VP_SRCDIR/t/data/vimjson-bad" | wc -l)
 seeds="1 2 3 4 5"
-plan $((nfiles * 2 + 11 + 5 + 1 + 3))
+plan $((nfiles * 2 + 11 + 5 + 1 + 4))
 
 for f in $files; do
 	"$ref" <"$D/$f" >"$T/go.json" 2>"$T/go.err" || { cat "$T/go.err" >&2; }
@@ -130,4 +130,25 @@ is "forbidden characters become U+FFFD, allowed ones stay" 'true true' \
     "$(jq -s -r '[.[0].FullFormattedMessage == "a\ufffdb\ufffdc\ufffddA\te", .[1].FullFormattedMessage == "clean"] | map(tostring) | join(" ")' "$T/.exit.out" 2>&1)"
 grep -q 'warn: stdin: 3 characters XML forbids replaced' "$T/.exit.err" && ok "a warning counts them" ||
 	{ not_ok "a warning counts them"; sed 's/^/# /' "$T/.exit.err" >&2; }
+
+# The same, with the answer read in pieces as it arrives (vimjson-tool feeds
+# 4093 bytes at a time, as vc-source feeds what libcurl hands it): every
+# forbidden character, and a multi-byte one, falls across a piece boundary
+# at every offset; each event still maps, with U+FFFD where XML forbids.
+head='<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><ReadNextEventsResponse xmlns="urn:vim25">'
+fail=0
+for msg in '&#x1F;' '&#0000031;' '\001' '\0357\0277\0276' 'é'; do
+	for off in 0 1 2 3 4 5 6 7 8 9 10; do
+		pre=$(printf '<returnval xsi:type="GeneralUserEvent"><key>1</key><chainId>1</chainId><createdTime>2026-11-23T09:00:00Z</createdTime><userName>u</userName><fullFormattedMessage>')
+		pad=$((4093 - ${#head} - ${#pre} - off))
+		{ printf '%s%s' "$head" "$pre"; head -c "$pad" /dev/zero | tr '\0' x
+		  printf '%b</fullFormattedMessage></returnval>' "$msg"; ev 2 'clean'
+		  printf '</ReadNextEventsResponse></soapenv:Body></soapenv:Envelope>'; } >"$T/split.xml"
+		want='\ufffd'; [ "$msg" = 'é' ] && want='é'
+		"$tool" <"$T/split.xml" 2>/dev/null | jq -e -s --argjson w "\"$want\"" \
+		    'length == 2 and (.[0].FullFormattedMessage | endswith("x" + $w)) and .[1].Key == 2' >/dev/null ||
+			{ fail=$((fail + 1)); diag "split at $off: $msg"; }
+	done
+done
+is "characters across read boundaries: 55 placements map" 0 "$fail"
 done_testing

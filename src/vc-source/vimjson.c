@@ -16,6 +16,7 @@
 
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
+#include <libxml/SAX2.h>
 
 #include "vimjson.h"
 #include "vimtypes.h"
@@ -1758,17 +1759,6 @@ done:
 
 /* ---- documents ---------------------------------------------------------------- */
 
-static void
-refuse_dtd(void *ctx, const xmlChar *name, const xmlChar *ext,
-    const xmlChar *sys)
-{
-	xmlParserCtxtPtr p = ctx;
-
-	(void)name; (void)ext; (void)sys;
-	p->_private = p;	/* marks the refusal */
-	xmlStopParser(p);
-}
-
 /* Is v a character XML 1.0 allows? */
 static int
 xml_char_ok(unsigned long v)
@@ -1842,47 +1832,315 @@ full:
 	return 0;
 }
 
+/* ---- parsing: whole documents and streams -------------------------------- */
+
+struct vim_stream {
+	xmlParserCtxtPtr ctxt;
+	xmlSAXHandler sax;
+	int (*cb)(xmlNodePtr, void *);	/* NULL: keep events in the tree */
+	void *arg;
+	xmlNodePtr ev;		/* the event being parsed, if any */
+	int found;		/* an event container was seen */
+	int dtd;		/* a DTD was refused */
+	int stopped;		/* cb asked to stop: its value */
+	int ended;		/* the last chunk was pushed */
+	size_t events;
+	size_t replaced;	/* forbidden characters replaced */
+	struct vp_buf pend;	/* tail that may start an unfinished reference */
+	struct vp_buf scrub;
+};
+
+static void
+refuse_dtd(void *ctx, const xmlChar *name, const xmlChar *ext,
+    const xmlChar *sys)
+{
+	xmlParserCtxtPtr p = ctx;
+	struct vim_stream *st = p->_private;
+
+	(void)name; (void)ext; (void)sys;
+	st->dtd = 1;
+	xmlStopParser(p);
+}
+
+/* Does parent hold events (as vim_foreach_event finds them) named name? */
+static int
+holds_events(xmlNodePtr parent, const char *name)
+{
+	const char *pn, *t;
+	size_t l;
+
+	if (parent == NULL || parent->type != XML_ELEMENT_NODE)
+		return 0;
+	pn = lname(parent);
+	l = strlen(pn);
+	if (l >= 14 && strcmp(pn + l - 14, "EventsResponse") == 0)
+		return name == NULL || strcmp(name, "returnval") == 0;
+	if ((t = vim_node_xsi_type(parent)) != NULL &&
+	    strcmp(t, "ArrayOfEvent") == 0)
+		return name == NULL || strcmp(name, "Event") == 0;
+	return 0;
+}
+
+static void
+stream_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
+    const xmlChar *uri, int nns, const xmlChar **nss, int nattrs,
+    int ndefaulted, const xmlChar **attrs)
+{
+	xmlParserCtxtPtr p = ctx;
+	struct vim_stream *st = p->_private;
+	xmlNodePtr parent = p->node;
+
+	xmlSAX2StartElementNs(ctx, localname, prefix, uri, nns, nss, nattrs,
+	    ndefaulted, attrs);
+	if (st->ev != NULL || p->node == NULL || p->node == parent)
+		return;
+	if (holds_events(parent, NULL)) {
+		st->found = 1;
+		if (holds_events(parent, lname(p->node)))
+			st->ev = p->node;
+	}
+}
+
+static void
+stream_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
+    const xmlChar *uri)
+{
+	xmlParserCtxtPtr p = ctx;
+	struct vim_stream *st = p->_private;
+	xmlNodePtr cur = p->node;
+	int rc;
+
+	xmlSAX2EndElementNs(ctx, localname, prefix, uri);
+	if (cur == NULL || cur != st->ev)
+		return;
+	st->ev = NULL;
+	st->events++;
+	if (st->cb == NULL)
+		return;
+	/* the element is whole: hand it over, then drop it from the tree */
+	rc = st->stopped ? 0 : st->cb(cur, st->arg);
+	/* and the blank text before it, so nothing piles up between events */
+	if (cur->prev != NULL && cur->prev->type == XML_TEXT_NODE &&
+	    xmlIsBlankNode(cur->prev)) {
+		xmlNodePtr blank = cur->prev;
+
+		xmlUnlinkNode(blank);
+		xmlFreeNode(blank);
+	}
+	xmlUnlinkNode(cur);
+	xmlFreeNode(cur);
+	/*
+	 * The SAX2 tree builder appends text to the last text node it made
+	 * with sizes it keeps (nodelen, nodemem); the parent's last child is
+	 * no longer that node: make it concatenate plainly.
+	 */
+	p->nodelen = 0;
+	p->nodemem = 0;
+	if (rc != 0) {
+		st->stopped = rc;
+		xmlStopParser(p);
+	}
+}
+
+struct vim_stream *
+vim_stream_new(int (*cb)(xmlNodePtr ev, void *arg), void *arg)
+{
+	struct vim_stream *st = calloc(1, sizeof(*st));
+
+	if (st == NULL)
+		return NULL;
+	st->cb = cb;
+	st->arg = arg;
+	xmlSAXVersion(&st->sax, 2);
+	/* SOAP has no DTD: refusing one rules out entity expansion at all. */
+	st->sax.internalSubset = refuse_dtd;
+	st->sax.startElementNs = stream_start;
+	st->sax.endElementNs = stream_end;
+	st->ctxt = xmlCreatePushParserCtxt(&st->sax, NULL, NULL, 0, NULL);
+	if (st->ctxt == NULL) {
+		free(st);
+		return NULL;
+	}
+	st->ctxt->_private = st;
+	xmlCtxtUseOptions(st->ctxt, XML_PARSE_NONET | XML_PARSE_NOCDATA |
+	    XML_PARSE_COMPACT | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
+	st->pend.max = 0;
+	return st;
+}
+
+/* Push len bytes of buf (len < 2 GiB), forbidden characters replaced. */
+static int
+push(struct vim_stream *st, const char *buf, size_t len, int last)
+{
+	size_t n = len ? vim_scrub_xml(buf, len, &st->scrub) : 0;
+
+	if (n > 0) {
+		st->replaced += n;
+		buf = st->scrub.data;
+		len = st->scrub.len;
+	}
+	xmlParseChunk(st->ctxt, buf, (int)len, last);
+	st->ended |= last;
+	if (n > 0)
+		vp_buf_reset(&st->scrub);
+	return st->ctxt->wellFormed && !st->dtd && !st->stopped ? 0 : -1;
+}
+
+/*
+ * Where an unfinished forbidden character may start at the end of buf: a
+ * character reference without its ';' yet, or the first bytes of U+FFFE
+ * or U+FFFF. Bytes from there wait for the next chunk.
+ */
+static size_t
+safe_len(const char *buf, size_t len)
+{
+	size_t cut = len, i;
+
+	for (i = len; i > 0 && len - i < 64; i--) {
+		if (buf[i - 1] == ';')
+			break;
+		if (buf[i - 1] == '&') {
+			cut = i - 1;
+			break;
+		}
+	}
+	for (i = len >= 2 ? len - 2 : 0; i < len; i++)
+		if ((unsigned char)buf[i] == 0xef && i < cut)
+			cut = i;
+	return cut;
+}
+
+int
+vim_stream_feed(struct vim_stream *st, const char *buf, size_t len)
+{
+	size_t cut;
+
+	if (st->pend.len > 0) {
+		vp_buf_append(&st->pend, buf, len);
+		buf = st->pend.data;
+		len = st->pend.len;
+	}
+	cut = safe_len(buf, len);
+	if (push(st, buf, cut, 0) != 0)
+		return -1;
+	if (buf == st->pend.data) {
+		memmove(st->pend.data, st->pend.data + cut, len - cut);
+		st->pend.len = len - cut;
+	} else if (cut < len)
+		vp_buf_append(&st->pend, buf + cut, len - cut);
+	return 0;
+}
+
+xmlDocPtr
+vim_stream_end(struct vim_stream *st, char *err, size_t errlen)
+{
+	xmlParserCtxtPtr p = st->ctxt;
+	xmlDocPtr doc;
+
+	if (!st->ended && p->wellFormed && !st->dtd && !st->stopped) {
+		push(st, st->pend.data ? st->pend.data : "", st->pend.len, 1);
+		vp_buf_reset(&st->pend);
+	}
+	doc = p->myDoc;
+	p->myDoc = NULL;
+	if (st->dtd) {
+		snprintf(err, errlen, "line %d: DTD not allowed", p->input ?
+		    p->input->line : 0);
+		goto fail;
+	}
+	if (st->stopped) {
+		snprintf(err, errlen, "stopped");
+		goto fail;
+	}
+	if (doc == NULL || !p->wellFormed) {
+		const xmlError *e = &p->lastError;
+		size_t l;
+
+		/* the push parser calls a cut answer "extra content" */
+		if (e->code == XML_ERR_DOCUMENT_END && p->nameNr > 0 &&
+		    p->name != NULL && p->node != NULL)
+			snprintf(err, errlen, "line %d: Premature end of data in "
+			    "tag %s line %ld", e->line, (const char *)p->name,
+			    xmlGetLineNo(p->node));
+		else
+			snprintf(err, errlen, "line %d: %s", e->line,
+			    e->message ? e->message : "not well-formed XML");
+		l = strlen(err);
+		while (l > 0 && err[l - 1] == '\n')
+			err[--l] = '\0';
+		goto fail;
+	}
+	if (xmlDocGetRootElement(doc) == NULL) {
+		snprintf(err, errlen, "no root element");
+		goto fail;
+	}
+	/* a bare event (not in a SOAP answer) is the document itself */
+	if (!st->found && st->cb != NULL &&
+	    strcmp(lname(xmlDocGetRootElement(doc)), "Envelope") != 0) {
+		st->events++;
+		if ((st->stopped = st->cb(xmlDocGetRootElement(doc),
+		    st->arg)) != 0) {
+			snprintf(err, errlen, "stopped");
+			goto fail;
+		}
+	}
+	return doc;
+fail:
+	xmlFreeDoc(doc);
+	return NULL;
+}
+
+int
+vim_stream_stopped(const struct vim_stream *st)
+{
+	return st->stopped;
+}
+
+size_t
+vim_stream_events(const struct vim_stream *st)
+{
+	return st->events;
+}
+
+size_t
+vim_stream_replaced(const struct vim_stream *st)
+{
+	return st->replaced;
+}
+
+void
+vim_stream_free(struct vim_stream *st)
+{
+	if (st == NULL)
+		return;
+	if (st->ctxt) {
+		xmlFreeDoc(st->ctxt->myDoc);
+		st->ctxt->myDoc = NULL;
+		xmlFreeParserCtxt(st->ctxt);
+	}
+	vp_buf_free(&st->pend);
+	vp_buf_free(&st->scrub);
+	free(st);
+}
+
 xmlDocPtr
 vim_parse(const char *buf, size_t len, char *err, size_t errlen)
 {
-	xmlParserCtxtPtr p;
+	struct vim_stream *st;
 	xmlDocPtr doc;
 
 	if (len > (size_t)INT32_MAX) {
 		snprintf(err, errlen, "document too large");
 		return NULL;
 	}
-	if ((p = xmlNewParserCtxt()) == NULL) {
+	if ((st = vim_stream_new(NULL, NULL)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	/* SOAP has no DTD: refusing one rules out entity expansion at all. */
-	p->sax->internalSubset = refuse_dtd;
-	p->_private = NULL;
-	doc = xmlCtxtReadMemory(p, buf, (int)len, NULL, NULL,
-	    XML_PARSE_NONET | XML_PARSE_NOCDATA | XML_PARSE_COMPACT |
-	    XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	if (p->_private != NULL) {
-		snprintf(err, errlen, "line %d: DTD not allowed", p->input ?
-		    p->input->line : 0);
-		xmlFreeDoc(doc);
-		doc = NULL;
-	} else if (doc == NULL || !p->wellFormed) {
-		const xmlError *e = &p->lastError;
-
-		snprintf(err, errlen, "line %d: %s", e->line,
-		    e->message ? e->message : "not well-formed XML");
-		len = strlen(err);
-		while (len > 0 && err[len - 1] == '\n')
-			err[--len] = '\0';
-		xmlFreeDoc(doc);
-		doc = NULL;
-	} else if (xmlDocGetRootElement(doc) == NULL) {
-		snprintf(err, errlen, "no root element");
-		xmlFreeDoc(doc);
-		doc = NULL;
-	}
-	xmlFreeParserCtxt(p);
+	xmlParseChunk(st->ctxt, buf, (int)len, 1);
+	st->ended = 1;
+	doc = vim_stream_end(st, err, errlen);
+	vim_stream_free(st);
 	return doc;
 }
 

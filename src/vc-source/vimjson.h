@@ -51,6 +51,32 @@
 xmlDocPtr vim_parse(const char *buf, size_t len, char *err, size_t errlen);
 
 /*
+ * A document parsed as it arrives, for answers of any size in bounded
+ * memory. The tree is built as vim_parse builds it, except that each event
+ * element (the ones vim_foreach_event finds: ReadNextEvents' returnval,
+ * ArrayOfEvent's Event, or a bare event as the root) is handed to cb as soon
+ * as its end tag is parsed and then freed, so the tree holds one event at a
+ * time. cb may be NULL (events are dropped unseen); a nonzero return from cb
+ * stops the parse. Forbidden characters are replaced as vim_scrub_xml does,
+ * across chunk boundaries.
+ */
+struct vim_stream;
+struct vim_stream *vim_stream_new(int (*cb)(xmlNodePtr ev, void *arg),
+    void *arg);
+/* Push the next len bytes (len < 1 GiB). 0, or -1 once the parse failed. */
+int vim_stream_feed(struct vim_stream *st, const char *buf, size_t len);
+/*
+ * End of input: the document (without the events handed to cb; free it
+ * with xmlFreeDoc), or NULL with a message in err (not well-formed, a DTD,
+ * no root element, or "stopped" after cb returned nonzero).
+ */
+xmlDocPtr vim_stream_end(struct vim_stream *st, char *err, size_t errlen);
+int vim_stream_stopped(const struct vim_stream *st);	/* cb's value */
+size_t vim_stream_events(const struct vim_stream *st);	/* events seen */
+size_t vim_stream_replaced(const struct vim_stream *st); /* characters */
+void vim_stream_free(struct vim_stream *st);
+
+/*
  * vCenter sends characters XML 1.0 forbids (control characters such as
  * U+001F, raw or as &#x1F;), which make a whole page unparsable. Copy buf
  * into out with each such character reference and raw character replaced
