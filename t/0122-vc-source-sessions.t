@@ -60,8 +60,8 @@ done
 is "stdout gone: exit 74" 74 "$(cat "$T/epipe.rc" 2>/dev/null)"
 is "stdout gone: the session is logged out" "$n0" "$(nsess)"
 
-# -- a permanent fault: exit 78, logged out -----------------------------------
-vcsim_op fault mode=invalidargument method=CreateCollectorForEvents count=1 >/dev/null
+# -- a permanent fault (a page size over the server's limit): exit 78, logged out --
+vcsim_op fault mode=invalidargument method=SetCollectorPageSize count=1 >/dev/null
 expect_exit "InvalidArgument is permanent: exit 78" 78 $VS --once
 is "InvalidArgument: the session is logged out" "$n0" "$(nsess)"
 vcsim_op fault mode=none >/dev/null

@@ -1,14 +1,31 @@
 /*
  * vc-source: read vCenter events over the vim25 SOAP API and write one raw
- * event per NDJSON line on stdout, oldest first, following until stopped.
+ * event per NDJSON line on stdout, in vCenter's order, following until
+ * stopped.
  *
  * Reading model (right on real vCenter, still right on govmomi's simulator):
  * an EventHistoryCollector is read forward with ReadNextEvents, and the
  * collector's latestPage property is watched with WaitForUpdatesEx so new
- * events wake the reader at once instead of a fixed poll. Events from both
- * paths are deduplicated by key and emitted in creation order. Keys are
- * compared with serial-number arithmetic so int32 wrap-around is harmless,
- * and nothing assumes keys are contiguous, so gaps cannot stall the reader.
+ * events wake the reader at once instead of a fixed poll. Events are
+ * deduplicated by key and written in the order the collector returns them
+ * (creation order); keys are compared with serial-number arithmetic so
+ * int32 wrap-around is harmless, and nothing assumes keys are contiguous,
+ * so gaps cannot stall the reader.
+ *
+ * Answers are parsed as they arrive: each event is mapped to its line as
+ * soon as its end tag is parsed and its XML freed, so memory does not grow
+ * with the page size; a call's lines are written once the call succeeded.
+ *
+ * Servers whose collectors do not move forward and ignore the time filter
+ * (govmomi's simulator: a ring of the newest events) are found by asking
+ * for events created in 1970: such a server returns events anyway. Their
+ * collectors are then read whole (a page of 1000, all the server holds) at
+ * every wake-up and sorted by key.
+ *
+ * Resuming from a checkpoint (the last event a sink delivered) reads from a
+ * margin before its time (and never from the future) and drops what is not
+ * after it in both key and time; before any checkpoint exists, the first
+ * start position is kept next to where the checkpoint will be.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -18,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <curl/curl.h>
 
 #include "soap.h"
@@ -35,6 +53,16 @@
  * still read, and what was already emitted is dropped by key.
  */
 #define REREAD_MARGIN_S 60
+/*
+ * An event stamped this far past vCenter's clock is not used as a place to
+ * resume from: a clock stepped back (or one bad stamp) must not move the
+ * resume point into the future.
+ */
+#define FUTURE_SLACK_S 60
+#define RING_PAGE 1000		/* the largest page: all a ring server holds */
+#define SCAN_MAX 1000000	/* events scrolled back at most, looking for keys */
+/* keys further apart than this are taken as wrapped, not as newer */
+#define KEY_AFTER_MAX (1 << 30)
 #define CLEANUP_MS 5000		/* per cleanup call: a stop must not hang */
 
 struct pos {
@@ -58,13 +86,20 @@ struct opts {
 	struct vp_tls tls;
 };
 
-/* A candidate event: parsed enough to order and filter it. */
+/* An event of the answer being read: its line waits in the batch. */
 struct cand {
 	int64_t sec;
 	int32_t nsec;
 	int32_t key;
-	xmlNodePtr node;
+	size_t off, len;	/* its line in batch.lines */
 	unsigned idx;		/* arrival order, for a stable sort */
+};
+
+/* The lines of one answer (a whole latest page on a ring server). */
+struct batch {
+	struct cand *v;
+	size_t n, cap;
+	struct vp_buf lines;
 };
 
 struct state {
@@ -79,11 +114,37 @@ struct state {
 	char property_collector[128];
 	char session_manager[128];
 	char collector[128];	/* current EventHistoryCollector, "" if none */
+	char wake[128];		/* on a ring server: a page-of-1 collector
+				 * watched for wake-ups, else "" */
 	char filter[128];	/* property filter on its latestPage */
 	char pc_version[256];	/* WaitForUpdatesEx version */
-	struct pos start;	/* resume point: events at or after it */
-	struct pos newest;	/* emitted event created last */
-	struct pos forgot;	/* latest createdTime the key ring forgot */
+	struct pos start;	/* events at or after it (with a key: after it) */
+	struct pos begin;	/* where the first collector starts */
+	struct pos ck_updated;	/* when the sink wrote the checkpoint */
+	int from_ck;		/* the start came from a checkpoint */
+	struct pos newest;	/* emitted event created last (not in the future) */
+	struct pos clock;	/* vCenter's clock at clock_ms (monotonic) */
+	int64_t clock_ms;
+	int ring_server;	/* collectors are rings of the newest events */
+	char *start_file;	/* the first start position, next to --checkpoint */
+	int write_start;	/* record the start position there once resolved */
+	struct batch b;
+	struct {		/* unseen events a latestPage update showed */
+		int32_t key;
+		int64_t sec;
+		int32_t nsec;
+	} *upd;
+	size_t nupd;
+	/*
+	 * What is not after this in both key and time was emitted (or was
+	 * never wanted): the checkpoint at first, then what the key ring
+	 * forgets. top: the newest key emitted (or the checkpoint's).
+	 */
+	struct pos done;
+	struct pos top;
+	struct pos reach;	/* oldest time of an event newer than top */
+	long scan_n;		/* events the scan read */
+	int scan_hit;		/* the scan reached top */
 	struct pos until;
 	unsigned long emitted;
 	struct vp_backoff bo;
@@ -136,37 +197,80 @@ time_cmp(int64_t as, int32_t an, int64_t bs, int32_t bn)
 	return an < bn ? -1 : an > bn;
 }
 
+/* Is key a after b, and not so far after that it must have wrapped? */
+static int
+key_after(int32_t a, int32_t b)
+{
+	int32_t d = (int32_t)((uint32_t)a - (uint32_t)b);
+
+	return d > 0 && d < KEY_AFTER_MAX;
+}
+
+/* A ring server's page is unordered: key order is posting order. */
 static int
 cand_cmp(const void *a, const void *b)
 {
 	const struct cand *x = a, *y = b;
-	int c = time_cmp(x->sec, x->nsec, y->sec, y->nsec);
+	int c = key_cmp(x->key, y->key);
 
-	if (c == 0)
-		c = key_cmp(x->key, y->key);
 	if (c == 0)
 		c = x->idx < y->idx ? -1 : x->idx > y->idx;
 	return c;
 }
 
-/* Is the event at or after the start position (and not past --until)? */
+/* Is the event in the window, and not already emitted by the rule of done? */
 static int
 in_window(const struct state *s, const struct cand *c)
 {
-	if (s->start.has_time) {
-		int t = time_cmp(c->sec, c->nsec, s->start.sec, s->start.nsec);
-		if (t < 0)
-			return 0;
-		/* a checkpoint names the last delivered event: skip it and its
-		 * elders at the same instant */
-		if (t == 0 && s->start.has_key &&
-		    key_cmp(c->key, s->start.key) <= 0)
-			return 0;
-	}
+	/* (an event newer by key than one emitted is new, whatever its
+	 * time: the clock stepped back) */
+	if (s->start.has_time &&
+	    time_cmp(c->sec, c->nsec, s->start.sec, s->start.nsec) < 0 &&
+	    !(s->top.has_key && key_after(c->key, s->top.key)))
+		return 0;
+	/*
+	 * A checkpoint names the last event delivered; what is after it
+	 * neither by key nor by time went out before it (keys grow as events
+	 * become visible; a late event has an older time and a newer key, a
+	 * stepped clock the other way round).
+	 */
+	if (s->done.has_time && s->done.has_key && time_cmp(c->sec, c->nsec,
+	    s->done.sec, s->done.nsec) <= 0 && !key_after(c->key, s->done.key))
+		return 0;
 	if (s->until.has_time &&
 	    time_cmp(c->sec, c->nsec, s->until.sec, s->until.nsec) > 0)
 		return 0;
 	return 1;
+}
+
+/* pos moved by delta_s seconds */
+static struct pos
+pos_add(struct pos p, int64_t delta_s)
+{
+	p.sec += delta_s;
+	return p;
+}
+
+static int
+pos_cmp(const struct pos *a, const struct pos *b)
+{
+	return time_cmp(a->sec, a->nsec, b->sec, b->nsec);
+}
+
+/* vCenter's clock now, from its last CurrentTime and our monotonic clock. */
+static struct pos
+vc_now(const struct state *s)
+{
+	struct pos p = s->clock;
+	int64_t ms = vp_now_ms() - s->clock_ms;
+
+	p.sec += ms / 1000;
+	p.nsec += (int32_t)(ms % 1000) * 1000000;
+	if (p.nsec >= 1000000000) {
+		p.sec++;
+		p.nsec -= 1000000000;
+	}
+	return p;
 }
 
 static unsigned
@@ -224,11 +328,15 @@ seen_add(struct state *s, const struct cand *c)
 		/* forget the oldest key, remembering how recent it was */
 		i = s->ring_head;
 		set_remove(s, s->ring[i].key);
-		if (!s->forgot.has_time || time_cmp(s->ring[i].sec,
-		    s->ring[i].nsec, s->forgot.sec, s->forgot.nsec) > 0) {
-			s->forgot.has_time = 1;
-			s->forgot.sec = s->ring[i].sec;
-			s->forgot.nsec = s->ring[i].nsec;
+		if (!s->done.has_time || time_cmp(s->ring[i].sec,
+		    s->ring[i].nsec, s->done.sec, s->done.nsec) > 0) {
+			s->done.has_time = 1;
+			s->done.sec = s->ring[i].sec;
+			s->done.nsec = s->ring[i].nsec;
+		}
+		if (!s->done.has_key || key_after(s->ring[i].key, s->done.key)) {
+			s->done.has_key = 1;
+			s->done.key = s->ring[i].key;
 		}
 		s->ring_head = (s->ring_head + 1) % SEEN_CAP;
 		s->ring_len--;
@@ -266,6 +374,9 @@ end_session(struct state *s, int destroy)
 	if (destroy && s->filter[0])
 		soap_call(&s->soap, "DestroyPropertyFilter", "PropertyFilter",
 		    s->filter, NULL, CLEANUP_MS, &ret);
+	if (destroy && s->wake[0])
+		soap_call(&s->soap, "DestroyCollector", "EventHistoryCollector",
+		    s->wake, NULL, CLEANUP_MS, &ret);
 	if (destroy && s->collector[0])
 		soap_call(&s->soap, "DestroyCollector", "EventHistoryCollector",
 		    s->collector, NULL, CLEANUP_MS, &ret);
@@ -275,6 +386,7 @@ end_session(struct state *s, int destroy)
 	memcpy(s->soap.error, saved, sizeof(saved));
 	s->logged_in = 0;
 	s->collector[0] = '\0';
+	s->wake[0] = '\0';
 	s->filter[0] = '\0';
 	soap_reset_session(&s->soap);
 }
@@ -336,20 +448,20 @@ event_position(xmlNodePtr ev, struct cand *c, char *err, size_t errlen)
 		return -1;
 	}
 	c->key = (int32_t)k;
-	c->node = ev;
 	return 0;
 }
 
 /* The line for an event govmomi's mapping refused: never drop an event. */
 static void
-fallback_line(struct state *s, const struct cand *c, const char *why)
+fallback_line(struct state *s, xmlNodePtr ev, const struct cand *c,
+    const char *why)
 {
 	char type[256], ts[64];
 	json_t *o;
 	char *text;
 
-	if (xsi_type(c->node, type, sizeof(type)) == NULL)
-		snprintf(type, sizeof(type), "%s", (const char *)c->node->name);
+	if (xsi_type(ev, type, sizeof(type)) == NULL)
+		snprintf(type, sizeof(type), "%s", (const char *)ev->name);
 	vp_format_rfc3339(c->sec, c->nsec, ts, sizeof(ts));
 	o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:n}",
 	    "vcenter", s->o.url, "instanceUuid", s->instance_uuid,
@@ -362,80 +474,113 @@ fallback_line(struct state *s, const struct cand *c, const char *why)
 		    (int)c->key);
 	vp_error("%s: event %d (%s): %s; emitted with \"data\":null", s->o.url,
 	    (int)c->key, type, why);
-	vp_buf_reset(&s->line);
-	vp_buf_append(&s->line, text, strlen(text));
+	vp_buf_append(&s->b.lines, text, strlen(text));
 	free(text);
+}
+
+/*
+ * soap_call_events' callback: an event of the answer being read, about to
+ * be freed. What was emitted already or lies outside the window costs only
+ * its key and time; the rest is mapped to its line at once.
+ */
+static int
+take_event(xmlNodePtr ev, void *arg)
+{
+	struct state *s = arg;
+	struct vim_source src = { s->o.url, s->instance_uuid, s->api_version };
+	struct batch *b = &s->b;
+	struct cand c;
+	char err[512];
+
+	if (event_position(ev, &c, err, sizeof(err)) != 0) {
+		vp_error("%s: %s", s->o.url, err);
+		return 0;
+	}
+	if (seen_has(s, c.key) || !in_window(s, &c))
+		return 0;
+	c.off = b->lines.len;
+	if (vim_raw_line(&src, ev, &b->lines, NULL, err, sizeof(err)) != 0)
+		fallback_line(s, ev, &c, err);
+	c.len = b->lines.len - c.off;
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 64;
+		b->v = vp_xrealloc(b->v, b->cap * sizeof(*b->v));
+	}
+	c.idx = (unsigned)b->n;
+	b->v[b->n++] = c;
+	return 0;
+}
+
+/* Forget an answer's lines (the call failed: it will be read again). */
+static void
+batch_drop(struct state *s)
+{
+	s->b.n = 0;
+	vp_buf_reset(&s->b.lines);
+	/* an answer of a thousand big events must not stay allocated */
+	if (s->b.lines.cap > (1u << 20))
+		vp_buf_free(&s->b.lines);
 }
 
 static void
 emit(struct state *s, const struct cand *c)
 {
-	struct vim_source src = { s->o.url, s->instance_uuid, s->api_version };
-	char err[512];
-
-	vp_buf_reset(&s->line);
-	if (vim_raw_line(&src, c->node, &s->line, NULL, err, sizeof(err)) != 0)
-		fallback_line(s, c, err);
-	if (vp_write_line(stdout, s->line.data, s->line.len) != 0) {
+	if (vp_write_line(stdout, s->b.lines.data + c->off, c->len) != 0) {
 		if (errno == EPIPE)
 			die_clean(s, VP_EXIT_IOERR, "stdout: the next stage is "
 			    "gone");
 		die_clean(s, VP_EXIT_IOERR, "stdout: %s", strerror(errno));
 	}
 	seen_add(s, c);
-	if (!s->newest.has_time || time_cmp(c->sec, c->nsec, s->newest.sec,
-	    s->newest.nsec) >= 0) {
-		s->newest.has_time = s->newest.has_key = 1;
-		s->newest.sec = c->sec;
-		s->newest.nsec = c->nsec;
-		s->newest.key = c->key;
-	}
 	s->emitted++;
+	if (!s->top.has_key || key_after(c->key, s->top.key)) {
+		s->top.has_key = 1;
+		s->top.key = c->key;
+	}
+	if (s->newest.has_time && time_cmp(c->sec, c->nsec, s->newest.sec,
+	    s->newest.nsec) < 0)
+		return;
+	{
+		struct pos limit = pos_add(vc_now(s), FUTURE_SLACK_S);
+		if (time_cmp(c->sec, c->nsec, limit.sec, limit.nsec) > 0) {
+			char ts[64];
+			vp_format_rfc3339(c->sec, c->nsec, ts, sizeof(ts));
+			vp_warn("%s: event %d is stamped %s, ahead of vCenter's "
+			    "clock: not taken as a point to resume from",
+			    s->o.url, (int)c->key, ts);
+			return;
+		}
+	}
+	s->newest.has_time = s->newest.has_key = 1;
+	s->newest.sec = c->sec;
+	s->newest.nsec = c->nsec;
+	s->newest.key = c->key;
 }
 
 /*
- * Take every event element under parent (named elname, or any element when
- * NULL), drop what was already emitted or lies outside the window, and emit
- * the rest in creation order.
+ * Write an answer's lines, in the server's order (sorted by key on ring
+ * servers, whose pages are unordered), each key once.
  */
 static void
-emit_batch(struct state *s, xmlNodePtr first, const char *elname)
+batch_flush(struct state *s, int sort)
 {
-	struct cand *v = NULL;
-	size_t n = 0, cap = 0;
-	char err[256];
+	struct batch *b = &s->b;
 
-	for (xmlNodePtr e = first; e; e = soap_next_named(e, elname)) {
-		struct cand c;
+	if (sort && b->n > 1)
+		qsort(b->v, b->n, sizeof(*b->v), cand_cmp);
+	for (size_t i = 0; i < b->n; i++) {
+		const struct cand *c = &b->v[i];
 
-		if (e->type != XML_ELEMENT_NODE)
-			continue;
-		if (event_position(e, &c, err, sizeof(err)) != 0) {
-			vp_error("%s: %s", s->o.url, err);
-			continue;
-		}
-		if (seen_has(s, c.key) || !in_window(s, &c))
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 64;
-			v = vp_xrealloc(v, cap * sizeof(*v));
-		}
-		c.idx = (unsigned)n;
-		v[n++] = c;
-	}
-	if (n > 1)
-		qsort(v, n, sizeof(*v), cand_cmp);
-	for (size_t i = 0; i < n; i++) {
-		if (i > 0 && v[i].key == v[i - 1].key)
-			continue;	/* the same event twice in one page */
-		if (s->newest.has_time && time_cmp(v[i].sec, v[i].nsec,
+		if (seen_has(s, c->key))
+			continue;	/* the same event twice in one answer */
+		if (s->newest.has_time && time_cmp(c->sec, c->nsec,
 		    s->newest.sec, s->newest.nsec) < 0)
 			vp_warn("event %d is older than event %d already "
 			    "emitted; emitting it late rather than losing it",
-			    (int)v[i].key, (int)s->newest.key);
-		emit(s, &v[i]);
+			    (int)c->key, (int)s->newest.key);
+		emit(s, c);
 	}
-	free(v);
+	batch_drop(s);
 }
 
 /* ---- the vim25 conversation ---------------------------------------------------- */
@@ -485,10 +630,13 @@ call_failed(struct state *s, enum soap_result r)
 	end_session(s, 0);
 	s->logged_in = 0;
 	s->collector[0] = '\0';
+	s->wake[0] = '\0';
 	s->filter[0] = '\0';
 	soap_reset_session(&s->soap);
 	return STEP_RETRY;
 }
+
+static enum step server_time(struct state *, int64_t *, int32_t *);
 
 static enum step
 login(struct state *s)
@@ -546,7 +694,12 @@ login(struct state *s)
 	s->worked = 1;
 	vp_info("%s: logged in (instance %s, API %s)", s->o.url,
 	    s->instance_uuid, s->api_version);
-	return STEP_OK;
+	{
+		/* vCenter's clock: where "now" is, and what is in the future */
+		int64_t sec;
+		int32_t nsec;
+		return server_time(s, &sec, &nsec);
+	}
 }
 
 /* vCenter's own clock, so --begin does not depend on ours. */
@@ -569,7 +722,146 @@ server_time(struct state *s, int64_t *sec, int32_t *nsec)
 		vp_warn("%s: CurrentTime: unparsable time", s->o.url);
 		return STEP_RETRY;
 	}
+	s->clock.has_time = 1;
+	s->clock.sec = *sec;
+	s->clock.nsec = *nsec;
+	s->clock_ms = vp_now_ms();
 	return STEP_OK;
+}
+
+/* CreateCollectorForEvents with filter (its XML); the reference in out. */
+static enum soap_result
+new_collector(struct state *s, const char *filter, char *out, size_t len)
+{
+	xmlNodePtr ret;
+	enum soap_result r;
+	xmlChar *t;
+
+	r = soap_call(&s->soap, "CreateCollectorForEvents", "EventManager",
+	    s->event_manager, filter, 0, &ret);
+	if (r != SOAP_OK)
+		return r;
+	t = ret ? xmlNodeGetContent(ret) : NULL;
+	snprintf(out, len, "%s", t ? (const char *)t : "");
+	xmlFree(t);
+	if (out[0] == '\0') {
+		snprintf(s->soap.error, sizeof(s->soap.error), "CreateCollector"
+		    "ForEvents returned nothing");
+		return SOAP_BADRESPONSE;
+	}
+	return SOAP_OK;
+}
+
+/*
+ * Does this server ignore the collector's time filter, serving a ring of
+ * its newest events instead (govmomi's simulator)? Ask for the events of
+ * one instant in 1970: vCenter has none, a ring server returns some anyway
+ * (it always holds at least our own login). Once known, it stays known.
+ */
+static enum step
+probe_ring(struct state *s)
+{
+	xmlNodePtr ret;
+	enum soap_result r;
+	char coll[128];
+
+	r = new_collector(s, "<filter><time><beginTime>1970-01-01T00:00:00Z"
+	    "</beginTime><endTime>1970-01-01T00:00:00Z</endTime></time>"
+	    "</filter>", coll, sizeof(coll));
+	if (r == SOAP_FAULT) {
+		/* a server may refuse such a filter: it then honours it */
+		vp_debug("%s: probe: %s", s->o.url, s->soap.error);
+		return STEP_OK;
+	}
+	if (r != SOAP_OK)
+		return call_failed(s, r);
+	r = soap_call_events(&s->soap, "ReadNextEvents", "EventHistoryCollector",
+	    coll, "<maxCount>1</maxCount>", 0, NULL, NULL, &ret);
+	if (r == SOAP_OK && s->soap.nevents > 0) {
+		s->ring_server = 1;
+		vp_info("%s: this server's collectors ignore their time filter "
+		    "and do not move forward (govmomi's simulator): reading "
+		    "its newest %d events whole at every wake-up", s->o.url,
+		    RING_PAGE);
+	}
+	if (r != SOAP_OK && r != SOAP_FAULT)
+		return call_failed(s, r);
+	r = soap_call(&s->soap, "DestroyCollector", "EventHistoryCollector",
+	    coll, NULL, 0, &ret);
+	if (r != SOAP_OK && r != SOAP_FAULT)
+		return call_failed(s, r);
+	return STEP_OK;
+}
+
+/* The scan's callback: keys and times only, nothing is mapped. */
+static int
+scan_event(xmlNodePtr ev, void *arg)
+{
+	struct state *s = arg;
+	struct cand c;
+	char err[256];
+
+	if (event_position(ev, &c, err, sizeof(err)) != 0)
+		return 0;
+	s->scan_n++;
+	if (!key_after(c.key, s->top.key))
+		s->scan_hit = 1;	/* back where we were */
+	else if (!s->reach.has_time || time_cmp(c.sec, c.nsec, s->reach.sec,
+	    s->reach.nsec) < 0) {
+		s->reach.has_time = 1;
+		s->reach.sec = c.sec;
+		s->reach.nsec = c.nsec;
+	}
+	return 0;
+}
+
+/*
+ * Before a collector resumes after key top: do events with newer keys
+ * carry times before where it would begin (a clock stepped back, events
+ * committed late)? vCenter filters by time, not by key, so scroll a
+ * collector without a time filter back from its newest event until the
+ * keys are no longer newer than top; the oldest time among the newer ones
+ * (s->reach) is where reading must begin. Only keys and times are read.
+ */
+static enum step
+scan_newer(struct state *s)
+{
+	xmlNodePtr ret;
+	enum soap_result r;
+	char coll[128], body[64];
+	const char *method = "ReadNextEvents";
+
+	memset(&s->reach, 0, sizeof(s->reach));
+	s->scan_n = 0;
+	s->scan_hit = 0;
+	if ((r = new_collector(s, "<filter></filter>", coll,
+	    sizeof(coll))) != SOAP_OK)
+		return call_failed(s, r);
+	snprintf(body, sizeof(body), "<maxCount>%d</maxCount>", RING_PAGE);
+	/* to the latest page, through to the end, then back page by page */
+	r = soap_call(&s->soap, "ResetCollector", "EventHistoryCollector", coll,
+	    NULL, 0, &ret);
+	while (r == SOAP_OK && !vp_stop_requested) {
+		r = soap_call_events(&s->soap, method, "EventHistoryCollector",
+		    coll, body, 0, scan_event, s, &ret);
+		if (r != SOAP_OK || s->scan_hit || s->scan_n >= SCAN_MAX)
+			break;
+		if (s->soap.nevents == 0) {
+			if (method[4] == 'P')
+				break;	/* the oldest event: nothing older */
+			method = "ReadPreviousEvents";
+		}
+	}
+	if (r != SOAP_OK)
+		return call_failed(s, r);
+	if ((r = soap_call(&s->soap, "DestroyCollector", "EventHistoryCollector",
+	    coll, NULL, 0, &ret)) != SOAP_OK)
+		return call_failed(s, r);
+	if (!s->scan_hit && s->scan_n >= SCAN_MAX)
+		vp_warn("%s: more than %d events are newer than key %d; "
+		    "reading from the oldest time among them", s->o.url,
+		    SCAN_MAX, (int)s->top.key);
+	return vp_stop_requested ? STEP_DONE : STEP_OK;
 }
 
 static enum step
@@ -579,26 +871,23 @@ create_collector(struct state *s)
 	xmlNodePtr ret;
 	enum soap_result r;
 	char ts[64], body[512];
-	struct pos begin = s->start;
+	struct pos begin = s->begin;
 
 	if (s->newest.has_time) {
-		/* again from a margin before the newest event emitted, but
-		 * not from before what the key ring still holds: older keys
-		 * are forgotten and would be emitted twice */
-		begin.sec = s->newest.sec - REREAD_MARGIN_S;
-		begin.nsec = s->newest.nsec;
-		if (s->forgot.has_time && time_cmp(begin.sec, begin.nsec,
-		    s->forgot.sec, s->forgot.nsec) <= 0) {
-			begin.sec = s->forgot.sec;
-			begin.nsec = s->forgot.nsec + 1;
-			if (begin.nsec == 1000000000) {
-				begin.sec++;
-				begin.nsec = 0;
-			}
-		}
-		if (s->start.has_time && time_cmp(begin.sec, begin.nsec,
-		    s->start.sec, s->start.nsec) < 0)
-			begin = s->start;
+		/* again from a margin before the newest event emitted (what
+		 * was emitted comes again and is dropped by key) */
+		struct pos again = pos_add(s->newest, -REREAD_MARGIN_S);
+
+		if (!begin.has_time || pos_cmp(&again, &begin) > 0)
+			begin = again;
+	}
+	/* and from the oldest time an event with a newer key carries */
+	if (s->reach.has_time && begin.has_time && pos_cmp(&s->reach,
+	    &begin) < 0) {
+		begin = s->reach;
+		vp_format_rfc3339(begin.sec, begin.nsec, ts, sizeof(ts));
+		vp_info("%s: events newer than key %d go back to %s: reading "
+		    "from there", s->o.url, (int)s->top.key, ts);
 	}
 
 	vp_buf_append(&b, "<filter>", 8);
@@ -618,32 +907,30 @@ create_collector(struct state *s)
 		vp_buf_append(&b, "</time>", 7);
 	}
 	vp_buf_append(&b, "</filter>", 9);
-	r = soap_call(&s->soap, "CreateCollectorForEvents", "EventManager",
-	    s->event_manager, b.data, 0, &ret);
+	r = new_collector(s, b.data, s->collector, sizeof(s->collector));
 	vp_buf_free(&b);
 	if (r != SOAP_OK)
 		return call_failed(s, r);
-	if (ret == NULL) {
-		vp_warn("%s: CreateCollectorForEvents returned nothing", s->o.url);
-		return STEP_RETRY;
-	}
-	{
-		xmlChar *t = xmlNodeGetContent(ret);
-		snprintf(s->collector, sizeof(s->collector), "%s",
-		    t ? (const char *)t : "");
-		xmlFree(t);
-	}
-	snprintf(body, sizeof(body), "<maxCount>%d</maxCount>", s->o.page);
+	snprintf(body, sizeof(body), "<maxCount>%d</maxCount>",
+	    s->ring_server ? RING_PAGE : s->o.page);
 	r = soap_call(&s->soap, "SetCollectorPageSize", "EventHistoryCollector",
 	    s->collector, body, 0, &ret);
 	if (r != SOAP_OK)
+		return call_failed(s, r);
+	/*
+	 * A ring server (govmomi's simulator) sends a latestPage change per
+	 * event, each with the whole page: watch a page of one instead (its
+	 * maxCount at creation; it resizes its pages wrongly).
+	 */
+	if (s->ring_server && (r = new_collector(s, "<filter><maxCount>1"
+	    "</maxCount></filter>", s->wake, sizeof(s->wake))) != SOAP_OK)
 		return call_failed(s, r);
 
 	b = (struct vp_buf){ 0 };
 	vp_buf_printf(&b, "<spec><propSet><type>EventHistoryCollector</type>"
 	    "<all>false</all><pathSet>latestPage</pathSet></propSet>"
 	    "<objectSet><obj type=\"EventHistoryCollector\">");
-	soap_xml_escape(&b, s->collector);
+	soap_xml_escape(&b, s->wake[0] ? s->wake : s->collector);
 	vp_buf_printf(&b, "</obj><skip>false</skip></objectSet></spec>"
 	    "<partialUpdates>false</partialUpdates>");
 	r = soap_call(&s->soap, "CreateFilter", "PropertyCollector",
@@ -662,41 +949,168 @@ create_collector(struct state *s)
 	return STEP_OK;
 }
 
-/* ReadNextEvents until the collector says there is nothing more. */
+/* Drop the collector and its filter (a new one is made next). */
 static enum step
-read_forward(struct state *s)
+drop_collector(struct state *s)
 {
-	char body[64];
+	xmlNodePtr ret;
+	enum soap_result r;
 
-	snprintf(body, sizeof(body), "<maxCount>%d</maxCount>", s->o.read_size);
-	for (;;) {
-		xmlNodePtr ret;
-		enum soap_result r = soap_call(&s->soap, "ReadNextEvents",
-		    "EventHistoryCollector", s->collector, body, 0, &ret);
-
-		if (r != SOAP_OK)
-			return call_failed(s, r);
-		if (ret == NULL)
-			return STEP_OK;
-		emit_batch(s, ret, "returnval");
-		if (vp_stop_requested)
-			return STEP_DONE;
-	}
+	if (s->filter[0] && (r = soap_call(&s->soap, "DestroyPropertyFilter",
+	    "PropertyFilter", s->filter, NULL, 0, &ret)) != SOAP_OK &&
+	    r != SOAP_FAULT)
+		return call_failed(s, r);
+	s->filter[0] = '\0';
+	if (s->wake[0] && (r = soap_call(&s->soap, "DestroyCollector",
+	    "EventHistoryCollector", s->wake, NULL, 0, &ret)) != SOAP_OK &&
+	    r != SOAP_FAULT)
+		return call_failed(s, r);
+	s->wake[0] = '\0';
+	if (s->collector[0] && (r = soap_call(&s->soap, "DestroyCollector",
+	    "EventHistoryCollector", s->collector, NULL, 0, &ret)) != SOAP_OK &&
+	    r != SOAP_FAULT)
+		return call_failed(s, r);
+	s->collector[0] = '\0';
+	return STEP_OK;
 }
 
 /*
- * Wait for latestPage to change (or the wait to time out), then read
- * forward; events seen only in latestPage (servers whose collectors do not
- * move forward, like govmomi's simulator) are emitted from the update.
+ * ReadNextEvents until the collector says there is nothing more; each
+ * answer's lines are written once it is whole. On a ring server the
+ * collector is rewound first and the whole page written at the end, in
+ * key order.
  */
+static enum step
+read_all(struct state *s)
+{
+	xmlNodePtr ret;
+	enum soap_result r;
+	char body[64];
+
+	if (s->ring_server && (r = soap_call(&s->soap, "RewindCollector",
+	    "EventHistoryCollector", s->collector, NULL, 0, &ret)) != SOAP_OK)
+		return call_failed(s, r);
+	snprintf(body, sizeof(body), "<maxCount>%d</maxCount>", s->o.read_size);
+	for (;;) {
+		r = soap_call_events(&s->soap, "ReadNextEvents",
+		    "EventHistoryCollector", s->collector, body, 0, take_event, s,
+		    &ret);
+		if (r != SOAP_OK) {
+			batch_drop(s);
+			return call_failed(s, r);
+		}
+		vp_debug("ReadNextEvents: %zu events, %zu new", s->soap.nevents,
+		    s->b.n);
+		if (!s->ring_server)
+			batch_flush(s, 0);
+		if (s->soap.nevents == 0)
+			break;
+		if (vp_stop_requested) {
+			batch_drop(s);
+			return STEP_DONE;
+		}
+	}
+	if (s->ring_server)
+		batch_flush(s, 1);
+	return STEP_OK;
+}
+
+/* WaitForUpdatesEx's callback: note what latestPage shows that is new. */
+static int
+note_update(xmlNodePtr ev, void *arg)
+{
+	struct state *s = arg;
+	struct cand c;
+	char err[256];
+
+	if (event_position(ev, &c, err, sizeof(err)) != 0 ||
+	    seen_has(s, c.key) || !in_window(s, &c) || s->nupd >= RING_PAGE)
+		return 0;
+	if (s->upd == NULL)
+		s->upd = vp_xmalloc(RING_PAGE * sizeof(*s->upd));
+	s->upd[s->nupd].key = c.key;
+	s->upd[s->nupd].sec = c.sec;
+	s->upd[s->nupd].nsec = c.nsec;
+	s->nupd++;
+	return 0;
+}
+
+/* RetrievePropertiesEx's callback: take only the events the read missed. */
+static int
+take_missed(xmlNodePtr ev, void *arg)
+{
+	struct state *s = arg;
+	struct cand c;
+	char err[256];
+
+	if (event_position(ev, &c, err, sizeof(err)) != 0)
+		return 0;
+	for (size_t i = 0; i < s->nupd; i++)
+		if (s->upd[i].key == c.key)
+			return take_event(ev, arg);
+	return 0;
+}
+
+/*
+ * latestPage showed events that reading forward did not return: the
+ * collector did not move forward. A ring server is read whole from now
+ * on; elsewhere the events are taken from latestPage itself (late rather
+ * than lost).
+ */
+static enum step
+read_missed(struct state *s)
+{
+	struct vp_buf b = { 0 };
+	xmlNodePtr ret;
+	enum soap_result r;
+	enum step st;
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->nupd; i++) {
+		struct cand c = { .sec = s->upd[i].sec, .nsec = s->upd[i].nsec,
+		    .key = s->upd[i].key };
+		if (!seen_has(s, c.key) && in_window(s, &c))
+			s->upd[n++] = s->upd[i];
+	}
+	if ((s->nupd = n) == 0)
+		return STEP_OK;
+	vp_warn("%s: latestPage shows %zu event%s (key %d) that ReadNextEvents "
+	    "did not return", s->o.url, n, n == 1 ? "" : "s",
+	    (int)s->upd[0].key);
+	if ((st = probe_ring(s)) != STEP_OK)
+		return st;
+	if (s->ring_server) {
+		if ((st = drop_collector(s)) != STEP_OK ||
+		    (st = create_collector(s)) != STEP_OK)
+			return st;
+		return read_all(s);
+	}
+	vp_buf_printf(&b, "<specSet><propSet><type>EventHistoryCollector</type>"
+	    "<pathSet>latestPage</pathSet></propSet><objectSet>"
+	    "<obj type=\"EventHistoryCollector\">");
+	soap_xml_escape(&b, s->collector);
+	vp_buf_printf(&b, "</obj></objectSet></specSet><options/>");
+	r = soap_call_events(&s->soap, "RetrievePropertiesEx",
+	    "PropertyCollector", s->property_collector, b.data, 0, take_missed,
+	    s, &ret);
+	vp_buf_free(&b);
+	if (r != SOAP_OK) {
+		batch_drop(s);
+		return call_failed(s, r);
+	}
+	batch_flush(s, 1);
+	s->nupd = 0;
+	return STEP_OK;
+}
+
+/* Wait for latestPage to change (or the wait to time out), then read. */
 static enum step
 wait_and_read(struct state *s, int wait_s)
 {
 	struct vp_buf b = { 0 };
-	xmlNodePtr ret, page = NULL;
+	xmlNodePtr ret;
 	enum soap_result r;
 	enum step st;
-	xmlDocPtr keep = NULL;
 
 	vp_buf_append(&b, "<version>", 9);
 	soap_xml_escape(&b, s->pc_version);
@@ -704,9 +1118,12 @@ wait_and_read(struct state *s, int wait_s)
 	    "</options>", wait_s);
 	/* the answer is silent for up to wait_s by design: not a stall */
 	s->soap.quiet_s = wait_s;
-	r = soap_call(&s->soap, "WaitForUpdatesEx", "PropertyCollector",
+	s->nupd = 0;
+	/* latestPage's events only matter when reading forward missed them */
+	r = soap_call_events(&s->soap, "WaitForUpdatesEx", "PropertyCollector",
 	    s->property_collector, b.data,
-	    (long)(wait_s + s->soap.stall_s) * 1000, &ret);
+	    (long)(wait_s + s->soap.stall_s) * 1000, s->ring_server ? NULL :
+	    note_update, s, &ret);
 	vp_buf_free(&b);
 	if (r != SOAP_OK)
 		return call_failed(s, r);
@@ -715,40 +1132,25 @@ wait_and_read(struct state *s, int wait_s)
 
 		if (soap_child_text(ret, "version", v, sizeof(v)))
 			snprintf(s->pc_version, sizeof(s->pc_version), "%s", v);
-		for (xmlNodePtr fs = soap_child(ret, "filterSet"); fs;
-		    fs = soap_next_named(fs, "filterSet"))
-			for (xmlNodePtr os = soap_child(fs, "objectSet"); os;
-			    os = soap_next_named(os, "objectSet"))
-				for (xmlNodePtr cs = soap_child(os, "changeSet");
-				    cs; cs = soap_next_named(cs, "changeSet")) {
-					char name[64];
-					if (soap_child_text(cs, "name", name,
-					    sizeof(name)) &&
-					    strcmp(name, "latestPage") == 0)
-						page = soap_child(cs, "val");
-				}
-		if (page) {
-			/* keep the update's document alive across the reads */
-			keep = s->soap.doc;
-			s->soap.doc = NULL;
-		}
 	}
-	st = read_forward(s);
-	if (st == STEP_OK && page)
-		emit_batch(s, soap_child(page, NULL), NULL);
-	if (keep)
-		xmlFreeDoc(keep);
-	return st;
+	if ((st = read_all(s)) != STEP_OK)
+		return st;
+	return s->nupd > 0 ? read_missed(s) : STEP_OK;
 }
 
 /* ---- start position ------------------------------------------------------------ */
 
-/* Read a checkpoint written by a sink (vcpipe-formats(5)). 0 found, 1 absent. */
+/*
+ * Read a position file: a sink's checkpoint, or the start file vc-source
+ * keeps beside it (vcpipe-formats(5)). 0 found, 1 absent. The checkpoint's
+ * "updated" (when the sink wrote it) goes to *updated when given.
+ */
 static int
-read_checkpoint(struct state *s, const char *path)
+read_position(struct state *s, const char *path, const char *what,
+    struct pos *p, struct pos *updated)
 {
 	json_error_t je;
-	json_t *o, *t, *k, *src;
+	json_t *o, *t, *k, *src, *u;
 	size_t len;
 	char *text = vp_read_file(path, 1 << 20, &len);
 
@@ -760,68 +1162,162 @@ read_checkpoint(struct state *s, const char *path)
 	o = json_loadb(text, len, 0, &je);
 	free(text);
 	if (o == NULL || !json_is_object(o))
-		vp_die(VP_EXIT_DATAERR, "%s:%d: not a checkpoint: %s", path,
-		    o ? 1 : je.line, o ? "not a JSON object" : je.text);
+		vp_die(VP_EXIT_DATAERR, "%s:%d: not a %s: %s", path,
+		    o ? 1 : je.line, what, o ? "not a JSON object" : je.text);
 	t = json_object_get(o, "time");
 	k = json_object_get(o, "key");
 	src = json_object_get(o, "source");
+	u = json_object_get(o, "updated");
+	memset(p, 0, sizeof(*p));
 	if (!json_is_string(t) || vp_parse_rfc3339(json_string_value(t),
-	    &s->start.sec, &s->start.nsec) != 0)
-		vp_die(VP_EXIT_DATAERR, "%s: checkpoint: \"time\" is not an "
-		    "RFC 3339 string", path);
-	s->start.has_time = 1;
+	    &p->sec, &p->nsec) != 0)
+		vp_die(VP_EXIT_DATAERR, "%s: %s: \"time\" is not an RFC 3339 "
+		    "string", path, what);
+	p->has_time = 1;
 	if (k != NULL && !json_is_null(k)) {
 		json_int_t kv = json_is_integer(k) ? json_integer_value(k) : 0;
 		if (!json_is_integer(k) || kv < INT32_MIN || kv > INT32_MAX)
-			vp_die(VP_EXIT_DATAERR, "%s: checkpoint: \"key\" is not "
-			    "an int32", path);
-		s->start.has_key = 1;
-		s->start.key = (int32_t)kv;
+			vp_die(VP_EXIT_DATAERR, "%s: %s: \"key\" is not an "
+			    "int32", path, what);
+		p->has_key = 1;
+		p->key = (int32_t)kv;
 	}
+	if (updated != NULL && json_is_string(u) &&
+	    vp_parse_rfc3339(json_string_value(u), &updated->sec,
+	    &updated->nsec) == 0)
+		updated->has_time = 1;
 	if (json_is_string(src) && strcmp(json_string_value(src), s->o.url) != 0)
-		vp_warn("%s: checkpoint source %s is not %s; resuming from its "
-		    "time anyway", path, json_string_value(src), s->o.url);
+		vp_warn("%s: %s source %s is not %s; resuming from its time "
+		    "anyway", path, what, json_string_value(src), s->o.url);
 	json_decref(o);
 	return 0;
 }
 
-/* Work out where reading starts; needs a session for --begin and "now". */
+/* mkdir -p, each new directory 0700 (checkpoints hold event data) */
+static int
+make_dirs(const char *dir)
+{
+	char *d = vp_xstrdup(dir), *p = d;
+	int rc = 0;
+
+	while (rc == 0 && (p = strchr(p + 1, '/')) != NULL) {
+		*p = '\0';
+		if (mkdir(d, 0700) != 0 && errno != EEXIST)
+			rc = -1;
+		*p = '/';
+	}
+	if (rc == 0 && mkdir(d, 0700) != 0 && errno != EEXIST)
+		rc = -1;
+	free(d);
+	return rc;
+}
+
+/*
+ * Record where this first start reads from, before anything is written:
+ * until a sink has delivered an event (and so written the checkpoint), a
+ * restart resumes here instead of at "now".
+ */
+static void
+write_start_file(struct state *s, const char *from)
+{
+	char ts[64], *dir = vp_xstrdup(s->start_file), *slash;
+	json_t *o;
+	char *text;
+	int saved;
+
+	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
+		*slash = '\0';
+		if (make_dirs(dir) != 0)
+			die_clean(s, errno == ENOSPC || errno == EIO ?
+			    VP_EXIT_IOERR : VP_EXIT_CONFIG, "%s: cannot create "
+			    "the checkpoint directory: %s", dir, strerror(errno));
+	}
+	free(dir);
+	vp_format_rfc3339(s->start.sec, s->start.nsec, ts, sizeof(ts));
+	o = json_pack("{s:i, s:s, s:s, s:s}", "version", 1, "source",
+	    s->o.url, "time", ts, "from", from);
+	text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	json_decref(o);
+	if (text == NULL)
+		die_clean(s, VP_EXIT_SOFTWARE, "cannot encode the start file");
+	vp_buf_reset(&s->line);
+	vp_buf_printf(&s->line, "%s\n", text);
+	free(text);
+	if (vp_write_file_atomic(s->start_file, s->line.data, s->line.len) != 0) {
+		saved = errno;
+		die_clean(s, saved == ENOSPC || saved == EIO ? VP_EXIT_IOERR :
+		    VP_EXIT_CONFIG, "%s: cannot record the start position: %s",
+		    s->start_file, strerror(saved));
+	}
+	vp_info("%s: first start position recorded (until a checkpoint "
+	    "exists, restarts resume from %s)", s->start_file, ts);
+}
+
+/*
+ * Work out where reading starts and where the first collector begins;
+ * needs a session (vCenter's clock) for --begin, "now" and the margin.
+ */
 static enum step
 resolve_start(struct state *s)
 {
-	int64_t sec;
-	int32_t nsec;
-	enum step st;
+	const char *from = "now";
 
-	if (s->start.has_time)
+	if (s->begin.has_time)
 		return STEP_OK;
+	if (s->from_ck) {
+		/*
+		 * From a checkpoint: a margin before it, for events that
+		 * became visible after it was written (late commits, a clock
+		 * stepped back); never from the future, whatever time the
+		 * last event carried: not after vCenter's clock, nor after
+		 * the time the sink wrote the checkpoint.
+		 */
+		struct pos b = s->done.has_key ? s->done : s->start, now = vc_now(s);
+
+		if (s->ck_updated.has_time && pos_cmp(&s->ck_updated, &b) < 0)
+			b = s->ck_updated;
+		if (pos_cmp(&now, &b) < 0)
+			b = now;
+		s->begin = pos_add(b, -REREAD_MARGIN_S);
+		s->begin.has_key = 0;
+		return STEP_OK;
+	}
+	if (s->start.has_time) {
+		s->begin = s->start;
+		return STEP_OK;
+	}
 	if (s->o.since) {
 		if (vp_parse_rfc3339(s->o.since, &s->start.sec,
 		    &s->start.nsec) != 0)
 			vp_usage_error("--since: not an RFC 3339 time: %s",
 			    s->o.since);
-		s->start.has_time = 1;
-		return STEP_OK;
-	}
-	if ((st = server_time(s, &sec, &nsec)) != STEP_OK)
-		return st;
-	if (s->o.begin_ms >= 0) {
-		int64_t ns = (int64_t)nsec - (s->o.begin_ms % 1000) * 1000000;
-		sec -= s->o.begin_ms / 1000;
-		if (ns < 0) {
-			ns += 1000000000;
-			sec--;
+		from = "since";
+	} else {
+		s->start = vc_now(s);
+		if (s->o.begin_ms >= 0) {
+			int64_t ns = (int64_t)s->start.nsec -
+			    (s->o.begin_ms % 1000) * 1000000;
+			s->start.sec -= s->o.begin_ms / 1000;
+			if (ns < 0) {
+				ns += 1000000000;
+				s->start.sec--;
+			}
+			s->start.nsec = (int32_t)ns;
+			from = "begin";
 		}
-		nsec = (int32_t)ns;
+		{
+			char ts[64];
+			vp_format_rfc3339(s->start.sec, s->start.nsec, ts,
+			    sizeof(ts));
+			vp_info("%s: reading events from %s (vCenter's clock)",
+			    s->o.url, ts);
+		}
 	}
-	s->start.sec = sec;
-	s->start.nsec = nsec;
 	s->start.has_time = 1;
-	{
-		char ts[64];
-		vp_format_rfc3339(sec, nsec, ts, sizeof(ts));
-		vp_info("%s: reading events from %s (vCenter's clock)", s->o.url,
-		    ts);
+	s->begin = s->start;
+	if (s->write_start) {
+		write_start_file(s, from);
+		s->write_start = 0;
 	}
 	return STEP_OK;
 }
@@ -838,9 +1334,14 @@ run(struct state *s)
 		return st;
 	if ((st = resolve_start(s)) != STEP_OK)
 		return st;
+	if (!s->ring_server && !s->collector[0] && (st = probe_ring(s)) != STEP_OK)
+		return st;
+	if (!s->collector[0] && !s->ring_server && s->top.has_key &&
+	    (st = scan_newer(s)) != STEP_OK)
+		return st;
 	if (!s->collector[0] && (st = create_collector(s)) != STEP_OK)
 		return st;
-	if ((st = read_forward(s)) != STEP_OK)
+	if ((st = read_all(s)) != STEP_OK)
 		return st;
 	/* logged in, collector made, read: this session works */
 	vp_backoff_reset(&s->bo);
@@ -1049,10 +1550,47 @@ main(int argc, char **argv)
 	default:
 		vp_die(VP_EXIT_CONFIG, "credentials: %s", err);
 	}
-	/* a checkpoint wins over --begin/--since: it is where we left off */
-	if (s->o.checkpoint && read_checkpoint(s, s->o.checkpoint) == 1)
-		vp_info("%s: no checkpoint yet; starting as if none was given",
-		    s->o.checkpoint);
+	/*
+	 * A checkpoint wins over --begin/--since: it is where we left off.
+	 * Before the first one, the start file beside it keeps where the
+	 * first start began.
+	 */
+	if (s->o.checkpoint && read_position(s, s->o.checkpoint, "checkpoint",
+	    &s->done, &s->ck_updated) == 0) {
+		s->from_ck = 1;
+		if (s->done.has_key)
+			s->top = s->done;
+		else {
+			/* no key (not from a vCenter): after its time */
+			s->start = s->done;
+			s->start.nsec++;
+			if (s->start.nsec == 1000000000) {
+				s->start.sec++;
+				s->start.nsec = 0;
+			}
+			memset(&s->done, 0, sizeof(s->done));
+		}
+	} else if (s->o.checkpoint) {
+		size_t n = strlen(s->o.checkpoint) + 8;
+		struct pos p;
+
+		s->start_file = vp_xmalloc(n);
+		snprintf(s->start_file, n, "%s.start", s->o.checkpoint);
+		if (read_position(s, s->start_file, "start file", &p,
+		    NULL) == 0) {
+			char ts[64];
+
+			p.has_key = 0;
+			s->start = p;
+			vp_format_rfc3339(p.sec, p.nsec, ts, sizeof(ts));
+			vp_info("%s: no checkpoint yet; resuming the first start, "
+			    "from %s (%s)", s->o.checkpoint, ts, s->start_file);
+		} else {
+			vp_info("%s: no checkpoint yet; starting as if none was "
+			    "given", s->o.checkpoint);
+			s->write_start = 1;
+		}
+	}
 
 	vp_signals_init();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1087,6 +1625,10 @@ main(int argc, char **argv)
 	vp_free_secret(s->pass);
 	free(s->set_keys);
 	free(s->set_used);
+	free(s->b.v);
+	free(s->upd);
+	free(s->start_file);
+	vp_buf_free(&s->b.lines);
 	vp_buf_free(&s->line);
 	xmlCleanupParser();
 	curl_global_cleanup();

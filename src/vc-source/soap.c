@@ -9,6 +9,28 @@
 /* Responses larger than this are refused rather than parsed. */
 #define SOAP_MAX_RESPONSE (256u * 1024 * 1024)
 
+/* libcurl hands the answer over in pieces: parse each as it comes. */
+static size_t
+on_body(char *ptr, size_t size, size_t nmemb, void *arg)
+{
+	struct soap_client *c = arg;
+	size_t n = size * nmemb;
+
+	if (n > SOAP_MAX_RESPONSE - c->resp_len) {
+		c->resp_len = SOAP_MAX_RESPONSE + 1;
+		return 0;	/* CURLE_WRITE_ERROR */
+	}
+	c->resp_len += n;
+	if (c->parse_failed)
+		return n;	/* not XML: read it to the end all the same */
+	if (c->st == NULL &&
+	    (c->st = vim_stream_new(c->on_event, c->event_arg)) == NULL)
+		vp_die(VP_EXIT_SOFTWARE, "out of memory");
+	if (vim_stream_feed(c->st, ptr, n) != 0)
+		c->parse_failed = 1;
+	return n;
+}
+
 static int
 progress_cb(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 {
@@ -29,13 +51,11 @@ soap_init(struct soap_client *c, const char *url, const struct vp_tls *tls)
 	c->action = vp_xstrdup("urn:vim25/6.5");
 	c->tls = *tls;
 	c->timeout_ms = 120000;
-	c->resp.max = SOAP_MAX_RESPONSE;
-	c->scrub.max = SOAP_MAX_RESPONSE;
 	vp_curl_common(c->curl, &c->tls);
 	/* in-memory cookie engine: holds vmware_soap_session */
 	curl_easy_setopt(c->curl, CURLOPT_COOKIEFILE, "");
-	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, vp_curl_write_buf);
-	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, &c->resp);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
 	curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, progress_cb);
 	curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c);
@@ -55,9 +75,8 @@ soap_free(struct soap_client *c)
 		curl_easy_cleanup(c->curl);
 	free(c->url);
 	free(c->action);
+	vim_stream_free(c->st);
 	vp_buf_free(&c->req);
-	vp_buf_free(&c->resp);
-	vp_buf_free(&c->scrub);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -137,16 +156,31 @@ set_error(struct soap_client *c, const char *fmt, ...)
 	va_end(ap);
 }
 
+/*
+ * One HTTP exchange; the answer's document (events handed to on_event and
+ * dropped) is left in c->doc, or NULL with the parser's message in perr.
+ */
 static enum soap_result
-perform(struct soap_client *c, const char *method, long timeout_ms)
+perform(struct soap_client *c, const char *method, long timeout_ms,
+    char *perr, size_t perrlen)
 {
 	CURLcode rc;
 	char errbuf[CURL_ERROR_SIZE] = "";
+	size_t nbad = 0;
 
-	vp_buf_reset(&c->resp);
+	if (c->doc) {
+		xmlFreeDoc(c->doc);
+		c->doc = NULL;
+	}
+	vim_stream_free(c->st);
+	c->st = NULL;
+	c->resp_len = 0;
+	c->parse_failed = 0;
+	c->nevents = 0;
 	c->http_status = 0;
 	c->fault_type[0] = '\0';
 	c->error[0] = '\0';
+	snprintf(perr, perrlen, "no answer");
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
 	/* a long poll is silent by design: only silence beyond it is a stall */
@@ -159,11 +193,19 @@ perform(struct soap_client *c, const char *method, long timeout_ms)
 	c->stoppable = 0;
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &c->http_status);
+	if (c->st != NULL) {
+		if (rc == CURLE_OK)
+			c->doc = vim_stream_end(c->st, perr, perrlen);
+		c->nevents = vim_stream_events(c->st);
+		nbad = vim_stream_replaced(c->st);
+		vim_stream_free(c->st);
+		c->st = NULL;
+	}
 	if (rc == CURLE_ABORTED_BY_CALLBACK && vp_stop_requested) {
 		set_error(c, "%s: stopped", method);
 		return SOAP_STOPPED;
 	}
-	if (rc == CURLE_WRITE_ERROR && c->resp.len >= SOAP_MAX_RESPONSE - 65536) {
+	if (rc == CURLE_WRITE_ERROR && c->resp_len > SOAP_MAX_RESPONSE) {
 		set_error(c, "%s: response larger than %u bytes", method,
 		    SOAP_MAX_RESPONSE);
 		return SOAP_TOOBIG;
@@ -174,6 +216,11 @@ perform(struct soap_client *c, const char *method, long timeout_ms)
 		return rc == CURLE_PEER_FAILED_VERIFICATION ||
 		    rc == CURLE_SSL_CACERT_BADFILE ? SOAP_TLS : SOAP_TRANSPORT;
 	}
+	/* one bad character in one event must not make the page unreadable */
+	if (nbad > 0)
+		vp_warn("%s: %s: %zu character%s XML forbids (control "
+		    "characters) replaced with U+FFFD", c->url, method, nbad,
+		    nbad == 1 ? "" : "s");
 	return SOAP_OK;
 }
 
@@ -181,7 +228,7 @@ int
 soap_discover_version(struct soap_client *c)
 {
 	size_t n = strlen(c->url) + 32;
-	char *u = vp_xmalloc(n);
+	char *u = vp_xmalloc(n), perr[256];
 	enum soap_result r;
 	int rc = -1;
 
@@ -189,15 +236,13 @@ soap_discover_version(struct soap_client *c)
 	curl_easy_setopt(c->curl, CURLOPT_URL, u);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPGET, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
-	r = perform(c, "vimServiceVersions.xml", 30000);
+	c->on_event = NULL;
+	r = perform(c, "vimServiceVersions.xml", 30000, perr, sizeof(perr));
 	free(u);
 	if (r != SOAP_OK)
 		return r == SOAP_STOPPED ? -2 : r == SOAP_TLS ? -3 : -1;
-	if (c->http_status == 200) {
-		char perr[256];
-		xmlDocPtr d = vim_parse(c->resp.data, c->resp.len, perr,
-		    sizeof(perr));
-		xmlNodePtr root = d ? xmlDocGetRootElement(d) : NULL;
+	if (c->http_status == 200 && c->doc != NULL) {
+		xmlNodePtr root = xmlDocGetRootElement(c->doc);
 		char name[64], version[64];
 
 		for (xmlNodePtr ns = soap_child(root, "namespace"); ns;
@@ -213,8 +258,10 @@ soap_discover_version(struct soap_client *c)
 				rc = 0;
 			}
 		}
-		if (d)
-			xmlFreeDoc(d);
+	}
+	if (c->doc) {
+		xmlFreeDoc(c->doc);
+		c->doc = NULL;
 	}
 	if (rc != 0)
 		set_error(c, "vimServiceVersions.xml: HTTP %ld, no urn:vim25 "
@@ -257,19 +304,23 @@ enum soap_result
 soap_call(struct soap_client *c, const char *method, const char *this_type,
     const char *this_value, const char *body, long timeout_ms, xmlNodePtr *ret)
 {
+	return soap_call_events(c, method, this_type, this_value, body,
+	    timeout_ms, NULL, NULL, ret);
+}
+
+enum soap_result
+soap_call_events(struct soap_client *c, const char *method,
+    const char *this_type, const char *this_value, const char *body,
+    long timeout_ms, int (*cb)(xmlNodePtr ev, void *arg), void *arg,
+    xmlNodePtr *ret)
+{
 	struct curl_slist *h = NULL;
 	char hdr[256];
 	enum soap_result r;
 	xmlNodePtr root, sbody, resp, fault;
 	char perr[256];
-	const char *data;
-	size_t len, nbad;
 
 	*ret = NULL;
-	if (c->doc) {
-		xmlFreeDoc(c->doc);
-		c->doc = NULL;
-	}
 	vp_buf_reset(&c->req);
 	vp_buf_printf(&c->req,
 	    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>"
@@ -290,31 +341,22 @@ soap_call(struct soap_client *c, const char *method, const char *this_type,
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, h);
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDS, c->req.data);
 	curl_easy_setopt(c->curl, CURLOPT_POSTFIELDSIZE, (long)c->req.len);
-	r = perform(c, method, timeout_ms > 0 ? timeout_ms : c->timeout_ms);
+	c->on_event = cb;
+	c->event_arg = arg;
+	r = perform(c, method, timeout_ms > 0 ? timeout_ms : c->timeout_ms,
+	    perr, sizeof(perr));
+	c->on_event = NULL;
+	c->event_arg = NULL;
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(h);
 	if (r != SOAP_OK)
 		return r;
-	data = c->resp.data;
-	len = c->resp.len;
 
-	if (c->resp.len == 0 || c->resp.len > (size_t)INT32_MAX) {
-		set_error(c, "%s: HTTP %ld with %s body", method,
-		    c->http_status, c->resp.len ? "an oversized" : "an empty");
+	if (c->resp_len == 0) {
+		set_error(c, "%s: HTTP %ld with an empty body", method,
+		    c->http_status);
 		return c->http_status >= 400 ? SOAP_HTTP : SOAP_BADRESPONSE;
 	}
-	/* one bad character in one event must not make the page unreadable */
-	if ((nbad = vim_scrub_xml(c->resp.data, c->resp.len, &c->scrub)) > 0) {
-		vp_warn("%s: %s: %zu character%s XML forbids (control "
-		    "characters) replaced with U+FFFD", c->url, method, nbad,
-		    nbad == 1 ? "" : "s");
-		data = c->scrub.data;
-		len = c->scrub.len;
-	}
-	/* no DTD (so no entity expansion), no network: hostile servers */
-	c->doc = vim_parse(data, len, perr, sizeof(perr));
-	if (nbad > 0)
-		vp_buf_free(&c->scrub);	/* rare: keep no second copy */
 	root = c->doc ? xmlDocGetRootElement(c->doc) : NULL;
 	sbody = soap_child(root, "Body");
 	if (sbody == NULL) {

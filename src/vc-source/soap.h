@@ -17,13 +17,21 @@ enum soap_result {
 	SOAP_STOPPED		/* aborted because a stop was requested */
 };
 
+struct vim_stream;
+
 struct soap_client {
 	void *curl;
 	char *url;		/* https://vc/sdk */
 	char *action;		/* SOAPAction header value */
 	struct vp_tls tls;
-	struct vp_buf req, resp;
-	struct vp_buf scrub;	/* resp, forbidden characters replaced */
+	struct vp_buf req;
+	/* the answer is parsed as it arrives (vim_stream), never held whole */
+	struct vim_stream *st;
+	size_t resp_len;	/* bytes of the answer so far */
+	int parse_failed;	/* the answer stopped being XML: drain it */
+	int (*on_event)(xmlNodePtr ev, void *arg);
+	void *event_arg;
+	size_t nevents;		/* events in the last answer */
 	xmlDocPtr doc;		/* the last response, owned here */
 	long http_status;
 	char fault_type[128];	/* e.g. NotAuthenticated, InvalidLogin */
@@ -55,6 +63,17 @@ int soap_discover_version(struct soap_client *c);
 enum soap_result soap_call(struct soap_client *c, const char *method,
     const char *this_type, const char *this_value, const char *body,
     long timeout_ms, xmlNodePtr *ret);
+/*
+ * The same, handing each event of the answer (ReadNextEvents' returnval,
+ * an ArrayOfEvent's Event) to cb as soon as it is parsed, then freeing it:
+ * memory holds one event at a time, whatever the page size. Events arrive
+ * before the call's result is known: a caller keeps what cb got only when
+ * the call returns SOAP_OK. c->nevents counts them (cb may be NULL).
+ */
+enum soap_result soap_call_events(struct soap_client *c, const char *method,
+    const char *this_type, const char *this_value, const char *body,
+    long timeout_ms, int (*cb)(xmlNodePtr ev, void *arg), void *arg,
+    xmlNodePtr *ret);
 
 /* Escape text for an XML element body into b. */
 void soap_xml_escape(struct vp_buf *b, const char *s);

@@ -72,6 +72,14 @@ one(xmlNodePtr ev, void *arg)
 	return 0;
 }
 
+static int
+drop(xmlNodePtr ev, void *arg)
+{
+	(void)ev;
+	(void)arg;
+	return 0;
+}
+
 /*
  * As vc-source reads an answer: fed in pieces (an odd size, so references
  * and multi-byte characters fall across piece boundaries), events handed
@@ -180,7 +188,7 @@ main(int argc, char **argv)
 	if (repeat > 1) {
 		tm = now_s();
 		for (i = 0; i < repeat; i++)
-			xmlFreeDoc(parse(&in, NULL, NULL, 0));
+			xmlFreeDoc(parse(&in, drop, NULL, 0));
 		tp = now_s() - tm;
 	}
 	t0 = now_s();
@@ -189,6 +197,8 @@ main(int argc, char **argv)
 		xmlFreeDoc(parse(&in, one, &r, i == 0));
 	}
 	t1 = now_s();
+	if (t1 - t0 <= tp)	/* a noisy machine: no figure for mapping */
+		tp = 0;
 	if (repeat > 1 && t1 > t0)
 		fprintf(stderr, "vimjson-tool: %ld events in %.0f ms: %.0f events/s "
 		    "(parse + map); parsing %.0f ms, mapping alone %.0f events/s, "
