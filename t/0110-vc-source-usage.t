@@ -9,7 +9,7 @@ unset VC_USERNAME VC_PASSWORD || true
 expect_exit "no --url is a usage error" 64 vc-source
 grep -q '^vc-source: --url is required' "$T/.exit.err" && ok "message names --url" || not_ok "message names --url"
 expect_exit "bad --begin" 64 vc-source --url https://127.0.0.1:9/sdk --begin 10x
-grep -q '^vc-source: --begin: not a duration' "$T/.exit.err" && ok "message names --begin" || not_ok "message names --begin"
+grep -q '^vc-source: --begin: expected a duration' "$T/.exit.err" && ok "message names --begin" || not_ok "message names --begin"
 expect_exit "bad --since" 64 vc-source --url https://127.0.0.1:9/sdk --since yesterday
 expect_exit "--since with --begin" 64 vc-source --url https://127.0.0.1:9/sdk --since 2026-01-01T00:00:00Z --begin 1h
 expect_exit "--page-size out of range" 64 vc-source --url https://127.0.0.1:9/sdk --page-size 1001

@@ -70,5 +70,5 @@ is "other paths: 404" 404 "$(curl -s -o /dev/null -w '%{http_code}' -u prom:s3cr
 kill -TERM $MPID
 set +e; wait $MPID; rc=$?; set -e
 is "SIGTERM: exits 0" 0 "$rc"
-expect_exit "--listen with a name is a usage error" 64 vcpipe-metrics --listen localhost:1 --dir "$R"
+expect_exit "--listen without a port is a usage error" 64 vcpipe-metrics --listen 127.0.0.1 --dir "$R"
 done_testing

@@ -11,7 +11,7 @@ check "--help prints the synopsis" grep -q '^usage: webhook-source' "$T/.exit.ou
 expect_exit "unknown option: exit 64" 64 webhook-source --bogus
 expect_exit "bad --max-body: exit 64" 64 webhook-source --max-body lots
 expect_exit "--path without slash: exit 64" 64 webhook-source --path hook
-expect_exit "unreadable --basic-auth-file: exit 78" 78 \
+expect_exit "unreadable --basic-auth-file: exit 66, as in every program" 66 \
 	webhook-source --basic-auth-file "$T/nonexistent"
 check "--version names libmicrohttpd" sh -c \
 	'webhook-source --version | grep -q libmicrohttpd'

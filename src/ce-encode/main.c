@@ -10,41 +10,18 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-/* version macros only: ce-encode links none of these libraries */
-#include <curl/curlver.h>
-#include <jansson.h>
-#include <libxml/xmlversion.h>
-
 #include "encode.h"
+#include "opt.h"
 #include "vp.h"
 
-#define DEFAULT_MAX_LINE (1024 * 1024)
 #define READ_CHUNK 65536
 #define OUT_FLUSH 65536
-
-static const char usage_text[] =
-    "usage: ce-encode [--mode structured | binary] [--type-style router | vsphere]\n"
-    "                 [--id stable | uuid | key] [--source URI] [--set NAME=VALUE ...]\n"
-    "                 [--strict] [--reject FILE] [--max-line-bytes N]\n"
-    "                 [--log-level LEVEL] [--log-json]\n"
-    "       ce-encode --help | --version\n";
-
-static void
-usage_help(void)
-{
-	fputs(usage_text, stdout);
-	fputs("\nRead raw vCenter event lines (or CloudEvents) on stdin and write one\n"
-	    "CloudEvent 1.0 per line on stdout. Bad lines are reported with their\n"
-	    "line number, skipped and kept in --reject FILE (--strict: stop).\n"
-	    "See ce-encode(1) and vcpipe-formats(5).\n", stdout);
-}
 
 /* ---- output ---------------------------------------------------------------- */
 
@@ -268,156 +245,133 @@ reject(struct rejects *rj, int strict, unsigned long lineno, const char *err,
 
 /* ---- options ------------------------------------------------------------------ */
 
-static size_t
-parse_size(const char *s)
-{
-	char *end;
-	unsigned long long v;
+static struct {
+	int mode, style, id, strict;
+	const char *reject;
+	size_t max_line;
+	struct ce_set *sets;
+	size_t nsets;
+} opt;
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno != 0 || end == s || *s == '-')
-		return 0;
-	switch (*end) {
-	case 'k': case 'K': v *= 1024; end++; break;
-	case 'm': case 'M': v *= 1024 * 1024; end++; break;
-	case 'g': case 'G': v *= 1024ULL * 1024 * 1024; end++; break;
-	default: break;
+static int
+source_arg(void *dest, const char *v, char *err, size_t errlen)
+{
+	if (!ce_uri_ok(v, strlen(v))) {
+		snprintf(err, errlen, "\"%s\" is not a URI reference", v);
+		return -1;
 	}
-	if (*end != '\0' || v < 64 || v > 1024ULL * 1024 * 1024)
-		return 0;
-	return (size_t)v;
+	*(const char **)dest = v;
+	return 0;
 }
+
+/* --set NAME=VALUE: an extension attribute added to every event. */
+static int
+set_arg(void *dest, const char *v, char *err, size_t errlen)
+{
+	char *eq = strchr((char *)v, '=');	/* argv is writable */
+	size_t nl = eq ? (size_t)(eq - v) : 0;
+
+	(void)dest;
+	if (eq == NULL) {
+		snprintf(err, errlen, "expected NAME=VALUE, got \"%s\"", v);
+		return -1;
+	}
+	if (!ce_ext_name_ok(v, nl)) {
+		snprintf(err, errlen, "extension name \"%.*s\" must be 1 to 20 "
+		    "of a-z and 0-9", (int)nl, v);
+		return -1;
+	}
+	if (ce_name_reserved(v, nl)) {
+		snprintf(err, errlen, "\"%.*s\" is reserved", (int)nl, v);
+		return -1;
+	}
+	if (utf8_valid_prefix(eq + 1, strlen(eq + 1)) != strlen(eq + 1)) {
+		snprintf(err, errlen, "\"%.*s\": the value is not UTF-8",
+		    (int)nl, v);
+		return -1;
+	}
+	for (size_t i = 0; i < opt.nsets; i++)
+		if (strlen(opt.sets[i].name) == nl &&
+		    memcmp(opt.sets[i].name, v, nl) == 0) {
+			snprintf(err, errlen, "\"%.*s\" given twice", (int)nl, v);
+			return -1;
+		}
+	*eq = '\0';
+	opt.sets = vp_xrealloc(opt.sets, (opt.nsets + 1) * sizeof(*opt.sets));
+	opt.sets[opt.nsets].name = v;
+	opt.sets[opt.nsets].value = eq + 1;
+	opt.nsets++;
+	return 0;
+}
+
+static const struct vp_optchoice modes[] = {
+	{ "structured", CE_STRUCTURED }, { "binary", CE_BINARY }, { NULL, 0 }
+};
+static const struct vp_optchoice styles[] = {
+	{ "router", CE_ROUTER }, { "vsphere", CE_VSPHERE }, { NULL, 0 }
+};
+static const struct vp_optchoice ids[] = {
+	{ "stable", CE_ID_V5 }, { "uuid", CE_ID_UUID }, { "key", CE_ID_KEY },
+	{ NULL, 0 }
+};
+
+static struct ce_config cfg;
+
+static const struct vp_opt options[] = {
+	VP_OPT("mode", VP_OPT_ENUM, &opt.mode, NULL,
+	    "CloudEvents content mode of the output lines.",
+	    .def = "structured", .choices = modes),
+	VP_OPT("type-style", VP_OPT_ENUM, &opt.style, NULL,
+	    "Event type names: the event router's or vSphere's.",
+	    .def = "router", .choices = styles),
+	VP_OPT("id", VP_OPT_ENUM, &opt.id, NULL,
+	    "Event ids: stable (UUIDv5 of vCenter and key), random, or the key.",
+	    .def = "stable", .choices = ids),
+	VP_OPT("source", VP_OPT_CALL, &cfg.source, "URI",
+	    "The source attribute, instead of the event's vCenter URL.",
+	    .fn = source_arg),
+	VP_OPT("set", VP_OPT_CALL, NULL, "NAME=VALUE",
+	    "Add (or replace) an extension attribute on every event; "
+	    "may be repeated.", .fn = set_arg),
+	VP_OPT("strict", VP_OPT_FLAG, &opt.strict, NULL,
+	    "Stop with exit 65 at the first bad line."),
+	VP_OPT("reject", VP_OPT_STRING, &opt.reject, "FILE",
+	    "Append bad lines to FILE, with their line number and error."),
+	VP_OPT("max-line-bytes", VP_OPT_SIZE, &opt.max_line, "SIZE",
+	    "Longest input line; longer ones are rejected.", .def = "1m",
+	    .min = 64, .max = 1 << 30),
+	VP_OPT_END
+};
+
+static const struct vp_optgroup groups[] = {
+	{ NULL, options, NULL }, { NULL, NULL, NULL }
+};
+
+static const struct vp_cmd cmd = {
+	.name = "ce-encode",
+	.about = "Read raw vCenter event lines (or CloudEvents) on stdin and "
+	    "write one CloudEvent 1.0 per line on stdout. Bad lines are "
+	    "reported with their line number, skipped and kept in --reject "
+	    "FILE (--strict: stop).",
+	.see = "ce-encode(1) and vcpipe-formats(5)",
+	.groups = groups,
+};
 
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "id", required_argument, NULL, 'i' },
-		{ "log-json", no_argument, NULL, 'J' },
-		{ "log-level", required_argument, NULL, 'L' },
-		{ "max-line-bytes", required_argument, NULL, 'M' },
-		{ "mode", required_argument, NULL, 'm' },
-		{ "reject", required_argument, NULL, 'r' },
-		{ "set", required_argument, NULL, 'x' },
-		{ "source", required_argument, NULL, 's' },
-		{ "strict", no_argument, NULL, 'S' },
-		{ "type-style", required_argument, NULL, 't' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
-	struct ce_config cfg = { CE_STRUCTURED, CE_ROUTER, CE_ID_V5, NULL,
-	    NULL, 0 };
-	struct ce_set *sets = NULL;
 	struct rejects rj = { NULL, -1, 0, { 0 } };
 	struct reader rd;
 	struct ce_encoder enc;
-	size_t max_line = DEFAULT_MAX_LINE, nsets = 0;
 	unsigned long encoded = 0;
-	int c, strict = 0;
 
-	vp_log_init(argv[0]);
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'h':
-			usage_help();
-			return VP_EXIT_OK;
-		case 'i':
-			if (strcmp(optarg, "stable") == 0)
-				cfg.id = CE_ID_V5;
-			else if (strcmp(optarg, "uuid") == 0)
-				cfg.id = CE_ID_UUID;
-			else if (strcmp(optarg, "key") == 0)
-				cfg.id = CE_ID_KEY;
-			else
-				vp_usage_error("--id: want stable, uuid or key, not \"%s\"",
-				    optarg);
-			break;
-		case 'J':
-			vp_log_set_json(1);
-			break;
-		case 'L':
-			vp_log_level_option(optarg);
-			break;
-		case 'M':
-			if ((max_line = parse_size(optarg)) == 0)
-				vp_usage_error("--max-line-bytes: want 64 to 1G bytes, "
-				    "not \"%s\"", optarg);
-			break;
-		case 'm':
-			if (strcmp(optarg, "structured") == 0)
-				cfg.mode = CE_STRUCTURED;
-			else if (strcmp(optarg, "binary") == 0)
-				cfg.mode = CE_BINARY;
-			else
-				vp_usage_error("--mode: want structured or binary, not \"%s\"",
-				    optarg);
-			break;
-		case 'r':
-			rj.path = optarg;
-			break;
-		case 'S':
-			strict = 1;
-			break;
-		case 's':
-			if (!ce_uri_ok(optarg, strlen(optarg)))
-				vp_usage_error("--source: \"%s\" is not a URI reference",
-				    optarg);
-			cfg.source = optarg;
-			break;
-		case 't':
-			if (strcmp(optarg, "router") == 0)
-				cfg.style = CE_ROUTER;
-			else if (strcmp(optarg, "vsphere") == 0)
-				cfg.style = CE_VSPHERE;
-			else
-				vp_usage_error("--type-style: want router or vsphere, not \"%s\"",
-				    optarg);
-			break;
-		case 'V':
-			printf("%s (vcpipe) %s\n", vp_progname, PACKAGE_VERSION);
-			printf("built with libcurl %s, jansson %s, libxml2 %s; "
-			    "%s itself needs only libc\n", LIBCURL_VERSION,
-			    JANSSON_VERSION, LIBXML_DOTTED_VERSION, vp_progname);
-			return VP_EXIT_OK;
-		case 'x': {
-			char *eq = strchr(optarg, '=');
-			size_t nl = eq ? (size_t)(eq - optarg) : 0;
-
-			if (eq == NULL)
-				vp_usage_error("--set: want NAME=VALUE, not \"%s\"", optarg);
-			if (!ce_ext_name_ok(optarg, nl))
-				vp_usage_error("--set: extension name \"%.*s\" must be 1 to 20 "
-				    "of a-z and 0-9", (int)nl, optarg);
-			if (ce_name_reserved(optarg, nl))
-				vp_usage_error("--set: \"%.*s\" is reserved", (int)nl,
-				    optarg);
-			if (utf8_valid_prefix(eq + 1, strlen(eq + 1)) != strlen(eq + 1))
-				vp_usage_error("--set %.*s: value is not UTF-8", (int)nl,
-				    optarg);
-			for (size_t i = 0; i < nsets; i++)
-				if (strlen(sets[i].name) == nl &&
-				    memcmp(sets[i].name, optarg, nl) == 0)
-					vp_usage_error("--set: \"%.*s\" given twice", (int)nl,
-					    optarg);
-			*eq = '\0';
-			sets = vp_xrealloc(sets, (nsets + 1) * sizeof(*sets));
-			sets[nsets].name = optarg;
-			sets[nsets].value = eq + 1;
-			nsets++;
-			break;
-		}
-		default:
-			fputs(usage_text, stderr);
-			return VP_EXIT_USAGE;
-		}
-	}
-	if (optind != argc)
-		vp_usage_error("unexpected argument \"%s\" (input is stdin)",
-		    argv[optind]);
-	cfg.set = sets;
-	cfg.nset = nsets;
+	vp_opt_parse(&cmd, argc, argv);
+	cfg.mode = (enum ce_mode)opt.mode;
+	cfg.style = (enum ce_style)opt.style;
+	cfg.id = (enum ce_idmode)opt.id;
+	cfg.set = opt.sets;
+	cfg.nset = opt.nsets;
+	rj.path = opt.reject;
 
 	vp_signals_init();
 	if (rj.path != NULL && (rj.fd = open(rj.path,
@@ -436,7 +390,7 @@ main(int argc, char **argv)
 		sigdelset(&rd.waitmask, SIGINT);
 	}
 	rd.fd = STDIN_FILENO;
-	rd.max = max_line;
+	rd.max = opt.max_line;
 	rd.cap = READ_CHUNK;
 	rd.buf = vp_xmalloc(rd.cap);
 	ce_encoder_init(&enc, &cfg);
@@ -455,8 +409,8 @@ main(int argc, char **argv)
 		}
 		if (st == RD_TOOLONG) {
 			snprintf(msg, sizeof(msg), "line longer than %zu bytes",
-			    max_line);
-			reject(&rj, strict, rd.lineno, msg, rd.prefix.data,
+			    opt.max_line);
+			reject(&rj, opt.strict, rd.lineno, msg, rd.prefix.data,
 			    rd.prefix.len, rd.total);
 			continue;
 		}
@@ -468,7 +422,7 @@ main(int argc, char **argv)
 		case CE_SKIP:
 			break;
 		case CE_BAD:
-			reject(&rj, strict, rd.lineno, enc.err, line, len, len);
+			reject(&rj, opt.strict, rd.lineno, enc.err, line, len, len);
 			break;
 		}
 	}
@@ -481,7 +435,7 @@ main(int argc, char **argv)
 	vp_buf_free(&rd.prefix);
 	vp_buf_free(&rj.rec);
 	free(rd.buf);
-	free(sets);
+	free(opt.sets);
 	if (rj.fd >= 0 && close(rj.fd) != 0)
 		vp_die(VP_EXIT_IOERR, "%s: %s", rj.path, strerror(errno));
 	if (rj.count > 0 && rj.fd < 0) {

@@ -13,20 +13,13 @@
  */
 #include <curl/curl.h>
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "opt.h"
 #include "vp.h"
-
-static const char usage_text[] =
-"usage: horizon-source --url URL [--domain DOMAIN] [--credentials-file FILE]\n"
-"           [--checkpoint FILE] [--begin DURATION] [--poll-interval DURATION]\n"
-"           [--page-size N] [--once] [--timeout DURATION] [--insecure]\n"
-"           [--ca-file FILE] [--log-level LEVEL] [--log-json]\n"
-"       horizon-source --help | --version\n";
 
 #define TYPE_PREFIX "com.vmware.event.router/horizon."
 #define MAX_SEEN 4096
@@ -34,14 +27,10 @@ static const char usage_text[] =
 static struct {
 	const char *url, *domain, *credfile, *checkpoint;
 	int64_t begin_ms, poll_ms, timeout_ms;
-	long page;
+	int page;
 	int once;
 	struct vp_tls tls;
-} opt = {
-	.poll_ms = 1000,
-	.timeout_ms = 30000,
-	.page = 100,
-};
+} opt;
 
 static CURL *curl;
 static char *user, *pass, *access_token, *refresh_token;
@@ -295,7 +284,7 @@ poll_once(void)
 		long st;
 		size_t n;
 
-		snprintf(query, sizeof(query), "filter=%s&page=%ld&size=%ld",
+		snprintf(query, sizeof(query), "filter=%s&page=%ld&size=%d",
 		    enc, page, opt.page);
 		st = request("/rest/external/v1/audit-events", query, NULL, 1,
 		    &out);
@@ -399,114 +388,72 @@ read_checkpoint(void)
 	json_decref(cp);
 }
 
+static const struct vp_opt options[] = {
+	VP_OPT("url", VP_OPT_URL, &opt.url, "URL",
+	    "The Horizon Connection Server: https://SERVER.",
+	    .flags = VP_OPT_REQUIRED),
+	VP_OPT("domain", VP_OPT_STRING, &opt.domain, "DOMAIN",
+	    "The login domain (else a DOMAIN\\user user name)."),
+	VP_OPT("credentials-file", VP_OPT_STRING, &opt.credfile, "FILE",
+	    "User name and password: a file of two lines, or a directory "
+	    "with username and password files (else HORIZON_USERNAME and "
+	    "HORIZON_PASSWORD)."),
+	VP_OPT("checkpoint", VP_OPT_STRING, &opt.checkpoint, "FILE",
+	    "Resume after the event a sink's checkpoint file names."),
+	VP_OPT("begin", VP_OPT_DURATION, &opt.begin_ms, "DURATION",
+	    "Without a checkpoint, start this long before now.", .def = "0s"),
+	VP_OPT("poll-interval", VP_OPT_DURATION, &opt.poll_ms, "DURATION",
+	    "Time between polls.", .def = "1s", .min = 1),
+	VP_OPT("page-size", VP_OPT_INT, &opt.page, "N",
+	    "Events per page.", .def = "100", .min = 1, .max = 1000),
+	VP_OPT("once", VP_OPT_FLAG, &opt.once, NULL,
+	    "Read what is there and exit instead of polling."),
+	VP_OPT("timeout", VP_OPT_DURATION, &opt.timeout_ms, "DURATION",
+	    "Longest time for one request.", .def = "30s", .min = 1),
+	VP_OPT("insecure", VP_OPT_FLAG, &opt.tls.insecure, NULL,
+	    "Do not verify the server's certificate."),
+	VP_OPT("ca-file", VP_OPT_STRING, &opt.tls.ca_file, "FILE",
+	    "Verify the server's certificate with these CA certificates.",
+	    .flags = VP_OPT_READABLE),
+	VP_OPT_END
+};
+
+static const struct vp_optgroup groups[] = {
+	{ NULL, options, NULL }, { NULL, NULL, NULL }
+};
+
+static const struct vp_libversion libs[] = {
+	{ NULL, vp_curl_version }, { "jansson", jansson_version_str },
+	{ NULL, NULL }
+};
+
+static const struct vp_cmd cmd = {
+	.name = "horizon-source",
+	.synopsis = "--url URL [OPTION]...",
+	.about = "Poll VMware Horizon's audit events over its REST API and "
+	    "write each new one, oldest first, as one CloudEvent line with "
+	    "the event router's type names.",
+	.see = "horizon-source(1) and vcpipe-formats(5)",
+	.groups = groups,
+	.libs = libs,
+};
+
 int
 main(int argc, char **argv)
 {
-	enum {
-		O_BEGIN = 256, O_CA_FILE, O_CHECKPOINT, O_CREDENTIALS_FILE,
-		O_DOMAIN, O_HELP, O_INSECURE, O_LOG_JSON, O_LOG_LEVEL, O_ONCE,
-		O_PAGE_SIZE, O_POLL_INTERVAL, O_TIMEOUT, O_URL, O_VERSION
-	};
-	static const struct option longopts[] = {
-		{ "begin", required_argument, NULL, O_BEGIN },
-		{ "ca-file", required_argument, NULL, O_CA_FILE },
-		{ "checkpoint", required_argument, NULL, O_CHECKPOINT },
-		{ "credentials-file", required_argument, NULL, O_CREDENTIALS_FILE },
-		{ "domain", required_argument, NULL, O_DOMAIN },
-		{ "help", no_argument, NULL, O_HELP },
-		{ "insecure", no_argument, NULL, O_INSECURE },
-		{ "log-json", no_argument, NULL, O_LOG_JSON },
-		{ "log-level", required_argument, NULL, O_LOG_LEVEL },
-		{ "once", no_argument, NULL, O_ONCE },
-		{ "page-size", required_argument, NULL, O_PAGE_SIZE },
-		{ "poll-interval", required_argument, NULL, O_POLL_INTERVAL },
-		{ "timeout", required_argument, NULL, O_TIMEOUT },
-		{ "url", required_argument, NULL, O_URL },
-		{ "version", no_argument, NULL, O_VERSION },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct vp_backoff bo;
-	char err[512], *end, *bs;
-	int ch, rc, code = VP_EXIT_OK;
+	char *bs;
+	int rc, code = VP_EXIT_OK;
 	size_t n;
 
-	vp_log_init(argv[0]);
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case O_BEGIN:
-			if ((opt.begin_ms = vp_parse_duration_ms(optarg)) < 0)
-				vp_usage_error("--begin: bad duration: %s", optarg);
-			break;
-		case O_CA_FILE:
-			opt.tls.ca_file = optarg;
-			break;
-		case O_CHECKPOINT:
-			opt.checkpoint = optarg;
-			break;
-		case O_CREDENTIALS_FILE:
-			opt.credfile = optarg;
-			break;
-		case O_DOMAIN:
-			opt.domain = optarg;
-			break;
-		case O_HELP:
-			fputs(usage_text, stdout);
-			return VP_EXIT_OK;
-		case O_INSECURE:
-			opt.tls.insecure = 1;
-			break;
-		case O_LOG_JSON:
-			vp_log_set_json(1);
-			break;
-		case O_LOG_LEVEL:
-			vp_log_level_option(optarg);
-			break;
-		case O_ONCE:
-			opt.once = 1;
-			break;
-		case O_PAGE_SIZE:
-			errno = 0;
-			opt.page = strtol(optarg, &end, 10);
-			if (*end || errno || opt.page < 1 || opt.page > 1000)
-				vp_usage_error("--page-size: 1 to 1000: %s",
-				    optarg);
-			break;
-		case O_POLL_INTERVAL:
-			if ((opt.poll_ms = vp_parse_duration_ms(optarg)) <= 0)
-				vp_usage_error("--poll-interval: bad duration: %s",
-				    optarg);
-			break;
-		case O_TIMEOUT:
-			if ((opt.timeout_ms = vp_parse_duration_ms(optarg)) <= 0)
-				vp_usage_error("--timeout: bad duration: %s",
-				    optarg);
-			break;
-		case O_URL:
-			opt.url = optarg;
-			break;
-		case O_VERSION:
-			vp_print_versions("horizon-source", NULL);
-			return VP_EXIT_OK;
-		default:
-			fputs(usage_text, stderr);
-			return VP_EXIT_USAGE;
-		}
-	}
-	if (optind < argc)
-		vp_usage_error("unexpected argument: %s", argv[optind]);
-	if (opt.url == NULL)
-		vp_usage_error("--url is required");
-	if (strncmp(opt.url, "https://", 8) != 0 &&
-	    strncmp(opt.url, "http://", 7) != 0)
-		vp_usage_error("--url: http:// or https:// URL expected");
+	vp_opt_parse(&cmd, argc, argv);
 	/* the API paths hang off the server root */
 	snprintf(base, sizeof(base), "%s", opt.url);
 	n = strlen(base);
 	while (n > 0 && base[n - 1] == '/')
 		base[--n] = '\0';
-	if (vp_read_credentials(opt.credfile, "HORIZON_USERNAME",
-	    "HORIZON_PASSWORD", &user, &pass, err, sizeof(err)) != 0)
-		vp_die(VP_EXIT_CONFIG, "credentials: %s", err);
+	vp_load_credentials("--credentials-file", opt.credfile,
+	    "HORIZON_USERNAME", "HORIZON_PASSWORD", &user, &pass);
 	/* DOMAIN\user is the other way to name the domain */
 	if (opt.domain == NULL && (bs = strchr(user, '\\')) != NULL) {
 		*bs = '\0';

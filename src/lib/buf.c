@@ -97,13 +97,3 @@ vp_buf_free(struct vp_buf *b)
 	b->data = NULL;
 	b->len = b->cap = 0;
 }
-
-size_t
-vp_curl_write_buf(char *ptr, size_t size, size_t nmemb, void *userdata)
-{
-	struct vp_buf *b = userdata;
-
-	if (vp_buf_append(b, ptr, size * nmemb) != 0)
-		return 0;	/* over the limit: curl aborts the transfer */
-	return size * nmemb;
-}

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "opt.h"
 #include "vp.h"
 
 #define SECRET_MAX 65536
@@ -28,11 +29,13 @@ vp_free_secret(char *s)
 	free(s);
 }
 
-char *
-vp_read_secret_file(const char *path, char *err, size_t errlen)
+/* A one-line secret: NULL with *bad 0 when unreadable, 1 when empty. */
+static char *
+read_secret(const char *path, int *bad, char *err, size_t errlen)
 {
 	char *s = vp_read_file(path, SECRET_MAX, NULL);
 
+	*bad = 0;
 	if (s == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
@@ -41,9 +44,18 @@ vp_read_secret_file(const char *path, char *err, size_t errlen)
 	if (*s == '\0') {
 		snprintf(err, errlen, "%s: empty", path);
 		free(s);
+		*bad = 1;
 		return NULL;
 	}
 	return s;
+}
+
+char *
+vp_read_secret_file(const char *path, char *err, size_t errlen)
+{
+	int bad;
+
+	return read_secret(path, &bad, err, errlen);
 }
 
 int
@@ -51,13 +63,17 @@ vp_read_credentials(const char *path, const char *user_env,
     const char *pass_env, char **user, char **pass, char *err, size_t errlen)
 {
 	struct stat st;
+	int bad = 0;
 
 	*user = *pass = NULL;
 	if (path == NULL) {
-		const char *u = getenv(user_env), *p = getenv(pass_env);
+		const char *u = user_env ? getenv(user_env) : NULL;
+		const char *p = pass_env ? getenv(pass_env) : NULL;
+
 		if (u == NULL || *u == '\0' || p == NULL) {
 			snprintf(err, errlen, "no credentials: give a credentials "
-			    "file or set %s and %s", user_env, pass_env);
+			    "file or set %s and %s", user_env ? user_env : "?",
+			    pass_env ? pass_env : "?");
 			return -1;
 		}
 		*user = vp_xstrdup(u);
@@ -73,7 +89,7 @@ vp_read_credentials(const char *path, const char *user_env,
 		char *f = vp_xmalloc(n);
 
 		snprintf(f, n, "%s/username", path);
-		*user = vp_read_secret_file(f, err, errlen);
+		*user = read_secret(f, &bad, err, errlen);
 		if (*user) {
 			snprintf(f, n, "%s/password", path);
 			*pass = vp_read_file(f, SECRET_MAX, NULL);
@@ -86,7 +102,7 @@ vp_read_credentials(const char *path, const char *user_env,
 		if (*user == NULL || *pass == NULL) {
 			vp_free_secret(*user);
 			*user = NULL;
-			return -1;
+			return bad ? -2 : -1;
 		}
 		return 0;
 	}
@@ -120,4 +136,39 @@ vp_read_credentials(const char *path, const char *user_env,
 		vp_free_secret(all);
 		return 0;
 	}
+}
+
+/* ---- the rule every program follows (opt.h) ------------------------------- */
+
+void
+vp_load_credentials(const char *opt, const char *path, const char *user_env,
+    const char *pass_env, char **user, char **pass)
+{
+	char err[512];
+
+	switch (vp_read_credentials(path, user_env, pass_env, user, pass, err,
+	    sizeof(err))) {
+	case 0:
+		return;
+	case -1:
+		if (path == NULL)
+			vp_die(VP_EXIT_CONFIG, "credentials: give %s or set %s "
+			    "and %s", opt, user_env ? user_env : "?",
+			    pass_env ? pass_env : "?");
+		vp_die(VP_EXIT_NOINPUT, "%s: %s", opt, err);
+	default:
+		vp_die(VP_EXIT_CONFIG, "%s: %s", opt, err);
+	}
+}
+
+char *
+vp_load_secret(const char *opt, const char *path)
+{
+	char err[512], *s;
+	int bad;
+
+	if ((s = read_secret(path, &bad, err, sizeof(err))) == NULL)
+		vp_die(bad ? VP_EXIT_CONFIG : VP_EXIT_NOINPUT, "%s: %s", opt,
+		    err);
+	return s;
 }

@@ -1,6 +1,9 @@
-/* http.c: retry policy, backoff with full jitter, Retry-After, common curl options. */
+/*
+ * http.c: retry policy, backoff with full jitter, Retry-After, common curl
+ * options.  The curl part of the library (libvp-curl.a): only programs that
+ * link libcurl link it.
+ */
 #include <curl/curl.h>
-#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -101,13 +104,18 @@ vp_curl_common(void *c, const struct vp_tls *tls)
 		curl_easy_setopt(curl, CURLOPT_CAINFO, tls->ca_file);
 }
 
-void
-vp_print_versions(const char *progname, const char *extra)
+const char *
+vp_curl_version(void)
 {
-	printf("%s (vcpipe) %s\n", progname, PACKAGE_VERSION);
-	printf("%s\n", curl_version());
-	/* only the libraries this program links: each extra one costs RSS */
-	printf("jansson %s\n", jansson_version_str());
-	if (extra)
-		printf("%s\n", extra);
+	return curl_version();
+}
+
+size_t
+vp_curl_write_buf(char *ptr, size_t size, size_t nmemb, void *userdata)
+{
+	struct vp_buf *b = userdata;
+
+	if (vp_buf_append(b, ptr, size * nmemb) != 0)
+		return 0;	/* over the limit: curl aborts the transfer */
+	return size * nmemb;
 }

@@ -2,7 +2,8 @@
  * vp.h: what every vcpipe stage shares.
  *
  * Logging, the exit-code table, NDJSON line I/O, signal handling, credentials,
- * atomic files, time parsing and HTTP helpers on libcurl.
+ * atomic files, time parsing, listen addresses (libvp.a, libc only) and
+ * HTTP helpers on libcurl (libvp-curl.a).  Options: opt.h.
  */
 #ifndef VP_H
 #define VP_H
@@ -12,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
 #include <time.h>
 
 /*
@@ -151,7 +153,7 @@ int64_t vp_now_ms(void);
 /* Sleep up to ms, returning early (nonzero) when a stop is requested. */
 int vp_sleep_ms(int64_t ms);
 
-/* ---- retries and HTTP ---------------------------------------------------- */
+/* ---- retries and HTTP (http.c, in libvp-curl.a) ------------------------- */
 
 struct vp_backoff {
 	int64_t base_ms;	/* first delay cap */
@@ -177,8 +179,22 @@ struct vp_tls {
 };
 /* Apply TLS settings (verification on unless insecure) and common options. */
 void vp_curl_common(void *curl, const struct vp_tls *tls);
-/* Library versions for --version. */
-void vp_print_versions(const char *progname, const char *extra);
+/* libcurl's version string, for --version (struct vp_libversion). */
+const char *vp_curl_version(void);
+
+/* ---- listen addresses ------------------------------------------------------ */
+
+struct vp_listen {
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int any;	/* ":PORT": every interface (IPv6 and IPv4 where it can) */
+};
+/*
+ * HOST:PORT, [IPv6]:PORT, :PORT or PORT (listen.c): 0, or -1 with a
+ * message in err.  A HOST name is resolved here.
+ */
+int vp_listen_parse(const char *s, struct vp_listen *l, char *err,
+    size_t errlen);
 
 /* ---- growable buffer ----------------------------------------------------- */
 
@@ -192,7 +208,7 @@ int vp_buf_printf(struct vp_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void vp_buf_reset(struct vp_buf *b);
 void vp_buf_free(struct vp_buf *b);
-/* libcurl write callback appending to a struct vp_buf (userdata). */
+/* libcurl write callback appending to a struct vp_buf (userdata; http.c). */
 size_t vp_curl_write_buf(char *ptr, size_t size, size_t nmemb, void *userdata);
 
 /* Allocation that exits with VP_EXIT_SOFTWARE on failure. */

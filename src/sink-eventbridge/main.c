@@ -266,7 +266,10 @@ main(int argc, char **argv)
 				vp_usage_error("--timeout: must be positive");
 			break;
 		case O_VERSION:
-			vp_print_versions("sink-eventbridge", NULL);
+			/* until its options move to an opt.h table */
+			printf("sink-eventbridge (vcpipe) %s\n%s\njansson %s\n",
+			    PACKAGE_VERSION, vp_curl_version(),
+			    jansson_version_str());
 			return VP_EXIT_OK;
 		default:
 			fprintf(stderr, "Try 'sink-eventbridge --help' for more "

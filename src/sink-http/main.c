@@ -10,34 +10,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "opt.h"
 #include "sink.h"
-
-#define DEFAULT_MAX_RETRIES 10
-#define DEFAULT_MAX_RETRY_TIME "5m"
-#define DEFAULT_RETRY_BASE "200ms"
-#define DEFAULT_RETRY_CAP "30s"
-#define DEFAULT_TIMEOUT "30s"
-#define DEFAULT_REFRESH "30s"
-#define DEFAULT_CHECKPOINT_INTERVAL "100ms"
-#define DEFAULT_CONNECTOR "vcpipe"
-
-static const char usage_text[] =
-    "usage: sink-http --url URL | --openfaas GATEWAY [--async] [--refresh DURATION]\n"
-    "                 [--connector NAME] [--dlq FILE] [--checkpoint FILE]\n"
-    "                 [--checkpoint-interval DURATION] [--max-retries N]\n"
-    "                 [--max-retry-time DURATION] [--retry-base DURATION]\n"
-    "                 [--retry-cap DURATION] [--retry-on CODES] [--knative]\n"
-    "                 [--timeout DURATION] [--credentials-file FILE]\n"
-    "                 [--token-file FILE] [--insecure] [--ca-file FILE]\n"
-    "                 [--http1.1] [--log-level LEVEL] [--log-json]\n"
-    "       sink-http --help | --version\n";
 
 struct sink {
 	const char *url;
@@ -58,15 +38,6 @@ struct sink {
 };
 
 static struct sink S;
-
-static void
-usage_help(void)
-{
-	fputs(usage_text, stdout);
-	fputs("\nDeliver CloudEvent lines (ce-encode output) from stdin over HTTP,\n"
-	    "in order, at least once, with retries, a dead-letter file and a\n"
-	    "checkpoint. See sink-http(1) and vcpipe-formats(5).\n", stdout);
-}
 
 /* ---- checkpoint ------------------------------------------------------------ */
 
@@ -270,260 +241,185 @@ invalid:
 
 /* ---- options ----------------------------------------------------------------- */
 
-/* Can path be opened and read (a directory cannot)? */
+static struct {
+	const char *cred_path, *token_path, *gateway, *connector;
+	int64_t refresh_ms;
+	int async;
+} O;
+
 static int
-file_readable(const char *path, char *err, size_t errlen)
+retry_on_arg(void *dest, const char *v, char *err, size_t errlen)
 {
-	char c;
-	int fd = open(path, O_RDONLY);
-
-	if (fd < 0 || read(fd, &c, 1) < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		return 0;
-	}
-	close(fd);
-	return 1;
-}
-
-static int64_t
-duration_arg(const char *opt, const char *v)
-{
-	int64_t ms = vp_parse_duration_ms(v);
-
-	if (ms < 0)
-		vp_usage_error("--%s: bad duration \"%s\"", opt, v);
-	return ms;
-}
-
-static void
-retry_on_arg(struct retry_policy *p, const char *v)
-{
+	struct retry_policy *p = dest;
 	char *copy = vp_xstrdup(v), *tok, *save, *end;
+	int rc = 0;
 
-	for (tok = strtok_r(copy, ",", &save); tok;
+	for (tok = strtok_r(copy, ",", &save); tok && rc == 0;
 	    tok = strtok_r(NULL, ",", &save)) {
 		long st = strtol(tok, &end, 10);
 
-		if (*end != '\0' || st < 100 || st > 599)
-			vp_usage_error("--retry-on: bad status \"%s\"", tok);
-		if (st >= 200 && st < 300)
-			vp_usage_error("--retry-on: %ld is success", st);
-		if (p->nextra >= (int)(sizeof(p->extra) / sizeof(p->extra[0])))
-			vp_usage_error("--retry-on: too many statuses");
-		p->extra[p->nextra++] = st;
+		if (*end != '\0' || st < 100 || st > 599) {
+			snprintf(err, errlen, "expected HTTP statuses from 100 "
+			    "to 599 (like 404,409), got \"%s\"", tok);
+			rc = -1;
+		} else if (st >= 200 && st < 300) {
+			snprintf(err, errlen, "%ld is success", st);
+			rc = -1;
+		} else if (p->nextra >= (int)(sizeof(p->extra) /
+		    sizeof(p->extra[0]))) {
+			snprintf(err, errlen, "too many statuses");
+			rc = -1;
+		} else
+			p->extra[p->nextra++] = st;
 	}
 	free(copy);
+	return rc;
 }
 
 static int
-url_ok(const char *u)
+knative_arg(void *dest, const char *v, char *err, size_t errlen)
 {
-	return strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0;
+	(void)v;
+	return retry_on_arg(dest, "404,409", err, errlen);
 }
 
-/* user:password@ in a URL would put a secret in argv and in every log line. */
 static int
-url_has_userinfo(const char *u)
+connector_arg(void *dest, const char *v, char *err, size_t errlen)
 {
-	const char *host = strstr(u, "://") + 3;
-	size_t n = strcspn(host, "/?#");
-
-	return memchr(host, '@', n) != NULL;
+	if (strpbrk(v, "\r\n") || *v == '\0') {
+		snprintf(err, errlen, "not a header value");
+		return -1;
+	}
+	*(const char **)dest = v;
+	return 0;
 }
+
+static const struct vp_opt options[] = {
+	VP_OPT("url", VP_OPT_URL, &S.url, "URL",
+	    "POST every event to this CloudEvents receiver."),
+	VP_OPT("openfaas", VP_OPT_URL, &O.gateway, "GATEWAY",
+	    "Invoke the OpenFaaS functions whose topic annotation matches the "
+	    "event, through this gateway."),
+	VP_OPT("async", VP_OPT_FLAG, &O.async, NULL,
+	    "OpenFaaS: call /async-function/ (202 is success)."),
+	VP_OPT("refresh", VP_OPT_DURATION, &O.refresh_ms, "DURATION",
+	    "OpenFaaS: how often the function list is read again.",
+	    .def = "30s", .min = 1),
+	VP_OPT("connector", VP_OPT_CALL, &O.connector, "NAME",
+	    "OpenFaaS: the X-Connector header.", .def = "vcpipe",
+	    .fn = connector_arg),
+	VP_OPT_END
+};
+
+static const struct vp_opt delivery_options[] = {
+	VP_OPT("dlq", VP_OPT_STRING, &S.dlq, "FILE",
+	    "Append events that are refused or run out of retries to FILE "
+	    "(else such an event stops the sink)."),
+	VP_OPT("checkpoint", VP_OPT_STRING, &S.checkpoint, "FILE",
+	    "Keep the last event done in FILE, replaced atomically."),
+	VP_OPT("checkpoint-interval", VP_OPT_DURATION, &S.ckpt_interval_ms,
+	    "DURATION", "Longest time between checkpoint writes while busy.",
+	    .def = "100ms"),
+	VP_OPT("max-retries", VP_OPT_INT, &S.policy.max_retries, "N",
+	    "Retries of one event.", .def = "10", .min = 0, .max = 1000000),
+	VP_OPT("max-retry-time", VP_OPT_DURATION, &S.policy.max_retry_ms,
+	    "DURATION", "Longest time one event is retried (0: no limit).",
+	    .def = "5m"),
+	VP_OPT("retry-base", VP_OPT_DURATION, &S.policy.base_ms, "DURATION",
+	    "First backoff ceiling; it doubles with each retry.",
+	    .def = "200ms", .min = 1),
+	VP_OPT("retry-cap", VP_OPT_DURATION, &S.policy.cap_ms, "DURATION",
+	    "Largest backoff.", .def = "30s", .min = 1),
+	VP_OPT("retry-on", VP_OPT_CALL, &S.policy, "CODES",
+	    "Also retry these HTTP statuses (comma-separated).",
+	    .fn = retry_on_arg),
+	VP_OPT("knative", VP_OPT_CALL, &S.policy, NULL,
+	    "Also retry 404 and 409, as Knative's dispatcher does.",
+	    .fn = knative_arg),
+	VP_OPT("timeout", VP_OPT_DURATION, &S.http.timeout_ms, "DURATION",
+	    "Longest time for one request.", .def = "30s", .min = 1),
+	VP_OPT_END
+};
+
+static const struct vp_opt http_options[] = {
+	VP_OPT("credentials-file", VP_OPT_STRING, &O.cred_path, "FILE",
+	    "Basic authentication: a file of two lines (user name, password) "
+	    "or a directory with username and password files (else "
+	    "SINK_HTTP_USERNAME and SINK_HTTP_PASSWORD)."),
+	VP_OPT("token-file", VP_OPT_STRING, &O.token_path, "FILE",
+	    "Bearer token authentication: the token is the file's first line."),
+	VP_OPT("insecure", VP_OPT_FLAG, &S.http.tls.insecure, NULL,
+	    "Do not verify the server's certificate."),
+	VP_OPT("ca-file", VP_OPT_STRING, &S.http.tls.ca_file, "FILE",
+	    "Verify the server's certificate with these CA certificates.",
+	    .flags = VP_OPT_READABLE),
+	VP_OPT("http1.1", VP_OPT_FLAG, &S.http.http1, NULL,
+	    "Never negotiate HTTP/2."),
+	VP_OPT_END
+};
+
+static const struct vp_optgroup groups[] = {
+	{ NULL, options, NULL },
+	{ "Delivery options", delivery_options, NULL },
+	{ "HTTP options", http_options, NULL },
+	{ NULL, NULL, NULL }
+};
+
+static const struct vp_libversion libs[] = {
+	{ NULL, vp_curl_version }, { "jansson", jansson_version_str },
+	{ NULL, NULL }
+};
+
+static const struct vp_cmd cmd = {
+	.name = "sink-http",
+	.synopsis = "--url URL | --openfaas GATEWAY [OPTION]...",
+	.about = "Deliver CloudEvent lines (ce-encode output) from stdin over "
+	    "HTTP, in order, at least once, with retries, a dead-letter file "
+	    "and a checkpoint.",
+	.see = "sink-http(1) and vcpipe-formats(5)",
+	.groups = groups,
+	.libs = libs,
+};
 
 int
 main(int argc, char *argv[])
 {
-	static const struct option longopts[] = {
-		{ "async", no_argument, NULL, 'a' },
-		{ "ca-file", required_argument, NULL, 'A' },
-		{ "checkpoint", required_argument, NULL, 'c' },
-		{ "checkpoint-interval", required_argument, NULL, 'I' },
-		{ "connector", required_argument, NULL, 'n' },
-		{ "credentials-file", required_argument, NULL, 'C' },
-		{ "dlq", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "http1.1", no_argument, NULL, '1' },
-		{ "insecure", no_argument, NULL, 'k' },
-		{ "knative", no_argument, NULL, 'K' },
-		{ "log-json", no_argument, NULL, 'J' },
-		{ "log-level", required_argument, NULL, 'L' },
-		{ "max-retries", required_argument, NULL, 'r' },
-		{ "max-retry-time", required_argument, NULL, 'R' },
-		{ "openfaas", required_argument, NULL, 'o' },
-		{ "refresh", required_argument, NULL, 'f' },
-		{ "retry-base", required_argument, NULL, 'b' },
-		{ "retry-cap", required_argument, NULL, 'B' },
-		{ "retry-on", required_argument, NULL, 'O' },
-		{ "timeout", required_argument, NULL, 't' },
-		{ "token-file", required_argument, NULL, 'T' },
-		{ "url", required_argument, NULL, 'U' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *cred_path = NULL, *token_path = NULL, *gateway = NULL;
-	const char *connector = DEFAULT_CONNECTOR;
-	int64_t refresh_ms = vp_parse_duration_ms(DEFAULT_REFRESH);
-	int async = 0, connector_set = 0, ch, rc = 0;
-	char *end;
 	struct vp_linereader lr;
+	int rc = 0;
 
-	vp_log_init(argv[0]);
-	memset(&S, 0, sizeof(S));
-	S.policy.max_retries = DEFAULT_MAX_RETRIES;
-	S.policy.max_retry_ms = vp_parse_duration_ms(DEFAULT_MAX_RETRY_TIME);
-	S.policy.base_ms = vp_parse_duration_ms(DEFAULT_RETRY_BASE);
-	S.policy.cap_ms = vp_parse_duration_ms(DEFAULT_RETRY_CAP);
-	S.ckpt_interval_ms = vp_parse_duration_ms(DEFAULT_CHECKPOINT_INTERVAL);
-	S.http.timeout_ms = vp_parse_duration_ms(DEFAULT_TIMEOUT);
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case '1':
-			S.http.http1 = 1;
-			break;
-		case 'A':
-			S.http.tls.ca_file = optarg;
-			break;
-		case 'a':
-			async = 1;
-			break;
-		case 'B':
-			S.policy.cap_ms = duration_arg("retry-cap", optarg);
-			break;
-		case 'b':
-			S.policy.base_ms = duration_arg("retry-base", optarg);
-			break;
-		case 'C':
-			cred_path = optarg;
-			break;
-		case 'c':
-			S.checkpoint = optarg;
-			break;
-		case 'd':
-			S.dlq = optarg;
-			break;
-		case 'f':
-			refresh_ms = duration_arg("refresh", optarg);
-			break;
-		case 'h':
-			usage_help();
-			return 0;
-		case 'I':
-			S.ckpt_interval_ms = duration_arg("checkpoint-interval",
-			    optarg);
-			break;
-		case 'J':
-			vp_log_set_json(1);
-			break;
-		case 'K':
-			retry_on_arg(&S.policy, "404,409");
-			break;
-		case 'k':
-			S.http.tls.insecure = 1;
-			break;
-		case 'L':
-			vp_log_level_option(optarg);
-			break;
-		case 'n':
-			if (strpbrk(optarg, "\r\n") || *optarg == '\0')
-				vp_usage_error("--connector: bad name");
-			connector = optarg;
-			connector_set = 1;
-			break;
-		case 'O':
-			retry_on_arg(&S.policy, optarg);
-			break;
-		case 'o':
-			gateway = optarg;
-			break;
-		case 'R':
-			S.policy.max_retry_ms = duration_arg("max-retry-time",
-			    optarg);
-			break;
-		case 'r':
-			errno = 0;
-			{
-				long v = strtol(optarg, &end, 10);
-				if (errno || *end || end == optarg || v < 0 ||
-				    v > 1000000)
-					vp_usage_error("--max-retries: bad "
-					    "number \"%s\"", optarg);
-				S.policy.max_retries = (int)v;
-			}
-			break;
-		case 'T':
-			token_path = optarg;
-			break;
-		case 't':
-			S.http.timeout_ms = duration_arg("timeout", optarg);
-			if (S.http.timeout_ms == 0)
-				vp_usage_error("--timeout: must be more than 0");
-			break;
-		case 'U':
-			S.url = optarg;
-			break;
-		case 'V':
-			vp_print_versions("sink-http", NULL);
-			return 0;
-		default:
-			fputs(usage_text, stderr);
-			return VP_EXIT_USAGE;
-		}
-	}
-	if (optind != argc)
-		vp_usage_error("unexpected argument \"%s\"", argv[optind]);
-	if ((S.url == NULL) == (gateway == NULL))
+	vp_opt_parse(&cmd, argc, argv);
+	if ((S.url == NULL) == (O.gateway == NULL))
 		vp_usage_error("give exactly one of --url and --openfaas");
-	if (S.url && !url_ok(S.url))
-		vp_usage_error("--url: not an http:// or https:// URL");
-	if (gateway && !url_ok(gateway))
-		vp_usage_error("--openfaas: not an http:// or https:// URL");
-	if (url_has_userinfo(S.url ? S.url : gateway))
-		vp_usage_error("credentials do not go in the URL: use "
-		    "--credentials-file or --token-file");
-	if (S.url && (async || connector_set))
+	if (S.url && (O.async || vp_opt_given("connector")))
 		vp_usage_error("--async and --connector go with --openfaas");
-	if (S.url && cred_path && token_path)
+	if (S.url && O.cred_path && O.token_path)
 		vp_usage_error("give one of --credentials-file and --token-file");
-	if (S.policy.base_ms == 0 || S.policy.cap_ms < S.policy.base_ms)
-		vp_usage_error("--retry-base must be more than 0 and at most "
-		    "--retry-cap");
-	if (refresh_ms == 0)
-		vp_usage_error("--refresh: must be more than 0");
+	if (S.policy.cap_ms < S.policy.base_ms)
+		vp_usage_error("--retry-base must be at most --retry-cap");
 
 	vp_signals_init();
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		vp_die(VP_EXIT_SOFTWARE, "curl_global_init failed");
 	{
-		char err[512];
 		/* half a pair must not quietly mean no authentication */
 		int env = getenv("SINK_HTTP_USERNAME") != NULL ||
 		    getenv("SINK_HTTP_PASSWORD") != NULL;
 
-		if ((cred_path || (env && !token_path)) &&
-		    vp_read_credentials(cred_path,
-		    "SINK_HTTP_USERNAME", "SINK_HTTP_PASSWORD", &S.http.user,
-		    &S.http.pass, err, sizeof(err)) != 0)
-			vp_die(cred_path ? VP_EXIT_NOINPUT : VP_EXIT_CONFIG,
-			    "credentials: %s", err);
-		if (token_path) {
-			S.http.token = vp_read_secret_file(token_path, err,
-			    sizeof(err));
-			if (S.http.token == NULL)
-				vp_die(VP_EXIT_NOINPUT, "token: %s", err);
-			S.http.token_file = token_path;
+		if (O.cred_path || (env && !O.token_path))
+			vp_load_credentials("--credentials-file", O.cred_path,
+			    "SINK_HTTP_USERNAME", "SINK_HTTP_PASSWORD",
+			    &S.http.user, &S.http.pass);
+		if (O.token_path) {
+			S.http.token = vp_load_secret("--token-file",
+			    O.token_path);
+			S.http.token_file = O.token_path;
 		}
-		S.http.cred_file = cred_path;
-		/* else every event would fail on it and be dead-lettered */
-		if (S.http.tls.ca_file && !file_readable(S.http.tls.ca_file,
-		    err, sizeof(err)))
-			vp_die(VP_EXIT_NOINPUT, "--ca-file: %s", err);
+		S.http.cred_file = O.cred_path;
 	}
 	http_init(&S.http);
-	if (gateway)
-		S.of = openfaas_new(gateway, async, refresh_ms, connector);
+	if (O.gateway)
+		S.of = openfaas_new(O.gateway, O.async, O.refresh_ms,
+		    O.connector);
 
 	vp_linereader_init(&lr, stdin, SINK_MAX_LINE);
 	while (rc == 0 && !vp_stop_requested) {

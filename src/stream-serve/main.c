@@ -13,7 +13,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <limits.h>
@@ -25,33 +24,19 @@
 
 #include "cevent.h"
 #include "httpd.h"
+#include "opt.h"
 #include "vp.h"
 
 extern const char viewer_html[];
-
-static const char usage_text[] =
-"usage: stream-serve [--listen ADDR] [--max-events N] [--max-record BYTES]\n"
-"           [--state-file FILE] [--page-size N] [--max-connections N]\n"
-"           [--threads N] [--watch-timeout DURATION] [--log-level LEVEL]\n"
-"           [--log-json]\n"
-"       stream-serve --help | --version\n";
 
 #define API "/api/v1"
 
 static struct {
 	const char *listen, *state;
 	size_t max_events, max_record, page;
-	unsigned max_conn, threads;
+	int max_conn, threads;
 	int64_t watch_ms;
-} opt = {
-	.listen = ":8080",
-	.max_events = 2000,
-	.max_record = 512u << 10,
-	.page = 50,
-	.max_conn = 1024,
-	.threads = 2,
-	.watch_ms = 5 * 60 * 1000,
-};
+} opt;
 
 struct rec {
 	long long off;
@@ -674,119 +659,71 @@ tick(void)
 		wake_all();
 }
 
-static size_t
-parse_count(const char *s, const char *what)
-{
-	char *end;
-	unsigned long long v;
+static const struct vp_opt options[] = {
+	VP_OPT("listen", VP_OPT_LISTEN, &opt.listen, "ADDR",
+	    "Listen on ADDR: HOST:PORT, [IPv6]:PORT or :PORT (every "
+	    "interface); port 0 picks a free one.", .def = "127.0.0.1:8080"),
+	VP_OPT("max-events", VP_OPT_COUNT, &opt.max_events, "N",
+	    "Events kept; the oldest is purged when a new one would exceed "
+	    "it.", .def = "2000", .min = 1, .max = 100000000),
+	VP_OPT("max-record", VP_OPT_SIZE, &opt.max_record, "SIZE",
+	    "Largest event kept; bigger ones are skipped with a warning.",
+	    .def = "512k", .min = 1, .max = 1 << 30),
+	VP_OPT("state-file", VP_OPT_STRING, &opt.state, "FILE",
+	    "Keep the log in FILE too, so a restart serves the same events."),
+	VP_OPT("page-size", VP_OPT_COUNT, &opt.page, "N",
+	    "Events in the last page (/api/v1/events).", .def = "50",
+	    .min = 1, .max = 100000000),
+	VP_OPT("max-connections", VP_OPT_INT, &opt.max_conn, "N",
+	    "Connections served at once, watchers included.", .def = "1024",
+	    .min = 1, .max = 65536),
+	VP_OPT("threads", VP_OPT_INT, &opt.threads, "N",
+	    "Server threads.", .def = "2", .min = 1, .max = 64),
+	VP_OPT("watch-timeout", VP_OPT_DURATION, &opt.watch_ms, "DURATION",
+	    "End a watch stream after this long (0: never).", .def = "5m"),
+	VP_OPT_END
+};
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (end == s || errno)
-		vp_usage_error("%s: not a number: %s", what, s);
-	if (*end == 'k' || *end == 'K')
-		v <<= 10, end++;
-	else if (*end == 'M')
-		v <<= 20, end++;
-	if (*end != '\0' || v == 0 || v > (1ull << 40))
-		vp_usage_error("%s: not a positive number: %s", what, s);
-	return (size_t)v;
-}
+static const struct vp_optgroup groups[] = {
+	{ NULL, options, NULL }, { NULL, NULL, NULL }
+};
+
+static const struct vp_libversion libs[] = {
+	{ "libmicrohttpd", MHD_get_version },
+	{ "jansson", jansson_version_str }, { NULL, NULL }
+};
+
+static const struct vp_cmd cmd = {
+	.name = "stream-serve",
+	.about = "Keep the CloudEvent lines read on stdin in a bounded log and "
+	    "serve it with the vSphere Event Streaming API (/api/v1/range, "
+	    "/api/v1/events, watch streams) and a live event viewer at /.",
+	.see = "stream-serve(1) and vcpipe-formats(5)",
+	.groups = groups,
+	.libs = libs,
+};
 
 int
 main(int argc, char **argv)
 {
-	enum {
-		O_HELP = 256, O_LISTEN, O_LOG_JSON, O_LOG_LEVEL,
-		O_MAX_CONNECTIONS, O_MAX_EVENTS, O_MAX_RECORD, O_PAGE_SIZE,
-		O_STATE_FILE, O_THREADS, O_VERSION, O_WATCH_TIMEOUT
-	};
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, O_HELP },
-		{ "listen", required_argument, NULL, O_LISTEN },
-		{ "log-json", no_argument, NULL, O_LOG_JSON },
-		{ "log-level", required_argument, NULL, O_LOG_LEVEL },
-		{ "max-connections", required_argument, NULL, O_MAX_CONNECTIONS },
-		{ "max-events", required_argument, NULL, O_MAX_EVENTS },
-		{ "max-record", required_argument, NULL, O_MAX_RECORD },
-		{ "page-size", required_argument, NULL, O_PAGE_SIZE },
-		{ "state-file", required_argument, NULL, O_STATE_FILE },
-		{ "threads", required_argument, NULL, O_THREADS },
-		{ "version", no_argument, NULL, O_VERSION },
-		{ "watch-timeout", required_argument, NULL, O_WATCH_TIMEOUT },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct MHD_OptionItem mopts[4];
 	struct MHD_Daemon *d;
 	pthread_t rt;
 	sigset_t block, old;
-	char err[512], ver[64];
-	int ch;
+	char err[512];
 	int64_t deadline;
 	MHD_socket ls;
 
-	vp_log_init(argv[0]);
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case O_HELP:
-			fputs(usage_text, stdout);
-			return VP_EXIT_OK;
-		case O_LISTEN:
-			opt.listen = optarg;
-			break;
-		case O_LOG_JSON:
-			vp_log_set_json(1);
-			break;
-		case O_LOG_LEVEL:
-			vp_log_level_option(optarg);
-			break;
-		case O_MAX_CONNECTIONS:
-			opt.max_conn = (unsigned)parse_count(optarg,
-			    "--max-connections");
-			break;
-		case O_MAX_EVENTS:
-			opt.max_events = parse_count(optarg, "--max-events");
-			break;
-		case O_MAX_RECORD:
-			opt.max_record = parse_count(optarg, "--max-record");
-			break;
-		case O_PAGE_SIZE:
-			opt.page = parse_count(optarg, "--page-size");
-			break;
-		case O_STATE_FILE:
-			opt.state = optarg;
-			break;
-		case O_THREADS:
-			opt.threads = (unsigned)parse_count(optarg, "--threads");
-			if (opt.threads > 64)
-				vp_usage_error("--threads: at most 64");
-			break;
-		case O_VERSION:
-			snprintf(ver, sizeof(ver), "libmicrohttpd %s",
-			    MHD_get_version());
-			vp_print_versions("stream-serve", ver);
-			return VP_EXIT_OK;
-		case O_WATCH_TIMEOUT:
-			if ((opt.watch_ms = vp_parse_duration_ms(optarg)) < 0)
-				vp_usage_error("--watch-timeout: bad duration: %s",
-				    optarg);
-			break;
-		default:
-			fputs(usage_text, stderr);
-			return VP_EXIT_USAGE;
-		}
-	}
-	if (optind < argc)
-		vp_usage_error("unexpected argument: %s", argv[optind]);
+	vp_opt_parse(&cmd, argc, argv);
 	ring = vp_xmalloc(opt.max_events * sizeof(*ring));
 	if (opt.state)
 		state_load();
 
 	vp_signals_init();
 	mopts[0] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
-	    opt.max_conn, NULL };
+	    (unsigned)opt.max_conn, NULL };
 	mopts[1] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE,
-	    opt.threads, NULL };
+	    (unsigned)opt.threads, NULL };
 	mopts[2] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
 	    60, NULL };
 	mopts[3] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };

@@ -29,7 +29,6 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <libxml/parser.h>
 #include <stdlib.h>
@@ -38,6 +37,7 @@
 #include <sys/stat.h>
 #include <curl/curl.h>
 
+#include "opt.h"
 #include "soap.h"
 #include "vimjson.h"
 #include "vp.h"
@@ -160,23 +160,6 @@ struct state {
 	unsigned set_cap;
 	struct vp_buf line;
 };
-
-static const char usage_text[] =
-    "usage: vc-source --url URL [--begin DURATION | --since TIME] [--until TIME]\n"
-    "                 [--checkpoint FILE] [--credentials-file FILE] [--insecure]\n"
-    "                 [--ca-file FILE] [--once] [--page-size N] [--read-size N]\n"
-    "                 [--wait-seconds N] [--log-level LEVEL] [--log-json]\n"
-    "       vc-source --help | --version\n";
-
-static void
-usage_help(void)
-{
-	fputs(usage_text, stdout);
-	fputs("\nRead vCenter events and write one raw event per line on stdout.\n"
-	    "Credentials: --credentials-file (two lines, or a directory with\n"
-	    "username and password files), else VC_USERNAME and VC_PASSWORD.\n"
-	    "See vc-source(1) and vcpipe-formats(5).\n", stdout);
-}
 
 /* ---- positions and keys -------------------------------------------------- */
 
@@ -1366,6 +1349,8 @@ run(struct state *s)
 	}
 }
 
+/* ---- options ----------------------------------------------------------------------- */
+
 /*
  * --url as govmomi's soap.ParseURL reads it (what the router and its Helm
  * chart pass on): no scheme means https://, no path means /sdk; "/" alone
@@ -1410,146 +1395,103 @@ url_arg(const char *in)
 	return u;
 }
 
-static int
-parse_int(const char *opt, const char *v, int lo, int hi)
-{
-	char *end;
-	long n;
+static struct state st;
 
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || end == v || *end || n < lo || n > hi)
-		vp_usage_error("%s: expected a number from %d to %d, got \"%s\"",
-		    opt, lo, hi, v);
-	return (int)n;
+static int
+time_arg(void *dest, const char *v, char *err, size_t errlen)
+{
+	int64_t sec;
+	int32_t nsec;
+
+	if (vp_parse_rfc3339(v, &sec, &nsec) != 0) {
+		snprintf(err, errlen, "expected an RFC 3339 time (like "
+		    "2026-11-23T09:00:00Z), got \"%s\"", v);
+		return -1;
+	}
+	*(const char **)dest = v;
+	return 0;
 }
+
+static const struct vp_opt options[] = {
+	VP_OPT("url", VP_OPT_STRING, &st.o.url, "URL",
+	    "vCenter: https://VCENTER/sdk, https://VCENTER or VCENTER.",
+	    .flags = VP_OPT_REQUIRED),
+	VP_OPT("begin", VP_OPT_DURATION, &st.o.begin_ms, "DURATION",
+	    "Start this long before vCenter's current time (default: now)."),
+	VP_OPT("since", VP_OPT_CALL, &st.o.since, "TIME",
+	    "Start at this RFC 3339 time.", .fn = time_arg),
+	VP_OPT("until", VP_OPT_CALL, &st.o.until, "TIME",
+	    "Stop after the events created before this RFC 3339 time.",
+	    .fn = time_arg),
+	VP_OPT("checkpoint", VP_OPT_STRING, &st.o.checkpoint, "FILE",
+	    "Resume after the event a sink's checkpoint file names."),
+	VP_OPT("credentials-file", VP_OPT_STRING, &st.o.cred_path, "FILE",
+	    "User name and password: a file of two lines, or a directory "
+	    "with username and password files (else VC_USERNAME and "
+	    "VC_PASSWORD)."),
+	VP_OPT("insecure", VP_OPT_FLAG, &st.o.tls.insecure, NULL,
+	    "Do not verify vCenter's certificate."),
+	VP_OPT("ca-file", VP_OPT_STRING, &st.o.tls.ca_file, "FILE",
+	    "Verify vCenter's certificate with these CA certificates.",
+	    .flags = VP_OPT_READABLE),
+	VP_OPT("once", VP_OPT_FLAG, &st.o.once, NULL,
+	    "Read what is there and exit instead of following."),
+	VP_OPT("page-size", VP_OPT_INT, &st.o.page, "N",
+	    "Events per collector page.", .def = "100", .min = 1, .max = 1000),
+	VP_OPT("read-size", VP_OPT_INT, &st.o.read_size, "N",
+	    "Events per ReadNextEvents call.", .def = "250", .min = 1,
+	    .max = 1000),
+	VP_OPT("wait-seconds", VP_OPT_INT, &st.o.wait_s, "N",
+	    "Longest WaitForUpdatesEx wait.", .def = "30", .min = 1,
+	    .max = 3600),
+	VP_OPT_END
+};
+
+static const struct vp_optgroup groups[] = {
+	{ NULL, options, NULL }, { NULL, NULL, NULL }
+};
+
+static const struct vp_libversion libs[] = {
+	{ NULL, vp_curl_version }, { NULL, vim_libxml2_version },
+	{ "jansson", jansson_version_str }, { NULL, NULL }
+};
+
+static const struct vp_cmd cmd = {
+	.name = "vc-source",
+	.synopsis = "--url URL [OPTION]...",
+	.about = "Read vCenter events and write one raw event per line on "
+	    "stdout, oldest first, following until stopped.",
+	.see = "vc-source(1) and vcpipe-formats(5)",
+	.groups = groups,
+	.libs = libs,
+};
 
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "begin", required_argument, NULL, 'b' },
-		{ "ca-file", required_argument, NULL, 'A' },
-		{ "checkpoint", required_argument, NULL, 'c' },
-		{ "credentials-file", required_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "insecure", no_argument, NULL, 'k' },
-		{ "log-json", no_argument, NULL, 'J' },
-		{ "log-level", required_argument, NULL, 'L' },
-		{ "once", no_argument, NULL, '1' },
-		{ "page-size", required_argument, NULL, 'p' },
-		{ "read-size", required_argument, NULL, 'r' },
-		{ "since", required_argument, NULL, 's' },
-		{ "until", required_argument, NULL, 'u' },
-		{ "url", required_argument, NULL, 'U' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "wait-seconds", required_argument, NULL, 'w' },
-		{ NULL, 0, NULL, 0 }
-	};
-	static struct state st;
 	struct state *s = &st;
-	char err[512];
-	int ch, failures = 0;
-	long stall_s = 0;
+	int failures = 0;
+	long long stall_s = 0;
+	char err[256];
 	const char *e;
 	enum step step;
 
-	vp_log_init(argv[0]);
-	s->o.begin_ms = -1;
-	s->o.page = DEFAULT_PAGE;
-	s->o.read_size = DEFAULT_READ;
-	s->o.wait_s = DEFAULT_WAIT;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case '1':
-			s->o.once = 1;
-			break;
-		case 'A':
-			s->o.tls.ca_file = optarg;
-			break;
-		case 'b':
-			if ((s->o.begin_ms = vp_parse_duration_ms(optarg)) < 0)
-				vp_usage_error("--begin: not a duration (like "
-				    "90s, 10m, 1h): %s", optarg);
-			break;
-		case 'C':
-			s->o.cred_path = optarg;
-			break;
-		case 'c':
-			s->o.checkpoint = optarg;
-			break;
-		case 'h':
-			usage_help();
-			return VP_EXIT_OK;
-		case 'J':
-			vp_log_set_json(1);
-			break;
-		case 'k':
-			s->o.tls.insecure = 1;
-			break;
-		case 'L':
-			vp_log_level_option(optarg);
-			break;
-		case 'p':
-			s->o.page = parse_int("--page-size", optarg, 1, 1000);
-			break;
-		case 'r':
-			s->o.read_size = parse_int("--read-size", optarg, 1,
-			    1000);
-			break;
-		case 's':
-			s->o.since = optarg;
-			break;
-		case 'u':
-			s->o.until = optarg;
-			break;
-		case 'U':
-			s->o.url = optarg;
-			break;
-		case 'V':
-			vp_print_versions("vc-source", vim_libxml2_version());
-			return VP_EXIT_OK;
-		case 'w':
-			s->o.wait_s = parse_int("--wait-seconds", optarg, 1, 3600);
-			break;
-		default:
-			fputs(usage_text, stderr);
-			return VP_EXIT_USAGE;
-		}
-	}
-	if (optind != argc)
-		vp_usage_error("unexpected argument \"%s\"", argv[optind]);
-	if (s->o.url == NULL)
-		vp_usage_error("--url is required (https://VCENTER/sdk)");
+	vp_opt_parse(&cmd, argc, argv);
+	if (!vp_opt_given("begin"))
+		s->o.begin_ms = -1;
 	s->o.url = url_arg(s->o.url);
-	if ((e = getenv("VC_SOURCE_STALL_SECONDS")) != NULL)
-		stall_s = parse_int("VC_SOURCE_STALL_SECONDS", e, 1, 3600);
+	if ((e = getenv("VC_SOURCE_STALL_SECONDS")) != NULL &&
+	    vp_parse_int(e, 1, 3600, &stall_s, err, sizeof(err)) != 0)
+		vp_usage_error("VC_SOURCE_STALL_SECONDS: expected a whole "
+		    "number from 1 to 3600, got \"%s\"", e);
 	if (s->o.since && s->o.begin_ms >= 0)
 		vp_usage_error("--since and --begin exclude each other");
 	if (s->o.until) {
-		if (vp_parse_rfc3339(s->o.until, &s->until.sec,
-		    &s->until.nsec) != 0)
-			vp_usage_error("--until: not an RFC 3339 time: %s",
-			    s->o.until);
+		vp_parse_rfc3339(s->o.until, &s->until.sec, &s->until.nsec);
 		s->until.has_time = 1;
 	}
-	if (s->o.since) {
-		int64_t sec;
-		int32_t nsec;
-		if (vp_parse_rfc3339(s->o.since, &sec, &nsec) != 0)
-			vp_usage_error("--since: not an RFC 3339 time: %s",
-			    s->o.since);
-	}
-	switch (vp_read_credentials(s->o.cred_path, "VC_USERNAME", "VC_PASSWORD",
-	    &s->user, &s->pass, err, sizeof(err))) {
-	case 0:
-		break;
-	case -1:
-		vp_die(s->o.cred_path ? VP_EXIT_NOINPUT : VP_EXIT_CONFIG,
-		    "credentials: %s", err);
-	default:
-		vp_die(VP_EXIT_CONFIG, "credentials: %s", err);
-	}
+	vp_load_credentials("--credentials-file", s->o.cred_path,
+	    "VC_USERNAME", "VC_PASSWORD", &s->user, &s->pass);
 	/*
 	 * A checkpoint wins over --begin/--since: it is where we left off.
 	 * Before the first one, the start file beside it keeps where the

@@ -4,7 +4,6 @@
  * the tests compare its output with govmomi's (t/vim-xml2json), and
  * bench/vimjson.sh times the mapper with --repeat.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <time.h>
 #include <stdlib.h>
@@ -12,11 +11,8 @@
 
 #include <libxml/parser.h>
 
+#include "opt.h"
 #include "vimjson.h"
-
-static const char usage_text[] =
-    "usage: vimjson-tool [--log-json] [--log-level level] [--meta | --raw]\n"
-    "                    [--repeat n] [--vcenter url] < response.xml\n";
 
 struct run {
 	int mode;		/* 0 data, 1 meta, 2 raw line */
@@ -115,70 +111,61 @@ parse(const struct vp_buf *in, int (*cb)(xmlNodePtr, void *), struct run *r,
 	return doc;
 }
 
+static struct {
+	const char *vcenter;
+	int meta, raw, repeat;
+} opt;
+
+static const struct vp_opt options[] = {
+	VP_OPT("meta", VP_OPT_FLAG, &opt.meta, NULL,
+	    "Print each event's metadata (type, key, time, class) instead."),
+	VP_OPT("raw", VP_OPT_FLAG, &opt.raw, NULL,
+	    "Print vc-source's raw event lines instead."),
+	VP_OPT("repeat", VP_OPT_INT, &opt.repeat, "N",
+	    "Map the input N times and print the speed (a benchmark).",
+	    .def = "1", .min = 1, .max = 1000000),
+	VP_OPT("vcenter", VP_OPT_STRING, &opt.vcenter, "URL",
+	    "The vCenter URL --raw lines name.",
+	    .def = "https://vc.example.com/sdk"),
+	VP_OPT_END
+};
+
+static const struct vp_optgroup groups[] = {
+	{ NULL, options, NULL }, { NULL, NULL, NULL }
+};
+
+static const struct vp_libversion libs[] = {
+	{ NULL, vim_libxml2_version }, { "jansson", jansson_version_str },
+	{ NULL, NULL }
+};
+
+static const struct vp_cmd cmd = {
+	.name = "vimjson-tool",
+	.synopsis = "[OPTION]... < RESPONSE.xml",
+	.about = "Print vc-source's JSON for each event in a vim25 SOAP "
+	    "response (or a bare event element) read on stdin, one line per "
+	    "event. A check program for the tests and benches.",
+	.groups = groups,
+	.libs = libs,
+};
+
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ "log-json", no_argument, NULL, 'J' },
-		{ "log-level", required_argument, NULL, 'L' },
-		{ "meta", no_argument, NULL, 'm' },
-		{ "raw", no_argument, NULL, 'r' },
-		{ "repeat", required_argument, NULL, 'n' },
-		{ "vcenter", required_argument, NULL, 'c' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct run r;
 	struct vp_buf in = { 0 };
-	char buf[65536], *end;
+	char buf[65536];
 	size_t n;
-	long repeat = 1, i;
-	int ch;
+	long repeat, i;
 	double t0, t1, tp = 0, tm;
 
-	vp_log_init(argv[0]);
+	vp_opt_parse(&cmd, argc, argv);
 	memset(&r, 0, sizeof(r));
-	r.src.vcenter = "https://vc.example.com/sdk";
+	r.src.vcenter = opt.vcenter;
 	r.src.instance_uuid = "00000000-0000-0000-0000-000000000000";
 	r.src.api_version = "7.0";
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			r.src.vcenter = optarg;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return VP_EXIT_OK;
-		case 'J':
-			vp_log_set_json(1);
-			break;
-		case 'L':
-			vp_log_level_option(optarg);
-			break;
-		case 'm':
-			r.mode = 1;
-			break;
-		case 'n':
-			repeat = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || repeat < 1 ||
-			    repeat > 1000000)
-				vp_usage_error("--repeat: expected 1 to 1000000, "
-				    "got \"%s\"", optarg);
-			break;
-		case 'r':
-			r.mode = 2;
-			break;
-		case 'V':
-			vp_print_versions("vimjson-tool", vim_libxml2_version());
-			return VP_EXIT_OK;
-		default:
-			fputs(usage_text, stderr);
-			return VP_EXIT_USAGE;
-		}
-	}
-	if (optind != argc)
-		vp_usage_error("unexpected argument \"%s\"", argv[optind]);
+	r.mode = opt.raw ? 2 : opt.meta ? 1 : 0;
+	repeat = opt.repeat;
 	vp_signals_init();
 	while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)
 		vp_buf_append(&in, buf, n);

@@ -11,31 +11,22 @@
  * the vcpipe-tap counters, the restart counts) and the sinks' checkpoint
  * and dead-letter files.
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <getopt.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
-#include <microhttpd.h>
 
+#include "httpd.h"
+#include "opt.h"
 #include "vp.h"
 
-static const char usage_text[] =
-    "usage: vcpipe-metrics --listen IP:PORT --dir RUNDIR\n"
-    "                      [--credentials-file FILE] [--log-level LEVEL]\n"
-    "                      [--log-json]\n"
-    "       vcpipe-metrics --help | --version\n";
-
 static struct {
-	const char *dir;
+	const char *dir, *listen, *cred;
 	char *user, *pass;
 	time_t started;
 	char started_s[64];
@@ -320,31 +311,16 @@ render_prometheus(void)
 	return b.data ? b.data : vp_xstrdup("");
 }
 
+/* Reply with body (malloc'd by the renderers, freed here). */
 static enum MHD_Result
 reply(struct MHD_Connection *conn, unsigned status, const char *type,
     char *body)
 {
-	struct MHD_Response *r;
 	enum MHD_Result ret;
 
-	r = MHD_create_response_from_buffer(strlen(body), body,
-	    MHD_RESPMEM_MUST_FREE);
-	MHD_add_response_header(r, "Content-Type", type);
-	ret = MHD_queue_response(conn, status, r);
-	MHD_destroy_response(r);
+	ret = httpd_reply(conn, status, type, body, strlen(body));
+	free(body);
 	return ret;
-}
-
-/* Constant-time string compare, so a wrong password takes as long. */
-static int
-same(const char *a, const char *b)
-{
-	size_t la = strlen(a), lb = strlen(b);
-	unsigned char d = la != lb;
-
-	for (size_t i = 0; i < la; i++)
-		d |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
-	return d == 0;
 }
 
 static enum MHD_Result
@@ -357,29 +333,8 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",
 		    vp_xstrdup("only GET\n"));
-	if (M.user) {
-		char *pw = NULL, *u;
-		int good;
-
-		u = MHD_basic_auth_get_username_password(conn, &pw);
-		good = u && pw && same(u, M.user) && same(pw, M.pass);
-		if (u)
-			MHD_free(u);
-		if (pw)
-			MHD_free(pw);
-		if (!good) {
-			struct MHD_Response *r;
-			enum MHD_Result ret;
-			static char msg[] = "invalid credentials";
-
-			r = MHD_create_response_from_buffer(strlen(msg), msg,
-			    MHD_RESPMEM_PERSISTENT);
-			ret = MHD_queue_basic_auth_fail_response(conn,
-			    "Restricted", r);
-			MHD_destroy_response(r);
-			return ret;
-		}
-	}
+	if (M.user && !httpd_basic_auth_ok(conn, M.user, M.pass))
+		return httpd_auth_fail(conn, "Restricted");
 	if (strcmp(url, "/stats") == 0)
 		return reply(conn, MHD_HTTP_OK, "application/json",
 		    render_stats());
@@ -391,112 +346,56 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 	    vp_xstrdup("not found: try /stats or /metrics\n"));
 }
 
-/* IP:PORT or [IPv6]:PORT into a socket address. */
-static int
-parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *len)
-{
-	char host[128];
-	const char *colon = strrchr(s, ':');
-	long port;
-	char *end;
-	size_t hl;
+static const struct vp_opt options[] = {
+	VP_OPT("listen", VP_OPT_LISTEN, &M.listen, "ADDR",
+	    "Listen on ADDR: HOST:PORT, [IPv6]:PORT or :PORT (every "
+	    "interface).", .flags = VP_OPT_REQUIRED),
+	VP_OPT("dir", VP_OPT_STRING, &M.dir, "RUNDIR",
+	    "vcpipe's run directory, where the counters are.",
+	    .flags = VP_OPT_REQUIRED),
+	VP_OPT("credentials-file", VP_OPT_STRING, &M.cred, "FILE",
+	    "Require Basic authentication with the user name and password "
+	    "in FILE (two lines, or a directory with username and password "
+	    "files)."),
+	VP_OPT_END
+};
 
-	if (colon == NULL || colon == s)
-		return -1;
-	port = strtol(colon + 1, &end, 10);
-	if (*end || colon[1] == '\0' || port < 0 || port > 65535)
-		return -1;
-	hl = (size_t)(colon - s);
-	if (s[0] == '[' && hl >= 2 && s[hl - 1] == ']') {
-		s++;
-		hl -= 2;
-	}
-	if (hl >= sizeof(host))
-		return -1;
-	memcpy(host, s, hl);
-	host[hl] = '\0';
-	memset(ss, 0, sizeof(*ss));
-	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
-	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
-	if (inet_pton(AF_INET, host, &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons((uint16_t)port);
-		*len = sizeof(*in4);
-		return 0;
-	}
-	if (inet_pton(AF_INET6, host, &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons((uint16_t)port);
-		*len = sizeof(*in6);
-		return 0;
-	}
-	return -1;
-}
+static const struct vp_optgroup groups[] = {
+	{ NULL, options, NULL }, { NULL, NULL, NULL }
+};
+
+static const struct vp_libversion libs[] = {
+	{ "libmicrohttpd", MHD_get_version },
+	{ "jansson", jansson_version_str }, { NULL, NULL }
+};
+
+static const struct vp_cmd cmd = {
+	.name = "vcpipe-metrics",
+	.synopsis = "--listen ADDR --dir RUNDIR [OPTION]...",
+	.about = "Serve vcpipe's counters over HTTP: /stats (the event "
+	    "router's expvar JSON) and /metrics (Prometheus). vcpipe runs it "
+	    "when the configuration has a metricsProvider.",
+	.see = "vcpipe(1)",
+	.groups = groups,
+	.libs = libs,
+};
 
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "credentials-file", required_argument, NULL, 'C' },
-		{ "dir", required_argument, NULL, 'd' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "listen", required_argument, NULL, 'l' },
-		{ "log-json", no_argument, NULL, 'J' },
-		{ "log-level", required_argument, NULL, 'L' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
+	struct MHD_OptionItem mopts[] = {
+		{ MHD_OPTION_CONNECTION_TIMEOUT, 10, NULL },
+		{ MHD_OPTION_END, 0, NULL }
 	};
-	const char *listen = NULL, *cred = NULL;
-	struct sockaddr_storage ss;
 	struct MHD_Daemon *d;
-	socklen_t sslen = 0;
 	sigset_t set;
 	char err[512];
-	int ch, sig;
+	int sig;
 
-	vp_log_init(argv[0]);
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'C':
-			cred = optarg;
-			break;
-		case 'd':
-			M.dir = optarg;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			fputs("\nServe vcpipe's counters: /stats (the event "
-			    "router's JSON) and /metrics\n(Prometheus).  See "
-			    "vcpipe(1).\n", stdout);
-			return VP_EXIT_OK;
-		case 'J':
-			vp_log_set_json(1);
-			break;
-		case 'L':
-			vp_log_level_option(optarg);
-			break;
-		case 'l':
-			listen = optarg;
-			break;
-		case 'V':
-			snprintf(err, sizeof(err), "libmicrohttpd %s",
-			    MHD_get_version());
-			vp_print_versions("vcpipe-metrics", err);
-			return VP_EXIT_OK;
-		default:
-			fputs(usage_text, stderr);
-			return VP_EXIT_USAGE;
-		}
-	}
-	if (optind != argc)
-		vp_usage_error("unexpected argument \"%s\"", argv[optind]);
-	if (listen == NULL || M.dir == NULL)
-		vp_usage_error("--listen and --dir are required");
-	if (parse_listen(listen, &ss, &sslen) != 0)
-		vp_usage_error("--listen: expected IP:PORT, got \"%s\"", listen);
-	if (cred && vp_read_credentials(cred, NULL, NULL, &M.user, &M.pass,
-	    err, sizeof(err)) != 0)
-		vp_die(VP_EXIT_NOINPUT, "credentials: %s", err);
+	vp_opt_parse(&cmd, argc, argv);
+	if (M.cred)
+		vp_load_credentials("--credentials-file", M.cred, NULL, NULL,
+		    &M.user, &M.pass);
 	M.started = time(NULL);
 	vp_format_rfc3339(M.started, 0, M.started_s, sizeof(M.started_s));
 
@@ -506,14 +405,11 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
-	    (ss.ss_family == AF_INET6 ? MHD_USE_IPv6 : 0), 0, NULL, NULL,
-	    handle, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
+	d = httpd_start(M.listen, 0, handle, NULL, mopts, err, sizeof(err));
 	if (d == NULL)
-		vp_die(VP_EXIT_TEMPFAIL, "%s: cannot listen (in use?)", listen);
-	(void)sslen;
-	vp_info("serving /stats and /metrics on http://%s", listen);
+		vp_die(VP_EXIT_TEMPFAIL, "--listen: %s", err);
+	vp_info("serving /stats and /metrics on http://%s (port %u)", M.listen,
+	    httpd_port(d));
 	sigwait(&set, &sig);
 	MHD_stop_daemon(d);
 	vp_free_secret(M.user);

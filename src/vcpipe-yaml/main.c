@@ -6,7 +6,6 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,15 +14,11 @@
 #include <jansson.h>
 #include <yaml.h>
 
+#include "opt.h"
 #include "schema.h"
 #include "vp.h"
 
 #define MAX_ERRORS 20
-
-static const char usage_text[] =
-    "usage: vcpipe-yaml [--raw | --positions | --check] [--log-level LEVEL]\n"
-    "                   [--log-json] FILE\n"
-    "       vcpipe-yaml --help | --version\n";
 
 struct err {
 	unsigned long line, col;
@@ -39,16 +34,6 @@ struct ctx {
 	struct err errs[MAX_ERRORS];
 	const yaml_node_t *at;	/* the key of the mapping being checked */
 };
-
-static void
-usage_help(void)
-{
-	fputs(usage_text, stdout);
-	fputs("\nCheck a vcpipe configuration (RouterConfig or vcpipe/v1 Config)\n"
-	    "and print it as one line of JSON.  --raw converts any YAML without\n"
-	    "checking; --positions prints {\"key.path\": \"LINE:COL\"} instead;\n"
-	    "--check prints nothing.  See vcpipe.yaml(5).\n", stdout);
-}
 
 static void
 err_at(struct ctx *c, const yaml_node_t *n, const char *path,
@@ -322,27 +307,6 @@ has_userinfo(const char *s)
 	return memchr(h, '@', strcspn(h, "/?#")) != NULL;
 }
 
-/* IP:PORT or [IPv6]:PORT, as the router accepts (no names, no scheme). */
-static int
-valid_hostport(const char *s)
-{
-	const char *colon = strrchr(s, ':');
-	long port;
-	char *end;
-
-	if (colon == NULL || colon == s)
-		return 0;
-	for (const char *p = s; p < colon; p++)
-		if (!(isdigit((unsigned char)*p) || *p == '.' || *p == ':' ||
-		    *p == '[' || *p == ']' || (tolower((unsigned char)*p) >= 'a'
-		    && tolower((unsigned char)*p) <= 'f' && s[0] == '[')))
-			return 0;
-	errno = 0;
-	port = strtol(colon + 1, &end, 10);
-	return colon[1] && *end == '\0' && errno == 0 && port >= 0 &&
-	    port <= 65535;
-}
-
 static void
 scalar_flags(struct ctx *c, const yaml_node_t *n, const struct field *f,
     const char *path)
@@ -364,9 +328,14 @@ scalar_flags(struct ctx *c, const yaml_node_t *n, const struct field *f,
 	else if ((f->flags & F_VCURL) && !valid_vcurl(s))
 		err_at(c, n, path, "expected a vCenter address (https://VC/sdk, "
 		    "https://VC or VC), got \"%s\"", s);
-	if ((f->flags & F_HOSTPORT) && !valid_hostport(s))
-		err_at(c, n, path, "expected IP:PORT (like 0.0.0.0:8082, no "
-		    "scheme or slashes), got \"%s\"", s);
+	if (f->flags & F_HOSTPORT) {
+		/* what webhook-source and vcpipe-metrics --listen accept */
+		struct vp_listen l;
+		char why[256];
+
+		if (vp_listen_parse(s, &l, why, sizeof(why)) != 0)
+			err_at(c, n, path, "%s", why);
+	}
 	if ((f->flags & F_DURATION) && vp_parse_duration_ms(s) < 0)
 		err_at(c, n, path, "expected a duration (like 90s, 10m, 1h), "
 		    "got \"%s\"", s);
@@ -735,65 +704,59 @@ load(struct ctx *c, FILE *fp)
 	return rc;
 }
 
+static struct {
+	int raw, positions, check;
+} opt;
+
+static const struct vp_opt options[] = {
+	VP_OPT("raw", VP_OPT_FLAG, &opt.raw, NULL,
+	    "Convert any YAML to JSON, without checking it."),
+	VP_OPT("positions", VP_OPT_FLAG, &opt.positions, NULL,
+	    "Print {\"key.path\": \"LINE:COL\"} instead of the document."),
+	VP_OPT("check", VP_OPT_FLAG, &opt.check, NULL,
+	    "Print nothing; the exit status tells."),
+	VP_OPT_END
+};
+
+static const struct vp_optgroup groups[] = {
+	{ NULL, options, NULL }, { NULL, NULL, NULL }
+};
+
+static const struct vp_libversion libs[] = {
+	{ "libyaml", yaml_get_version_string },
+	{ "jansson", jansson_version_str }, { NULL, NULL }
+};
+
+static const struct vp_cmd cmd = {
+	.name = "vcpipe-yaml",
+	.about = "Check a vcpipe configuration (the event router's "
+	    "RouterConfig or vcpipe/v1 Config) and print it as one line of "
+	    "JSON, for bin/vcpipe. \"-\" reads stdin.",
+	.see = "vcpipe.yaml(5)",
+	.args = "FILE",
+	.min_args = 1,
+	.max_args = 1,
+	.groups = groups,
+	.libs = libs,
+};
+
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "check", no_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "log-json", no_argument, NULL, 'J' },
-		{ "log-level", required_argument, NULL, 'L' },
-		{ "positions", no_argument, NULL, 'p' },
-		{ "raw", no_argument, NULL, 'r' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct ctx c = { 0 };
 	enum { OUT_DOC, OUT_POS, OUT_NONE } out = OUT_DOC;
 	yaml_node_t *root, *api;
 	json_t *j, *pos = NULL;
 	FILE *fp;
 	char *s;
-	int ch, native;
+	int native;
 
-	vp_log_init(argv[0]);
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			out = OUT_NONE;
-			break;
-		case 'h':
-			usage_help();
-			return VP_EXIT_OK;
-		case 'J':
-			vp_log_set_json(1);
-			break;
-		case 'L':
-			vp_log_level_option(optarg);
-			break;
-		case 'p':
-			out = OUT_POS;
-			break;
-		case 'r':
-			c.raw = 1;
-			break;
-		case 'V': {
-			char ver[64];
-
-			snprintf(ver, sizeof(ver), "libyaml %s",
-			    yaml_get_version_string());
-			vp_print_versions("vcpipe-yaml", ver);
-			return VP_EXIT_OK;
-		}
-		default:
-			fputs(usage_text, stderr);
-			return VP_EXIT_USAGE;
-		}
-	}
-	if (argc - optind != 1)
-		vp_usage_error(optind < argc ? "give one FILE" :
-		    "a configuration FILE is required");
-	c.file = argv[optind];
+	vp_opt_parse(&cmd, argc, argv);
+	if (opt.positions && opt.check)
+		vp_usage_error("give one of --positions and --check");
+	c.raw = opt.raw;
+	out = opt.positions ? OUT_POS : opt.check ? OUT_NONE : OUT_DOC;
+	c.file = argv[1];
 	if (strcmp(c.file, "-") == 0)
 		fp = stdin;
 	else if ((fp = fopen(c.file, "r")) == NULL)

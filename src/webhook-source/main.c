@@ -9,8 +9,8 @@
  * back on the sender instead of piling events up in memory.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -20,14 +20,8 @@
 
 #include "cevent.h"
 #include "httpd.h"
+#include "opt.h"
 #include "vp.h"
-
-static const char usage_text[] =
-"usage: webhook-source [--listen ADDR] [--path PATH] [--basic-auth-file FILE]\n"
-"           [--max-body BYTES] [--max-connections N] [--timeout DURATION]\n"
-"           [--drain-timeout DURATION] [--allowed-origin ORIGIN]...\n"
-"           [--allowed-rate N] [--log-level LEVEL] [--log-json]\n"
-"       webhook-source --help | --version\n";
 
 #define MAX_ORIGINS 16
 #define MAX_HEADERS 64
@@ -35,19 +29,12 @@ static const char usage_text[] =
 static struct {
 	const char *listen, *path, *authfile;
 	size_t max_body;
-	unsigned max_conn;
+	int max_conn;
 	int64_t timeout_ms, drain_ms;
-	const char *origins[MAX_ORIGINS];
-	int norigins;
+	struct vp_strlist origins;
 	const char *rate;
 	long rate_n;		/* requests per minute; 0 = no limit */
 } opt = {
-	.listen = ":8080",
-	.path = "/webhook",
-	.max_body = 1u << 20,
-	.max_conn = 64,
-	.timeout_ms = 30000,
-	.drain_ms = 10000,
 	.rate = "*",
 };
 
@@ -167,7 +154,7 @@ handshake(struct MHD_Connection *c)
 	const char *origin, *cb;
 	struct MHD_Response *r;
 	enum MHD_Result ret;
-	int allowed = opt.norigins == 0;
+	int allowed = opt.origins.n == 0;
 
 	origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
 	    "WebHook-Request-Origin");
@@ -177,8 +164,8 @@ handshake(struct MHD_Connection *c)
 		return MHD_NO;
 	MHD_add_response_header(r, "Allow", "POST, OPTIONS");
 	if (origin) {
-		for (int i = 0; i < opt.norigins; i++)
-			if (strcasecmp(origin, opt.origins[i]) == 0)
+		for (int i = 0; i < opt.origins.n; i++)
+			if (strcasecmp(origin, opt.origins.v[i]) == 0)
 				allowed = 1;
 		if (!allowed) {
 			MHD_destroy_response(r);
@@ -442,129 +429,105 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	inflight--;
 }
 
-static size_t
-parse_size(const char *s, const char *what)
-{
-	char *end;
-	unsigned long long v;
+/* ---- options ----------------------------------------------------------------- */
 
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (end == s || errno)
-		vp_usage_error("%s: not a number: %s", what, s);
-	if (*end == 'k' || *end == 'K')
-		v <<= 10, end++;
-	else if (*end == 'M')
-		v <<= 20, end++;
-	if (*end != '\0' || v == 0)
-		vp_usage_error("%s: not a positive size: %s", what, s);
-	return (size_t)v;
+static int
+path_arg(void *dest, const char *v, char *err, size_t errlen)
+{
+	if (v[0] != '/') {
+		snprintf(err, errlen, "must start with /");
+		return -1;
+	}
+	*(const char **)dest = v;
+	return 0;
 }
+
+static int
+rate_arg(void *dest, const char *v, char *err, size_t errlen)
+{
+	long long n;
+
+	(void)dest;
+	if (vp_parse_int(v, 1, LONG_MAX, &n, err, errlen) != 0) {
+		snprintf(err, errlen, "expected requests per minute, a whole "
+		    "number of at least 1, got \"%s\"", v);
+		return -1;
+	}
+	opt.rate = v;
+	opt.rate_n = (long)n;
+	return 0;
+}
+
+static const struct vp_opt options[] = {
+	VP_OPT("listen", VP_OPT_LISTEN, &opt.listen, "ADDR",
+	    "Listen on ADDR: HOST:PORT, [IPv6]:PORT or :PORT (every "
+	    "interface); port 0 picks a free one.", .def = "127.0.0.1:8080"),
+	VP_OPT("path", VP_OPT_CALL, &opt.path, "PATH",
+	    "The path events are POSTed to.", .def = "/webhook",
+	    .fn = path_arg),
+	VP_OPT("basic-auth-file", VP_OPT_STRING, &opt.authfile, "FILE",
+	    "Require Basic authentication with the user name and password "
+	    "in FILE (two lines, or a directory with username and password "
+	    "files)."),
+	VP_OPT("max-body", VP_OPT_SIZE, &opt.max_body, "SIZE",
+	    "Largest request body; larger ones get 413.", .def = "1m",
+	    .min = 1),
+	VP_OPT("max-connections", VP_OPT_INT, &opt.max_conn, "N",
+	    "Connections served at once.", .def = "64", .min = 1,
+	    .max = 65536),
+	VP_OPT("timeout", VP_OPT_DURATION, &opt.timeout_ms, "DURATION",
+	    "Idle time after which a connection is closed.", .def = "30s",
+	    .min = 1),
+	VP_OPT("drain-timeout", VP_OPT_DURATION, &opt.drain_ms, "DURATION",
+	    "On SIGTERM, how long requests in flight may finish.",
+	    .def = "10s"),
+	VP_OPT("allowed-origin", VP_OPT_LIST, &opt.origins, "ORIGIN",
+	    "Answer the webhook handshake only for this origin (default: any).",
+	    .max = MAX_ORIGINS),
+	VP_OPT("allowed-rate", VP_OPT_CALL, NULL, "N",
+	    "Requests per minute, announced in the handshake and enforced "
+	    "(default: no limit).", .fn = rate_arg),
+	VP_OPT_END
+};
+
+static const struct vp_optgroup groups[] = {
+	{ NULL, options, NULL }, { NULL, NULL, NULL }
+};
+
+static const struct vp_libversion libs[] = {
+	{ "libmicrohttpd", MHD_get_version },
+	{ "jansson", jansson_version_str }, { NULL, NULL }
+};
+
+static const struct vp_cmd cmd = {
+	.name = "webhook-source",
+	.about = "Receive CloudEvents over HTTP (binary, structured and batch "
+	    "mode, and the webhook handshake) and write each to stdout as one "
+	    "structured-mode line. The sender gets its 2xx only once the line "
+	    "is written.",
+	.see = "webhook-source(1) and vcpipe-formats(5)",
+	.groups = groups,
+	.libs = libs,
+};
 
 int
 main(int argc, char **argv)
 {
-	enum {
-		O_ALLOWED_ORIGIN = 256, O_ALLOWED_RATE, O_BASIC_AUTH_FILE,
-		O_DRAIN_TIMEOUT, O_HELP, O_LISTEN, O_LOG_JSON, O_LOG_LEVEL,
-		O_MAX_BODY, O_MAX_CONNECTIONS, O_PATH, O_TIMEOUT, O_VERSION
-	};
-	static const struct option longopts[] = {
-		{ "allowed-origin", required_argument, NULL, O_ALLOWED_ORIGIN },
-		{ "allowed-rate", required_argument, NULL, O_ALLOWED_RATE },
-		{ "basic-auth-file", required_argument, NULL, O_BASIC_AUTH_FILE },
-		{ "drain-timeout", required_argument, NULL, O_DRAIN_TIMEOUT },
-		{ "help", no_argument, NULL, O_HELP },
-		{ "listen", required_argument, NULL, O_LISTEN },
-		{ "log-json", no_argument, NULL, O_LOG_JSON },
-		{ "log-level", required_argument, NULL, O_LOG_LEVEL },
-		{ "max-body", required_argument, NULL, O_MAX_BODY },
-		{ "max-connections", required_argument, NULL, O_MAX_CONNECTIONS },
-		{ "path", required_argument, NULL, O_PATH },
-		{ "timeout", required_argument, NULL, O_TIMEOUT },
-		{ "version", no_argument, NULL, O_VERSION },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct MHD_OptionItem mopts[4];
 	struct MHD_Daemon *d;
-	char err[512], ver[64];
-	int ch, code = VP_EXIT_OK;
+	char err[512];
+	int code = VP_EXIT_OK;
 	int64_t deadline;
 	MHD_socket ls;
 
-	vp_log_init(argv[0]);
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case O_ALLOWED_ORIGIN:
-			if (opt.norigins == MAX_ORIGINS)
-				vp_usage_error("--allowed-origin: at most %d",
-				    MAX_ORIGINS);
-			opt.origins[opt.norigins++] = optarg;
-			break;
-		case O_ALLOWED_RATE:
-			if (strspn(optarg, "0123456789") != strlen(optarg) ||
-			    *optarg == '\0' || strtol(optarg, NULL, 10) <= 0)
-				vp_usage_error("--allowed-rate: not a number: %s",
-				    optarg);
-			opt.rate = optarg;
-			opt.rate_n = strtol(optarg, NULL, 10);
-			break;
-		case O_BASIC_AUTH_FILE:
-			opt.authfile = optarg;
-			break;
-		case O_DRAIN_TIMEOUT:
-			if ((opt.drain_ms = vp_parse_duration_ms(optarg)) < 0)
-				vp_usage_error("--drain-timeout: bad duration: %s",
-				    optarg);
-			break;
-		case O_HELP:
-			fputs(usage_text, stdout);
-			return VP_EXIT_OK;
-		case O_LISTEN:
-			opt.listen = optarg;
-			break;
-		case O_LOG_JSON:
-			vp_log_set_json(1);
-			break;
-		case O_LOG_LEVEL:
-			vp_log_level_option(optarg);
-			break;
-		case O_MAX_BODY:
-			opt.max_body = parse_size(optarg, "--max-body");
-			break;
-		case O_MAX_CONNECTIONS:
-			opt.max_conn = (unsigned)parse_size(optarg,
-			    "--max-connections");
-			break;
-		case O_PATH:
-			if (optarg[0] != '/')
-				vp_usage_error("--path: must start with /");
-			opt.path = optarg;
-			break;
-		case O_TIMEOUT:
-			if ((opt.timeout_ms = vp_parse_duration_ms(optarg)) <= 0)
-				vp_usage_error("--timeout: bad duration: %s",
-				    optarg);
-			break;
-		case O_VERSION:
-			snprintf(ver, sizeof(ver), "libmicrohttpd %s",
-			    MHD_get_version());
-			vp_print_versions("webhook-source", ver);
-			return VP_EXIT_OK;
-		default:
-			fputs(usage_text, stderr);
-			return VP_EXIT_USAGE;
-		}
-	}
-	if (optind < argc)
-		vp_usage_error("unexpected argument: %s", argv[optind]);
-	if (opt.authfile && vp_read_credentials(opt.authfile, NULL, NULL,
-	    &auth_user, &auth_pass, err, sizeof(err)) != 0)
-		vp_die(VP_EXIT_CONFIG, "--basic-auth-file: %s", err);
+	vp_opt_parse(&cmd, argc, argv);
+	if (opt.authfile)
+		vp_load_credentials("--basic-auth-file", opt.authfile, NULL,
+		    NULL, &auth_user, &auth_pass);
 
 	vp_signals_init();
 	mopts[0] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
-	    opt.max_conn, NULL };
+	    (unsigned)opt.max_conn, NULL };
 	mopts[1] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
 	    (intptr_t)((opt.timeout_ms + 999) / 1000), NULL };
 	mopts[2] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
@@ -605,5 +568,6 @@ main(int argc, char **argv)
 		code = VP_EXIT_IOERR;
 	vp_free_secret(auth_user);
 	vp_free_secret(auth_pass);
+	free(opt.origins.v);
 	return code;
 }

@@ -10,7 +10,6 @@
  * pipeline loses nothing in it.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -20,14 +19,10 @@
 
 #include <jansson.h>
 
+#include "opt.h"
 #include "vp.h"
 
 #define MAX_SUBJECTS 512
-
-static const char usage_text[] =
-    "usage: vcpipe-tap --stats FILE [--copy FILE] [--interval DURATION]\n"
-    "                  [--log-level LEVEL] [--log-json]\n"
-    "       vcpipe-tap --help | --version\n";
 
 struct tap {
 	const char *stats, *copy;
@@ -136,70 +131,55 @@ write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+static struct tap tap;
+
+static const struct vp_opt options[] = {
+	VP_OPT("stats", VP_OPT_STRING, &tap.stats, "FILE",
+	    "Keep the counts in FILE (JSON, replaced atomically); an existing "
+	    "file is continued.", .flags = VP_OPT_REQUIRED),
+	VP_OPT("copy", VP_OPT_STRING, &tap.copy, "FILE",
+	    "Also append every line to FILE (vcpipe --tee-dir)."),
+	VP_OPT("interval", VP_OPT_DURATION, &tap.interval_ms, "DURATION",
+	    "Longest time between writes of FILE while lines flow.",
+	    .def = "1s", .min = 1),
+	VP_OPT_END
+};
+
+static const struct vp_optgroup groups[] = {
+	{ NULL, options, NULL }, { NULL, NULL, NULL }
+};
+
+static const struct vp_libversion libs[] = {
+	{ "jansson", jansson_version_str }, { NULL, NULL }
+};
+
+static const struct vp_cmd cmd = {
+	.name = "vcpipe-tap",
+	.synopsis = "--stats FILE [OPTION]...",
+	.about = "Copy lines from stdin to stdout unchanged, counting them "
+	    "(and the CloudEvent subjects) in the --stats file for "
+	    "vcpipe-metrics. vcpipe puts one between its stages.",
+	.see = "vcpipe(1)",
+	.groups = groups,
+	.libs = libs,
+};
+
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "copy", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "interval", required_argument, NULL, 'i' },
-		{ "log-json", no_argument, NULL, 'J' },
-		{ "log-level", required_argument, NULL, 'L' },
-		{ "stats", required_argument, NULL, 's' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 }
-	};
 	static char buf[1 << 16];
-	struct tap t = { 0 };
 	size_t have = 0;
 	int64_t saved_ms = 0;
-	int ch, rc = VP_EXIT_OK;
+	int rc = VP_EXIT_OK;
 
-	vp_log_init(argv[0]);
-	t.interval_ms = 1000;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case 'c':
-			t.copy = optarg;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			fputs("\nCopy lines from stdin to stdout, counting them in "
-			    "the --stats file.\nSee vcpipe(1).\n", stdout);
-			return VP_EXIT_OK;
-		case 'i':
-			if ((t.interval_ms = vp_parse_duration_ms(optarg)) <= 0)
-				vp_usage_error("--interval: not a duration: %s",
-				    optarg);
-			break;
-		case 'J':
-			vp_log_set_json(1);
-			break;
-		case 'L':
-			vp_log_level_option(optarg);
-			break;
-		case 's':
-			t.stats = optarg;
-			break;
-		case 'V':
-			vp_print_versions("vcpipe-tap", NULL);
-			return VP_EXIT_OK;
-		default:
-			fputs(usage_text, stderr);
-			return VP_EXIT_USAGE;
-		}
-	}
-	if (optind != argc)
-		vp_usage_error("unexpected argument \"%s\"", argv[optind]);
-	if (t.stats == NULL)
-		vp_usage_error("--stats FILE is required");
+	vp_opt_parse(&cmd, argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
-	if (t.copy && (t.copyfp = fopen(t.copy, "a")) == NULL)
-		vp_die(VP_EXIT_NOINPUT, "%s: %s", t.copy, strerror(errno));
-	t.subjects = json_object();
-	load(&t);
+	if (tap.copy && (tap.copyfp = fopen(tap.copy, "a")) == NULL)
+		vp_die(VP_EXIT_NOINPUT, "%s: %s", tap.copy, strerror(errno));
+	tap.subjects = json_object();
+	load(&tap);
 	for (;;) {
 		struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
 		int64_t now = vp_now_ms();
@@ -207,12 +187,12 @@ main(int argc, char **argv)
 		ssize_t n;
 		char *nl;
 
-		if (t.dirty) {
-			if (now - saved_ms >= t.interval_ms) {
-				save(&t);
+		if (tap.dirty) {
+			if (now - saved_ms >= tap.interval_ms) {
+				save(&tap);
 				saved_ms = now;
 			} else
-				timeout = (int)(t.interval_ms - (now - saved_ms));
+				timeout = (int)(tap.interval_ms - (now - saved_ms));
 		}
 		if (poll(&pfd, 1, timeout) == 0)
 			continue;	/* time to save */
@@ -237,7 +217,7 @@ main(int argc, char **argv)
 			if (have == sizeof(buf)) {	/* a very long line */
 				if (write_all(STDOUT_FILENO, buf, have) != 0)
 					goto wfail;
-				t.bytes += have;
+				tap.bytes += have;
 				have = 0;
 			}
 			continue;
@@ -245,21 +225,21 @@ main(int argc, char **argv)
 		size_t out = (size_t)(nl - buf) + 1;
 		for (char *p = buf, *e; p < buf + out; p = e + 1) {
 			e = memchr(p, '\n', (size_t)(buf + out - p));
-			count_subject(&t, p, (size_t)(e - p));
-			t.lines++;
+			count_subject(&tap, p, (size_t)(e - p));
+			tap.lines++;
 		}
 		if (write_all(STDOUT_FILENO, buf, out) != 0)
 			goto wfail;
-		if (t.copyfp && (fwrite(buf, 1, out, t.copyfp) != out ||
-		    fflush(t.copyfp) != 0)) {
-			vp_warn("%s: %s; no more copies", t.copy,
+		if (tap.copyfp && (fwrite(buf, 1, out, tap.copyfp) != out ||
+		    fflush(tap.copyfp) != 0)) {
+			vp_warn("%s: %s; no more copies", tap.copy,
 			    strerror(errno));
-			fclose(t.copyfp);
-			t.copyfp = NULL;
+			fclose(tap.copyfp);
+			tap.copyfp = NULL;
 		}
-		t.bytes += out;
-		now_rfc3339(t.last, sizeof(t.last));
-		t.dirty = 1;
+		tap.bytes += out;
+		now_rfc3339(tap.last, sizeof(tap.last));
+		tap.dirty = 1;
 		memmove(buf, buf + out, have - out);
 		have -= out;
 		if (n == 0)
@@ -271,9 +251,9 @@ wfail:
 	vp_error("stdout: %s", strerror(errno));
 	rc = VP_EXIT_IOERR;
 done:
-	save(&t);
-	if (t.copyfp)
-		fclose(t.copyfp);
-	json_decref(t.subjects);
+	save(&tap);
+	if (tap.copyfp)
+		fclose(tap.copyfp);
+	json_decref(tap.subjects);
 	return rc;
 }

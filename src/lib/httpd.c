@@ -1,4 +1,9 @@
-/* httpd.c: listen addresses, replies and constant-time checks on libmicrohttpd. */
+/*
+ * httpd.c: the HTTP server layer of webhook-source, stream-serve and
+ * vcpipe-metrics on libmicrohttpd: listening (vp_listen_parse's syntax),
+ * replies, Basic authentication and constant-time checks.  Its own archive,
+ * libvp-httpd.a, so programs without a server do not link libmicrohttpd.
+ */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -28,67 +33,18 @@ mhd_logger(void *cls, const char *fmt, va_list ap)
 		vp_warn("http: %s", msg);
 }
 
-static int
-parse_addr(const char *s, struct sockaddr_storage *ss, socklen_t *sl,
-    char *err, size_t errlen)
-{
-	char host[256] = "", *end;
-	const char *port, *colon;
-	struct addrinfo hints, *res;
-	int rc;
-	long p;
-
-	if ((colon = strrchr(s, ':')) == NULL) {
-		port = s;	/* a bare port */
-	} else {
-		size_t hl = (size_t)(colon - s);
-
-		port = colon + 1;
-		if (hl > 1 && s[0] == '[' && s[hl - 1] == ']') {
-			s++;
-			hl -= 2;
-		}
-		if (hl >= sizeof(host)) {
-			snprintf(err, errlen, "listen address too long");
-			return -1;
-		}
-		memcpy(host, s, hl);
-		host[hl] = '\0';
-	}
-	errno = 0;
-	p = strtol(port, &end, 10);
-	if (*port == '\0' || *end != '\0' || errno || p < 0 || p > 65535) {
-		snprintf(err, errlen, "bad port in listen address");
-		return -1;
-	}
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-	rc = getaddrinfo(*host ? host : NULL, port, &hints, &res);
-	if (rc != 0) {
-		snprintf(err, errlen, "%s: %s", *host ? host : "*",
-		    gai_strerror(rc));
-		return -1;
-	}
-	memcpy(ss, res->ai_addr, res->ai_addrlen);
-	*sl = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
-}
-
 struct MHD_Daemon *
 httpd_start(const char *addr, unsigned flags, MHD_AccessHandlerCallback cb,
     void *cls, struct MHD_OptionItem *opts, char *err, size_t errlen)
 {
-	struct sockaddr_storage ss;
-	socklen_t sl;
+	struct vp_listen l;
 	sigset_t block, old;
 	struct MHD_Daemon *d;
 
-	if (parse_addr(addr, &ss, &sl, err, errlen) != 0)
+	if (vp_listen_parse(addr, &l, err, errlen) != 0)
 		return NULL;
-	if (ss.ss_family == AF_INET6)
-		flags |= MHD_USE_IPv6;
+	if (l.ss.ss_family == AF_INET6)
+		flags |= l.any ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
@@ -96,7 +52,7 @@ httpd_start(const char *addr, unsigned flags, MHD_AccessHandlerCallback cb,
 	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_ERROR_LOG | flags, 0, NULL, NULL, cb, cls,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
-	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&l.ss,
 	    MHD_OPTION_ARRAY, opts,
 	    MHD_OPTION_END);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -158,6 +114,46 @@ httpd_ct_equal(const char *a, size_t alen, const char *b, size_t blen)
 		d |= (unsigned char)a[i] ^
 		    (unsigned char)(blen ? b[i % blen] : 0);
 	return d == 0;
+}
+
+int
+httpd_basic_auth_ok(struct MHD_Connection *c, const char *user,
+    const char *pass)
+{
+	char *pw = NULL, *u;
+	int ok;
+
+	u = MHD_basic_auth_get_username_password(c, &pw);
+	/* both comparisons always run: no hint which part was wrong */
+	ok = httpd_ct_equal(u ? u : "", u ? strlen(u) : 0, user, strlen(user));
+	ok &= httpd_ct_equal(pw ? pw : "", pw ? strlen(pw) : 0, pass,
+	    strlen(pass));
+	ok &= u != NULL && pw != NULL;
+	if (pw) {
+		memset(pw, 0, strlen(pw));
+		MHD_free(pw);
+	}
+	if (u)
+		MHD_free(u);
+	return ok;
+}
+
+enum MHD_Result
+httpd_auth_fail(struct MHD_Connection *c, const char *realm)
+{
+	static char msg[] = "invalid credentials\n";
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(sizeof(msg) - 1, msg,
+	    MHD_RESPMEM_PERSISTENT);
+	if (r == NULL)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+	    "text/plain; charset=utf-8");
+	ret = MHD_queue_basic_auth_fail_response(c, realm, r);
+	MHD_destroy_response(r);
+	return ret;
 }
 
 void

@@ -1,6 +1,7 @@
 /*
- * httpd.h: the small layer webhook-source and stream-serve share on top of
- * libmicrohttpd: listen addresses, replies, constant-time comparison.
+ * httpd.h: the small layer webhook-source, stream-serve and vcpipe-metrics
+ * share on top of libmicrohttpd (libvp-httpd.a): listening, replies, Basic
+ * authentication, constant-time comparison.
  */
 #ifndef HTTPD_H
 #define HTTPD_H
@@ -10,8 +11,9 @@
 #include <stddef.h>
 
 /*
- * Start a daemon listening on ADDR ("host:port", "[v6]:port", ":port" or
- * "port"; port 0 picks a free one).  flags are added to
+ * Start a daemon listening on ADDR (vp_listen_parse: "host:port",
+ * "[v6]:port", ":port" for every interface, or "port"; port 0 picks a free
+ * one).  flags are added to
  * MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG; opts (ended by
  * MHD_OPTION_END) are passed through.  SIGTERM and SIGINT stay blocked in
  * the daemon's threads so they reach the main thread.  NULL with a message
@@ -35,6 +37,15 @@ enum MHD_Result httpd_error(struct MHD_Connection *c, unsigned status,
  * only on alen: no early exit, no dependence on where they differ.
  */
 int httpd_ct_equal(const char *a, size_t alen, const char *b, size_t blen);
+
+/*
+ * Does the request carry Basic credentials equal to user and pass?  Compared
+ * in constant time, both parts always.
+ */
+int httpd_basic_auth_ok(struct MHD_Connection *c, const char *user,
+    const char *pass);
+/* Queue 401 with a WWW-Authenticate: Basic challenge for realm. */
+enum MHD_Result httpd_auth_fail(struct MHD_Connection *c, const char *realm);
 
 /* The client's address as text, for log lines. */
 void httpd_peer(struct MHD_Connection *c, char *buf, size_t len);

@@ -1,0 +1,117 @@
+/*
+ * opt-check: a program with one option of every kind, for t/0002: it parses
+ * its command line with opt.h and prints what each option holds, one
+ * "name=value" line each, then the positional arguments.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "opt.h"
+#include "vp.h"
+
+static struct {
+	int flag, count, mode, even;
+	const char *name, *url, *listen, *file;
+	size_t n, size;
+	int64_t wait;
+	struct vp_strlist tags;
+} o;
+
+/* A reusable group: rows with offsets, stored into whichever base is given. */
+struct pair {
+	int retries;
+	int64_t backoff;
+};
+static struct pair pair;
+
+static int
+even_arg(void *dest, const char *v, char *err, size_t errlen)
+{
+	long long n;
+
+	if (vp_parse_int(v, 0, 1000, &n, err, errlen) != 0 || n % 2 != 0) {
+		snprintf(err, errlen, "expected an even number from 0 to 1000, "
+		    "got \"%s\"", v);
+		return -1;
+	}
+	*(int *)dest = (int)n;
+	return 0;
+}
+
+static const struct vp_optchoice modes[] = {
+	{ "a", 1 }, { "b", 2 }, { "c", 3 }, { NULL, 0 }
+};
+
+static const struct vp_opt options[] = {
+	VP_OPT("flag", VP_OPT_FLAG, &o.flag, NULL, "A flag."),
+	VP_OPT("name", VP_OPT_STRING, &o.name, "TEXT", "Some text."),
+	VP_OPT("count", VP_OPT_INT, &o.count, "N", "A whole number.",
+	    .def = "5", .min = 1, .max = 10),
+	VP_OPT("n", VP_OPT_COUNT, &o.n, "N", "A count of things.",
+	    .max = 1000),
+	VP_OPT("size", VP_OPT_SIZE, &o.size, "SIZE", "A size in bytes.",
+	    .def = "1m", .min = 64, .max = 1 << 30),
+	VP_OPT("wait", VP_OPT_DURATION, &o.wait, "DURATION", "A duration.",
+	    .def = "30s", .min = 1, .max = 3600000),
+	VP_OPT("mode", VP_OPT_ENUM, &o.mode, NULL, "One of three.",
+	    .def = "a", .choices = modes),
+	VP_OPT("url", VP_OPT_URL, &o.url, "URL", "An http(s) URL."),
+	VP_OPT("listen", VP_OPT_LISTEN, &o.listen, "ADDR",
+	    "A listen address."),
+	VP_OPT("tag", VP_OPT_LIST, &o.tags, "TAG", "A tag.", .max = 3),
+	VP_OPT("even", VP_OPT_CALL, &o.even, "N", "An even number.",
+	    .fn = even_arg),
+	VP_OPT("file", VP_OPT_STRING, &o.file, "FILE", "A readable file.",
+	    .flags = VP_OPT_READABLE),
+	VP_OPT_END
+};
+
+static const struct vp_opt pair_options[] = {
+	VP_OPT("retries", VP_OPT_INT, NULL, "N", "Retries.", .def = "3",
+	    .min = 0, .max = 100, .off = offsetof(struct pair, retries)),
+	VP_OPT("backoff", VP_OPT_DURATION, NULL, "DURATION", "Backoff.",
+	    .def = "200ms", .off = offsetof(struct pair, backoff)),
+	VP_OPT_END
+};
+
+static const struct vp_optgroup groups[] = {
+	{ NULL, options, NULL },
+	{ "Group options", pair_options, &pair },
+	{ NULL, NULL, NULL }
+};
+
+static const struct vp_cmd cmd = {
+	.name = "opt-check",
+	.about = "Parse the command line as opt.h says and print what every "
+	    "option holds.",
+	.see = "src/lib/opt.h",
+	.args = "ARG",
+	.min_args = 0,
+	.max_args = 2,
+	.groups = groups,
+};
+
+int
+main(int argc, char **argv)
+{
+	int n = vp_opt_parse(&cmd, argc, argv);
+
+	printf("flag=%d\nname=%s\ncount=%d\nn=%zu\nsize=%zu\nwait=%lld\n"
+	    "mode=%d\nurl=%s\nlisten=%s\neven=%d\nfile=%s\n", o.flag,
+	    o.name ? o.name : "-", o.count, o.n, o.size, (long long)o.wait,
+	    o.mode, o.url ? o.url : "-", o.listen ? o.listen : "-", o.even,
+	    o.file ? o.file : "-");
+	for (int i = 0; i < o.tags.n; i++)
+		printf("tag=%s\n", o.tags.v[i]);
+	printf("retries=%d\nbackoff=%lld\n", pair.retries,
+	    (long long)pair.backoff);
+	if (vp_opt_given("count"))
+		printf("given=count\n");
+	if (vp_opt_given("size"))
+		printf("given=size\n");
+	for (int i = 1; i <= n; i++)
+		printf("arg=%s\n", argv[i]);
+	free(o.tags.v);
+	return 0;
+}
