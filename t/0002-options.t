@@ -9,7 +9,7 @@ PATH="$VP_BUILDDIR/src/lib:$PATH"
 command -v opt-check >/dev/null 2>&1 || skip_all "opt-check not built (make check)"
 CASES=$VP_SRCDIR/t/data/options.cases
 ncases=$(grep -cv '^#' "$CASES")
-plan $((ncases + 1 + 6 + 6 * 3 + 3))
+plan $((ncases + 1 + 6 + 7 * 3 + 3))
 
 # ---- the table of cases ----
 tab=$(printf '\t')
@@ -63,6 +63,7 @@ cred_case sink-http --token-file "$T/empty" --url http://127.0.0.1:9/
 cred_case horizon-source --credentials-file "$T/oneline" --url http://127.0.0.1:9 --domain D --once
 cred_case webhook-source --basic-auth-file "$T/oneline" --listen 127.0.0.1:0
 cred_case vcpipe-metrics --credentials-file "$T/oneline" --listen 127.0.0.1:0 --dir "$T"
+cred_case sink-eventbridge --credentials-file "$T/oneline" --region us-east-1
 
 # ---- ":PORT" listens on every interface, as the event router's bindAddress ----
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -33,14 +33,6 @@ vp_log_set_level(const char *name)
 }
 
 void
-vp_log_level_option(const char *arg)
-{
-	if (vp_log_set_level(arg) != 0)
-		vp_usage_error("--log-level: expected debug, info, warn or "
-		    "error, got \"%s\"", arg);
-}
-
-void
 vp_log_set_json(int on)
 {
 	json_mode = on;

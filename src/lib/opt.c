@@ -613,6 +613,8 @@ after_parse(const struct vp_cmd *cmd)
 		for (o = g->opts; o->name; o++)
 			if ((o->flags & VP_OPT_REQUIRED) && !vp_opt_given(o->name))
 				vp_usage_error("--%s is required", o->name);
+	if (cmd->check)
+		cmd->check();
 	/* usage errors first: a file is only looked at on a good command line */
 	for (g = cmd->groups; g && g->opts; g++)
 		for (o = g->opts; o->name; o++) {

@@ -101,12 +101,18 @@ struct vp_cmd {
 	int min_args, max_args;
 	const struct vp_optgroup *groups;	/* the program's own rows first */
 	const struct vp_libversion *libs;	/* ends with { NULL, NULL } */
+	/*
+	 * What spans options (one of --a and --b, --x at most --y): called
+	 * once every value is stored, before VP_OPT_READABLE files are
+	 * looked at, so a usage error is reported as one.  May be NULL.
+	 */
+	void (*check)(void);
 };
 
 /*
- * Store the defaults, then read argv.  --help and --version print and exit 0;
- * a usage error prints "prog: what" and a hint, and exits 64; a
- * VP_OPT_READABLE file that cannot be read exits 66.  Returns the number of
+ * Store the defaults, then read argv, then call cmd->check.  --help and
+ * --version print and exit 0; a usage error prints "prog: what" and a hint,
+ * and exits 64; a VP_OPT_READABLE file that cannot be read exits 66.  Returns the number of
  * positional arguments, moved to argv[1] .. argv[n] in their order.
  */
 int vp_opt_parse(const struct vp_cmd *cmd, int argc, char **argv);

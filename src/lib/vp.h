@@ -45,8 +45,6 @@ extern const char *vp_progname;
 
 void vp_log_init(const char *progname);
 int vp_log_set_level(const char *name);	/* -1 when the name is unknown */
-/* --log-level ARG: set it, or a usage error naming the levels. */
-void vp_log_level_option(const char *arg);
 void vp_log_set_json(int on);
 int vp_log_enabled(enum vp_level lvl);
 void vp_log(enum vp_level lvl, const char *fmt, ...)

@@ -48,7 +48,7 @@ struct eb_opts {
 	size_t max_bytes;
 	int64_t linger_ms, max_retry_ms, retry_base_ms, retry_cap_ms;
 	int64_t timeout_ms, refresh_ms, ckpt_interval_ms;
-	long max_retries;	/* -1: no limit */
+	int max_retries;	/* -1: no limit */
 	struct vp_tls tls;
 };
 

@@ -12,86 +12,134 @@
  * This file reads the options and runs the loop; eb.h says where the rest is.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "eb.h"
+#include "opt.h"
 
 static struct eb E;
 
-static const char usage_text[] =
-"usage: sink-eventbridge --region REGION [--event-bus BUS] [--endpoint-url URL]\n"
-"           [--credentials-file FILE] [--profile NAME] [--dlq FILE]\n"
-"           [--checkpoint FILE] [--checkpoint-interval DURATION]\n"
-"           [--batch-size N] [--max-batch-bytes N]\n"
-"           [--linger DURATION] [--max-retries N] [--max-retry-time DURATION]\n"
-"           [--retry-base DURATION] [--retry-cap DURATION] [--timeout DURATION]\n"
-"           [--pattern FILE | --rule NAME | --rule-arn ARN]\n"
-"           [--rule-refresh DURATION] [--strict] [--insecure] [--ca-file FILE]\n"
-"           [--log-level LEVEL] [--log-json]\n"
-"       sink-eventbridge --help | --version\n";
+/* ---- options ----------------------------------------------------------------- */
 
-static int64_t
-duration_arg(const char *name, const char *v)
-{
-	int64_t d = vp_parse_duration_ms(v);
-
-	if (d < 0)
-		vp_usage_error("%s: bad duration \"%s\"", name, v);
-	return d;
-}
-
-static long
-num_arg(const char *name, const char *v, long lo, long hi)
-{
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(v, &end, 10);
-	if (errno || *v == '\0' || *end != '\0' || n < lo || n > hi)
-		vp_usage_error("%s: needs a number from %ld to %ld", name, lo, hi);
-	return n;
-}
-
-enum {
-	O_BATCH = 256, O_CA, O_CHECKPOINT, O_CKINTERVAL, O_CREDFILE, O_DLQ, O_ENDPOINT,
-	O_BUS, O_INSECURE, O_LINGER, O_LOGJSON, O_LOGLEVEL, O_MAXBYTES,
-	O_MAXRETRIES, O_MAXRETRYTIME, O_PATTERN, O_PROFILE, O_REGION,
-	O_RETRYBASE, O_RETRYCAP, O_RULE, O_RULEARN, O_REFRESH, O_STRICT,
-	O_TIMEOUT, O_VERSION
+static const struct vp_opt options[] = {
+	VP_OPT("region", VP_OPT_STRING, &E.o.region, "REGION",
+	    "The AWS region (else AWS_REGION or AWS_DEFAULT_REGION)."),
+	VP_OPT("event-bus", VP_OPT_STRING, &E.o.bus, "BUS",
+	    "Event bus name or ARN.", .def = "default"),
+	VP_OPT("endpoint-url", VP_OPT_URL, &E.o.endpoint, "URL",
+	    "Send to this endpoint instead of the region's."),
+	VP_OPT("credentials-file", VP_OPT_STRING, &E.o.credfile, "FILE",
+	    "Read keys from FILE, in the format of the shared credentials "
+	    "file, instead of the environment.",
+	    .flags = VP_OPT_READABLE),
+	VP_OPT("profile", VP_OPT_STRING, &E.o.profile, "NAME",
+	    "Profile (section) of the credentials file (else AWS_PROFILE or "
+	    "default)."),
+	VP_OPT("pattern", VP_OPT_STRING, &E.o.pattern_file, "FILE",
+	    "Send only the events this EventBridge event pattern matches.",
+	    .flags = VP_OPT_READABLE),
+	VP_OPT("rule", VP_OPT_STRING, &E.o.rule, "NAME",
+	    "Filter with this rule's event pattern, read from EventBridge."),
+	VP_OPT("rule-arn", VP_OPT_STRING, &E.o.rule_arn, "ARN",
+	    "Filter with this rule's event pattern (its ARN names the bus)."),
+	VP_OPT("rule-refresh", VP_OPT_DURATION, &E.o.refresh_ms, "DURATION",
+	    "How often the rule is read again.", .def = "5m", .min = 1000),
+	VP_OPT("strict", VP_OPT_FLAG, &E.o.strict, NULL,
+	    "Exit 65 on a line that is not a CloudEvent instead of "
+	    "dead-lettering (or logging) and skipping it."),
+	VP_OPT_END
 };
 
-static const struct option longopts[] = {
-	{ "batch-size", required_argument, NULL, O_BATCH },
-	{ "ca-file", required_argument, NULL, O_CA },
-	{ "checkpoint", required_argument, NULL, O_CHECKPOINT },
-	{ "checkpoint-interval", required_argument, NULL, O_CKINTERVAL },
-	{ "credentials-file", required_argument, NULL, O_CREDFILE },
-	{ "dlq", required_argument, NULL, O_DLQ },
-	{ "endpoint-url", required_argument, NULL, O_ENDPOINT },
-	{ "event-bus", required_argument, NULL, O_BUS },
-	{ "help", no_argument, NULL, 'h' },
-	{ "insecure", no_argument, NULL, O_INSECURE },
-	{ "linger", required_argument, NULL, O_LINGER },
-	{ "log-json", no_argument, NULL, O_LOGJSON },
-	{ "log-level", required_argument, NULL, O_LOGLEVEL },
-	{ "max-batch-bytes", required_argument, NULL, O_MAXBYTES },
-	{ "max-retries", required_argument, NULL, O_MAXRETRIES },
-	{ "max-retry-time", required_argument, NULL, O_MAXRETRYTIME },
-	{ "pattern", required_argument, NULL, O_PATTERN },
-	{ "profile", required_argument, NULL, O_PROFILE },
-	{ "region", required_argument, NULL, O_REGION },
-	{ "retry-base", required_argument, NULL, O_RETRYBASE },
-	{ "retry-cap", required_argument, NULL, O_RETRYCAP },
-	{ "rule", required_argument, NULL, O_RULE },
-	{ "rule-arn", required_argument, NULL, O_RULEARN },
-	{ "rule-refresh", required_argument, NULL, O_REFRESH },
-	{ "strict", no_argument, NULL, O_STRICT },
-	{ "timeout", required_argument, NULL, O_TIMEOUT },
-	{ "version", no_argument, NULL, O_VERSION },
-	{ NULL, 0, NULL, 0 }
+static const struct vp_opt delivery_options[] = {
+	VP_OPT("dlq", VP_OPT_STRING, &E.o.dlq, "FILE",
+	    "Append entries AWS refuses or that run out of retries to FILE "
+	    "(else such an entry stops the sink)."),
+	VP_OPT("checkpoint", VP_OPT_STRING, &E.o.checkpoint, "FILE",
+	    "Keep the last event done in FILE, replaced atomically."),
+	VP_OPT("checkpoint-interval", VP_OPT_DURATION, &E.o.ckpt_interval_ms,
+	    "DURATION", "Longest time between checkpoint writes while busy.",
+	    .def = "100ms"),
+	VP_OPT("batch-size", VP_OPT_INT, &E.o.batch, "N",
+	    "Entries per PutEvents request; 1 turns batching off.",
+	    .def = "10", .min = 1, .max = MAX_ENTRIES),
+	VP_OPT("max-batch-bytes", VP_OPT_SIZE, &E.o.max_bytes, "SIZE",
+	    "Request size limit as AWS counts it.", .def = "256k",
+	    .min = 1024, .max = 16 << 20),
+	VP_OPT("linger", VP_OPT_DURATION, &E.o.linger_ms, "DURATION",
+	    "How long a batch waits for more events.", .def = "20ms"),
+	VP_OPT("max-retries", VP_OPT_INT, &E.o.max_retries, "N",
+	    "Give up on an entry after N retries (default: no limit).",
+	    .min = 0, .max = 1000000),
+	VP_OPT("max-retry-time", VP_OPT_DURATION, &E.o.max_retry_ms,
+	    "DURATION", "Give up on an entry this long after its first "
+	    "attempt (0: no limit).", .def = "0s"),
+	VP_OPT("retry-base", VP_OPT_DURATION, &E.o.retry_base_ms, "DURATION",
+	    "First backoff ceiling; it doubles with each retry.",
+	    .def = "200ms"),
+	VP_OPT("retry-cap", VP_OPT_DURATION, &E.o.retry_cap_ms, "DURATION",
+	    "Largest backoff.", .def = "30s"),
+	VP_OPT("timeout", VP_OPT_DURATION, &E.o.timeout_ms, "DURATION",
+	    "Longest time for one request.", .def = "30s", .min = 1),
+	VP_OPT("insecure", VP_OPT_FLAG, &E.o.tls.insecure, NULL,
+	    "Do not verify the endpoint's certificate."),
+	VP_OPT("ca-file", VP_OPT_STRING, &E.o.tls.ca_file, "FILE",
+	    "Verify the endpoint's certificate with these CA certificates.",
+	    .flags = VP_OPT_READABLE),
+	VP_OPT_END
+};
+
+static const struct vp_optgroup groups[] = {
+	{ NULL, options, NULL },
+	{ "Delivery options", delivery_options, NULL },
+	{ NULL, NULL, NULL }
+};
+
+static const struct vp_libversion libs[] = {
+	{ NULL, vp_curl_version }, { "jansson", jansson_version_str },
+	{ NULL, NULL }
+};
+
+/* What spans options: one filter, a region from the environment. */
+static void
+check(void)
+{
+	if (!vp_opt_given("max-retries"))
+		E.o.max_retries = -1;
+	if ((E.o.pattern_file != NULL) + (E.o.rule != NULL) +
+	    (E.o.rule_arn != NULL) > 1)
+		vp_usage_error("give one of --pattern, --rule and --rule-arn");
+	if (E.o.rule_arn)
+		eb_parse_rule_arn(&E, E.o.rule_arn);
+	else if (E.o.rule) {
+		E.rule_name = vp_xstrdup(E.o.rule);
+		if (strcmp(E.o.bus, "default") != 0)
+			E.rule_bus = vp_xstrdup(E.o.bus);
+	}
+	if (E.o.region == NULL && (E.o.region = getenv("AWS_REGION")) == NULL)
+		E.o.region = getenv("AWS_DEFAULT_REGION");
+	if (E.o.region == NULL || *E.o.region == '\0')
+		vp_usage_error("--region is required (or set AWS_REGION)");
+	for (const char *p = E.o.region; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
+		    *p == '-'))
+			vp_usage_error("--region: \"%s\" is not a region name",
+			    E.o.region);
+	if (E.o.retry_cap_ms < E.o.retry_base_ms)
+		E.o.retry_cap_ms = E.o.retry_base_ms;
+}
+
+static const struct vp_cmd cmd = {
+	.name = "sink-eventbridge",
+	.synopsis = "--region REGION [OPTION]...",
+	.about = "Put CloudEvent lines from stdin on an Amazon EventBridge "
+	    "event bus in PutEvents batches, at least once, with retries, a "
+	    "dead-letter file and a checkpoint; optionally only the events an "
+	    "EventBridge pattern or rule matches.",
+	.see = "sink-eventbridge(1) and vcpipe-formats(5)",
+	.groups = groups,
+	.libs = libs,
+	.check = check,
 };
 
 /* Endpoint, pattern, keys, the curl handle and the queue. */
@@ -164,143 +212,9 @@ run(struct eb *eb)
 int
 main(int argc, char **argv)
 {
-	int ch, rc = VP_EXIT_OK;
+	int rc = VP_EXIT_OK;
 
-	vp_log_init(argv[0]);
-	E.o.bus = "default";
-	E.o.batch = MAX_ENTRIES;
-	E.o.max_bytes = 256 * 1024;
-	E.o.linger_ms = 20;
-	E.o.max_retries = -1;
-	E.o.retry_base_ms = 200;
-	E.o.retry_cap_ms = 30000;
-	E.o.timeout_ms = 30000;
-	E.o.refresh_ms = 5 * 60 * 1000;
-	E.o.ckpt_interval_ms = 100;
-	while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
-		switch (ch) {
-		case O_BATCH:
-			E.o.batch = (int)num_arg("--batch-size", optarg, 1,
-			    MAX_ENTRIES);
-			break;
-		case O_CA:
-			E.o.tls.ca_file = optarg;
-			break;
-		case O_CHECKPOINT:
-			E.o.checkpoint = optarg;
-			break;
-		case O_CKINTERVAL:
-			E.o.ckpt_interval_ms = duration_arg("--checkpoint-interval",
-			    optarg);
-			break;
-		case O_CREDFILE:
-			E.o.credfile = optarg;
-			break;
-		case O_DLQ:
-			E.o.dlq = optarg;
-			break;
-		case O_ENDPOINT:
-			E.o.endpoint = optarg;
-			break;
-		case O_BUS:
-			E.o.bus = optarg;
-			break;
-		case 'h':
-			fputs(usage_text, stdout);
-			return VP_EXIT_OK;
-		case O_INSECURE:
-			E.o.tls.insecure = 1;
-			break;
-		case O_LINGER:
-			E.o.linger_ms = duration_arg("--linger", optarg);
-			break;
-		case O_LOGJSON:
-			vp_log_set_json(1);
-			break;
-		case O_LOGLEVEL:
-			vp_log_level_option(optarg);
-			break;
-		case O_MAXBYTES:
-			E.o.max_bytes = (size_t)num_arg("--max-batch-bytes",
-			    optarg, 1024, 16L << 20);
-			break;
-		case O_MAXRETRIES:
-			E.o.max_retries = num_arg("--max-retries", optarg, 0,
-			    1000000);
-			break;
-		case O_MAXRETRYTIME:
-			E.o.max_retry_ms = duration_arg("--max-retry-time", optarg);
-			break;
-		case O_PATTERN:
-			E.o.pattern_file = optarg;
-			break;
-		case O_PROFILE:
-			E.o.profile = optarg;
-			break;
-		case O_REGION:
-			E.o.region = optarg;
-			break;
-		case O_RETRYBASE:
-			E.o.retry_base_ms = duration_arg("--retry-base", optarg);
-			break;
-		case O_RETRYCAP:
-			E.o.retry_cap_ms = duration_arg("--retry-cap", optarg);
-			break;
-		case O_RULE:
-			E.o.rule = optarg;
-			break;
-		case O_RULEARN:
-			E.o.rule_arn = optarg;
-			break;
-		case O_REFRESH:
-			E.o.refresh_ms = duration_arg("--rule-refresh", optarg);
-			if (E.o.refresh_ms < 1000)
-				vp_usage_error("--rule-refresh: at least 1s");
-			break;
-		case O_STRICT:
-			E.o.strict = 1;
-			break;
-		case O_TIMEOUT:
-			E.o.timeout_ms = duration_arg("--timeout", optarg);
-			if (E.o.timeout_ms == 0)
-				vp_usage_error("--timeout: must be positive");
-			break;
-		case O_VERSION:
-			/* until its options move to an opt.h table */
-			printf("sink-eventbridge (vcpipe) %s\n%s\njansson %s\n",
-			    PACKAGE_VERSION, vp_curl_version(),
-			    jansson_version_str());
-			return VP_EXIT_OK;
-		default:
-			fprintf(stderr, "Try 'sink-eventbridge --help' for more "
-			    "information.\n");
-			return VP_EXIT_USAGE;
-		}
-	}
-	if (optind != argc)
-		vp_usage_error("unexpected argument \"%s\"", argv[optind]);
-	if ((E.o.pattern_file != NULL) + (E.o.rule != NULL) +
-	    (E.o.rule_arn != NULL) > 1)
-		vp_usage_error("give one of --pattern, --rule and --rule-arn");
-	if (E.o.rule_arn)
-		eb_parse_rule_arn(&E, E.o.rule_arn);
-	else if (E.o.rule) {
-		E.rule_name = vp_xstrdup(E.o.rule);
-		if (strcmp(E.o.bus, "default") != 0)
-			E.rule_bus = vp_xstrdup(E.o.bus);
-	}
-	if (E.o.region == NULL && (E.o.region = getenv("AWS_REGION")) == NULL)
-		E.o.region = getenv("AWS_DEFAULT_REGION");
-	if (E.o.region == NULL || *E.o.region == '\0')
-		vp_usage_error("--region is required (or set AWS_REGION)");
-	for (const char *p = E.o.region; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ||
-		    *p == '-'))
-			vp_usage_error("--region: \"%s\" is not a region name",
-			    E.o.region);
-	if (E.o.retry_cap_ms < E.o.retry_base_ms)
-		E.o.retry_cap_ms = E.o.retry_base_ms;
-
+	vp_opt_parse(&cmd, argc, argv);
 	vp_signals_init();
 	setup(&E);
 	run(&E);

@@ -370,6 +370,20 @@ static const struct vp_libversion libs[] = {
 	{ NULL, NULL }
 };
 
+/* What spans options. */
+static void
+check(void)
+{
+	if ((S.url == NULL) == (O.gateway == NULL))
+		vp_usage_error("give exactly one of --url and --openfaas");
+	if (S.url && (O.async || vp_opt_given("connector")))
+		vp_usage_error("--async and --connector go with --openfaas");
+	if (S.url && O.cred_path && O.token_path)
+		vp_usage_error("give one of --credentials-file and --token-file");
+	if (S.policy.cap_ms < S.policy.base_ms)
+		vp_usage_error("--retry-base must be at most --retry-cap");
+}
+
 static const struct vp_cmd cmd = {
 	.name = "sink-http",
 	.synopsis = "--url URL | --openfaas GATEWAY [OPTION]...",
@@ -379,6 +393,7 @@ static const struct vp_cmd cmd = {
 	.see = "sink-http(1) and vcpipe-formats(5)",
 	.groups = groups,
 	.libs = libs,
+	.check = check,
 };
 
 int
@@ -388,14 +403,6 @@ main(int argc, char *argv[])
 	int rc = 0;
 
 	vp_opt_parse(&cmd, argc, argv);
-	if ((S.url == NULL) == (O.gateway == NULL))
-		vp_usage_error("give exactly one of --url and --openfaas");
-	if (S.url && (O.async || vp_opt_given("connector")))
-		vp_usage_error("--async and --connector go with --openfaas");
-	if (S.url && O.cred_path && O.token_path)
-		vp_usage_error("give one of --credentials-file and --token-file");
-	if (S.policy.cap_ms < S.policy.base_ms)
-		vp_usage_error("--retry-base must be at most --retry-cap");
 
 	vp_signals_init();
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
