@@ -94,7 +94,7 @@ is "SIGTERM exits 0" 0 "$rc"
 # -- resume from a checkpoint -------------------------------------------------
 line=$(sed -n 5p "$T/follow.out")
 printf '%s\n' "$line" | jq -c '{version:1, source:.vcenter, id:"x", time:.createdTime, key:.key}' >"$T/ckpt"
-vc-source --url "$VCSIM_URL" --ca-file "$VCSIM_CAFILE" --page-size 1000 --checkpoint "$T/ckpt" --once >"$T/resume.out"
+vc-source --url "$VCSIM_URL" --ca-file "$VCSIM_CAFILE" --page-size 1000 --checkpoint "$T/ckpt" --once 2>>"$T/vc-source.err" >"$T/resume.out"
 want_first=$(sed -n 6p "$T/follow.out" | jq .key)
 is "checkpoint: resumes right after the checkpointed event" "$want_first" "$(head -1 "$T/resume.out" | jq .key)"
 jq -r .key "$T/follow.out" | sed -n '6,$p' >"$T/k1"; jq -r .key "$T/resume.out" | head -n "$(wc -l <"$T/k1")" >"$T/k2"

@@ -13,18 +13,18 @@ VS="vc-source --url $VCSIM_URL"
 # (vc-source's own logins add events as it reads: compare up to the burst's end)
 last=$(vcsim_op post-burst count=3500 | jq .lastKey)
 total=$(vcsim_op events | jq .total)
-$VS --begin 1h --once | jq -c "select(.key <= $last)" >"$T/backlog.out"
+$VS --begin 1h --once 2>>"$T/vc-source.err" | jq -c "select(.key <= $last)" >"$T/backlog.out"
 is "the whole backlog is read" "$total" "$(wc -l <"$T/backlog.out")"
 jq -r .key "$T/backlog.out" >"$T/keys"; sort -n "$T/keys" >"$T/keys.sorted"
 same "oldest first, in key order" "$T/keys.sorted" "$T/keys"
 is "no duplicates" 0 "$(sort "$T/keys" | uniq -d | wc -l)"
-$VS --begin 1h --once --read-size 7 | jq -c "select(.key <= $last)" >"$T/small.out"
+$VS --begin 1h --once --read-size 7 2>>"$T/vc-source.err" | jq -c "select(.key <= $last)" >"$T/small.out"
 same "small ReadNextEvents pages give the same stream" "$T/backlog.out" "$T/small.out"
 
 # --since and --until cut the stream by creation time (both inclusive)
 since=$(sed -n 1000p "$T/backlog.out" | jq -r .createdTime)
 until=$(sed -n 2000p "$T/backlog.out" | jq -r .createdTime)
-$VS --since "$since" --until "$until" --once >"$T/window.out"
+$VS --since "$since" --until "$until" --once 2>>"$T/vc-source.err" >"$T/window.out"
 first=$(head -1 "$T/window.out" | jq -r .createdTime); last=$(tail -1 "$T/window.out" | jq -r .createdTime)
 [ "$first" = "$since" ] && [ "$last" = "$until" ] && ok "--since/--until window" || not_ok "--since/--until window ($first .. $last)"
 
@@ -64,7 +64,7 @@ sed -n "${line}p" "$T/follow.out" | jq -c '{version:1, time:.createdTime, key:.k
 # (what the follower had before the resume starts: it then also sees the
 # resume's own login and logout, which the resume itself partly cannot)
 sed -n "$((line + 1)),\$p" "$T/follow.out" >"$T/rest"
-$VS --checkpoint "$T/ckpt" --once >"$T/resume.out"
+$VS --checkpoint "$T/ckpt" --once 2>>"$T/vc-source.err" >"$T/resume.out"
 head -n "$(wc -l <"$T/rest")" "$T/resume.out" >"$T/resume.head"
 same "checkpoint on a wrapped key resumes right after it" "$T/rest" "$T/resume.head"
 kill -TERM $vcpid; set +e; wait $vcpid; rc=$?; set -e

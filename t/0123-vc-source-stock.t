@@ -28,7 +28,7 @@ sed -n 150p "$T/backlog.out" | jq -c '{version:1, source:.vcenter, id:"x", time:
 ck=$(jq .key "$T/ckpt")
 vcsim_op post-burst count=50 >/dev/null
 newest=$(vcsim_op events | jq .newestKey)
-$VS --checkpoint "$T/ckpt" --once >"$T/resume.out"
+$VS --checkpoint "$T/ckpt" --once 2>>"$T/vc-source.err" >"$T/resume.out"
 upto "$T/resume.out" "$newest" >"$T/got"
 seq $((ck + 1)) "$newest" >"$T/want"
 same "checkpoint: every event after it ($((newest - ck)) events), in order" "$T/want" "$T/got"
@@ -36,7 +36,7 @@ same "checkpoint: every event after it ($((newest - ck)) events), in order" "$T/
 # -- more events than the server holds: the newest 1000 ----------------------
 vcsim_op post-burst count=1500 >/dev/null
 newest=$(vcsim_op events | jq .newestKey)
-$VS --begin 1h --once >"$T/big.out"
+$VS --begin 1h --once 2>>"$T/vc-source.err" >"$T/big.out"
 upto "$T/big.out" "$newest" >"$T/got"
 first=$(head -1 "$T/got")
 seq "$first" "$newest" >"$T/want"

@@ -36,12 +36,12 @@ $VS --checkpoint "$ck" --once >"$T/r2.out" 2>"$T/r2.err"
 is "restarted before any delivery: nothing since the first start is lost" 0 "$(lost "$a" "$b" "$T/r2.out")"
 same "the start position is kept, not moved to now" "$T/start.before" "$ck.start"
 ckpt "$ck" $((a + 2)) "$T/r2.out"
-$VS --checkpoint "$ck" --once >"$T/r3.out"
+$VS --checkpoint "$ck" --once 2>>"$T/vc-source.err" >"$T/r3.out"
 is "once a checkpoint exists it wins" $((a + 3)) "$(keys "$T/r3.out" | head -1)"
 
 # -- events committed 8 s late, across a restart --------------------------------
 k=$(vcsim_op post-burst count=3 | jq .lastKey)
-$VS --begin 1m --once >"$T/l.out"
+$VS --begin 1m --once 2>>"$T/vc-source.err" >"$T/l.out"
 ckpt "$T/ck-late" "$k" "$T/l.out"
 late 20 8000 >"$T/late.keys"
 $VS --checkpoint "$T/ck-late" --once >"$T/l2.out" 2>"$T/l2.err"
@@ -50,7 +50,7 @@ is "late commits: nothing delivered comes again" 0 "$(keys "$T/l2.out" | awk -v 
 
 # -- a clock stepped back 10 minutes, across a restart ----------------------------
 k=$(vcsim_op post-burst count=8 | jq .lastKey)
-$VS --begin 1m --once >"$T/c.out"
+$VS --begin 1m --once 2>>"$T/vc-source.err" >"$T/c.out"
 ckpt "$T/ck-clock" "$k" "$T/c.out"
 late 20 600000 >"$T/clock.keys"
 $VS --checkpoint "$T/ck-clock" --once >"$T/c2.out" 2>"$T/c2.err"
@@ -62,7 +62,7 @@ grep -q "go back to" "$T/c2.err" && ok "clock stepped back: found by key" || not
 vcsim_op post-burst count=2 >/dev/null
 fut=$(vcsim_op post-event class=VmPoweredOnEvent backdate=-3600000 | jq .lastKey)
 vcsim_op post-burst count=2 >/dev/null
-$VS --begin 1m --once >"$T/f.out"
+$VS --begin 1m --once 2>>"$T/vc-source.err" >"$T/f.out"
 ckpt "$T/ck-fut" "$fut" "$T/f.out"
 b=$(vcsim_op post-burst count=20 | jq .lastKey)
 sleep 2

@@ -31,7 +31,7 @@ ops() {
 ops >"$T/ops.json" 2>"$T/ops.err" || { diag "$(cat "$T/ops.err")"; bail "an operation failed"; }
 last=$(vcsim_op events | jq .newestKey)
 
-vc-source --url "$VCSIM_URL" --ca-file "$VCSIM_CAFILE" --begin 1h --once --page-size 1000 >"$T/vc.ndjson"
+vc-source --url "$VCSIM_URL" --ca-file "$VCSIM_CAFILE" --begin 1h --once --page-size 1000 2>>"$T/vc-source.err" >"$T/vc.ndjson"
 govmomi_events -once -page 1000 >"$T/govmomi.ndjson"
 sel='select(.key <= '"$last"')'
 jq -c "$sel | [.key, .class]" "$T/vc.ndjson" | sort -n -t, -k1.2 >"$T/vc.classes"
