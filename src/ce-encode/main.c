@@ -343,10 +343,6 @@ static const struct vp_opt options[] = {
 	VP_OPT_END
 };
 
-static const struct vp_optgroup groups[] = {
-	{ NULL, options, NULL }, { NULL, NULL, NULL }
-};
-
 static const struct vp_cmd cmd = {
 	.name = "ce-encode",
 	.about = "Read raw vCenter event lines (or CloudEvents) on stdin and "
@@ -354,7 +350,7 @@ static const struct vp_cmd cmd = {
 	    "reported with their line number, skipped and kept in --reject "
 	    "FILE (--strict: stop).",
 	.see = "ce-encode(1) and vcpipe-formats(5)",
-	.groups = groups,
+	.opts = options,
 };
 
 int

@@ -418,15 +418,6 @@ static const struct vp_opt options[] = {
 	VP_OPT_END
 };
 
-static const struct vp_optgroup groups[] = {
-	{ NULL, options, NULL }, { NULL, NULL, NULL }
-};
-
-static const struct vp_libversion libs[] = {
-	{ NULL, vp_curl_version }, { "jansson", jansson_version_str },
-	{ NULL, NULL }
-};
-
 static const struct vp_cmd cmd = {
 	.name = "horizon-source",
 	.synopsis = "--url URL [OPTION]...",
@@ -434,8 +425,8 @@ static const struct vp_cmd cmd = {
 	    "write each new one, oldest first, as one CloudEvent line with "
 	    "the event router's type names.",
 	.see = "horizon-source(1) and vcpipe-formats(5)",
-	.groups = groups,
-	.libs = libs,
+	.opts = options,
+	.libs = VP_LIBS(VP_LIB_CURL, VP_LIB_JANSSON),
 };
 
 int

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "httpd.h"
 #include "vp.h"
@@ -60,6 +61,15 @@ httpd_start(const char *addr, unsigned flags, MHD_AccessHandlerCallback cb,
 		snprintf(err, errlen, "%s: cannot listen (address in use or "
 		    "not available?)", addr);
 	return d;
+}
+
+void
+httpd_quiesce(struct MHD_Daemon *d)
+{
+	MHD_socket ls = MHD_quiesce_daemon(d);
+
+	if (ls != MHD_INVALID_SOCKET)
+		close(ls);
 }
 
 unsigned

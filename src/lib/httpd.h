@@ -22,6 +22,8 @@
 struct MHD_Daemon *httpd_start(const char *addr, unsigned flags,
     MHD_AccessHandlerCallback cb, void *cls, struct MHD_OptionItem *opts,
     char *err, size_t errlen);
+/* Stop accepting connections (a drain); those open go on. */
+void httpd_quiesce(struct MHD_Daemon *d);
 /* The port the daemon listens on. */
 unsigned httpd_port(struct MHD_Daemon *d);
 
@@ -46,6 +48,9 @@ int httpd_basic_auth_ok(struct MHD_Connection *c, const char *user,
     const char *pass);
 /* Queue 401 with a WWW-Authenticate: Basic challenge for realm. */
 enum MHD_Result httpd_auth_fail(struct MHD_Connection *c, const char *realm);
+
+/* libmicrohttpd's --version line (opt.h's VP_LIBS). */
+#define VP_LIB_MHD { "libmicrohttpd", MHD_get_version }
 
 /* The client's address as text, for log lines. */
 void httpd_peer(struct MHD_Connection *c, char *buf, size_t len);

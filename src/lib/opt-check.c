@@ -76,7 +76,6 @@ static const struct vp_opt pair_options[] = {
 };
 
 static const struct vp_optgroup groups[] = {
-	{ NULL, options, NULL },
 	{ "Group options", pair_options, &pair },
 	{ NULL, NULL, NULL }
 };
@@ -89,6 +88,7 @@ static const struct vp_cmd cmd = {
 	.args = "ARG",
 	.min_args = 0,
 	.max_args = 2,
+	.opts = options,
 	.groups = groups,
 };
 

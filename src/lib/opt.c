@@ -241,22 +241,11 @@ store(const struct vp_opt *o, void *dest, const char *v, char *err,
 		*(const char **)dest = v;
 		return 0;
 	}
-	case VP_OPT_INT: {
-		long long n;
-		int64_t max = o->max ? o->max : INT_MAX;
-
-		if (vp_parse_int(v, o->min, max, &n, why, sizeof(why)) != 0) {
-			bounds_text(o, "from ", range, sizeof(range));
-			snprintf(err, errlen, "expected a whole number%s%s, "
-			    "got \"%s\"", *range ? " " : "", range, v);
-			return -1;
-		}
-		*(int *)dest = (int)n;
-		return 0;
-	}
+	case VP_OPT_INT:
 	case VP_OPT_COUNT: {
 		long long n;
-		int64_t max = o->max ? o->max : LLONG_MAX;
+		int64_t max = o->max ? o->max :
+		    o->kind == VP_OPT_INT ? INT_MAX : LLONG_MAX;
 
 		if (vp_parse_int(v, o->min, max, &n, why, sizeof(why)) != 0) {
 			bounds_text(o, "from ", range, sizeof(range));
@@ -264,7 +253,10 @@ store(const struct vp_opt *o, void *dest, const char *v, char *err,
 			    "got \"%s\"", *range ? " " : "", range, v);
 			return -1;
 		}
-		*(size_t *)dest = (size_t)n;
+		if (o->kind == VP_OPT_INT)
+			*(int *)dest = (int)n;
+		else
+			*(size_t *)dest = (size_t)n;
 		return 0;
 	}
 	case VP_OPT_SIZE: {
@@ -375,6 +367,24 @@ static const struct vp_opt common_opts[] = {
 	VP_OPT_END
 };
 
+#define MAX_GROUPS 16
+
+/* The program's own rows, then its groups, as one list ended by { NULL }. */
+static const struct vp_optgroup *
+all_groups(const struct vp_cmd *cmd)
+{
+	static struct vp_optgroup all[MAX_GROUPS + 2];
+	int n = 0;
+
+	if (cmd->opts)
+		all[n++] = (struct vp_optgroup){ NULL, cmd->opts, NULL };
+	for (const struct vp_optgroup *g = cmd->groups; g && g->opts &&
+	    n < MAX_GROUPS + 1; g++)
+		all[n++] = *g;
+	all[n] = (struct vp_optgroup){ NULL, NULL, NULL };
+	return all;
+}
+
 static void *
 dest_of(const struct vp_optgroup *g, const struct vp_opt *o)
 {
@@ -389,7 +399,7 @@ static const struct vp_opt *
 find(const struct vp_cmd *cmd, const char *name, size_t len,
     const struct vp_optgroup **gp)
 {
-	for (const struct vp_optgroup *g = cmd->groups; g && g->opts; g++)
+	for (const struct vp_optgroup *g = all_groups(cmd); g->opts; g++)
 		for (const struct vp_opt *o = g->opts; o->name; o++)
 			if (strlen(o->name) == len &&
 			    memcmp(o->name, name, len) == 0) {
@@ -520,7 +530,7 @@ vp_opt_help(const struct vp_cmd *cmd)
 		wrap(&b, &col, cmd->about, 0);
 		vp_buf_append(&b, "\n", 1);
 	}
-	for (const struct vp_optgroup *g = cmd->groups; g && g->opts; g++) {
+	for (const struct vp_optgroup *g = all_groups(cmd); g->opts; g++) {
 		vp_buf_printf(&b, "\n%s:\n", g->title ? g->title : "Options");
 		for (const struct vp_opt *o = g->opts; o->name; o++)
 			help_row(&b, o);
@@ -574,7 +584,7 @@ set_defaults(const struct vp_cmd *cmd)
 {
 	char err[512];
 
-	for (const struct vp_optgroup *g = cmd->groups; g && g->opts; g++)
+	for (const struct vp_optgroup *g = all_groups(cmd); g->opts; g++)
 		for (const struct vp_opt *o = g->opts; o->name; o++) {
 			void *d = dest_of(g, o);
 
@@ -609,14 +619,14 @@ after_parse(const struct vp_cmd *cmd)
 	const struct vp_optgroup *g;
 	const struct vp_opt *o;
 
-	for (g = cmd->groups; g && g->opts; g++)
+	for (g = all_groups(cmd); g->opts; g++)
 		for (o = g->opts; o->name; o++)
 			if ((o->flags & VP_OPT_REQUIRED) && !vp_opt_given(o->name))
 				vp_usage_error("--%s is required", o->name);
 	if (cmd->check)
 		cmd->check();
 	/* usage errors first: a file is only looked at on a good command line */
-	for (g = cmd->groups; g && g->opts; g++)
+	for (g = all_groups(cmd); g->opts; g++)
 		for (o = g->opts; o->name; o++) {
 			const char *path;
 

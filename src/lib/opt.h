@@ -92,6 +92,17 @@ struct vp_libversion {
 	const char *(*version)(void);
 };
 
+/*
+ * The --version lines of a program: .libs = VP_LIBS(VP_LIB_CURL,
+ * VP_LIB_JANSSON).  Each macro is usable where the library's header is
+ * included (VP_LIB_MHD: httpd.h).
+ */
+#define VP_LIBS(...) \
+	((const struct vp_libversion[]){ __VA_ARGS__, { NULL, NULL } })
+#define VP_LIB_CURL { NULL, vp_curl_version }
+#define VP_LIB_JANSSON { "jansson", jansson_version_str }
+#define VP_LIB_YAML { "libyaml", yaml_get_version_string }
+
 struct vp_cmd {
 	const char *name;	/* the program: messages, usage, --version */
 	const char *synopsis;	/* after "usage: NAME "; "" when only options */
@@ -99,7 +110,8 @@ struct vp_cmd {
 	const char *see;	/* "sink-http(1), vcpipe-formats(5)" */
 	const char *args;	/* positional arguments' name, NULL: none */
 	int min_args, max_args;
-	const struct vp_optgroup *groups;	/* the program's own rows first */
+	const struct vp_opt *opts;		/* the program's own rows */
+	const struct vp_optgroup *groups;	/* more, under headings; may be NULL */
 	const struct vp_libversion *libs;	/* ends with { NULL, NULL } */
 	/*
 	 * What spans options (one of --a and --b, --x at most --y): called

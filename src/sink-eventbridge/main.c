@@ -90,14 +90,8 @@ static const struct vp_opt delivery_options[] = {
 };
 
 static const struct vp_optgroup groups[] = {
-	{ NULL, options, NULL },
 	{ "Delivery options", delivery_options, NULL },
 	{ NULL, NULL, NULL }
-};
-
-static const struct vp_libversion libs[] = {
-	{ NULL, vp_curl_version }, { "jansson", jansson_version_str },
-	{ NULL, NULL }
 };
 
 /* What spans options: one filter, a region from the environment. */
@@ -137,8 +131,9 @@ static const struct vp_cmd cmd = {
 	    "dead-letter file and a checkpoint; optionally only the events an "
 	    "EventBridge pattern or rule matches.",
 	.see = "sink-eventbridge(1) and vcpipe-formats(5)",
+	.opts = options,
 	.groups = groups,
-	.libs = libs,
+	.libs = VP_LIBS(VP_LIB_CURL, VP_LIB_JANSSON),
 	.check = check,
 };
 

@@ -359,15 +359,9 @@ static const struct vp_opt http_options[] = {
 };
 
 static const struct vp_optgroup groups[] = {
-	{ NULL, options, NULL },
 	{ "Delivery options", delivery_options, NULL },
 	{ "HTTP options", http_options, NULL },
 	{ NULL, NULL, NULL }
-};
-
-static const struct vp_libversion libs[] = {
-	{ NULL, vp_curl_version }, { "jansson", jansson_version_str },
-	{ NULL, NULL }
 };
 
 /* What spans options. */
@@ -391,8 +385,9 @@ static const struct vp_cmd cmd = {
 	    "HTTP, in order, at least once, with retries, a dead-letter file "
 	    "and a checkpoint.",
 	.see = "sink-http(1) and vcpipe-formats(5)",
+	.opts = options,
 	.groups = groups,
-	.libs = libs,
+	.libs = VP_LIBS(VP_LIB_CURL, VP_LIB_JANSSON),
 	.check = check,
 };
 

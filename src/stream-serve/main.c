@@ -684,23 +684,14 @@ static const struct vp_opt options[] = {
 	VP_OPT_END
 };
 
-static const struct vp_optgroup groups[] = {
-	{ NULL, options, NULL }, { NULL, NULL, NULL }
-};
-
-static const struct vp_libversion libs[] = {
-	{ "libmicrohttpd", MHD_get_version },
-	{ "jansson", jansson_version_str }, { NULL, NULL }
-};
-
 static const struct vp_cmd cmd = {
 	.name = "stream-serve",
 	.about = "Keep the CloudEvent lines read on stdin in a bounded log and "
 	    "serve it with the vSphere Event Streaming API (/api/v1/range, "
 	    "/api/v1/events, watch streams) and a live event viewer at /.",
 	.see = "stream-serve(1) and vcpipe-formats(5)",
-	.groups = groups,
-	.libs = libs,
+	.opts = options,
+	.libs = VP_LIBS(VP_LIB_MHD, VP_LIB_JANSSON),
 };
 
 int
@@ -712,7 +703,6 @@ main(int argc, char **argv)
 	sigset_t block, old;
 	char err[512];
 	int64_t deadline;
-	MHD_socket ls;
 
 	vp_opt_parse(&cmd, argc, argv);
 	ring = vp_xmalloc(opt.max_events * sizeof(*ring));
@@ -752,9 +742,7 @@ main(int argc, char **argv)
 	pthread_mutex_lock(&lock);
 	stopping = 1;
 	pthread_mutex_unlock(&lock);
-	ls = MHD_quiesce_daemon(d);
-	if (ls != MHD_INVALID_SOCKET)
-		close(ls);
+	httpd_quiesce(d);
 	wake_all();
 	deadline = vp_now_ms() + 2000;
 	while (nwatchers > 0 && vp_now_ms() < deadline) {

@@ -1447,23 +1447,15 @@ static const struct vp_opt options[] = {
 	VP_OPT_END
 };
 
-static const struct vp_optgroup groups[] = {
-	{ NULL, options, NULL }, { NULL, NULL, NULL }
-};
-
-static const struct vp_libversion libs[] = {
-	{ NULL, vp_curl_version }, { NULL, vim_libxml2_version },
-	{ "jansson", jansson_version_str }, { NULL, NULL }
-};
-
 static const struct vp_cmd cmd = {
 	.name = "vc-source",
 	.synopsis = "--url URL [OPTION]...",
 	.about = "Read vCenter events and write one raw event per line on "
 	    "stdout, oldest first, following until stopped.",
 	.see = "vc-source(1) and vcpipe-formats(5)",
-	.groups = groups,
-	.libs = libs,
+	.opts = options,
+	.libs = VP_LIBS(VP_LIB_CURL, { NULL, vim_libxml2_version },
+	    VP_LIB_JANSSON),
 };
 
 int

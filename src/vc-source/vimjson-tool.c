@@ -130,23 +130,14 @@ static const struct vp_opt options[] = {
 	VP_OPT_END
 };
 
-static const struct vp_optgroup groups[] = {
-	{ NULL, options, NULL }, { NULL, NULL, NULL }
-};
-
-static const struct vp_libversion libs[] = {
-	{ NULL, vim_libxml2_version }, { "jansson", jansson_version_str },
-	{ NULL, NULL }
-};
-
 static const struct vp_cmd cmd = {
 	.name = "vimjson-tool",
 	.synopsis = "[OPTION]... < RESPONSE.xml",
 	.about = "Print vc-source's JSON for each event in a vim25 SOAP "
 	    "response (or a bare event element) read on stdin, one line per "
 	    "event. A check program for the tests and benches.",
-	.groups = groups,
-	.libs = libs,
+	.opts = options,
+	.libs = VP_LIBS({ NULL, vim_libxml2_version }, VP_LIB_JANSSON),
 };
 
 int

@@ -360,15 +360,6 @@ static const struct vp_opt options[] = {
 	VP_OPT_END
 };
 
-static const struct vp_optgroup groups[] = {
-	{ NULL, options, NULL }, { NULL, NULL, NULL }
-};
-
-static const struct vp_libversion libs[] = {
-	{ "libmicrohttpd", MHD_get_version },
-	{ "jansson", jansson_version_str }, { NULL, NULL }
-};
-
 static const struct vp_cmd cmd = {
 	.name = "vcpipe-metrics",
 	.synopsis = "--listen ADDR --dir RUNDIR [OPTION]...",
@@ -376,8 +367,8 @@ static const struct vp_cmd cmd = {
 	    "router's expvar JSON) and /metrics (Prometheus). vcpipe runs it "
 	    "when the configuration has a metricsProvider.",
 	.see = "vcpipe(1)",
-	.groups = groups,
-	.libs = libs,
+	.opts = options,
+	.libs = VP_LIBS(VP_LIB_MHD, VP_LIB_JANSSON),
 };
 
 int

@@ -145,14 +145,6 @@ static const struct vp_opt options[] = {
 	VP_OPT_END
 };
 
-static const struct vp_optgroup groups[] = {
-	{ NULL, options, NULL }, { NULL, NULL, NULL }
-};
-
-static const struct vp_libversion libs[] = {
-	{ "jansson", jansson_version_str }, { NULL, NULL }
-};
-
 static const struct vp_cmd cmd = {
 	.name = "vcpipe-tap",
 	.synopsis = "--stats FILE [OPTION]...",
@@ -160,8 +152,8 @@ static const struct vp_cmd cmd = {
 	    "(and the CloudEvent subjects) in the --stats file for "
 	    "vcpipe-metrics. vcpipe puts one between its stages.",
 	.see = "vcpipe(1)",
-	.groups = groups,
-	.libs = libs,
+	.opts = options,
+	.libs = VP_LIBS(VP_LIB_JANSSON),
 };
 
 int

@@ -718,15 +718,6 @@ static const struct vp_opt options[] = {
 	VP_OPT_END
 };
 
-static const struct vp_optgroup groups[] = {
-	{ NULL, options, NULL }, { NULL, NULL, NULL }
-};
-
-static const struct vp_libversion libs[] = {
-	{ "libyaml", yaml_get_version_string },
-	{ "jansson", jansson_version_str }, { NULL, NULL }
-};
-
 static const struct vp_cmd cmd = {
 	.name = "vcpipe-yaml",
 	.about = "Check a vcpipe configuration (the event router's "
@@ -736,8 +727,8 @@ static const struct vp_cmd cmd = {
 	.args = "FILE",
 	.min_args = 1,
 	.max_args = 1,
-	.groups = groups,
-	.libs = libs,
+	.opts = options,
+	.libs = VP_LIBS(VP_LIB_YAML, VP_LIB_JANSSON),
 };
 
 int

@@ -490,15 +490,6 @@ static const struct vp_opt options[] = {
 	VP_OPT_END
 };
 
-static const struct vp_optgroup groups[] = {
-	{ NULL, options, NULL }, { NULL, NULL, NULL }
-};
-
-static const struct vp_libversion libs[] = {
-	{ "libmicrohttpd", MHD_get_version },
-	{ "jansson", jansson_version_str }, { NULL, NULL }
-};
-
 static const struct vp_cmd cmd = {
 	.name = "webhook-source",
 	.about = "Receive CloudEvents over HTTP (binary, structured and batch "
@@ -506,8 +497,8 @@ static const struct vp_cmd cmd = {
 	    "structured-mode line. The sender gets its 2xx only once the line "
 	    "is written.",
 	.see = "webhook-source(1) and vcpipe-formats(5)",
-	.groups = groups,
-	.libs = libs,
+	.opts = options,
+	.libs = VP_LIBS(VP_LIB_MHD, VP_LIB_JANSSON),
 };
 
 int
@@ -518,7 +509,6 @@ main(int argc, char **argv)
 	char err[512];
 	int code = VP_EXIT_OK;
 	int64_t deadline;
-	MHD_socket ls;
 
 	vp_opt_parse(&cmd, argc, argv);
 	if (opt.authfile)
@@ -547,9 +537,7 @@ main(int argc, char **argv)
 
 	/* drain: stop accepting, let requests in flight finish */
 	stopping = 1;
-	ls = MHD_quiesce_daemon(d);
-	if (ls != MHD_INVALID_SOCKET)
-		close(ls);
+	httpd_quiesce(d);
 	deadline = vp_now_ms() + opt.drain_ms;
 	while (inflight > 0 && vp_now_ms() < deadline) {
 		struct timespec ts = { 0, 20 * 1000 * 1000 };
