@@ -24,7 +24,7 @@ enum fkind {
 #define F_ENVNAME	0x04	/* must be an environment variable name */
 #define F_DURATION	0x08	/* must parse as a duration (90s, 1h) */
 #define F_HTTPURL	0x10	/* must start with http:// or https:// */
-#define F_HOSTPORT	0x20	/* IP:PORT, as the router's bindAddress */
+#define F_HOSTPORT	0x20	/* a listen address (vp_listen_parse): bindAddress */
 #define F_NAME		0x40	/* [A-Za-z0-9_.-]+: used in file names */
 #define F_VCURL		0x80	/* a vCenter address as govmomi's soap.ParseURL
 				 * takes it: https://VC/sdk, https://VC, VC */
