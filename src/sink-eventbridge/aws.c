@@ -25,13 +25,17 @@ header_cb(char *p, size_t size, size_t n, void *ud)
 	return len;
 }
 
-static void
-refresh_credentials(struct eb *eb)
+/* Renew credentials near their expiry; a failure fails the request. */
+static int
+refresh_credentials(struct eb *eb, struct resp *r)
 {
-	char err[512];
+	char err[480];
 
-	if (eb_creds_refresh(&eb->creds, err, sizeof(err)) < 0)
-		vp_warn("credentials: %s (keeping the previous ones)", err);
+	r->cred_fail = eb_creds_refresh(&eb->creds, err, sizeof(err));
+	if (r->cred_fail)
+		snprintf(r->cred_err, sizeof(r->cred_err), "credentials: %s",
+		    err);
+	return r->cred_fail;
 }
 
 void
@@ -44,7 +48,8 @@ aws_call(struct eb *eb, const char *target, const char *body, size_t len,
 	memset(r, 0, sizeof(*r));
 	r->retry_after_ms = -1;
 	r->body.max = 16 << 20;
-	refresh_credentials(eb);
+	if (refresh_credentials(eb, r) != 0)
+		return;
 	h = curl_slist_append(h, "Content-Type: application/x-amz-json-1.1");
 	/*
 	 * No "Expect:" to suppress 100-continue: libcurl 7.88 would list the
@@ -128,6 +133,9 @@ static const char *const auth_types[] = {
 int
 aws_classify(const struct resp *r)
 {
+	if (r->cred_fail)
+		return r->cred_fail == VP_EXIT_TEMPFAIL ? RES_RETRY :
+		    r->cred_fail == VP_EXIT_NOPERM ? RES_AUTH : RES_CONFIG;
 	if (r->cc != CURLE_OK)
 		return RES_RETRY;
 	if (r->status == 200)
@@ -147,7 +155,9 @@ aws_classify(const struct resp *r)
 void
 aws_describe(const struct resp *r, char *buf, size_t len)
 {
-	if (r->cc != CURLE_OK)
+	if (r->cred_fail)
+		snprintf(buf, len, "%s", r->cred_err);
+	else if (r->cc != CURLE_OK)
 		snprintf(buf, len, "%s", r->curlerr);
 	else
 		snprintf(buf, len, "HTTP %ld%s%s%s%s", r->status,

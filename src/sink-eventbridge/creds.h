@@ -1,22 +1,46 @@
-/* creds.h: AWS access keys from the environment or a shared credentials file. */
+/*
+ * creds.h: AWS credentials found and renewed the way the AWS SDKs do
+ * (sink-eventbridge(1), CREDENTIALS): the environment, profiles of the
+ * shared config and credentials files (keys, role_arn with source_profile or
+ * credential_source, web_identity_token_file, credential_process), web
+ * identity (IRSA), the ECS/EKS container endpoint and EC2 instance metadata.
+ */
 #ifndef EB_CREDS_H
 #define EB_CREDS_H
 
 #include <stddef.h>
-#include <time.h>
+
+#include "vp.h"
+
+struct eb_creds_opts {
+	const char *file;	/* --credentials-file: the profile is from it */
+	const char *profile;	/* --profile (NULL: AWS_PROFILE or default) */
+	const char *region;	/* the region STS is called in */
+	const struct vp_tls *tls;	/* for STS and https container URLs */
+};
+
+struct eb_prov;
 
 struct eb_creds {
 	char *akid, *secret, *token;	/* token NULL without a session */
-	char *file;			/* NULL when taken from the environment */
-	char *profile;
-	struct timespec mtime;
-	char where[300];		/* for messages: never the secret */
+	char where[400];		/* for messages: never a secret */
+	struct eb_prov *prov;		/* how they were found and are renewed */
 };
 
-/* Find credentials; file overrides the environment. 0 or -1 with err. */
-int eb_creds_load(struct eb_creds *c, const char *file, const char *profile,
+/*
+ * Find credentials.  Returns 0, or an exit code (VP_EXIT_CONFIG when none
+ * are found or a profile is wrong, VP_EXIT_NOPERM when a token file cannot
+ * be read or STS refuses, VP_EXIT_TEMPFAIL on network trouble) with err.
+ */
+int eb_creds_load(struct eb_creds *c, const struct eb_creds_opts *o,
     char *err, size_t errlen);
-/* Re-read the file if it changed: 1 reloaded, 0 unchanged, -1 error. */
+/*
+ * Before each request: re-read a changed credentials file, renew temporary
+ * credentials that near their expiry.  Returns 0 when c holds credentials
+ * to sign with (maybe the current ones, when renewing failed but they are
+ * not about to expire: a warning is logged), else an exit code as above
+ * with err; VP_EXIT_TEMPFAIL means a later call may succeed.
+ */
 int eb_creds_refresh(struct eb_creds *c, char *err, size_t errlen);
 void eb_creds_free(struct eb_creds *c);
 

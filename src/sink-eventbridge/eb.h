@@ -92,6 +92,8 @@ struct resp {
 	char errtype[128];	/* __type without its namespace */
 	char message[256];
 	char curlerr[CURL_ERROR_SIZE];
+	int cred_fail;		/* no credentials to sign with: an exit code */
+	char cred_err[512];
 };
 
 /* How an AWS response is settled. */

@@ -162,9 +162,14 @@ setup(struct eb *eb)
 			exit(VP_EXIT_CONFIG);
 		free(text);
 	}
-	if (eb_creds_load(&eb->creds, eb->o.credfile, eb->o.profile, err,
-	    sizeof(err)) != 0)
-		vp_die(VP_EXIT_CONFIG, "credentials: %s", err);
+	{
+		struct eb_creds_opts co = { eb->o.credfile, eb->o.profile,
+		    eb->o.region, &eb->o.tls };
+		int rc = eb_creds_load(&eb->creds, &co, err, sizeof(err));
+
+		if (rc != 0)
+			vp_die(rc, "credentials: %s", err);
+	}
 	vp_debug("credentials from %s%s", eb->creds.where,
 	    eb->creds.token ? " with a session token" : "");
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||

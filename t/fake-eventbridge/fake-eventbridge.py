@@ -22,11 +22,15 @@ Configuration (--config FILE, JSON):
 --rules FILE (re-read on every DescribeRule): {"<bus>/<name>": {rule fields}}
 --log FILE: every accepted entry as a JSON line; --requests FILE: one line
 per request with what was checked.  --port-file FILE receives the port.
+--issued FILE: temporary credentials handed out by t/fake-aws-creds (JSON
+lines {akid, secret, token, expires}), accepted until they expire.
 """
 import argparse
 import datetime
 import json
+import os
 import re
+import time
 import sys
 import threading
 import uuid
@@ -59,6 +63,12 @@ class Fake:
         for c in self.cfg.get("credentials", []):
             if c["akid"] == akid:
                 return c
+        if self.args.issued and os.path.exists(self.args.issued):
+            with open(self.args.issued) as f:
+                for line in f:
+                    c = json.loads(line)
+                    if c["akid"] == akid:
+                        return c
         return None
 
 
@@ -137,6 +147,10 @@ class Handler(BaseHTTPRequestHandler):
             return ("InvalidSignatureException",
                     "The request signature we calculated does not match the "
                     "signature you provided.")
+        if cred.get("expires") and cred["expires"] < time.time():
+            self.expired = True
+            return ("ExpiredTokenException",
+                    "The security token included in the request is expired")
         return None
 
     def do_GET(self):
@@ -148,6 +162,7 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(n)
         target = self.headers.get("X-Amz-Target", "")
         self.akid = None
+        self.expired = False
         with fake.lock:
             fake.nreq += 1
             reqno = fake.nreq
@@ -155,11 +170,14 @@ class Handler(BaseHTTPRequestHandler):
         rec = {"n": reqno, "target": target, "host": self.headers.get("Host"),
                "signed": bad is None, "akid": self.akid,
                "token": "X-Amz-Security-Token" in self.headers}
+        if self.expired:
+            rec["expired"] = True
         try:
             if bad:
                 rec["error"] = bad[0]
-                return self.error(403 if bad[0] != "UnrecognizedClientException"
-                                  else 400, bad[0], bad[1])
+                return self.error(403 if bad[0] not in (
+                    "UnrecognizedClientException", "ExpiredTokenException")
+                    else 400, bad[0], bad[1])
             if self.headers.get("Content-Type") != "application/x-amz-json-1.1":
                 rec["error"] = "SerializationException"
                 return self.error(400, "SerializationException", "bad content type")
@@ -286,6 +304,7 @@ def main():
     ap.add_argument("--rules")
     ap.add_argument("--log")
     ap.add_argument("--requests")
+    ap.add_argument("--issued")
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--port-file")
     ap.add_argument("--verbose", action="store_true")

@@ -42,17 +42,25 @@ stop_fake() {
 	wait "$FAKE_PID" 2>/dev/null || true
 }
 
+# No AWS setting from the caller's environment reaches a test, and the
+# credential chain never asks a real instance metadata service.
+aws_env_clean() {
+	for _v in $(env | sed -n 's/^\(AWS_[A-Z0-9_]*\)=.*/\1/p'); do
+		case $_v in AWS_REGION|AWS_DEFAULT_REGION) ;; *) unset "$_v" ;; esac
+	done
+	AWS_EC2_METADATA_DISABLED=true; export AWS_EC2_METADATA_DISABLED
+}
+
 # Long-lived keys in the environment, nothing else.
 use_env_keys() {
-	unset AWS_SESSION_TOKEN AWS_PROFILE AWS_SHARED_CREDENTIALS_FILE || true
+	aws_env_clean
 	AWS_ACCESS_KEY_ID=$AKID AWS_SECRET_ACCESS_KEY=$SECRET
 	export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 	HOME=$T/home; export HOME
 	mkdir -p "$HOME"
 }
 no_env_keys() {
-	unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN \
-	    AWS_PROFILE AWS_SHARED_CREDENTIALS_FILE || true
+	aws_env_clean
 	HOME=$T/home; export HOME
 	mkdir -p "$HOME"
 }
