@@ -7,6 +7,8 @@
 
 #include <stddef.h>
 
+#define EB_XML_MAX_WANT 16
+
 struct eb_xml_want {
 	const char *path;	/* local names from the root: "A/B/C" */
 	char *text;		/* out: the first such element's text, trimmed;
@@ -16,7 +18,7 @@ struct eb_xml_want {
 /*
  * Check that doc is well-formed XML (tags nest and match, attributes are
  * quoted, references are the predefined ones or characters; a DOCTYPE is
- * refused) and fill each want.  Namespace prefixes are ignored.  Returns 0,
+ * refused) and fill each want (at most EB_XML_MAX_WANT).  Namespace prefixes are ignored.  Returns 0,
  * or -1 with the reason (and every text NULL).
  */
 int eb_xml_extract(const char *doc, size_t len, struct eb_xml_want *w,

@@ -47,3 +47,7 @@ no_secrets_in() {
 	[ -s "$T/.secrets" ] || return 1
 	! grep -F -f "$T/.secrets" "$@"
 }
+# A loopback port nothing listens on (for "unreachable" cases).
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
