@@ -28,9 +28,14 @@ Configuration (--config FILE, JSON):
   imds          {role?, lifetime?, v1?, stale?}
   container     {path, token?, lifetime?}
   sts_script    [{status, code, message}]: the next STS answers, in order
-Files in --state DIR switch a service off while they exist: sts.down,
-imds.down, container.down (STS answers 503 ServiceUnavailable, the others
-HTTP 500).  --port-file FILE receives the port.
+Files in --state DIR change behaviour while they exist: sts.down,
+imds.down, container.down switch a service off (STS answers 503
+ServiceUnavailable, the others HTTP 500); sts.deny answers AccessDenied;
+imds.v1only answers the token PUT
+with 405 and serves GETs without a token (an IMDSv1-only service);
+imds.norole answers as an instance without a role (404); imds.forget is
+removed and every IMDS session token issued so far expires.
+--port-file FILE receives the port.
 """
 import argparse
 import datetime
@@ -85,9 +90,12 @@ class Fake:
         self.current = {}            # "imds"/"container" -> issued set
         self.reqlog = open(args.requests, "a") if args.requests else None
 
-    def down(self, service):
+    def flag(self, name):
         return bool(self.args.state) and os.path.exists(
-            os.path.join(self.args.state, service + ".down"))
+            os.path.join(self.args.state, name))
+
+    def down(self, service):
+        return self.flag(service + ".down")
 
     def log(self, rec):
         if self.reqlog:
@@ -276,6 +284,9 @@ class Handler(BaseHTTPRequestHandler):
             if fake.down("sts"):
                 return self.sts_error(rec, "ServiceUnavailable",
                                       "Service is unavailable")
+            if fake.flag("sts.deny"):
+                return self.sts_error(rec, "AccessDenied", "Not authorized "
+                                      "to perform %s (revoked)" % action)
             ctype = self.headers.get("Content-Type", "")
             if not ctype.startswith("application/x-www-form-urlencoded"):
                 return self.sts_error(rec, "InvalidAction",
@@ -349,6 +360,8 @@ class Handler(BaseHTTPRequestHandler):
                                   "contain the parameter WebIdentityToken")
         info = fake.cfg.get("web_tokens", {}).get(token)
         rec["token_known"] = info is not None
+        if info is not None:
+            rec["token_sub"] = info.get("sub")
         if info is None:
             return self.sts_error(rec, "InvalidIdentityToken",
                                   "Couldn't retrieve verification key from "
@@ -394,6 +407,14 @@ class Handler(BaseHTTPRequestHandler):
             if fake.down("imds"):
                 rec["status"] = 500
                 return self.send(500, "Internal Server Error", "text/plain")
+            if fake.flag("imds.forget"):
+                os.unlink(os.path.join(fake.args.state, "imds.forget"))
+                with fake.lock:
+                    fake.imds_tokens.clear()
+            v1only = fake.flag("imds.v1only")
+            if self.command == "PUT" and v1only:
+                rec["status"] = 405
+                return self.send(405, "Method Not Allowed", "text/plain")
             if self.command == "PUT" and self.path == "/latest/api/token":
                 ttl = self.headers.get("X-aws-ec2-metadata-token-ttl-seconds", "")
                 rec["ttl"] = ttl
@@ -414,11 +435,12 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(405, "Method Not Allowed", "text/plain")
             tok, ok = self.imds_token_ok()
             rec["token"] = tok is not None
-            if (tok is not None and not ok) or (tok is None and not cfg.get("v1")):
+            if (tok is not None and not ok) or (tok is None and not (
+                    cfg.get("v1") or v1only)):
                 rec["status"] = 401
                 return self.send(401, "Unauthorized", "text/plain")
             base = "/latest/meta-data/iam/security-credentials/"
-            role = cfg.get("role")
+            role = None if fake.flag("imds.norole") else cfg.get("role")
             if self.path == base and role:
                 rec["status"] = 200
                 return self.send(200, role, "text/plain")
