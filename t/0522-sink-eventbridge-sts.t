@@ -15,7 +15,6 @@
 . "$VP_SRCDIR/t/fake-aws-creds/creds.sh"
 plan 71
 D=$VP_SRCDIR/t/data
-SE="$VP_WRAP sink-eventbridge"
 no_env_keys
 A=111122223333
 IRSA=eyJhbGciOiJSUzI1NiJ9.irsa-token-secret.c2ln
@@ -48,18 +47,6 @@ printf '%s' "$IRSA" >"$T/irsa.token"
 printf '%s' "$OLD" >"$T/old.token"
 EV=$D/sink-eventbridge-binary.ndjson
 
-# run DESC CODE [VAR=VALUE...] -- [OPTIONS]: the sink with that environment
-# and options on the binary sample; every stderr is kept for the secret check
-run() {
-	_d=$1 _c=$2; shift 2
-	_env=""
-	while [ "$1" != "--" ]; do _env="$_env $1"; shift; done
-	shift
-	expect_exit "$_d" "$_c" env $_env $SE --region us-east-1 --endpoint-url "$FAKE_URL" "$@" <"$EV"
-	cat "$T/.exit.err" >>"$T/stderr.all"
-}
-# sdk VAR=VALUE...: botocore's chain with that environment, one JSON line
-sdk() { env "$@" python3 "$SDK_CREDS" --events "$FAKE_URL" 2>>"$T/sdk.err"; }
 last_issued() { tail -1 "$CREDS_ISSUED" | jq -r .akid; }
 last_put_akid() { tail -1 "$T/fake.req" | jq -r '"\(.akid) \(.token) \(.signed)"'; }
 last_sts() { tail -1 "$T/creds.req"; }
@@ -67,16 +54,16 @@ err_has() { grep -q -- "$1" "$T/.exit.err"; }
 
 # ---- web identity (IRSA) ------------------------------------------------------
 IRSA_ENV="AWS_WEB_IDENTITY_TOKEN_FILE=$T/irsa.token AWS_ROLE_ARN=$ROLE"
-run "web identity: delivered" 0 $IRSA_ENV --
+run_sink "web identity: delivered" 0 $IRSA_ENV --
 is "web identity: PutEvents signed with the role's credentials and token" \
     "$(last_issued) true true" "$(last_put_akid)"
 is "web identity: one unsigned AssumeRoleWithWebIdentity for the role" \
     "AssumeRoleWithWebIdentity $ROLE false null true" \
     "$(last_sts | jq -r '"\(.action) \(.role) \(.signed) \(.signed_anyway) \(.token_known)"')"
 check "web identity: a vcpipe session name" sh -c "tail -1 '$T/creds.req' | jq -e '.session_name | test(\"^vcpipe-[0-9]+\$\")'"
-run "web identity: AWS_ROLE_SESSION_NAME" 0 $IRSA_ENV AWS_ROLE_SESSION_NAME=vc-prod@eks --
+run_sink "web identity: AWS_ROLE_SESSION_NAME" 0 $IRSA_ENV AWS_ROLE_SESSION_NAME=vc-prod@eks --
 is "web identity: the session name is sent" "vc-prod@eks" "$(last_sts | jq -r .session_name)"
-sdk $IRSA_ENV >"$T/sdk.out"
+sdk_chain $IRSA_ENV >"$T/sdk.out"
 is "botocore: the same fake STS answers its web identity provider" \
     "assume-role-with-web-identity $(last_issued) true 0" \
     "$(jq -r '"\(.method) \(.akid) \(.token) \(.put)"' "$T/sdk.out")"
@@ -86,30 +73,30 @@ web_identity_token_file = $T/irsa.token
 role_arn = $ROLE
 role_session_name = from-profile
 EOF
-run "web identity from a profile" 0 AWS_CONFIG_FILE=$HOME/.aws-config -- --profile irsa
+run_sink "web identity from a profile" 0 AWS_CONFIG_FILE=$HOME/.aws-config -- --profile irsa
 is "profile web identity: its role and session name" "AssumeRoleWithWebIdentity $ROLE from-profile" \
     "$(last_sts | jq -r '"\(.action) \(.role) \(.session_name)"')"
 
-run "unreadable token file: exit 77" 77 AWS_WEB_IDENTITY_TOKEN_FILE=$T/nonexistent.token AWS_ROLE_ARN=$ROLE --
+run_sink "unreadable token file: exit 77" 77 AWS_WEB_IDENTITY_TOKEN_FILE=$T/nonexistent.token AWS_ROLE_ARN=$ROLE --
 check "unreadable token file: the message names the file" err_has "web identity token file $T/nonexistent.token: No such file or directory"
-run "expired token: STS refuses, exit 77" 77 AWS_WEB_IDENTITY_TOKEN_FILE=$T/old.token AWS_ROLE_ARN=$ROLE --
+run_sink "expired token: STS refuses, exit 77" 77 AWS_WEB_IDENTITY_TOKEN_FILE=$T/old.token AWS_ROLE_ARN=$ROLE --
 check "expired token: STS's error code in the message" err_has "HTTP 400 ExpiredTokenException: Token expired"
-sdk AWS_WEB_IDENTITY_TOKEN_FILE=$T/old.token AWS_ROLE_ARN=$ROLE >"$T/sdk.out"
+sdk_chain AWS_WEB_IDENTITY_TOKEN_FILE=$T/old.token AWS_ROLE_ARN=$ROLE >"$T/sdk.out"
 is "botocore reads the same error" "ExpiredTokenException 400" "$(jq -r '"\(.code) \(.status)"' "$T/sdk.out")"
 printf 'not-a-known-token' >"$T/bad.token"
-run "unknown token: InvalidIdentityToken, exit 77" 77 AWS_WEB_IDENTITY_TOKEN_FILE=$T/bad.token AWS_ROLE_ARN=$ROLE --
+run_sink "unknown token: InvalidIdentityToken, exit 77" 77 AWS_WEB_IDENTITY_TOKEN_FILE=$T/bad.token AWS_ROLE_ARN=$ROLE --
 check "unknown token: reported" err_has "InvalidIdentityToken"
-run "role without trust for the token: AccessDenied, exit 77" 77 AWS_WEB_IDENTITY_TOKEN_FILE=$T/irsa.token AWS_ROLE_ARN=arn:aws:iam::$A:role/nobody --
+run_sink "role without trust for the token: AccessDenied, exit 77" 77 AWS_WEB_IDENTITY_TOKEN_FILE=$T/irsa.token AWS_ROLE_ARN=arn:aws:iam::$A:role/nobody --
 check "AccessDenied: STS's message and the status" err_has "HTTP 403 AccessDenied: Not authorized to perform sts:AssumeRoleWithWebIdentity"
-sdk AWS_WEB_IDENTITY_TOKEN_FILE=$T/irsa.token AWS_ROLE_ARN=arn:aws:iam::$A:role/nobody >"$T/sdk.out"
+sdk_chain AWS_WEB_IDENTITY_TOKEN_FILE=$T/irsa.token AWS_ROLE_ARN=arn:aws:iam::$A:role/nobody >"$T/sdk.out"
 is "botocore reads the same AccessDenied" "AccessDenied 403" "$(jq -r '"\(.code) \(.status)"' "$T/sdk.out")"
-run "token file without a role: configuration error 78" 78 AWS_WEB_IDENTITY_TOKEN_FILE=$T/irsa.token --
+run_sink "token file without a role: configuration error 78" 78 AWS_WEB_IDENTITY_TOKEN_FILE=$T/irsa.token --
 check "no role: says to set AWS_ROLE_ARN" err_has "set AWS_ROLE_ARN"
 DEAD=http://127.0.0.1:$(free_port)/
-run "STS unreachable: temporary, exit 75" 75 $IRSA_ENV AWS_ENDPOINT_URL_STS=$DEAD --
+run_sink "STS unreachable: temporary, exit 75" 75 $IRSA_ENV AWS_ENDPOINT_URL_STS=$DEAD --
 check "STS unreachable: the URL is named" err_has "STS AssumeRoleWithWebIdentity $ROLE ($DEAD)"
 touch "$CREDS_STATE/sts.down"
-run "STS answering 503: temporary, exit 75" 75 $IRSA_ENV --
+run_sink "STS answering 503: temporary, exit 75" 75 $IRSA_ENV --
 check "STS 503: ServiceUnavailable reported" err_has "HTTP 503 ServiceUnavailable"
 rm -f "$CREDS_STATE/sts.down"
 
@@ -216,60 +203,60 @@ sso_region = us-east-1
 sso_account_id = $A
 sso_role_name = Admin
 EOF
-run "role_arn + source_profile (AWS_PROFILE): delivered" 0 AWS_PROFILE=eb --
+run_sink "role_arn + source_profile (AWS_PROFILE): delivered" 0 AWS_PROFILE=eb --
 is "AssumeRole signed by the source keys (botocore verified the signature)" \
     "AssumeRole AKIDOPSEXAMPLE true $ROLE 7200" \
     "$(last_sts | jq -r '"\(.action) \(.caller) \(.signed) \(.role) \(.duration)"')"
 is "PutEvents signed with the assumed role's credentials" "$(last_issued) true true" "$(last_put_akid)"
-sdk AWS_PROFILE=eb >"$T/sdk.out"
+sdk_chain AWS_PROFILE=eb >"$T/sdk.out"
 is "botocore: assume-role through the same fake STS, signature accepted" \
     "assume-role $(last_issued) 0 true" \
     "$(jq -r '"\(.method) \(.akid) \(.put)"' "$T/sdk.out") $(last_sts | jq -r .signed)"
 
 : >"$T/creds.req"
-run "chained roles (source_profile assumes a role too)" 0 -- --profile chained
+run_sink "chained roles (source_profile assumes a role too)" 0 -- --profile chained
 is "chain: hop assumed with the keys, then the role with hop's credentials and token" \
     "arn:aws:iam::$A:role/hop AKIDOPSEXAMPLE true|$ROLE $(sed -n 1p "$T/creds.req" | jq -r .issued) true|vcpipe-chain" \
     "$(jq -r '"\(.role) \(.caller) \(.signed)"' "$T/creds.req" | paste -sd '|')|$(last_sts | jq -r .session_name)"
-sdk AWS_PROFILE=chained >"$T/sdk.out"
+sdk_chain AWS_PROFILE=chained >"$T/sdk.out"
 is "botocore follows the same chain" "assume-role 0" "$(jq -r '"\(.method) \(.put)"' "$T/sdk.out")"
 
-run "external_id" 0 -- --profile partner
+run_sink "external_id" 0 -- --profile partner
 is "external_id sent, role assumed" "vcpipe-ext-42 200" "$(last_sts | jq -r '"\(.external_id) \(.status)"')"
-run "a role that wants an external_id, without one: AccessDenied (77)" 77 -- --profile partner-noext
+run_sink "a role that wants an external_id, without one: AccessDenied (77)" 77 -- --profile partner-noext
 check "the AccessDenied names the role" err_has "not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::$A:role/partner"
 
-run "source credentials with a session token" 0 -- --profile fromtemp
+run_sink "source credentials with a session token" 0 -- --profile fromtemp
 is "their token is sent and signed" "ASIASOURCEEXAMPLE true 200" "$(last_sts | jq -r '"\(.caller) \(.signed) \(.status)"')"
-run "a profile that is its own source_profile (keys and role together)" 0 -- --profile self
+run_sink "a profile that is its own source_profile (keys and role together)" 0 -- --profile self
 is "self source: keys used for AssumeRole" "AKIDOPSEXAMPLE 200" "$(last_sts | jq -r '"\(.caller) \(.status)"')"
 
 : >"$T/creds.req"
-run "precedence: environment keys win over AWS_PROFILE's role" 0 AWS_PROFILE=eb AWS_ACCESS_KEY_ID=$AKID AWS_SECRET_ACCESS_KEY=$SECRET --
+run_sink "precedence: environment keys win over AWS_PROFILE's role" 0 AWS_PROFILE=eb AWS_ACCESS_KEY_ID=$AKID AWS_SECRET_ACCESS_KEY=$SECRET --
 is "precedence: no STS call, the environment's keys signed PutEvents" "0 $AKID false true" \
     "$(wc -l <"$T/creds.req" | tr -d ' ') $(last_put_akid)"
 is "botocore: the same precedence" "env $AKID" \
-    "$(sdk AWS_PROFILE=eb AWS_ACCESS_KEY_ID=$AKID AWS_SECRET_ACCESS_KEY=$SECRET | jq -r '"\(.method) \(.akid)"')"
-run "credential_source Environment with --profile (the environment is the source)" 0 \
+    "$(sdk_chain AWS_PROFILE=eb AWS_ACCESS_KEY_ID=$AKID AWS_SECRET_ACCESS_KEY=$SECRET | jq -r '"\(.method) \(.akid)"')"
+run_sink "credential_source Environment with --profile (the environment is the source)" 0 \
     AWS_ACCESS_KEY_ID=AKIDOPSEXAMPLE AWS_SECRET_ACCESS_KEY=$OPS_SECRET -- --profile fromenv
 is "credential_source Environment: AssumeRole signed with the environment's keys" \
     "AKIDOPSEXAMPLE true $(last_issued)" "$(last_sts | jq -r '"\(.caller) \(.signed) \(.issued)"')"
 
-run "STS refuses the role: exit 77" 77 -- --profile denied
+run_sink "STS refuses the role: exit 77" 77 -- --profile denied
 check "refusal: STS's code and message" err_has "HTTP 403 AccessDenied: User: arn:aws:iam::$A:user/ops is not authorized"
-run "wrong source secret: SignatureDoesNotMatch, exit 77" 77 -- --profile badsig
+run_sink "wrong source secret: SignatureDoesNotMatch, exit 77" 77 -- --profile badsig
 check "wrong secret: SignatureDoesNotMatch reported" err_has "SignatureDoesNotMatch"
 is "botocore gets the same SignatureDoesNotMatch" "SignatureDoesNotMatch 403" \
-    "$(sdk AWS_PROFILE=badsig | jq -r '"\(.code) \(.status)"')"
+    "$(sdk_chain AWS_PROFILE=badsig | jq -r '"\(.code) \(.status)"')"
 
 for p in nosource both dangling loop1 mfa badsource sso; do
-	run "profile $p: configuration error (78)" 78 -- --profile $p
+	run_sink "profile $p: configuration error (78)" 78 -- --profile $p
 done
 check "messages say what is wrong" sh -c "grep -c -e 'neither source_profile nor credential_source' \
     -e 'both source_profile and credential_source' -e 'source_profile \[nosuch\] does not exist' \
     -e 'makes a loop' -e 'cannot type an MFA code' -e 'is not Environment, Ec2InstanceMetadata or EcsContainer' \
     -e 'IAM Identity Center' '$T/stderr.all' | grep -qx 7"
-run "a named profile that does not exist: 78" 78 AWS_PROFILE=nosuch --
+run_sink "a named profile that does not exist: 78" 78 AWS_PROFILE=nosuch --
 check "unknown profile: both files named" err_has "no profile \[nosuch\] in $HOME/.aws/credentials or $HOME/.aws/config"
 
 # ---- credential_process ---------------------------------------------------------
@@ -295,14 +282,14 @@ credential_process = $T/no-such-helper
 [profile proc-bad]
 credential_process = $T/badjson
 EOF
-run "credential_process: delivered" 0 AWS_SECRET_ACCESS_KEY=must-not-leak AWS_SESSION_TOKEN=nor-this -- --profile proc
+run_sink "credential_process: delivered" 0 AWS_SECRET_ACCESS_KEY=must-not-leak AWS_SESSION_TOKEN=nor-this -- --profile proc
 is "credential_process: its keys signed PutEvents" "$AKID false true" "$(last_put_akid)"
 check "credential_process: no secret of ours in its environment" sh -c "! grep -q -e AWS_SECRET_ACCESS_KEY -e AWS_SESSION_TOKEN '$T/helper.env'"
-is "botocore runs the same helper" "custom-process $AKID 0" "$(sdk AWS_PROFILE=proc | jq -r '"\(.method) \(.akid) \(.put)"')"
-run "credential_process failing: temporary (75), its stderr kept" 75 -- --profile proc-fail
+is "botocore runs the same helper" "custom-process $AKID 0" "$(sdk_chain AWS_PROFILE=proc | jq -r '"\(.method) \(.akid) \(.put)"')"
+run_sink "credential_process failing: temporary (75), its stderr kept" 75 -- --profile proc-fail
 check "failing helper: its message and status" sh -c "grep -q 'helper: certificate expired' '$T/.exit.err' && grep -q 'credential_process: exit status 3' '$T/.exit.err'"
-run "credential_process not found: 78" 78 -- --profile proc-missing
-run "credential_process with a bad answer: 78" 78 -- --profile proc-bad
+run_sink "credential_process not found: 78" 78 -- --profile proc-missing
+run_sink "credential_process with a bad answer: 78" 78 -- --profile proc-bad
 check "bad answer: says what was wrong" err_has 'not JSON with "Version": 1'
 
 # ---- secrets --------------------------------------------------------------------

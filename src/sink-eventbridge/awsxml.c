@@ -312,6 +312,21 @@ skip_past(struct px *x, const char *term, const char *what)
 	return fail(x, what);
 }
 
+/* After a name: '=' (spaces around it) and an opening quote, kept in *q. */
+static int
+value_start(struct px *x, char *q, const char *what)
+{
+	skip_ws(x);
+	if (!at(x, "="))
+		return fail(x, what);
+	x->p++;
+	skip_ws(x);
+	if (x->p >= x->end || (*x->p != '"' && *x->p != '\''))
+		return fail(x, what);
+	*q = *x->p++;
+	return 0;
+}
+
 static int
 bound(struct px *x, const char *name, size_t len)
 {
@@ -366,14 +381,9 @@ attributes(struct px *x, int depth, int *empty)
 				return fail(x, "duplicate attribute");
 		names[n] = name;
 		lens[n++] = len;
-		skip_ws(x);
-		if (!at(x, "="))
-			return fail(x, "'=' expected after an attribute name");
-		x->p++;
-		skip_ws(x);
-		if (x->p >= x->end || (*x->p != '"' && *x->p != '\''))
-			return fail(x, "attribute value not quoted");
-		q = *x->p++;
+		if (value_start(x, &q, "an attribute without '=' and a quoted "
+		    "value") != 0)
+			return -1;
 		v = x->p;
 		while (x->p < x->end && *x->p != q) {
 			if (*x->p == '<')
@@ -568,14 +578,8 @@ declaration(struct px *x)
 		if (i == 3 || (next == 0 && i != 0))
 			return fail(x, "bad XML declaration");
 		next = i + 1;
-		skip_ws(x);
-		if (!at(x, "="))
-			return fail(x, "bad XML declaration");
-		x->p++;
-		skip_ws(x);
-		if (x->p >= x->end || (*x->p != '"' && *x->p != '\''))
-			return fail(x, "bad XML declaration");
-		q = *x->p++;
+		if (value_start(x, &q, "bad XML declaration") != 0)
+			return -1;
 		v = x->p;
 		while (x->p < x->end && *x->p != q)
 			x->p++;

@@ -34,20 +34,23 @@ stop_creds() {
 # The n-th credential handed out (1 = first), as JSON.
 issued() { sed -n "${1}p" "$CREDS_ISSUED"; }
 issued_count() { wc -l <"$CREDS_ISSUED" | tr -d ' '; }
-# Every secret value handed out or configured, one per line (for greps).
-all_secrets() {
-	jq -r '.secret, .token' "$CREDS_ISSUED"
-	jq -r '(.principals // [])[] | .secret, (.token // empty)' "$@"
-	jq -r '(.web_tokens // {}) | keys[]' "$@"
-	jq -r '.container.token // empty' "$@"
-}
-# no_secrets_in FILE... : none of the secrets appears in these files
-no_secrets_in() {
-	all_secrets "$CREDS_CFG" | grep -v '^$' | sort -u >"$T/.secrets"
-	[ -s "$T/.secrets" ] || return 1
-	! grep -F -f "$T/.secrets" "$@"
-}
 # A loopback port nothing listens on (for "unreachable" cases).
 free_port() {
 	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
+
+# run_sink DESC CODE [VAR=VALUE...] -- [OPTIONS]: expect_exit on the sink
+# with that environment and options, reading $EV, sending to the fake
+# EventBridge; its stderr is added to $T/stderr.all (for the secret checks)
+run_sink() {
+	_d=$1 _c=$2; shift 2
+	_env=""
+	while [ "$1" != "--" ]; do _env="$_env $1"; shift; done
+	shift
+	expect_exit "$_d" "$_c" env $_env $VP_WRAP sink-eventbridge --region us-east-1 \
+	    --endpoint-url "$FAKE_URL" "$@" <"$EV"
+	cat "$T/.exit.err" >>"$T/stderr.all"
+}
+# sdk_chain VAR=VALUE...: botocore's chain with that environment, then one
+# PutEvents with what it found; one JSON line (see sdk-creds.py)
+sdk_chain() { env "$@" python3 "$SDK_CREDS" --events "$FAKE_URL" 2>>"$T/sdk.err"; }

@@ -48,17 +48,14 @@ import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                "..", "fake-eventbridge"))
+from awsfake import check_sigv4, serve  # noqa: E402
 
 NS = "https://sts.amazonaws.com/doc/2011-06-15/"
-AUTH_RE = re.compile(
-    r"^AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request,"
-    r"\s*SignedHeaders=([a-z0-9;\-]+),\s*Signature=([0-9a-f]{64})$")
 SESSION_RE = re.compile(r"^[\w+=,.@-]{2,64}$")
 STATUS = {"AccessDenied": 403, "InvalidClientTokenId": 403,
           "SignatureDoesNotMatch": 403, "MissingAuthenticationToken": 403,
@@ -201,63 +198,15 @@ class Handler(BaseHTTPRequestHandler):
     def verify(self, body, rec):
         """The calling principal, or (code, message) when refused."""
         fake = self.server.fake
-        m = AUTH_RE.match(self.headers.get("Authorization", ""))
-        if not m:
-            return ("MissingAuthenticationToken",
-                    "Request is missing Authentication Token")
-        akid, day, region, service, signed, sig = m.groups()
+        akid, who, bad = check_sigv4(
+            self, body, fake.principal, "sts", fake.cfg["region"], [],
+            {"unknown": "InvalidClientTokenId",
+             "signature": "SignatureDoesNotMatch", "expired": "ExpiredToken"})
         rec["caller"] = akid
-        who = fake.principal(akid)
-        if who is None:
-            return ("InvalidClientTokenId",
-                    "The security token included in the request is invalid.")
-        amzdate = self.headers.get("X-Amz-Date", "")
-        try:
-            when = datetime.datetime.strptime(amzdate, "%Y%m%dT%H%M%SZ").replace(
-                tzinfo=datetime.timezone.utc)
-        except ValueError:
-            return ("IncompleteSignature", "X-Amz-Date is missing or malformed")
-        if abs((datetime.datetime.now(datetime.timezone.utc) - when)
-               .total_seconds()) > 900:
-            return ("SignatureDoesNotMatch", "Signature expired")
-        if day != amzdate[:8] or region != fake.cfg["region"] or service != "sts":
-            return ("SignatureDoesNotMatch",
-                    "Credential should be scoped to a valid region and service")
-        names = signed.split(";")
-        need = ["host", "x-amz-date"]
-        if who.get("token"):
-            if self.headers.get("X-Amz-Security-Token") != who["token"]:
-                return ("InvalidClientTokenId",
-                        "The security token included in the request is invalid.")
-            need.append("x-amz-security-token")
-        for h in need:
-            if h not in names:
-                return ("SignatureDoesNotMatch", "Header %s is not signed" % h)
-        headers = {}
-        for n in names:
-            vals = self.headers.get_all(n)
-            if vals is None:
-                return ("SignatureDoesNotMatch", "Signed header %s is missing" % n)
-            headers[n] = ",".join(vals)
-        req = AWSRequest(method=self.command,
-                         url="http://%s%s" % (self.headers.get("Host", "localhost"),
-                                              self.path),
-                         data=body, headers=headers)
-        req.context["timestamp"] = amzdate
-        signer = SigV4Auth(Credentials(akid, who["secret"], who.get("token")),
-                           "sts", region)
-        want = signer.signature(
-            signer.string_to_sign(req, signer.canonical_request(req)), req)
-        if want != sig:
-            return ("SignatureDoesNotMatch",
-                    "The request signature we calculated does not match the "
-                    "signature you provided. Check your AWS Secret Access Key "
-                    "and signing method. Consult the service documentation "
-                    "for details.")
+        if bad:
+            rec["signed"] = bad[0] == "ExpiredToken"
+            return bad
         rec["signed"] = True
-        if who.get("expires") and who["expires"] < time.time():
-            return ("ExpiredToken",
-                    "The security token included in the request is expired")
         return who
 
     def sts(self):
@@ -525,17 +474,7 @@ def main():
     ap.add_argument("--port-file")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
-    srv = ThreadingHTTPServer((args.bind, args.port), Handler)
-    srv.daemon_threads = True
-    srv.fake = Fake(args)
-    if args.port_file:
-        with open(args.port_file + ".tmp", "w") as f:
-            f.write("%d\n" % srv.server_address[1])
-        os.rename(args.port_file + ".tmp", args.port_file)
-    try:
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    serve(Handler, Fake(args), args, args.bind)
 
 
 if __name__ == "__main__":

@@ -26,23 +26,16 @@ per request with what was checked.  --port-file FILE receives the port.
 lines {akid, secret, token, expires}), accepted until they expire.
 """
 import argparse
-import datetime
 import json
 import os
-import re
-import time
 import sys
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from awsfake import check_sigv4, serve  # noqa: E402
 
-AUTH_RE = re.compile(
-    r"^AWS4-HMAC-SHA256 Credential=([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request,"
-    r"\s*SignedHeaders=([a-z0-9;\-]+),\s*Signature=([0-9a-f]{64})$")
 MAX_REQUEST = 256 * 1024
 
 
@@ -100,58 +93,14 @@ class Handler(BaseHTTPRequestHandler):
     def verify(self, body):
         """None when the signature is right, else the reason."""
         fake = self.server.fake
-        auth = self.headers.get("Authorization", "")
-        m = AUTH_RE.match(auth)
-        if not m:
-            return "MissingAuthenticationToken", "Missing or malformed Authorization header"
-        akid, day, region, service, signed, sig = m.groups()
-        self.akid = akid
-        cred = fake.creds_for(akid)
-        if cred is None:
-            return "UnrecognizedClientException", "The security token included in the request is invalid."
-        amzdate = self.headers.get("X-Amz-Date", "")
-        try:
-            when = datetime.datetime.strptime(amzdate, "%Y%m%dT%H%M%SZ").replace(
-                tzinfo=datetime.timezone.utc)
-        except ValueError:
-            return "IncompleteSignature", "X-Amz-Date is missing or malformed"
-        skew = abs((datetime.datetime.now(datetime.timezone.utc) - when).total_seconds())
-        if skew > 900:
-            return "InvalidSignatureException", "Signature expired"
-        if day != amzdate[:8] or region != fake.cfg["region"] or service != "events":
-            return "InvalidSignatureException", "Credential should be scoped to a valid region and service"
-        names = signed.split(";")
-        need = ["host", "x-amz-date", "x-amz-target", "content-type"]
-        if cred.get("token"):
-            if self.headers.get("X-Amz-Security-Token") != cred["token"]:
-                return "UnrecognizedClientException", "The security token included in the request is invalid."
-            need.append("x-amz-security-token")
-        for h in need:
-            if h not in names:
-                return "InvalidSignatureException", "Header %s is not signed" % h
-        headers = {}
-        for n in names:
-            vals = self.headers.get_all(n)
-            if vals is None:
-                return "InvalidSignatureException", "Signed header %s is missing" % n
-            headers[n] = ",".join(vals)
-        req = AWSRequest(method=self.command,
-                         url="http://%s%s" % (self.headers.get("Host", "localhost"), self.path),
-                         data=body, headers=headers)
-        req.context["timestamp"] = amzdate
-        signer = SigV4Auth(Credentials(akid, cred["secret"], cred.get("token")),
-                           "events", region)
-        want = signer.signature(
-            signer.string_to_sign(req, signer.canonical_request(req)), req)
-        if want != sig:
-            return ("InvalidSignatureException",
-                    "The request signature we calculated does not match the "
-                    "signature you provided.")
-        if cred.get("expires") and cred["expires"] < time.time():
-            self.expired = True
-            return ("ExpiredTokenException",
-                    "The security token included in the request is expired")
-        return None
+        self.akid, _, bad = check_sigv4(
+            self, body, fake.creds_for, "events", fake.cfg["region"],
+            ["x-amz-target", "content-type"],
+            {"unknown": "UnrecognizedClientException",
+             "signature": "InvalidSignatureException",
+             "expired": "ExpiredTokenException"})
+        self.expired = bool(bad) and bad[0] == "ExpiredTokenException"
+        return bad
 
     def do_GET(self):
         self.error(404, "UnknownOperationException", "")
@@ -309,19 +258,7 @@ def main():
     ap.add_argument("--port-file")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
-    srv = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
-    srv.daemon_threads = True
-    srv.fake = Fake(args)
-    if args.port_file:
-        with open(args.port_file + ".tmp", "w") as f:
-            f.write("%d\n" % srv.server_address[1])
-        import os
-        os.rename(args.port_file + ".tmp", args.port_file)
-    try:
-        srv.serve_forever()
-    except KeyboardInterrupt:
-        pass
-
+    serve(Handler, Fake(args), args)
 
 if __name__ == "__main__":
     main()
