@@ -48,11 +48,11 @@ import sys
 import threading
 import time
 import uuid
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "fake-eventbridge"))
+import awsfake  # noqa: E402
 from awsfake import check_sigv4, serve  # noqa: E402
 
 NS = "https://sts.amazonaws.com/doc/2011-06-15/"
@@ -116,13 +116,9 @@ class Fake:
         for p in self.cfg.get("principals", []):
             if p["akid"] == akid:
                 return p
-        if self.args.issued and os.path.exists(self.args.issued):
-            with self.lock, open(self.args.issued) as f:
-                for line in f:
-                    c = json.loads(line)
-                    if c["akid"] == akid:
-                        return dict(c, arn=c["role"])
-        return None
+        with self.lock:
+            c = awsfake.issued(self.args.issued, akid)
+        return dict(c, arn=c["role"]) if c else None
 
     def rotating(self, kind, role, lifetime):
         """IMDS and the container agent hand out one set until half its life."""
@@ -135,14 +131,8 @@ class Fake:
         return c
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(awsfake.Handler):
     server_version = "fake-creds"
-    disable_nagle_algorithm = True
-
-    def log_message(self, fmt, *a):
-        if self.server.fake.args.verbose:
-            sys.stderr.write("fake-creds: " + (fmt % a) + "\n")
 
     def send(self, status, body, ctype, headers=None):
         body = body.encode() if isinstance(body, str) else body

@@ -2,14 +2,18 @@
 
 check_sigv4 verifies a request's SigV4 signature with botocore's own
 signer: the canonical request is rebuilt from what arrived on the wire and
-signed again with the secret of the credential named in it.  serve runs a
-handler class on a loopback port and writes the port to a file.
+signed again with the secret of the credential named in it.  issued finds
+a credential that t/fake-aws-creds handed out.  Handler is the base of the
+fakes' request handlers; serve runs one on a loopback port and writes the
+port to a file.
 """
 import datetime
+import json
 import os
 import re
+import sys
 import time
-from http.server import ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -86,6 +90,29 @@ def check_sigv4(handler, body, lookup, service, region, need, codes):
         return akid, cred, (codes["expired"], "The security token included in "
                             "the request is expired")
     return akid, cred, None
+
+
+def issued(path, akid):
+    """The credential with this key in an --issued file, or None."""
+    if path and os.path.exists(path):
+        with open(path) as f:
+            for line in f:
+                c = json.loads(line)
+                if c["akid"] == akid:
+                    return c
+    return None
+
+
+class Handler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive; logs only with the fake's --verbose."""
+    protocol_version = "HTTP/1.1"
+    # headers and body go out in two writes: without this, Nagle plus the
+    # client's delayed ACK add 40 ms to every response
+    disable_nagle_algorithm = True
+
+    def log_message(self, fmt, *a):
+        if self.server.fake.args.verbose:
+            sys.stderr.write("%s: %s\n" % (self.server_version, fmt % a))
 
 
 def serve(handler_class, fake, args, bind="127.0.0.1"):

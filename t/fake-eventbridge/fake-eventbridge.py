@@ -31,9 +31,9 @@ import os
 import sys
 import threading
 import uuid
-from http.server import BaseHTTPRequestHandler
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import awsfake  # noqa: E402
 from awsfake import check_sigv4, serve  # noqa: E402
 
 MAX_REQUEST = 256 * 1024
@@ -56,25 +56,11 @@ class Fake:
         for c in self.cfg.get("credentials", []):
             if c["akid"] == akid:
                 return c
-        if self.args.issued and os.path.exists(self.args.issued):
-            with open(self.args.issued) as f:
-                for line in f:
-                    c = json.loads(line)
-                    if c["akid"] == akid:
-                        return c
-        return None
+        return awsfake.issued(self.args.issued, akid)
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(awsfake.Handler):
     server_version = "fake-eventbridge"
-    # headers and body go out in two writes: without this, Nagle plus the
-    # client's delayed ACK add 40 ms to every response
-    disable_nagle_algorithm = True
-
-    def log_message(self, fmt, *a):
-        if self.server.fake.args.verbose:
-            sys.stderr.write("fake-eventbridge: " + (fmt % a) + "\n")
 
     def reply(self, status, obj, headers=None):
         body = json.dumps(obj).encode()
