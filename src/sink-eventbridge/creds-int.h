@@ -121,8 +121,8 @@ struct eb_imds {
 };
 /* 0 with base set, or EB_NOTFOUND when AWS_EC2_METADATA_DISABLED is true. */
 int eb_imds_init(struct eb_imds *m);
-int eb_imds_fetch(const struct eb_fetch_ctx *ctx, struct eb_imds *m,
-    struct eb_cval *out, char *err, size_t errlen);
+int eb_imds_fetch(struct eb_imds *m, struct eb_cval *out, char *err,
+    size_t errlen);
 void eb_imds_free(struct eb_imds *m);
 
 /* ---- credential_process (creds-process.c) ------------------------------- */

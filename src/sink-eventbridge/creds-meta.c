@@ -280,72 +280,71 @@ imds_token(struct eb_imds *m, char *err, size_t errlen)
 	return rc;
 }
 
-int
-eb_imds_fetch(const struct eb_fetch_ctx *ctx, struct eb_imds *m,
-    struct eb_cval *out, char *err, size_t errlen)
+/* One pass: token, role name, credentials.  *stale: a 401 to our token. */
+static int
+imds_pass(struct eb_imds *m, struct eb_cval *out, int *stale, char *err,
+    size_t errlen)
 {
 	static const char list[] = "/latest/meta-data/iam/security-credentials/";
 	struct eb_http h;
-	char url[800], path[400], jerr[300], *role = NULL;
-	int rc = 0;
+	char url[800], path[400], jerr[300], role[200];
+	int rc;
 
-	(void)ctx;
-	memset(out, 0, sizeof(*out));
-	for (int again = 0; again < 2; again++) {
-		if ((rc = imds_token(m, err, errlen)) != 0)
-			return rc;
-		imds_request(m, &h, "GET", list, url, sizeof(url));
-		if (h.status == 401 && m->token && again == 0) {
-			/* the session token expired early: get another */
-			eb_http_done(&h);
-			vp_free_secret(m->token);
-			m->token = NULL;
-			continue;
-		}
-		break;
-	}
+	*stale = 0;
+	if ((rc = imds_token(m, err, errlen)) != 0)
+		return rc;
+	imds_request(m, &h, "GET", list, url, sizeof(url));
 	if (h.status == 200 && h.answer.len > 0) {
 		size_t n = strcspn(h.answer.data, "\r\n");
 
-		role = vp_xmalloc(n + 1);
-		memcpy(role, h.answer.data, n);
-		role[n] = '\0';
-	} else {
-		if (h.status == 0)
-			snprintf(err, errlen, "EC2 instance metadata (%s): %s",
-			    m->base, h.error);
-		else if (h.status == 404)
-			snprintf(err, errlen, "EC2 instance metadata (%s): no IAM "
-			    "role is attached to this instance", m->base);
-		else
-			snprintf(err, errlen, "EC2 instance metadata (%s): the "
-			    "role name: HTTP %ld", m->base, h.status);
-		rc = h.status == 404 ? VP_EXIT_CONFIG : h.status == 401 ||
-		    h.status == 403 ? VP_EXIT_NOPERM : VP_EXIT_TEMPFAIL;
+		snprintf(role, sizeof(role), "%.*s", (int)n, h.answer.data);
 		eb_http_done(&h);
-		return rc;
-	}
-	eb_http_done(&h);
-	snprintf(path, sizeof(path), "%s%s", list, role);
-	imds_request(m, &h, "GET", path, url, sizeof(url));
-	if (h.status == 200) {
+		snprintf(path, sizeof(path), "%s%s", list, role);
+		imds_request(m, &h, "GET", path, url, sizeof(url));
+	} else
+		role[0] = '\0';
+	*stale = h.status == 401 && m->token != NULL;
+	if (h.status == 200 && role[0]) {
 		if (eb_json_creds(h.answer.data, h.answer.len, "Token", 1, out,
-		    jerr, sizeof(jerr)) != 0) {
+		    jerr, sizeof(jerr)) == 0)
+			rc = 0;
+		else {
 			snprintf(err, errlen, "EC2 instance metadata (%s): role "
-			    "%.100s: %s", m->base, role, jerr);
+			    "%s: %s", m->base, role, jerr);
 			rc = VP_EXIT_TEMPFAIL;
 		}
+	} else if (h.status == 404 && role[0] == '\0') {
+		snprintf(err, errlen, "EC2 instance metadata (%s): no IAM role is "
+		    "attached to this instance", m->base);
+		rc = VP_EXIT_CONFIG;
 	} else {
 		if (h.status == 0)
-			snprintf(err, errlen, "EC2 instance metadata (%s): role "
-			    "%.100s: %s", m->base, role, h.error);
+			snprintf(err, errlen, "EC2 instance metadata (%s): %s%s%s",
+			    m->base, role[0] ? "role " : "", role[0] ? role : "",
+			    h.error);
 		else
-			snprintf(err, errlen, "EC2 instance metadata (%s): role "
-			    "%.100s: HTTP %ld", m->base, role, h.status);
+			snprintf(err, errlen, "EC2 instance metadata (%s): %s%s: "
+			    "HTTP %ld", m->base, role[0] ? "role " : "the role name",
+			    role, h.status);
 		rc = h.status == 401 || h.status == 403 ? VP_EXIT_NOPERM :
 		    VP_EXIT_TEMPFAIL;
 	}
 	eb_http_done(&h);
-	free(role);
+	return rc;
+}
+
+int
+eb_imds_fetch(struct eb_imds *m, struct eb_cval *out, char *err, size_t errlen)
+{
+	int stale, rc;
+
+	memset(out, 0, sizeof(*out));
+	rc = imds_pass(m, out, &stale, err, errlen);
+	if (rc != 0 && stale) {
+		/* the session token ended early: get another, once */
+		vp_free_secret(m->token);
+		m->token = NULL;
+		rc = imds_pass(m, out, &stale, err, errlen);
+	}
 	return rc;
 }

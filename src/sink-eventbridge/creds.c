@@ -198,7 +198,7 @@ fetch(struct eb_prov *p, struct eb_cval *v, char *err, size_t errlen)
 	case PK_CONTAINER:
 		return eb_container_fetch(p->ctx, p->url, v, err, errlen);
 	case PK_IMDS:
-		return eb_imds_fetch(p->ctx, &p->imds, v, err, errlen);
+		return eb_imds_fetch(&p->imds, v, err, errlen);
 	case PK_PROCESS:
 		return eb_process_fetch(p->command, v, err, errlen);
 	case PK_ENV:
