@@ -30,11 +30,12 @@ static const struct vp_opt options[] = {
 	VP_OPT("endpoint-url", VP_OPT_URL, &E.o.endpoint, "URL",
 	    "Send to this endpoint instead of the region's."),
 	VP_OPT("credentials-file", VP_OPT_STRING, &E.o.credfile, "FILE",
-	    "Read keys from FILE, in the format of the shared credentials "
-	    "file, instead of the environment.",
+	    "Use FILE as the shared credentials file and take the "
+	    "credentials from its profile, not from the environment.",
 	    .flags = VP_OPT_READABLE),
 	VP_OPT("profile", VP_OPT_STRING, &E.o.profile, "NAME",
-	    "Profile (section) of the credentials file (else AWS_PROFILE or "
+	    "Take the credentials from this profile of the shared config and "
+	    "credentials files, not from the environment (else AWS_PROFILE or "
 	    "default)."),
 	VP_OPT("pattern", VP_OPT_STRING, &E.o.pattern_file, "FILE",
 	    "Send only the events this EventBridge event pattern matches.",
