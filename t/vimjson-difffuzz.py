@@ -8,7 +8,8 @@ repeated and dropped elements) and feeds each document to both vim-xml2json
 be byte-identical; where govmomi refuses it, vimjson-tool must report an
 error too. Failing documents are kept as $T/dfail-N.xml.
 
-usage: vimjson-difffuzz.py SEED COUNT   (VP_SRCDIR, VP_BUILDDIR, T from the environment)
+usage: vimjson-difffuzz.py SEED COUNT   (VP_SRCDIR, VP_BUILDDIR, T from the environment;
+       VP_DIFFFUZZ_XML=1 compares VSphereSource's XML, encoding/xml.Marshal, instead)
 """
 import glob
 import os
@@ -21,6 +22,9 @@ SRC = os.environ.get('VP_SRCDIR', '.')
 BUILD = os.environ.get('VP_BUILDDIR', SRC)
 OUT = os.environ.get('T', '/tmp')
 random.seed(int(sys.argv[1]) if len(sys.argv) > 1 else 1)
+# VP_DIFFFUZZ_XML=1: VSphereSource's XML (encoding/xml.Marshal) instead of JSON
+XML = os.environ.get('VP_DIFFFUZZ_XML', '') not in ('', '0')
+GOARGS, CARGS = (['-xml'], ['--xml']) if XML else ([], [])
 files = sorted(f for f in glob.glob(SRC + '/t/data/events/*.xml') if 'unknown' not in f)
 docs = [open(f).read() for f in files]
 toks = ['', ' ', '0', '-0', '+1', ' 42 ', '1e3', '1.5', '-1', '2147483648', '-2147483649', '9223372036854775808',
@@ -50,8 +54,8 @@ for i in range(n):
         if ms:
             m = random.choice(ms)
             d = d[:m.end()] + (m.group(0) if random.random() < 0.5 else '') + d[m.end():] if random.random()<0.5 else d[:m.start()] + d[m.end():]
-    g = subprocess.run([BUILD + '/t/vim-xml2json/vim-xml2json'], input=d.encode(), capture_output=True)
-    c = subprocess.run([BUILD + '/src/vc-source/vimjson-tool'], input=d.encode(), capture_output=True)
+    g = subprocess.run([BUILD + '/t/vim-xml2json/vim-xml2json'] + GOARGS, input=d.encode(), capture_output=True)
+    c = subprocess.run([BUILD + '/src/vc-source/vimjson-tool'] + CARGS, input=d.encode(), capture_output=True)
     ok = (g.returncode == 0 and c.returncode == 0 and g.stdout == c.stdout) or (g.returncode != 0 and c.returncode != 0)
     if not ok:
         bad += 1

@@ -15,7 +15,7 @@
 #include "vimjson.h"
 
 struct run {
-	int mode;		/* 0 data, 1 meta, 2 raw line */
+	int mode;		/* 0 data, 1 meta, 2 raw line, 3 VSphereSource XML */
 	int print;
 	long events;
 	long failed;
@@ -44,6 +44,8 @@ one(xmlNodePtr ev, void *arg)
 	vp_buf_reset(&r->out);
 	if (r->mode == 2)
 		rc = vim_raw_line(&r->src, ev, &r->out, &m, err, sizeof(err));
+	else if (r->mode == 3)
+		rc = vim_event_xml(ev, &r->out, err, sizeof(err));
 	else
 		rc = vim_event_json(ev, &r->out, r->mode == 1 ? &m : NULL, err,
 		    sizeof(err));
@@ -61,7 +63,7 @@ one(xmlNodePtr ev, void *arg)
 		vp_buf_printf(&r->out, "%s %s %s %d %s %s %d", m.type, m.mapped,
 		    m.category, (int)m.key, m.created, m.class, m.known);
 	}
-	if (r->mode != 0)
+	if (r->mode == 1 || r->mode == 2)
 		vim_event_meta_free(&m);
 	if (r->print && vp_write_line(stdout, r->out.data, r->out.len) != 0)
 		return -1;
@@ -113,7 +115,7 @@ parse(const struct vp_buf *in, int (*cb)(xmlNodePtr, void *), struct run *r,
 
 static struct {
 	const char *vcenter;
-	int meta, raw, repeat;
+	int meta, raw, xml, repeat;
 } opt;
 
 static const struct vp_opt options[] = {
@@ -127,6 +129,9 @@ static const struct vp_opt options[] = {
 	VP_OPT("vcenter", VP_OPT_STRING, &opt.vcenter, "URL",
 	    "The vCenter URL --raw lines name.",
 	    .def = "https://vc.example.com/sdk"),
+	VP_OPT("xml", VP_OPT_FLAG, &opt.xml, NULL,
+	    "Print VSphereSource's application/xml payload (encoding/xml's "
+	    "Marshal of the event) instead."),
 	VP_OPT_END
 };
 
@@ -155,7 +160,7 @@ main(int argc, char **argv)
 	r.src.vcenter = opt.vcenter;
 	r.src.instance_uuid = "00000000-0000-0000-0000-000000000000";
 	r.src.api_version = "7.0";
-	r.mode = opt.raw ? 2 : opt.meta ? 1 : 0;
+	r.mode = opt.xml ? 3 : opt.raw ? 2 : opt.meta ? 1 : 0;
 	repeat = opt.repeat;
 	vp_signals_init();
 	while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)

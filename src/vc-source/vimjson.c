@@ -30,6 +30,7 @@ struct ctx {
 	size_t errlen;
 	int depth;
 	int failed;
+	int xml;		/* encoding/xml's rules, not encoding/json's */
 };
 
 /* ---- errors and output ---------------------------------------------------- */
@@ -411,11 +412,13 @@ is_xdigit(int ch)
 }
 
 /*
- * strconv.ParseFloat(s, bits), with NaN and Inf refused up front: they parse
- * in Go but json.Marshal then fails, so the event could not be printed.
+ * strconv.ParseFloat(s, bits). NaN and Inf parse in Go, but json.Marshal
+ * then fails, so the event could not be printed: refused unless naninf
+ * (encoding/xml prints them).
  */
 static int
-go_parse_float(const char *s, size_t n, int bits, double *v, const char **why)
+go_parse_float_x(const char *s, size_t n, int bits, double *v, const char **why,
+    int naninf)
 {
 	char buf[512], *end;
 	size_t i = 0, nd = 0;
@@ -445,9 +448,16 @@ go_parse_float(const char *s, size_t n, int bits, double *v, const char **why)
 			size_t k = s[0] == '+' || s[0] == '-';
 
 			if ((n - k == 3 && strncasecmp(s + k, "inf", 3) == 0) ||
-			    (n - k == 8 && strncasecmp(s + k, "infinity", 8) == 0) ||
-			    (n == 3 && strncasecmp(s, "nan", 3) == 0))
+			    (n - k == 8 && strncasecmp(s + k, "infinity", 8) == 0)) {
+				*v = s[0] == '-' ? -INFINITY : INFINITY;
 				*why = "NaN or Inf cannot be printed as JSON";
+				return naninf ? 0 : -1;
+			}
+			if (n == 3 && strncasecmp(s, "nan", 3) == 0) {
+				*v = NAN;
+				*why = "NaN or Inf cannot be printed as JSON";
+				return naninf ? 0 : -1;
+			}
 			return -1;
 		}
 		if (i == n)
@@ -487,17 +497,22 @@ digits_done:
 	return *end == '\0' ? 0 : -1;
 }
 
-/* encoding/json's float format: shortest round trip, 'f' or cleaned 'e'. */
 static int
-put_float(struct ctx *c, double v, int bits)
+go_parse_float(const char *s, size_t n, int bits, double *v, const char **why)
 {
-	char tmp[48], digits[24], out[400];
-	double a = fabs(v);
-	int p, e, nd, i, o = 0, use_e;
-	char *q;
+	return go_parse_float_x(s, n, bits, v, why, 0);
+}
 
-	if (isnan(v) || isinf(v))
-		return fail(c, NULL, "NaN or Inf cannot be printed as JSON");
+/*
+ * The shortest decimal digits that read back as v (as float32 when bits is
+ * 32), without trailing zeros; *e is the exponent of the first digit.
+ */
+static int
+shortest_digits(double v, int bits, char digits[24], int *e)
+{
+	char tmp[48], *q;
+	int p, nd = 0;
+
 	for (p = 1; p <= 17; p++) {
 		snprintf(tmp, sizeof(tmp), "%.*e", p - 1, v);
 		if (bits == 32 ? strtof(tmp, NULL) == (float)v :
@@ -508,14 +523,27 @@ put_float(struct ctx *c, double v, int bits)
 	q = tmp;
 	if (*q == '-')
 		q++;
-	nd = 0;
 	for (; *q != 'e'; q++)
 		if (*q != '.')
 			digits[nd++] = *q;
 	digits[nd] = '\0';
-	e = atoi(q + 1);
+	*e = atoi(q + 1);
 	while (nd > 1 && digits[nd - 1] == '0')
 		digits[--nd] = '\0';
+	return nd;
+}
+
+/* encoding/json's float format: shortest round trip, 'f' or cleaned 'e'. */
+static int
+put_float(struct ctx *c, double v, int bits)
+{
+	char digits[24], out[400];
+	double a = fabs(v);
+	int e, nd, i, o = 0, use_e;
+
+	if (isnan(v) || isinf(v))
+		return fail(c, NULL, "NaN or Inf cannot be printed as JSON");
+	nd = shortest_digits(v, bits, digits, &e);
 	if (bits == 32)
 		use_e = a != 0 && ((float)a < (float)1e-6 || (float)a >= (float)1e21);
 	else
@@ -908,26 +936,31 @@ bits_of(int kind)
 	}
 }
 
-/* A scalar decoded from each element in turn (each must parse), the last printed. */
+/* A scalar value as govmomi's decoder leaves it. */
+struct scalar {
+	const char *s;		/* VK_STRING, VK_ENUM, VK_BYTES */
+	size_t len;
+	int64_t iv;
+	uint64_t uv;
+	double fv;
+	int bv;
+	struct gotime tv;
+};
+
+/* A scalar decoded from each element in turn (each must parse); the last wins. */
 static int
-emit_scalar(struct ctx *c, int kind, xmlNodePtr *m, size_t nm)
+decode_scalar(struct ctx *c, int kind, xmlNodePtr *m, size_t nm,
+    struct scalar *v)
 {
-	char num[48];
 	const char *s, *ts;
 	size_t len, tl, i;
-	int64_t iv = 0;
-	uint64_t uv = 0;
-	double fv = 0;
-	int bv = 0;
-	struct gotime tv;
 	const char *why;
 
+	memset(v, 0, sizeof(*v));
 	if (kind == VK_STRING || kind == VK_ENUM || kind == VK_BYTES) {
-		if (node_text(c, m[nm - 1], &s, &len) != 0)
+		if (node_text(c, m[nm - 1], &v->s, &v->len) != 0)
 			return -1;
-		return kind == VK_BYTES ?
-		    put_base64(c, (const unsigned char *)s, len) :
-		    put_str(c, s, len);
+		return 0;
 	}
 	for (i = 0; i < nm; i++) {
 		if (node_text(c, m[i], &s, &len) != 0)
@@ -937,62 +970,78 @@ emit_scalar(struct ctx *c, int kind, xmlNodePtr *m, size_t nm)
 		trim_space(&ts, &tl);
 		switch (kind) {
 		case VK_BOOL:
-			if (len > 0 && go_parse_bool(ts, tl, &bv) != 0)
+			if (len > 0 && go_parse_bool(ts, tl, &v->bv) != 0)
 				return fail(c, m[i], "invalid boolean \"%.40s\"", s);
 			if (len == 0)
-				bv = 0;
+				v->bv = 0;
 			break;
 		case VK_INT8: case VK_INT16: case VK_INT32: case VK_INT64:
 			if (len == 0)
-				iv = 0;
-			else if (go_parse_int(ts, tl, bits_of(kind), &iv) != 0)
+				v->iv = 0;
+			else if (go_parse_int(ts, tl, bits_of(kind), &v->iv) != 0)
 				return fail(c, m[i], "invalid int%d \"%.40s\"",
 				    bits_of(kind), s);
 			break;
 		case VK_UINT8: case VK_UINT16: case VK_UINT32: case VK_UINT64:
 			if (len > 0 && s[0] == '-') {
 				/* Two's complement, as read.go reinterprets it. */
-				if (go_parse_int(s, len, bits_of(kind), &iv) != 0)
+				if (go_parse_int(s, len, bits_of(kind), &v->iv) != 0)
 					return fail(c, m[i], "invalid uint%d \"%.40s\"",
 					    bits_of(kind), s);
-				uv = (uint64_t)iv;
+				v->uv = (uint64_t)v->iv;
 				if (bits_of(kind) < 64)
-					uv &= ((uint64_t)1 << bits_of(kind)) - 1;
+					v->uv &= ((uint64_t)1 << bits_of(kind)) - 1;
 			} else if (len == 0)
-				uv = 0;
-			else if (go_parse_uint(ts, tl, bits_of(kind), &uv) != 0)
+				v->uv = 0;
+			else if (go_parse_uint(ts, tl, bits_of(kind), &v->uv) != 0)
 				return fail(c, m[i], "invalid uint%d \"%.40s\"",
 				    bits_of(kind), s);
 			break;
 		case VK_FLOAT32: case VK_FLOAT64:
 			if (len == 0)
-				fv = 0;
-			else if (go_parse_float(ts, tl, bits_of(kind), &fv,
-			    &why) != 0)
+				v->fv = 0;
+			else if (go_parse_float_x(ts, tl, bits_of(kind), &v->fv,
+			    &why, c->xml) != 0)
 				return fail(c, m[i], "%s \"%.40s\"", why, s);
 			break;
 		case VK_TIME:
-			if (go_parse_time(s, len, &tv) != 0)
+			if (go_parse_time(s, len, &v->tv) != 0)
 				return fail(c, m[i], "invalid xsd:dateTime \"%.40s\"", s);
 			break;
 		default:
 			return fail(c, m[i], "internal: kind %d", kind);
 		}
 	}
+	return 0;
+}
+
+static int
+emit_scalar(struct ctx *c, int kind, xmlNodePtr *m, size_t nm)
+{
+	struct scalar v;
+	char num[48];
+	size_t len;
+
+	if (decode_scalar(c, kind, m, nm, &v) != 0)
+		return -1;
 	switch (kind) {
+	case VK_STRING: case VK_ENUM:
+		return put_str(c, v.s, v.len);
+	case VK_BYTES:
+		return put_base64(c, (const unsigned char *)v.s, v.len);
 	case VK_BOOL:
-		return bv ? PUTS(c, "true") : PUTS(c, "false");
+		return v.bv ? PUTS(c, "true") : PUTS(c, "false");
 	case VK_INT8: case VK_INT16: case VK_INT32: case VK_INT64:
-		len = (size_t)snprintf(num, sizeof(num), "%lld", (long long)iv);
+		len = (size_t)snprintf(num, sizeof(num), "%lld", (long long)v.iv);
 		return put(c, num, len);
 	case VK_UINT8: case VK_UINT16: case VK_UINT32: case VK_UINT64:
 		len = (size_t)snprintf(num, sizeof(num), "%llu",
-		    (unsigned long long)uv);
+		    (unsigned long long)v.uv);
 		return put(c, num, len);
 	case VK_FLOAT32: case VK_FLOAT64:
-		return put_float(c, fv, bits_of(kind));
+		return put_float(c, v.fv, bits_of(kind));
 	default:
-		len = format_time(&tv, 0, num + 1, sizeof(num) - 2);
+		len = format_time(&v.tv, 0, num + 1, sizeof(num) - 2);
 		num[0] = '"';
 		num[len + 1] = '"';
 		return put(c, num, len + 2);
@@ -1532,6 +1581,381 @@ out:
 	}
 	if (sel != sstack)
 		free(sel);
+	return rc;
+}
+
+/* ---- VSphereSource's XML: encoding/xml.Marshal of what govmomi decoded ------ */
+
+/* encoding/xml's EscapeString: five entities, \t \n \r as references, U+FFFD for the rest. */
+static int
+xput_text(struct ctx *c, const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	const unsigned char *run = p;
+
+	while (p < end) {
+		const char *e = NULL;
+		size_t n = 1;
+		uint32_t r = *p;
+
+		if (*p >= 0x80) {
+			n = utf8_len(p, (size_t)(end - p), &r);
+			if (n == 0) {		/* invalid UTF-8: one byte, U+FFFD */
+				e = "\xef\xbf\xbd";
+				n = 1;
+			} else if (r == 0xfffe || r == 0xffff)
+				e = "\xef\xbf\xbd";
+		} else {
+			switch (*p) {
+			case '"': e = "&#34;"; break;
+			case '\'': e = "&#39;"; break;
+			case '&': e = "&amp;"; break;
+			case '<': e = "&lt;"; break;
+			case '>': e = "&gt;"; break;
+			case '\t': e = "&#x9;"; break;
+			case '\n': e = "&#xA;"; break;
+			case '\r': e = "&#xD;"; break;
+			default:
+				if (*p < 0x20)
+					e = "\xef\xbf\xbd";
+			}
+		}
+		if (e == NULL) {
+			p += n;
+			continue;
+		}
+		if (put(c, run, (size_t)(p - run)) != 0 || put(c, e, strlen(e)) != 0)
+			return -1;
+		p += n;
+		run = p;
+	}
+	return put(c, run, (size_t)(p - run));
+}
+
+static int
+xopen(struct ctx *c, const char *name)
+{
+	return putc1(c, '<') || put(c, name, strlen(name)) || putc1(c, '>');
+}
+
+static int
+xclose(struct ctx *c, const char *name)
+{
+	return PUTS(c, "</") || put(c, name, strlen(name)) || putc1(c, '>');
+}
+
+/* strconv.FormatFloat(v, 'g', -1, bits), as encoding/xml prints floats. */
+static int
+xput_float(struct ctx *c, double v, int bits)
+{
+	char digits[24], out[64];
+	int e, nd, i, o = 0;
+
+	if (isnan(v))
+		return PUTS(c, "NaN");
+	if (isinf(v))
+		return v > 0 ? PUTS(c, "+Inf") : PUTS(c, "-Inf");
+	if (signbit(v))
+		out[o++] = '-';
+	if (v == 0) {
+		out[o++] = '0';
+		return put(c, out, (size_t)o);
+	}
+	nd = shortest_digits(v, bits, digits, &e);
+	if (e < -4 || e >= 6) {		/* %e, at least two exponent digits */
+		out[o++] = digits[0];
+		if (nd > 1) {
+			out[o++] = '.';
+			for (i = 1; i < nd; i++)
+				out[o++] = digits[i];
+		}
+		o += snprintf(out + o, sizeof(out) - (size_t)o, "e%c%02d",
+		    e < 0 ? '-' : '+', e < 0 ? -e : e);
+	} else if (e >= 0) {
+		for (i = 0; i <= e || i < nd; i++) {
+			if (i == e + 1)
+				out[o++] = '.';
+			out[o++] = i < nd ? digits[i] : '0';
+		}
+	} else {
+		out[o++] = '0';
+		out[o++] = '.';
+		for (i = 0; i < -e - 1; i++)
+			out[o++] = '0';
+		for (i = 0; i < nd; i++)
+			out[o++] = digits[i];
+	}
+	return put(c, out, (size_t)o);
+}
+
+/* Is this value what encoding/xml's omitempty leaves out? */
+static int
+scalar_empty(int kind, const struct scalar *v)
+{
+	switch (kind) {
+	case VK_STRING: case VK_ENUM: case VK_BYTES:
+		return v->len == 0;
+	case VK_BOOL:
+		return !v->bv;
+	case VK_INT8: case VK_INT16: case VK_INT32: case VK_INT64:
+		return v->iv == 0;
+	case VK_UINT8: case VK_UINT16: case VK_UINT32: case VK_UINT64:
+		return v->uv == 0;
+	case VK_FLOAT32: case VK_FLOAT64:
+		return v->fv == 0;
+	default:
+		return 0;	/* time.Time is a struct: never empty */
+	}
+}
+
+static int
+xput_scalar(struct ctx *c, int kind, const struct scalar *v)
+{
+	char num[48];
+	size_t len;
+
+	switch (kind) {
+	case VK_STRING: case VK_ENUM: case VK_BYTES:
+		return xput_text(c, v->s, v->len);
+	case VK_BOOL:
+		return v->bv ? PUTS(c, "true") : PUTS(c, "false");
+	case VK_INT8: case VK_INT16: case VK_INT32: case VK_INT64:
+		len = (size_t)snprintf(num, sizeof(num), "%lld", (long long)v->iv);
+		return put(c, num, len);
+	case VK_UINT8: case VK_UINT16: case VK_UINT32: case VK_UINT64:
+		len = (size_t)snprintf(num, sizeof(num), "%llu",
+		    (unsigned long long)v->uv);
+		return put(c, num, len);
+	case VK_FLOAT32: case VK_FLOAT64:
+		return xput_float(c, v->fv, bits_of(kind));
+	default:
+		len = format_time(&v->tv, 0, num, sizeof(num));
+		return put(c, num, len);
+	}
+}
+
+static int xemit_struct(struct ctx *, int, xmlNodePtr *, size_t, int,
+    const char *);
+static int xemit_elem(struct ctx *, int, int, xmlNodePtr *, size_t,
+    const char *, int);
+
+/* <name type="T">V</name>, from the elements as emit_mor reads them */
+static int
+xemit_mor(struct ctx *c, xmlNodePtr *m, size_t nm, const char *name)
+{
+	const char *type = "", *s = "";
+	size_t i, len = 0;
+	xmlAttrPtr a;
+
+	for (i = 0; i < nm; i++)
+		for (a = m[i]->properties; a != NULL; a = a->next) {
+			if (strcmp((const char *)a->name, "type") != 0)
+				continue;
+			if (a->ns != NULL && a->ns->href != NULL &&
+			    strcmp((const char *)a->ns->href, XSI_NS) == 0)
+				continue;
+			type = attr_value(a);
+		}
+	if (nm > 0 && node_text(c, m[nm - 1], &s, &len) != 0)
+		return -1;
+	if (putc1(c, '<') || put(c, name, strlen(name)) ||
+	    PUTS(c, " type=\"") || xput_text(c, type, strlen(type)) ||
+	    PUTS(c, "\">") || xput_text(c, s, len))
+		return -1;
+	return xclose(c, name);
+}
+
+/* A zero value where no element came: what xml.Marshal prints for it. */
+static int
+xemit_zero(struct ctx *c, int kind, int ref, const char *name, int omit)
+{
+	struct scalar v;
+
+	switch (kind) {
+	case VK_IFACE:
+		return 0;		/* nil */
+	case VK_MOR:
+		return xemit_mor(c, NULL, 0, name);
+	case VK_STRUCT:
+		return xemit_struct(c, ref, NULL, 0, 0, name);
+	}
+	memset(&v, 0, sizeof(v));
+	v.s = "";
+	v.tv.year = v.tv.mon = v.tv.day = 1;
+	if (omit && scalar_empty(kind, &v))
+		return 0;
+	if (xopen(c, name) || xput_scalar(c, kind, &v))
+		return -1;
+	return xclose(c, name);
+}
+
+/* An interface field: the value emit_iface would print, named name. */
+static int
+xemit_iface(struct ctx *c, int iface, xmlNodePtr *m, size_t nm,
+    const char *name)
+{
+	size_t i;
+	int t;
+
+	for (i = 0; i < nm; i++) {
+		struct resolved r = resolve(m[i], iface);
+
+		if (r.kind == 0)
+			continue;
+		return xemit_elem(c, r.kind, r.type, m + i,
+		    r.byvalue ? 1 : nm - i, name, 0);
+	}
+	/* a class govmomi does not know: its nearest known family member */
+	for (i = 0; i < nm && iface != vim_iface_any; i++) {
+		const char *x = xsi_raw(m[i]);
+
+		if (x != NULL && x[0] != '\0' &&
+		    (t = nearest_type(iface, m[i])) >= 0)
+			return xemit_struct(c, t, m + i, 1, 1, name);
+	}
+	if (nm > 0 && iface != vim_iface_any &&
+	    (t = nearest_type(iface, m[0])) >= 0)
+		return xemit_struct(c, t, m, 1, 1, name);
+	return 0;			/* nil */
+}
+
+static int
+xemit_elem(struct ctx *c, int kind, int ref, xmlNodePtr *m, size_t nm,
+    const char *name, int omit)
+{
+	struct scalar v;
+
+	switch (kind) {
+	case VK_STRUCT:
+		if (vim_types[ref].kind == TK_MOR)
+			return xemit_mor(c, m, nm, name);
+		return xemit_struct(c, ref, m, nm, 0, name);
+	case VK_IFACE:
+		return xemit_iface(c, ref, m, nm, name);
+	case VK_MOR:
+		return xemit_mor(c, m, nm, name);
+	}
+	if (nm == 0)
+		return xemit_zero(c, kind, ref, name, omit);
+	if (decode_scalar(c, kind, m, nm, &v) != 0)
+		return -1;
+	if (omit && scalar_empty(kind, &v))
+		return 0;
+	if (xopen(c, name) || xput_scalar(c, kind, &v))
+		return -1;
+	return xclose(c, name);
+}
+
+static int
+xemit_field(struct ctx *c, const struct vim_field *f, xmlNodePtr *m,
+    size_t nm)
+{
+	const char *name = VIM_STR(f->xml);
+	size_t i;
+
+	if (f->flags & VF_SLICE) {
+		for (i = 0; i < nm; i++)
+			if (xemit_elem(c, f->kind, f->ref, m + i, 1, name, 0) != 0)
+				return -1;
+		return 0;
+	}
+	if (nm == 0)
+		return (f->flags & VF_PTR) ? 0 :
+		    xemit_zero(c, f->kind, f->ref, name, f->flags & VF_OMIT);
+	/* a pointer is never empty; a value field may be */
+	return xemit_elem(c, f->kind, f->ref, m, nm, name,
+	    !(f->flags & VF_PTR) && (f->flags & VF_OMIT));
+}
+
+/*
+ * Struct type t decoded from elements m, as <name> holding its fields in
+ * Go order. guessed: t stands for an unknown class (take only what fits).
+ */
+static int
+xemit_struct(struct ctx *c, int t, xmlNodePtr *m, size_t nm, int guessed,
+    const char *name)
+{
+	const struct vim_type *ty = &vim_types[t];
+	const struct vim_field *fs = &vim_fields[ty->first];
+	xmlNodePtr *sel = NULL, k;
+	size_t i, j, ns;
+	int rc = -1;
+
+	if (ty->kind == TK_MOR)
+		return xemit_mor(c, m, nm, name);
+	if (++c->depth > VIM_MAX_DEPTH) {
+		c->depth--;
+		return fail(c, nm ? m[0] : NULL, "nested deeper than %d elements",
+		    VIM_MAX_DEPTH);
+	}
+	for (i = 0, ns = 0; i < nm; i++)
+		for (k = m[i]->children; k != NULL; k = k->next)
+			ns += k->type == XML_ELEMENT_NODE;
+	sel = vp_xmalloc((ns ? ns : 1) * sizeof(*sel));
+	if (xopen(c, name) != 0)
+		goto out;
+	for (j = 0; j < ty->nfields; j++) {
+		const char *x = VIM_STR(fs[j].xml);
+
+		ns = 0;
+		for (i = 0; i < nm; i++)
+			for (k = m[i]->children; k != NULL; k = k->next)
+				if (k->type == XML_ELEMENT_NODE &&
+				    strcmp(lname(k), x) == 0 &&
+				    (!guessed || fits(&fs[j], k)))
+					sel[ns++] = k;
+		if (xemit_field(c, &fs[j], sel, ns) != 0)
+			goto out;
+	}
+	rc = xclose(c, name);
+out:
+	c->depth--;
+	free(sel);
+	return rc;
+}
+
+int
+vim_event_xml(xmlNodePtr ev, struct vp_buf *out, char *err, size_t errlen)
+{
+	struct ctx c;
+	struct resolved r;
+	size_t start = out->len, oldmax = out->max;
+	const char *x;
+	int rc, type;
+
+	memset(&c, 0, sizeof(c));
+	c.out = out;
+	c.err = err;
+	c.errlen = errlen;
+	c.xml = 1;
+	if (errlen > 0)
+		err[0] = '\0';
+	if (ev == NULL || ev->type != XML_ELEMENT_NODE) {
+		snprintf(err, errlen, "not an element");
+		return -1;
+	}
+	if (oldmax == 0 || oldmax - start > VIM_MAX_EVENT_JSON)
+		out->max = start + VIM_MAX_EVENT_JSON;
+	r = resolve(ev, vim_iface_event);
+	if (r.kind == VK_STRUCT)
+		rc = xemit_struct(&c, r.type, &ev, 1, 0,
+		    VIM_STR(vim_types[r.type].name));
+	else if ((type = nearest_type(vim_iface_event, ev)) >= 0) {
+		/* named as vCenter named it; its fields as the nearest class */
+		x = vim_node_xsi_type(ev);
+		rc = xemit_struct(&c, type, &ev, 1, 1, x != NULL && *x &&
+		    strspn(x, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+		    "0123456789_") == strlen(x) ? x :
+		    VIM_STR(vim_types[type].name));
+	} else
+		rc = fail(&c, ev, "not an event");
+	out->max = oldmax;
+	vp_buf_free(&c.tmp);
+	if (rc != 0) {
+		out->len = start;
+		if (out->data)
+			out->data[start] = '\0';
+	}
 	return rc;
 }
 

@@ -132,6 +132,20 @@ void vim_event_meta_free(struct vim_event_meta *m);
 int vim_event_json(xmlNodePtr ev, struct vp_buf *out, struct vim_event_meta *m,
     char *err, size_t errlen);
 
+/*
+ * Append what Tanzu's VSphereSource sends as its application/xml payload:
+ * encoding/xml.Marshal of the event govmomi decoded (the standard library,
+ * as cloudevents sdk-go's xml codec calls it). The root element is named
+ * after the class, children are the struct's fields in Go order under
+ * their vim25 names, no namespaces, no xsi:type; nil pointers, empty slices
+ * and ",omitempty" zero values are left out; text escaped as encoding/xml
+ * does (&#34; &#39; &#xA;, U+FFFD for what XML forbids); floats as
+ * strconv's 'g'; a ManagedObjectReference as <name type="T">V</name>. A
+ * class govmomi does not know is printed under its own name with the
+ * fields of the nearest known class. 0, or -1 with err and out unchanged.
+ */
+int vim_event_xml(xmlNodePtr ev, struct vp_buf *out, char *err, size_t errlen);
+
 /* The same as a jansson value (floats and uint64 beyond int64 lose exactness there). */
 json_t *vim_event_to_json(xmlNodePtr ev, char *err, size_t errlen);
 

@@ -19,6 +19,7 @@ enum vim_kind {
 
 #define VF_PTR		1	/* *T: absent is null */
 #define VF_SLICE	2	/* []T: absent is null, one item per element */
+#define VF_OMIT		4	/* xml ",omitempty": xml.Marshal leaves zero values out */
 
 enum vim_type_kind { TK_STRUCT = 1, TK_ENUM, TK_MOR };
 

@@ -8,12 +8,17 @@
 // *EventsResponse (decoded as types.ReadNextEventsResponse), the Event
 // elements of an xsi:type="ArrayOfEvent" value (types.ArrayOfEvent), or the
 // root element itself when neither occurs (decoded as types.BaseEvent).
+//
+// With -xml it prints what Tanzu's VSphereSource sends as its
+// application/xml payload instead: the standard library's encoding/xml
+// Marshal of the decoded event (cloudevents sdk-go's xml codec).
 package main
 
 import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	stdxml "encoding/xml"
 	"flag"
 	"fmt"
 	"io"
@@ -24,6 +29,8 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 	"github.com/vmware/govmomi/vim25/xml"
 )
+
+var asXML bool
 
 func xsiType(se xml.StartElement) string {
 	for _, a := range se.Attr {
@@ -42,6 +49,7 @@ func newDecoder(b []byte) *xml.Decoder {
 
 func main() {
 	repeat := flag.Int("repeat", 1, "decode and marshal this many times, print once, report events/s (benchmark)")
+	flag.BoolVar(&asXML, "xml", false, "print encoding/xml.Marshal of each event (VSphereSource's application/xml)")
 	flag.Parse()
 	in, err := io.ReadAll(os.Stdin)
 	if err != nil {
@@ -125,7 +133,11 @@ func run(in []byte) [][]byte {
 	}
 	var lines [][]byte
 	for _, e := range events {
-		b, err := json.Marshal(e)
+		marshal := json.Marshal
+		if asXML {
+			marshal = stdxml.Marshal
+		}
+		b, err := marshal(e)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "vim-xml2json:", err)
 			os.Exit(65)

@@ -60,6 +60,7 @@ var kindNames = []string{"", "VK_STRING", "VK_BOOL", "VK_INT8", "VK_INT16",
 const (
 	fPtr   = 1
 	fSlice = 2
+	fOmit  = 4 // xml ",omitempty": encoding/xml.Marshal leaves zero values out
 )
 
 var (
@@ -220,6 +221,7 @@ func classify(t reflect.Type) (kind, flags int, ref reflect.Type) {
 type cand struct {
 	name  string
 	xml   string
+	omit  bool
 	index []int
 	typ   reflect.Type
 }
@@ -253,7 +255,11 @@ func walk(t reflect.Type, index []int, out *[]cand) {
 		if sf.Tag.Get("json") != "" {
 			die("%v.%s: json tag not supported", t, sf.Name)
 		}
-		*out = append(*out, cand{sf.Name, xname, idx, sf.Type})
+		omit := false
+		for _, o := range strings.Split(tag, ",")[1:] {
+			omit = omit || o == "omitempty"
+		}
+		*out = append(*out, cand{sf.Name, xname, omit, idx, sf.Type})
 	}
 }
 
@@ -296,6 +302,9 @@ func flatten(t reflect.Type) []field {
 		xseen[c.xml] = true
 		f := field{json: c.name, xml: c.xml, index: c.index}
 		f.kind, f.flags, f.ref = classify(c.typ)
+		if c.omit {
+			f.flags |= fOmit
+		}
 		fs = append(fs, f)
 	}
 	// Cross-check the order with encoding/json itself.
@@ -432,6 +441,13 @@ func emit(out string) {
 			} else if f.flags&fSlice != 0 {
 				fl = "VF_SLICE"
 			}
+			if f.flags&fOmit != 0 {
+				if fl == "0" {
+					fl = "VF_OMIT"
+				} else {
+					fl += " | VF_OMIT"
+				}
+			}
 			w("\t{%d, %d, %d, %s, %s},\n", p.add(f.json), p.add(f.xml),
 				ref, kindNames[f.kind], fl)
 			nf++
@@ -557,6 +573,7 @@ enum vim_kind {
 
 #define VF_PTR		1	/* *T: absent is null */
 #define VF_SLICE	2	/* []T: absent is null, one item per element */
+#define VF_OMIT		4	/* xml ",omitempty": xml.Marshal leaves zero values out */
 
 enum vim_type_kind { TK_STRUCT = 1, TK_ENUM, TK_MOR };
 
