@@ -459,15 +459,29 @@ from_raw(struct ce_encoder *e)
 	e->subject = cls;
 
 	ext_add(e, "eventkey", 8, EXT_LITERAL, keybuf, strlen(keybuf));
-	if (e->cfg->style == CE_ROUTER) {
-		if (api.len > 0)
-			ext_add_checked(e, "vsphereapiversion", EXT_STRING,
-			    S(e, api), api.len);
-	} else
+	/* VSphereSource adds both: the class, then the server's API version */
+	if (e->cfg->style == CE_VSPHERE)
 		ext_add_checked(e, "eventclass", EXT_STRING, cats[ci],
 		    strlen(cats[ci]));
+	if (api.len > 0)
+		ext_add_checked(e, "vsphereapiversion", EXT_STRING, S(e, api),
+		    api.len);
 	add_set(e);
 
+	/* VSphereSource's application/xml: the xml member vc-source --xml adds */
+	if (e->cfg->payload == CE_PAYLOAD_XML) {
+		const struct js_span *x = member(e, "xml");
+
+		if (x == NULL)
+			return bad(e, "no \"xml\" member for application/xml "
+			    "(run vc-source with --xml)");
+		if (x->type == JS_STRING) {
+			set_json_data(e, x);
+			str_put(e, &e->dct, "application/xml", 15);
+		} else if (x->type != JS_NULL)
+			return bad(e, "\"xml\" is not a string");
+		return CE_OK;
+	}
 	/* null data: vc-source could not map the event; it is sent without data */
 	if (d->type != JS_NULL) {
 		set_json_data(e, d);

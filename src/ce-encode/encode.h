@@ -15,6 +15,7 @@
 enum ce_mode { CE_STRUCTURED, CE_BINARY };
 enum ce_style { CE_ROUTER, CE_VSPHERE };
 enum ce_idmode { CE_ID_V5, CE_ID_UUID, CE_ID_KEY };
+enum ce_payload { CE_PAYLOAD_JSON, CE_PAYLOAD_XML };	/* raw lines' data */
 
 #define CE_MAX_MEMBERS 512	/* top-level members or headers per line */
 
@@ -27,6 +28,7 @@ struct ce_config {
 	enum ce_mode mode;
 	enum ce_style style;
 	enum ce_idmode id;
+	enum ce_payload payload;
 	const char *source;	/* --source, or NULL for the line's vcenter */
 	const struct ce_set *set;
 	size_t nset;

@@ -246,7 +246,7 @@ reject(struct rejects *rj, int strict, unsigned long lineno, const char *err,
 /* ---- options ------------------------------------------------------------------ */
 
 static struct {
-	int mode, style, id, strict;
+	int mode, style, id, payload, strict;
 	const char *reject;
 	size_t max_line;
 	struct ce_set *sets;
@@ -310,6 +310,10 @@ static const struct vp_optchoice modes[] = {
 static const struct vp_optchoice styles[] = {
 	{ "router", CE_ROUTER }, { "vsphere", CE_VSPHERE }, { NULL, 0 }
 };
+static const struct vp_optchoice payloads[] = {
+	{ "application/json", CE_PAYLOAD_JSON },
+	{ "application/xml", CE_PAYLOAD_XML }, { NULL, 0 }
+};
 static const struct vp_optchoice ids[] = {
 	{ "stable", CE_ID_V5 }, { "uuid", CE_ID_UUID }, { "key", CE_ID_KEY },
 	{ NULL, 0 }
@@ -327,6 +331,10 @@ static const struct vp_opt options[] = {
 	VP_OPT("id", VP_OPT_ENUM, &opt.id, NULL,
 	    "Event ids: stable (UUIDv5 of vCenter and key), random, or the key.",
 	    .def = "stable", .choices = ids),
+	VP_OPT("payload-encoding", VP_OPT_ENUM, &opt.payload, NULL,
+	    "Data of vCenter events: govmomi's JSON, or VSphereSource's XML "
+	    "(the xml member vc-source --xml adds).",
+	    .def = "application/json", .choices = payloads),
 	VP_OPT("source", VP_OPT_CALL, &cfg.source, "URI",
 	    "The source attribute, instead of the event's vCenter URL.",
 	    .fn = source_arg),
@@ -365,6 +373,7 @@ main(int argc, char **argv)
 	cfg.mode = (enum ce_mode)opt.mode;
 	cfg.style = (enum ce_style)opt.style;
 	cfg.id = (enum ce_idmode)opt.id;
+	cfg.payload = (enum ce_payload)opt.payload;
 	cfg.set = opt.sets;
 	cfg.nset = opt.nsets;
 	rj.path = opt.reject;

@@ -80,6 +80,7 @@ struct opts {
 	const char *until;
 	int64_t begin_ms;	/* -1 = not given */
 	int once;
+	int xml;		/* add the "xml" member (VSphereSource's XML) */
 	int page;
 	int read_size;
 	int wait_s;
@@ -462,6 +463,29 @@ fallback_line(struct state *s, xmlNodePtr ev, const struct cand *c,
 }
 
 /*
+ * The "xml" member ends the line: what VSphereSource sends as its
+ * application/xml payload, or null when the event cannot be put that way.
+ */
+static void
+add_xml(struct state *s, xmlNodePtr ev, const struct cand *c)
+{
+	struct vp_buf *l = &s->b.lines;
+	char err[512];
+
+	l->len--;		/* the line's closing brace */
+	vp_buf_reset(&s->line);
+	vp_buf_append(l, ",\"xml\":", 7);
+	if (vim_event_xml(ev, &s->line, err, sizeof(err)) == 0)
+		vim_json_string(l, s->line.data ? s->line.data : "", s->line.len);
+	else {
+		vp_error("%s: event %d: no XML: %s; \"xml\":null", s->o.url,
+		    (int)c->key, err);
+		vp_buf_append(l, "null", 4);
+	}
+	vp_buf_append(l, "}", 1);
+}
+
+/*
  * soap_call_events' callback: an event of the answer being read, about to
  * be freed. What was emitted already or lies outside the window costs only
  * its key and time; the rest is mapped to its line at once.
@@ -484,6 +508,8 @@ take_event(xmlNodePtr ev, void *arg)
 	c.off = b->lines.len;
 	if (vim_raw_line(&src, ev, &b->lines, NULL, err, sizeof(err)) != 0)
 		fallback_line(s, ev, &c, err);
+	if (s->o.xml)
+		add_xml(s, ev, &c);
 	c.len = b->lines.len - c.off;
 	if (b->n == b->cap) {
 		b->cap = b->cap ? b->cap * 2 : 64;
@@ -1444,6 +1470,9 @@ static const struct vp_opt options[] = {
 	VP_OPT("wait-seconds", VP_OPT_INT, &st.o.wait_s, "N",
 	    "Longest WaitForUpdatesEx wait.", .def = "30", .min = 1,
 	    .max = 3600),
+	VP_OPT("xml", VP_OPT_FLAG, &st.o.xml, NULL,
+	    "Also carry each event as VSphereSource's application/xml "
+	    "payload (the line's xml member)."),
 	VP_OPT_END
 };
 

@@ -5,7 +5,9 @@
 //
 // class is the Go type name, or the eventTypeId of EventEx/ExtendedEvent;
 // data is exactly govmomi's json.Marshal of the event. With -stamp each line
-// also gets "recvNs", the Unix time in nanoseconds when it was written.
+// also gets "recvNs", the Unix time in nanoseconds when it was written; with
+// -xml, "xml": what Tanzu's VSphereSource sends as its application/xml
+// payload (encoding/xml.Marshal of the event, as cloudevents sdk-go does).
 //
 // -mode latest (default) reads like `govc events [-f]`: event.Manager.Events
 // on the root folder, i.e. the collector's latestPage and then property
@@ -20,6 +22,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	stdxml "encoding/xml"
 	"flag"
 	"fmt"
 	"net/url"
@@ -38,7 +41,10 @@ import (
 	"github.com/vmware/govmomi/vim25/types"
 )
 
-var out = bufio.NewWriter(os.Stdout)
+var (
+	out   = bufio.NewWriter(os.Stdout)
+	asXML bool
+)
 
 func className(ev types.BaseEvent) string {
 	switch e := ev.(type) {
@@ -63,6 +69,15 @@ func emit(ev types.BaseEvent, stamp bool) error {
 	line = strconv.AppendInt(line, int64(ev.GetEvent().Key), 10)
 	line = append(line, `,"data":`...)
 	line = append(line, data...)
+	if asXML {
+		x, err := stdxml.Marshal(ev)
+		if err != nil {
+			return err
+		}
+		xs, _ := json.Marshal(string(x))
+		line = append(line, `,"xml":`...)
+		line = append(line, xs...)
+	}
 	if stamp {
 		line = append(line, `,"recvNs":`...)
 		line = strconv.AppendInt(line, time.Now().UnixNano(), 10)
@@ -99,6 +114,7 @@ func main() {
 	mode := flag.String("mode", "latest", "latest (govc events style) or readnext")
 	poll := flag.Duration("poll", time.Second, "readnext follow mode: wait between empty reads")
 	stamp := flag.Bool("stamp", false, "add recvNs to each line")
+	flag.BoolVar(&asXML, "xml", false, "add xml: encoding/xml.Marshal of each event (VSphereSource's application/xml)")
 	begin := flag.String("begin", "", "readnext: filter.time.beginTime (RFC 3339)")
 	end := flag.String("end", "", "readnext: filter.time.endTime (RFC 3339)")
 	flag.Parse()
