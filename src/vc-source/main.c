@@ -738,6 +738,27 @@ server_time(struct state *s, int64_t *sec, int32_t *nsec)
 	return STEP_OK;
 }
 
+/*
+ * Destroy a collector (method DestroyCollector) or a property filter
+ * (DestroyPropertyFilter) and forget its reference; a fault means it is
+ * gone already.
+ */
+static enum step
+destroy(struct state *s, const char *method, char *ref)
+{
+	xmlNodePtr ret;
+	enum soap_result r;
+
+	if (ref[0] == '\0')
+		return STEP_OK;
+	r = soap_call(&s->soap, method, method[7] == 'P' ? "PropertyFilter" :
+	    "EventHistoryCollector", ref, NULL, 0, &ret);
+	if (r != SOAP_OK && r != SOAP_FAULT)
+		return call_failed(s, r);
+	ref[0] = '\0';
+	return STEP_OK;
+}
+
 /* CreateCollectorForEvents with filter (its XML); the reference in out. */
 static enum soap_result
 new_collector(struct state *s, const char *filter, char *out, size_t len)
@@ -795,11 +816,7 @@ probe_ring(struct state *s)
 	}
 	if (r != SOAP_OK && r != SOAP_FAULT)
 		return call_failed(s, r);
-	r = soap_call(&s->soap, "DestroyCollector", "EventHistoryCollector",
-	    coll, NULL, 0, &ret);
-	if (r != SOAP_OK && r != SOAP_FAULT)
-		return call_failed(s, r);
-	return STEP_OK;
+	return destroy(s, "DestroyCollector", coll);
 }
 
 /* The scan's callback: keys and times only, nothing is mapped. */
@@ -863,9 +880,8 @@ scan_newer(struct state *s)
 	}
 	if (r != SOAP_OK)
 		return call_failed(s, r);
-	if ((r = soap_call(&s->soap, "DestroyCollector", "EventHistoryCollector",
-	    coll, NULL, 0, &ret)) != SOAP_OK)
-		return call_failed(s, r);
+	if (destroy(s, "DestroyCollector", coll) != STEP_OK)
+		return STEP_RETRY;
 	if (!s->scan_hit && s->scan_n >= SCAN_MAX)
 		vp_warn("%s: more than %d events are newer than key %d; "
 		    "reading from the oldest time among them", s->o.url,
@@ -962,25 +978,12 @@ create_collector(struct state *s)
 static enum step
 drop_collector(struct state *s)
 {
-	xmlNodePtr ret;
-	enum soap_result r;
+	enum step st;
 
-	if (s->filter[0] && (r = soap_call(&s->soap, "DestroyPropertyFilter",
-	    "PropertyFilter", s->filter, NULL, 0, &ret)) != SOAP_OK &&
-	    r != SOAP_FAULT)
-		return call_failed(s, r);
-	s->filter[0] = '\0';
-	if (s->wake[0] && (r = soap_call(&s->soap, "DestroyCollector",
-	    "EventHistoryCollector", s->wake, NULL, 0, &ret)) != SOAP_OK &&
-	    r != SOAP_FAULT)
-		return call_failed(s, r);
-	s->wake[0] = '\0';
-	if (s->collector[0] && (r = soap_call(&s->soap, "DestroyCollector",
-	    "EventHistoryCollector", s->collector, NULL, 0, &ret)) != SOAP_OK &&
-	    r != SOAP_FAULT)
-		return call_failed(s, r);
-	s->collector[0] = '\0';
-	return STEP_OK;
+	if ((st = destroy(s, "DestroyPropertyFilter", s->filter)) != STEP_OK ||
+	    (st = destroy(s, "DestroyCollector", s->wake)) != STEP_OK)
+		return st;
+	return destroy(s, "DestroyCollector", s->collector);
 }
 
 /*

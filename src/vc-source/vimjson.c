@@ -533,6 +533,29 @@ shortest_digits(double v, int bits, char digits[24], int *e)
 	return nd;
 }
 
+/* digits (nd of them, the first at 10^e) without an exponent: 1500, 0.015 */
+static int
+fixed_notation(char *out, const char *digits, int nd, int e)
+{
+	int i, o = 0;
+
+	if (e >= 0) {
+		for (i = 0; i <= e || i < nd; i++) {
+			if (i == e + 1)
+				out[o++] = '.';
+			out[o++] = i < nd ? digits[i] : '0';
+		}
+		return o;
+	}
+	out[o++] = '0';
+	out[o++] = '.';
+	for (i = 0; i < -e - 1; i++)
+		out[o++] = '0';
+	for (i = 0; i < nd; i++)
+		out[o++] = digits[i];
+	return o;
+}
+
 /* encoding/json's float format: shortest round trip, 'f' or cleaned 'e'. */
 static int
 put_float(struct ctx *c, double v, int bits)
@@ -566,20 +589,8 @@ put_float(struct ctx *c, double v, int bits)
 		}
 	} else if (digits[0] == '0') {
 		out[o++] = '0';
-	} else if (e >= 0) {
-		for (i = 0; i <= e || i < nd; i++) {
-			if (i == e + 1)
-				out[o++] = '.';
-			out[o++] = i < nd ? digits[i] : '0';
-		}
-	} else {
-		out[o++] = '0';
-		out[o++] = '.';
-		for (i = 0; i < -e - 1; i++)
-			out[o++] = '0';
-		for (i = 0; i < nd; i++)
-			out[o++] = digits[i];
-	}
+	} else
+		o += fixed_notation(out + o, digits, nd, e);
 	return put(c, out, (size_t)o);
 }
 
@@ -1671,20 +1682,8 @@ xput_float(struct ctx *c, double v, int bits)
 		}
 		o += snprintf(out + o, sizeof(out) - (size_t)o, "e%c%02d",
 		    e < 0 ? '-' : '+', e < 0 ? -e : e);
-	} else if (e >= 0) {
-		for (i = 0; i <= e || i < nd; i++) {
-			if (i == e + 1)
-				out[o++] = '.';
-			out[o++] = i < nd ? digits[i] : '0';
-		}
-	} else {
-		out[o++] = '0';
-		out[o++] = '.';
-		for (i = 0; i < -e - 1; i++)
-			out[o++] = '0';
-		for (i = 0; i < nd; i++)
-			out[o++] = digits[i];
-	}
+	} else
+		o += fixed_notation(out + o, digits, nd, e);
 	return put(c, out, (size_t)o);
 }
 
