@@ -13,7 +13,7 @@
 . "${0%/*}/lib.sh"
 . "$VP_SRCDIR/t/fake-eventbridge/fake.sh"
 . "$VP_SRCDIR/t/fake-aws-creds/creds.sh"
-plan 71
+plan 75
 D=$VP_SRCDIR/t/data
 no_env_keys
 A=111122223333
@@ -99,6 +99,16 @@ touch "$CREDS_STATE/sts.down"
 run_sink "STS answering 503: temporary, exit 75" 75 $IRSA_ENV --
 check "STS 503: ServiceUnavailable reported" err_has "HTTP 503 ServiceUnavailable"
 rm -f "$CREDS_STATE/sts.down"
+
+# ---- endpoints as the SDKs configure them ------------------------------------------
+expect_exit "AWS_ENDPOINT_URL_EVENTS when --endpoint-url is not given" 0 \
+    env $IRSA_ENV AWS_ENDPOINT_URL_EVENTS=$FAKE_URL $VP_WRAP sink-eventbridge --region us-east-1 <"$EV"
+is "...PutEvents and STS each at their own URL" "$(last_issued) true true" "$(last_put_akid)"
+: >"$T/fake.req"
+expect_exit "AWS_ENDPOINT_URL for every service" 0 env -u AWS_ENDPOINT_URL_STS \
+    AWS_ACCESS_KEY_ID=$AKID AWS_SECRET_ACCESS_KEY=$SECRET AWS_ENDPOINT_URL=$FAKE_URL \
+    $VP_WRAP sink-eventbridge --region us-east-1 <"$EV"
+is "...PutEvents sent there" "$AKID false true" "$(last_put_akid)"
 
 # ---- AssumeRole profiles --------------------------------------------------------
 mkdir -p "$HOME/.aws"

@@ -92,8 +92,6 @@ int eb_http_temporary(long status);
 
 /* ---- STS (creds-sts.c) -------------------------------------------------- */
 
-/* The STS endpoint: AWS_ENDPOINT_URL_STS, AWS_ENDPOINT_URL or regional. */
-void eb_sts_url(const struct eb_fetch_ctx *ctx, char *url, size_t len);
 /* AssumeRole, signed with src.  0 or an exit code with err. */
 int eb_sts_assume_role(const struct eb_fetch_ctx *ctx, const struct eb_cval *src,
     const char *role_arn, const char *session, const char *external_id,

@@ -39,21 +39,24 @@ listed(const char *code, const char *const *list)
 }
 
 void
-eb_sts_url(const struct eb_fetch_ctx *ctx, char *url, size_t len)
+eb_endpoint_url(const char *service, const char *host, const char *region,
+    char *url, size_t len)
 {
 	const char *ign = getenv("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS");
 	const char *e = NULL;
+	char var[64];
 
 	if (ign == NULL || strcasecmp(ign, "true") != 0) {
-		e = getenv("AWS_ENDPOINT_URL_STS");
+		snprintf(var, sizeof(var), "AWS_ENDPOINT_URL_%s", service);
+		e = getenv(var);
 		if (e == NULL || *e == '\0')
 			e = getenv("AWS_ENDPOINT_URL");
 	}
 	if (e && *e)
 		snprintf(url, len, "%s", e);
 	else
-		snprintf(url, len, "https://sts.%s.amazonaws.com%s/",
-		    ctx->region, strncmp(ctx->region, "cn-", 3) == 0 ? ".cn" : "");
+		snprintf(url, len, "https://%s.%s.amazonaws.com%s/", host, region,
+		    strncmp(region, "cn-", 3) == 0 ? ".cn" : "");
 }
 
 /*
@@ -72,7 +75,7 @@ sts_call(const struct eb_fetch_ctx *ctx, const char *action, const char *what,
 
 	memset(&h, 0, sizeof(h));
 	memset(out, 0, sizeof(*out));
-	eb_sts_url(ctx, url, sizeof(url));
+	eb_endpoint_url("STS", "sts", ctx->region, url, sizeof(url));
 	h.method = "POST";
 	h.url = url;
 	h.body = form->data;

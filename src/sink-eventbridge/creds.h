@@ -44,4 +44,13 @@ int eb_creds_load(struct eb_creds *c, const struct eb_creds_opts *o,
 int eb_creds_refresh(struct eb_creds *c, char *err, size_t errlen);
 void eb_creds_free(struct eb_creds *c);
 
+/*
+ * A service's endpoint as the AWS SDKs choose it: AWS_ENDPOINT_URL_<SERVICE>
+ * (service in capitals, "STS", "EVENTS"), else AWS_ENDPOINT_URL, unless
+ * AWS_IGNORE_CONFIGURED_ENDPOINT_URLS is true; else the region's
+ * https://HOST.REGION.amazonaws.com/ (.com.cn in China).
+ */
+void eb_endpoint_url(const char *service, const char *host, const char *region,
+    char *url, size_t len);
+
 #endif

@@ -28,7 +28,8 @@ static const struct vp_opt options[] = {
 	VP_OPT("event-bus", VP_OPT_STRING, &E.o.bus, "BUS",
 	    "Event bus name or ARN.", .def = "default"),
 	VP_OPT("endpoint-url", VP_OPT_URL, &E.o.endpoint, "URL",
-	    "Send to this endpoint instead of the region's."),
+	    "Send to this endpoint instead of the region's (else "
+	    "AWS_ENDPOINT_URL_EVENTS or AWS_ENDPOINT_URL)."),
 	VP_OPT("credentials-file", VP_OPT_STRING, &E.o.credfile, "FILE",
 	    "Use FILE as the shared credentials file and take the "
 	    "credentials from its profile, not from the environment.",
@@ -147,9 +148,8 @@ setup(struct eb *eb)
 	if (eb->o.endpoint)
 		snprintf(eb->url, sizeof(eb->url), "%s", eb->o.endpoint);
 	else
-		snprintf(eb->url, sizeof(eb->url),
-		    "https://events.%s.amazonaws.com%s/", eb->o.region,
-		    strncmp(eb->o.region, "cn-", 3) == 0 ? ".cn" : "");
+		eb_endpoint_url("EVENTS", "events", eb->o.region, eb->url,
+		    sizeof(eb->url));
 	snprintf(eb->sigv4, sizeof(eb->sigv4), "aws:amz:%s:events",
 	    eb->o.region);
 	if (eb->o.pattern_file) {
