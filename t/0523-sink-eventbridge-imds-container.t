@@ -14,6 +14,8 @@ plan 51
 D=$VP_SRCDIR/t/data
 no_env_keys
 unset AWS_EC2_METADATA_DISABLED
+# a loaded machine (or valgrind) may take longer than IMDS's default 1 s
+AWS_METADATA_SERVICE_TIMEOUT=5; export AWS_METADATA_SERVICE_TIMEOUT
 CTR_TOKEN='ctr-auth-token/EXAMPLE+secret=='
 IRSA=eyJhbGciOiJSUzI1NiJ9.irsa-token-secret.c2ln
 A=111122223333

@@ -36,6 +36,8 @@ fake_config "$T/eb.json"
 start_fake "$T/eb.json" --issued "$CREDS_ISSUED"
 AWS_ENDPOINT_URL_STS=$CREDS_URL; export AWS_ENDPOINT_URL_STS
 AWS_EC2_METADATA_DISABLED=true; export AWS_EC2_METADATA_DISABLED
+# a loaded machine (or valgrind) may take longer than IMDS's default 1 s
+AWS_METADATA_SERVICE_TIMEOUT=5; export AWS_METADATA_SERVICE_TIMEOUT
 mkdir -p "$HOME/.aws"
 cat >"$HOME/.aws/credentials" <<EOF
 [ops]

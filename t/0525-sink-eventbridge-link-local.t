@@ -18,6 +18,8 @@ plan 8
 SE="$VP_WRAP sink-eventbridge"
 no_env_keys
 unset AWS_EC2_METADATA_DISABLED
+# a loaded machine (or valgrind) may take longer than IMDS's default 1 s
+AWS_METADATA_SERVICE_TIMEOUT=5; export AWS_METADATA_SERVICE_TIMEOUT
 "$IP" link set lo up
 "$IP" addr add 169.254.169.254/32 dev lo
 "$IP" addr add 169.254.170.2/32 dev lo
