@@ -17,8 +17,8 @@ static const struct ce_set sets[] = { { "team", "ops \"blue\" \xc3\xa9" } };
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct ce_config cfg = { CE_STRUCTURED, CE_ROUTER, CE_ID_V5, NULL,
-	    NULL, 0 };
+	struct ce_config cfg = { CE_STRUCTURED, CE_ROUTER, CE_ID_V5,
+	    CE_PAYLOAD_JSON, NULL, NULL, 0 };
 	struct ce_encoder e, again;
 	char *line;
 
@@ -33,6 +33,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		cfg.set = v & 4 ? sets : NULL;
 		cfg.nset = v & 4 ? 1 : 0;
 		cfg.source = v == 5 ? "urn:vcpipe:fuzz" : NULL;
+		cfg.payload = v == 6 ? CE_PAYLOAD_XML : CE_PAYLOAD_JSON;
 		ce_encoder_init(&e, &cfg);
 		if (ce_encode_line(&e, line, size) == CE_OK) {
 			ce_encoder_init(&again, &cfg);
