@@ -410,11 +410,6 @@ static const struct vp_opt options[] = {
 	    "Read what is there and exit instead of polling."),
 	VP_OPT("timeout", VP_OPT_DURATION, &opt.timeout_ms, "DURATION",
 	    "Longest time for one request.", .def = "30s", .min = 1),
-	VP_OPT("insecure", VP_OPT_FLAG, &opt.tls.insecure, NULL,
-	    "Do not verify the server's certificate."),
-	VP_OPT("ca-file", VP_OPT_STRING, &opt.tls.ca_file, "FILE",
-	    "Verify the server's certificate with these CA certificates.",
-	    .flags = VP_OPT_READABLE),
 	VP_OPT_END
 };
 
@@ -426,6 +421,7 @@ static const struct vp_cmd cmd = {
 	    "the event router's type names.",
 	.see = "horizon-source(1) and vcpipe-formats(5)",
 	.opts = options,
+	.groups = VP_GROUPS({ "TLS options", vp_tls_opts, &opt.tls }),
 	.libs = VP_LIBS(VP_LIB_CURL, VP_LIB_JANSSON),
 };
 

@@ -385,6 +385,17 @@ all_groups(const struct vp_cmd *cmd)
 	return all;
 }
 
+const struct vp_opt vp_tls_opts[] = {
+	VP_OPT("insecure", VP_OPT_FLAG, NULL, NULL,
+	    "Do not verify the server's certificate.",
+	    .off = offsetof(struct vp_tls, insecure)),
+	VP_OPT("ca-file", VP_OPT_STRING, NULL, "FILE",
+	    "Verify the server's certificate with the CA certificates in FILE "
+	    "(else the system's).", .flags = VP_OPT_READABLE,
+	    .off = offsetof(struct vp_tls, ca_file)),
+	VP_OPT_END
+};
+
 static void *
 dest_of(const struct vp_optgroup *g, const struct vp_opt *o)
 {

@@ -85,6 +85,15 @@ struct vp_optgroup {
 	const struct vp_opt *opts;	/* NULL ends the list of groups */
 	void *base;			/* for rows that give off, not ptr */
 };
+/* .groups = VP_GROUPS({ "TLS options", vp_tls_opts, &s.tls }, ...) */
+#define VP_GROUPS(...) \
+	((const struct vp_optgroup[]){ __VA_ARGS__, { NULL, NULL, NULL } })
+
+/*
+ * A shared group: --insecure and --ca-file (VP_OPT_READABLE), stored into
+ * the struct vp_tls (vp.h) given as the group's base.
+ */
+extern const struct vp_opt vp_tls_opts[];
 
 /* One --version line: "name version", or the whole string when name is NULL. */
 struct vp_libversion {

@@ -83,16 +83,12 @@ static const struct vp_opt delivery_options[] = {
 	    "Largest backoff.", .def = "30s"),
 	VP_OPT("timeout", VP_OPT_DURATION, &E.o.timeout_ms, "DURATION",
 	    "Longest time for one request.", .def = "30s", .min = 1),
-	VP_OPT("insecure", VP_OPT_FLAG, &E.o.tls.insecure, NULL,
-	    "Do not verify the endpoint's certificate."),
-	VP_OPT("ca-file", VP_OPT_STRING, &E.o.tls.ca_file, "FILE",
-	    "Verify the endpoint's certificate with these CA certificates.",
-	    .flags = VP_OPT_READABLE),
 	VP_OPT_END
 };
 
 static const struct vp_optgroup groups[] = {
 	{ "Delivery options", delivery_options, NULL },
+	{ "TLS options", vp_tls_opts, &E.o.tls },
 	{ NULL, NULL, NULL }
 };
 

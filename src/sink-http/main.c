@@ -348,11 +348,6 @@ static const struct vp_opt http_options[] = {
 	    "SINK_HTTP_USERNAME and SINK_HTTP_PASSWORD)."),
 	VP_OPT("token-file", VP_OPT_STRING, &O.token_path, "FILE",
 	    "Bearer token authentication: the token is the file's first line."),
-	VP_OPT("insecure", VP_OPT_FLAG, &S.http.tls.insecure, NULL,
-	    "Do not verify the server's certificate."),
-	VP_OPT("ca-file", VP_OPT_STRING, &S.http.tls.ca_file, "FILE",
-	    "Verify the server's certificate with these CA certificates.",
-	    .flags = VP_OPT_READABLE),
 	VP_OPT("http1.1", VP_OPT_FLAG, &S.http.http1, NULL,
 	    "Never negotiate HTTP/2."),
 	VP_OPT_END
@@ -361,6 +356,7 @@ static const struct vp_opt http_options[] = {
 static const struct vp_optgroup groups[] = {
 	{ "Delivery options", delivery_options, NULL },
 	{ "HTTP options", http_options, NULL },
+	{ "TLS options", vp_tls_opts, &S.http.tls },
 	{ NULL, NULL, NULL }
 };
 

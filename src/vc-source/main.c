@@ -1458,11 +1458,6 @@ static const struct vp_opt options[] = {
 	    "User name and password: a file of two lines, or a directory "
 	    "with username and password files (else VC_USERNAME and "
 	    "VC_PASSWORD)."),
-	VP_OPT("insecure", VP_OPT_FLAG, &st.o.tls.insecure, NULL,
-	    "Do not verify vCenter's certificate."),
-	VP_OPT("ca-file", VP_OPT_STRING, &st.o.tls.ca_file, "FILE",
-	    "Verify vCenter's certificate with these CA certificates.",
-	    .flags = VP_OPT_READABLE),
 	VP_OPT("once", VP_OPT_FLAG, &st.o.once, NULL,
 	    "Read what is there and exit instead of following."),
 	VP_OPT("page-size", VP_OPT_INT, &st.o.page, "N",
@@ -1486,6 +1481,7 @@ static const struct vp_cmd cmd = {
 	    "stdout, oldest first, following until stopped.",
 	.see = "vc-source(1) and vcpipe-formats(5)",
 	.opts = options,
+	.groups = VP_GROUPS({ "TLS options", vp_tls_opts, &st.o.tls }),
 	.libs = VP_LIBS(VP_LIB_CURL, { NULL, vim_libxml2_version },
 	    VP_LIB_JANSSON),
 };
