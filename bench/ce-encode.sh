@@ -5,6 +5,11 @@
 # (GNU time) of each, and the speed-up. Each program runs 3 times; the best
 # time is reported.
 #
+# Passthrough rows re-read ce-encode's own output (structured and binary
+# CloudEvent lines) as the sinks and webhook-source would. CE_BASE=PATH adds
+# the same rows for another ce-encode binary (an older build) in the same run,
+# so before and after are measured on one machine state.
+#
 # The jq program builds the same structured CloudEvent, except that its id is
 # the plain "instanceUuid/key/createdTime" string: jq has no SHA-1, so it is
 # spared the UUID v5 hashing ce-encode does.
@@ -29,9 +34,11 @@ JQ='{specversion:"1.0",id:"\(.instanceUuid)/\(.key)/\(.createdTime)",source:.vce
 # run NAME CMD...: best of 3; prints a row, leaves events/s in $eps
 run() {
 	name=$1; shift
+	input=$tmp/in
+	case $name in *passthrough*) input=$tmp/in.$pt ;; esac
 	best=""; rss=0
 	for i in 1 2 3; do
-		/usr/bin/time -f "%e %M" -o "$tmp/time" "$@" <"$tmp/in" >"$tmp/out" 2>/dev/null
+		/usr/bin/time -f "%e %M" -o "$tmp/time" "$@" <"$input" >"$tmp/out" 2>/dev/null
 		read -r t m <"$tmp/time"
 		[ "$m" -gt "$rss" ] && rss=$m
 		if [ -z "$best" ] || awk "BEGIN{exit !($t < $best)}"; then best=$t; fi
@@ -46,4 +53,13 @@ run "jq -c (equivalent program)" jq -c "$JQ"; jq_eps=$eps
 run "ce-encode" "$ce"; ce_eps=$eps
 run "ce-encode --mode binary" "$ce" --mode binary
 run "ce-encode --type-style vsphere" "$ce" --type-style vsphere
+"$ce" <"$tmp/in" >"$tmp/in.structured" 2>/dev/null
+"$ce" --mode binary <"$tmp/in" >"$tmp/in.binary" 2>/dev/null
+pt=structured; run "ce-encode passthrough structured" "$ce"
+pt=binary; run "ce-encode passthrough binary" "$ce"
+if [ -n "${CE_BASE:-}" ]; then
+	run "CE_BASE" "$CE_BASE"
+	pt=structured; run "CE_BASE passthrough structured" "$CE_BASE"
+	pt=binary; run "CE_BASE passthrough binary" "$CE_BASE"
+fi
 awk "BEGIN{printf \"speed-up ce-encode / jq: %.1fx\n\", $ce_eps / $jq_eps}"
