@@ -25,7 +25,7 @@ PROBE
 then
 	if clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	    -D_GNU_SOURCE -DPACKAGE_VERSION='"fuzz"' -I"$S/lib" -I"$S/ce-encode" \
-	    "$S/ce-encode/fuzz-line.c" "$S/ce-encode/encode.c" "$S/ce-encode/json.c" \
+	    "$S/ce-encode/fuzz-line.c" "$S/ce-encode/encode.c" "$S/lib/json.c" "$S/lib/ce.c" \
 	    "$S/ce-encode/sha1.c" "$S/lib/buf.c" "$S/lib/log.c" "$S/lib/time.c" \
 		    "$S/lib/sig.c" \
 	    -o "$T/fuzz-line" >"$T/cc.log" 2>&1; then

@@ -208,12 +208,12 @@ reject_write(struct rejects *rj, unsigned long lineno, const char *err,
 	js_quote(b, err, strlen(err));
 	if (total > len)
 		vp_buf_printf(b, ",\"truncated\":true,\"bytes\":%zu", total);
-	if (utf8_valid_prefix(line, len) == len) {
+	if (vp_utf8_valid_prefix(line, len) == len) {
 		vp_buf_append(b, ",\"input\":", 9);
 		js_quote(b, line, len);
 	} else {
 		vp_buf_append(b, ",\"input_base64\":\"", 17);
-		b64_encode(b, line, len);
+		vp_b64_encode(b, line, len);
 		vp_buf_append(b, "\"", 1);
 	}
 	vp_buf_append(b, "}\n", 2);
@@ -277,15 +277,15 @@ set_arg(void *dest, const char *v, char *err, size_t errlen)
 		return -1;
 	}
 	if (!ce_ext_name_ok(v, nl)) {
-		snprintf(err, errlen, "extension name \"%.*s\" must be 1 to 20 "
-		    "of a-z and 0-9", (int)nl, v);
+		snprintf(err, errlen, "extension name \"%.*s\" must be a-z "
+		    "and 0-9", (int)nl, v);
 		return -1;
 	}
 	if (ce_name_reserved(v, nl)) {
 		snprintf(err, errlen, "\"%.*s\" is reserved", (int)nl, v);
 		return -1;
 	}
-	if (utf8_valid_prefix(eq + 1, strlen(eq + 1)) != strlen(eq + 1)) {
+	if (vp_utf8_valid_prefix(eq + 1, strlen(eq + 1)) != strlen(eq + 1)) {
 		snprintf(err, errlen, "\"%.*s\": the value is not UTF-8",
 		    (int)nl, v);
 		return -1;
@@ -420,13 +420,13 @@ main(int argc, char **argv)
 			continue;
 		}
 		switch (ce_encode_line(&enc, line, len)) {
-		case CE_OK:
+		case ENC_OK:
 			out_line(enc.out.data, enc.out.len);
 			encoded++;
 			break;
-		case CE_SKIP:
+		case ENC_SKIP:
 			break;
-		case CE_BAD:
+		case ENC_BAD:
 			reject(&rj, opt.strict, rd.lineno, enc.err, line, len, len);
 			break;
 		}

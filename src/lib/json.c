@@ -1,4 +1,7 @@
-/* json.c: validate JSON text in place; decode, compact and quote strings. */
+/*
+ * json.c: validate JSON text in place; decode, compact and quote strings;
+ * UTF-8, base64 and percent-decoding.
+ */
 #include <stdarg.h>
 #include <string.h>
 
@@ -101,13 +104,18 @@ utf8_seq(const unsigned char *p, const unsigned char *end)
 }
 
 size_t
-utf8_valid_prefix(const char *s, size_t n)
+vp_utf8_valid_prefix(const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + n;
 
 	while (p < end) {
-		size_t k = utf8_seq(p, end);
-		if (k == 0)
+		size_t k;
+
+		if (*p < 0x80) {	/* ASCII runs are the common case */
+			p++;
+			continue;
+		}
+		if ((k = utf8_seq(p, end)) == 0)
 			break;
 		p += k;
 	}
@@ -441,7 +449,7 @@ js_object_begin(struct js *j)
 
 int
 js_object_next(struct js *j, int *count, struct vp_buf *name,
-    struct js_span *v)
+    struct js_span *key, struct js_span *v)
 {
 	struct js_span n;
 
@@ -464,12 +472,50 @@ js_object_next(struct js *j, int *count, struct vp_buf *name,
 		return -1;
 	n.len = (size_t)(j->p - n.p);
 	n.type = JS_STRING;
-	vp_buf_reset(name);
-	js_decode_string(&n, name);
+	n.ws = n.integer = 0;
+	if (name) {
+		vp_buf_reset(name);
+		js_decode_string(&n, name);
+	}
+	if (key)
+		*key = n;
 	js_skip_ws(j);
 	if (j->p >= j->end || *j->p != ':')
 		return unexpected(j, "expected ':'");
 	j->p++;
+	if (js_value(j, v) != 0)
+		return -1;
+	(*count)++;
+	return 1;
+}
+
+int
+js_array_begin(struct js *j)
+{
+	js_skip_ws(j);
+	if (j->p >= j->end || *j->p != '[')
+		return unexpected(j, "expected '['");
+	if (++j->depth > JS_MAX_DEPTH)
+		return fail(j, "JSON nested deeper than %d levels", JS_MAX_DEPTH);
+	j->p++;
+	js_skip_ws(j);
+	return 0;
+}
+
+int
+js_array_next(struct js *j, int *count, struct js_span *v)
+{
+	js_skip_ws(j);
+	if (j->p < j->end && *j->p == ']') {
+		j->p++;
+		j->depth--;
+		return 0;
+	}
+	if (*count > 0) {
+		if (j->p >= j->end || *j->p != ',')
+			return unexpected(j, "expected ',' or ']'");
+		j->p++;
+	}
 	if (js_value(j, v) != 0)
 		return -1;
 	(*count)++;
@@ -519,9 +565,9 @@ js_decode_string(const struct js_span *v, struct vp_buf *out)
 	const char *p = v->p + 1, *end = v->p + v->len - 1, *run = p;
 
 	while (p < end) {
-		if (*p != '\\') {
-			p++;
-			continue;
+		if ((p = memchr(p, '\\', (size_t)(end - p))) == NULL) {
+			p = end;
+			break;
 		}
 		js_put(out, run, (size_t)(p - run));
 		switch (p[1]) {
@@ -626,7 +672,7 @@ static const char b64[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 void
-b64_encode(struct vp_buf *out, const void *data, size_t n)
+vp_b64_encode(struct vp_buf *out, const void *data, size_t n)
 {
 	const unsigned char *p = data;
 	char q[4];
@@ -647,8 +693,25 @@ b64_encode(struct vp_buf *out, const void *data, size_t n)
 	}
 }
 
+/* The value of a base64 digit, or -1. */
+static int
+b64val(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
+
 int
-b64_decode(struct vp_buf *out, const char *s, size_t n)
+vp_b64_decode(struct vp_buf *out, const char *s, size_t n)
 {
 	unsigned acc = 0;
 	int bits = 0;
@@ -657,7 +720,7 @@ b64_decode(struct vp_buf *out, const char *s, size_t n)
 	if (n % 4 != 0)
 		return -1;
 	for (i = 0; i < n; i++) {
-		const char *c;
+		int v;
 		unsigned char b;
 
 		if (s[i] == '=') {
@@ -666,9 +729,9 @@ b64_decode(struct vp_buf *out, const char *s, size_t n)
 			pad++;
 			continue;
 		}
-		if (pad || s[i] == '\0' || (c = strchr(b64, s[i])) == NULL)
+		if (pad || (v = b64val((unsigned char)s[i])) < 0)
 			return -1;
-		acc = acc << 6 | (unsigned)(c - b64);
+		acc = acc << 6 | (unsigned)v;
 		bits += 6;
 		if (bits >= 8) {
 			bits -= 8;
@@ -676,5 +739,37 @@ b64_decode(struct vp_buf *out, const char *s, size_t n)
 			js_put(out, &b, 1);
 		}
 	}
+	return 0;
+}
+
+int
+vp_pct_decode(struct vp_buf *out, const char *s, size_t n,
+    enum vp_pct_mode mode)
+{
+	size_t start = out->len;
+	const char *run = s, *end = s + n;
+
+	for (const char *p = s; p < end; p++) {
+		int hi, lo;
+		unsigned char c;
+
+		if (*p != '%')
+			continue;
+		if (end - p < 3 || (hi = hexval((unsigned char)p[1])) < 0 ||
+		    (lo = hexval((unsigned char)p[2])) < 0) {
+			if (mode == VP_PCT_STRICT)
+				return -1;
+			continue;	/* lenient: the '%' is itself */
+		}
+		js_put(out, run, (size_t)(p - run));
+		c = (unsigned char)(hi * 16 + lo);
+		js_put(out, &c, 1);
+		p += 2;
+		run = p + 1;
+	}
+	js_put(out, run, (size_t)(end - run));
+	if (out->len > start && vp_utf8_valid_prefix(out->data + start,
+	    out->len - start) != out->len - start)
+		return -1;
 	return 0;
 }

@@ -1,13 +1,15 @@
 /*
- * json.h: a small validating JSON scanner for ce-encode.
+ * json.h: the one JSON scanner of vcpipe, and the codecs CloudEvents need
+ * (UTF-8 validation, base64, percent-decoding).
  *
- * ce-encode copies most of each line (the event data) to its output
- * unchanged, so instead of building a tree it validates the text once
- * (RFC 8259 grammar, UTF-8, no lone surrogates, bounded depth) and keeps
- * pointers into the line. Memory use is independent of the data's shape.
+ * Stages copy most of each line (the event data) on unchanged, so instead
+ * of building a tree the scanner validates the text once (RFC 8259 grammar,
+ * UTF-8, no lone surrogates, bounded depth) and keeps pointers into it:
+ * number literals, member order and repeated keys inside values stay byte
+ * for byte, and memory use is independent of the data's shape. libc only.
  */
-#ifndef CE_JSON_H
-#define CE_JSON_H
+#ifndef VP_JSON_H
+#define VP_JSON_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -56,12 +58,17 @@ void js_skip_ws(struct js *j);
 int js_value(struct js *j, struct js_span *v);
 /*
  * Object iteration: js_object_begin on '{', then js_object_next until it
- * returns 0 (end) or -1 (error); each member name is decoded into name.
- * count starts at 0 and counts the members seen.
+ * returns 0 (end) or -1 (error). count starts at 0 and counts the members
+ * seen. Each member's name is decoded into name (reset first) unless name
+ * is NULL; key, unless NULL, receives the name's raw text with its quotes,
+ * so a caller can cut members out of the text byte for byte.
  */
 int js_object_begin(struct js *j);
 int js_object_next(struct js *j, int *count, struct vp_buf *name,
-    struct js_span *v);
+    struct js_span *key, struct js_span *v);
+/* Array iteration, the same way: js_array_begin on '[', js_array_next. */
+int js_array_begin(struct js *j);
+int js_array_next(struct js *j, int *count, struct js_span *v);
 /* After the top-level value: only whitespace may follow. */
 int js_end(struct js *j);
 
@@ -74,11 +81,26 @@ void js_quote(struct vp_buf *out, const char *s, size_t len);
 /* Append s escaped for the inside of a JSON string literal. */
 void js_escape(struct vp_buf *out, const char *s, size_t len);
 
-/* Length of the valid UTF-8 prefix of s: n when all of s is valid. */
-size_t utf8_valid_prefix(const char *s, size_t n);
+/*
+ * Length of the valid UTF-8 prefix of s: n when all of s is valid (no
+ * overlong forms, surrogates or code points past U+10FFFF).
+ */
+size_t vp_utf8_valid_prefix(const char *s, size_t n);
 
-/* Base64 (RFC 4648, padded). decode: -1 on malformed input. */
-void b64_encode(struct vp_buf *out, const void *p, size_t n);
-int b64_decode(struct vp_buf *out, const char *s, size_t n);
+/* Base64 (RFC 4648 section 4, padded). decode: -1 on malformed input. */
+void vp_b64_encode(struct vp_buf *out, const void *p, size_t n);
+int vp_b64_decode(struct vp_buf *out, const char *s, size_t n);
+
+/*
+ * Percent-decoding (RFC 3986 2.1, as the CloudEvents HTTP binding uses it
+ * for header values), appended to out. Strict: a '%' not followed by two
+ * hex digits is an error. Lenient: such a '%' stands for itself. Either way
+ * the decoded bytes must be UTF-8 (the binding: "encoded byte sequences
+ * which are invalid in UTF-8 MUST be rejected"). 0, or -1 (out is then
+ * undefined). Say at each call site why it is strict or lenient.
+ */
+enum vp_pct_mode { VP_PCT_LENIENT, VP_PCT_STRICT };
+int vp_pct_decode(struct vp_buf *out, const char *s, size_t n,
+    enum vp_pct_mode mode);
 
 #endif
