@@ -965,6 +965,9 @@ ce_read(struct ce_event *ev, const char *line, size_t len, unsigned flags)
 		return ce_bad(ev, "missing \"specversion\"");
 	if (ce_member(ev, "headers"))
 		return from_binary_line(ev);
+	if (ev->record && ce_member(ev, "invalid"))
+		return ce_bad(ev, "a dead-letter record of a line that was no "
+		    "CloudEvent (kept in \"invalid\")");
 	ce_bad(ev, "neither a structured-mode CloudEvent (no \"specversion\") "
 	    "nor a binary-mode line (no \"headers\")");
 	return CE_NOT_CE;

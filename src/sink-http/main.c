@@ -224,9 +224,6 @@ invalid:
 		if (toolong) {
 			ev.line = NULL;
 			ev.len = 0;
-		} else if (ev.root && !json_is_object(ev.root)) {
-			json_decref(ev.root);
-			ev.root = NULL;
 		}
 		rc = dead_letter(&ev, "invalid line", &r, NULL, NULL);
 		if (rc == 0)

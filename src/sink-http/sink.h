@@ -7,6 +7,7 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
+#include "ce.h"
 #include "vp.h"
 
 #define SINK_MAX_LINE (4 * 1024 * 1024)
@@ -17,14 +18,11 @@ struct event {
 	unsigned long lineno;
 	const char *line;	/* the line as read */
 	size_t len;
-	int binary;		/* format 3 (headers + body) rather than format 2 */
-	json_t *root;		/* parsed line */
-	int ints_as_reals;	/* root has integers beyond 64 bits as reals */
+	struct ce_event *ce;	/* the line as read by src/lib/ce.c, or NULL */
+	int binary;		/* binary-mode line (headers + body) */
 	/* what goes on the wire */
 	const char *body;
 	size_t body_len;
-	char *body_owned;	/* a replayed dead letter without its "deadletter" */
-	size_t body_len_owned;
 	struct curl_slist *headers;
 	/* for checkpoints, OpenFaaS topics, and replays */
 	char *id, *source, *time, *subject;
@@ -102,12 +100,10 @@ void deliver(struct http *h, const struct retry_policy *p, const char *url,
 int event_parse(struct event *ev, const char *line, size_t len,
     char *err, size_t errlen);
 void event_free(struct event *ev);
-/* The dead-letter record for an event (or an unreadable line when ev->root is NULL). */
+/* The dead-letter record for an event, or for a line that could not be read. */
 char *event_deadletter(const struct event *ev, const char *reason,
     const struct result *r, const char *url, const char *function,
     size_t *len);
-/* Decode %XY escapes (CloudEvents HTTP binding) into a new string. */
-char *pct_decode(const char *s);
 
 /* openfaas.c */
 struct openfaas;
