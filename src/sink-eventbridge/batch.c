@@ -202,7 +202,6 @@ take_line(struct eb *eb, char *line, size_t len, int toolong)
 {
 	struct ev *e = vp_xmalloc(sizeof(*e));
 	char err[512];
-	json_t *ce;
 
 	memset(e, 0, sizeof(*e));
 	e->lineno = eb->in.lineno;
@@ -230,8 +229,7 @@ take_line(struct eb *eb, char *line, size_t len, int toolong)
 	e->len = len;
 	if (len == 0)
 		return;
-	ce = ev_parse(e, err, sizeof(err));
-	if (ce == NULL) {
+	if (ev_parse(e, err, sizeof(err)) != 0) {
 		if (eb->o.strict) {
 			/* the checkpoint stays before the bad line */
 			unsigned long lineno = e->lineno;
@@ -250,17 +248,15 @@ take_line(struct eb *eb, char *line, size_t len, int toolong)
 		return;
 	}
 	if (eb->pattern) {
-		json_t *doc = ev_match_document(eb, e, ce);
+		json_t *doc = ev_match_document(eb, e);
 		int m = eb_pattern_match(eb->pattern, doc);
 
 		json_decref(doc);
 		if (!m) {
 			eb->filtered++;
-			json_decref(ce);
 			return;
 		}
 	}
-	json_decref(ce);
 	if (e->size > eb->o.max_bytes) {
 		char why[128];
 

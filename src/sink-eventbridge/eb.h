@@ -34,6 +34,8 @@ struct ev {
 	size_t detail_len;
 	int64_t tsec;
 	int has_time, has_key;
+	int appendable;		/* line is a JSON object without "deadletter" */
+	size_t nmembers;	/* its members */
 	long long key;
 	size_t size;		/* entry size as AWS computes it */
 	int state;
@@ -116,13 +118,10 @@ void eb_parse_rule_arn(struct eb *eb, const char *arn);
 /* event.c */
 /* o's member k when it is a string, else NULL. */
 const char *json_str_member(json_t *o, const char *k);
-/*
- * Turn an input line into an event. Returns the CloudEvent JSON (for
- * pattern matching; caller frees) or NULL with a reason in err.
- */
-json_t *ev_parse(struct ev *e, char *err, size_t errlen);
-/* The event as EventBridge's rule engine sees it. */
-json_t *ev_match_document(const struct eb *eb, const struct ev *e, json_t *ce);
+/* Turn an input line into an event: 0, or -1 with a reason in err. */
+int ev_parse(struct ev *e, char *err, size_t errlen);
+/* The event as EventBridge's rule engine sees it (caller frees). */
+json_t *ev_match_document(const struct eb *eb, const struct ev *e);
 void ev_free(struct ev *e);
 
 /* batch.c */

@@ -19,7 +19,7 @@ void
 eb_dead_letter(struct eb *eb, struct ev *e, const char *reason,
     const char *code, const char *error)
 {
-	json_t *meta, *chk;
+	json_t *meta;
 	char now[64], *m;
 	struct vp_buf b = { 0 };
 	struct timespec ts;
@@ -40,14 +40,16 @@ eb_dead_letter(struct eb *eb, struct ev *e, const char *reason,
 		json_object_set_new(meta, "code", json_string(code));
 	m = json_dumps(meta, JSON_COMPACT);
 	json_decref(meta);
-	chk = json_loadb(e->line, e->len, 0, NULL);
-	while (n > 0 && (e->line[n - 1] == ' ' || e->line[n - 1] == '\t'))
+	while (n > 0 && (e->line[n - 1] == ' ' || e->line[n - 1] == '\t' ||
+	    e->line[n - 1] == '\r' || e->line[n - 1] == '\n'))
 		n--;
-	if (json_is_object(chk) && n > 0 && e->line[n - 1] == '}') {
+	if (e->appendable && n > 0 && e->line[n - 1] == '}') {
+		/* up to the closing brace; blanks after it stay after it */
 		vp_buf_append(&b, e->line, n - 1);
-		if (json_object_size(chk) > 0)
+		if (e->nmembers > 0)
 			vp_buf_append(&b, ",", 1);
 		vp_buf_printf(&b, "\"deadletter\":%s}", m);
+		vp_buf_append(&b, e->line + n, e->len - n);
 	} else {
 		json_t *o = json_pack("{s:s%}", "invalid", e->line, e->len);
 		char *enc;
@@ -61,7 +63,6 @@ eb_dead_letter(struct eb *eb, struct ev *e, const char *reason,
 		free(enc);
 		json_decref(o);
 	}
-	json_decref(chk);
 	free(m);
 	if (vp_append_line_sync(eb->o.dlq, b.data, b.len) != 0)
 		vp_die(VP_EXIT_IOERR, "%s: %s", eb->o.dlq, strerror(errno));
