@@ -54,7 +54,7 @@ curl -s -D "$T/hdr" -o /dev/null "$api/range"
 check "range is application/json" grep -qi '^content-type: application/json' "$T/hdr"
 is "an event by key" "200 $(sed -n 2p "$VP_SRCDIR/t/data/stream-events.ndjson")" "$(get /events/42)"
 is "binary-mode input served as structured JSON" \
-	'200 {"specversion":"1.0","id":"45","source":"https://vc.example.com/sdk","type":"com.vmware.vsphere.VmPoweredOffEvent.v0","time":"2026-11-23T09:00:02Z","subject":"VmPoweredOffEvent","eventkey":45,"datacontenttype":"application/json","data":{"Key":45,"Vm":{"Name":"vm-1"}}}' \
+	'200 {"specversion":"1.0","id":"45","source":"https://vc.example.com/sdk","type":"com.vmware.vsphere.VmPoweredOffEvent.v0","subject":"VmPoweredOffEvent","time":"2026-11-23T09:00:02Z","datacontenttype":"application/json","eventkey":45,"data":{"Key":45,"Vm":{"Name":"vm-1"}}}' \
 	"$(get /events/45)"
 is "a key in a gap: 404" "404 no event with offset 43 (a gap in the event keys)" "$(get /events/43)"
 is "before the earliest: out of range" "400 invalid offset: offset out of range" "$(get /events/40)"
@@ -89,7 +89,7 @@ is "keyless event readable at offset 51" \
 	'200 {"specversion":"1.0","id":"nokey","source":"/s","type":"t"}' "$(get /events/51)"
 check "replayed key skipped and logged" grep -q 'stdin:5: offset 42 is not after the latest one' "$T/err"
 check "bad line logged with its number" grep -q 'stdin:4: not JSON' "$T/err"
-check "invalid CloudEvent logged" grep -q 'stdin:6: not a CloudEvent: missing or empty id' "$T/err"
+check "invalid CloudEvent logged" grep -q 'stdin:6: missing \"id\"' "$T/err"
 stop
 is "SIGTERM: exit 0" 0 "$rc"
 wait

@@ -1,8 +1,10 @@
 /*
  * stream-serve: the vSphere Event Streaming API as a pipeline sink.
  *
- * CloudEvent lines from stdin (stream format 2 or 3) go into a bounded log
- * whose offsets are the events' keys (the eventkey extension), so offsets
+ * CloudEvent lines from stdin (structured or binary, vcpipe-formats(5); read
+ * by src/lib/ce.c as every stage reads them) go into a bounded log of
+ * structured events whose offsets are the events' keys (the eventkey
+ * extension), so offsets
  * stay equal to vCenter event keys even when keys have gaps.  The log is
  * served with the HTTP API and error responses of
  * vmware-samples/vsphere-event-streaming: GET /api/v1/range,
@@ -14,7 +16,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -22,7 +23,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cevent.h"
+#include "ce.h"
 #include "httpd.h"
 #include "opt.h"
 #include "vp.h"
@@ -229,68 +230,33 @@ wake_all(void)
 
 /* One input line to the record text and its offset; -1 to skip it. */
 static int
-parse_line(const char *line, size_t len, unsigned long lineno, char **data,
-    size_t *dlen, long long *off, int *has_off)
+parse_line(struct ce_event *ev, const char *line, size_t len,
+    unsigned long lineno, char **data, size_t *dlen, long long *off,
+    int *has_off)
 {
-	json_error_t jerr;
-	json_t *doc, *ev = NULL, *hdrs, *k;
-	char err[256];
+	struct vp_buf b = { 0 };
 
-	doc = json_loadb(line, len, 0, &jerr);
-	if (doc == NULL) {
-		vp_warn("stdin:%lu: not JSON: %s", lineno, jerr.text);
+	if (ce_read(ev, line, len, 0) != CE_OK) {
+		vp_warn("stdin:%lu: %s", lineno, ev->err);
 		return -1;
 	}
-	hdrs = json_object_get(doc, "headers");
-	if (json_is_object(hdrs) && json_is_string(json_object_get(doc,
-	    "body"))) {
-		/* format 3: the binary-mode HTTP message */
-		struct ce_header *h;
-		size_t n = 0;
-		const char *name;
-		json_t *v, *body = json_object_get(doc, "body");
-		int rc;
+	*has_off = ev->has_key;
+	*off = ev->key;
+	if (ev->shape == CE_SHAPE_STRUCTURED) {
+		/* the event as it was written, without blanks */
+		struct js_span t = { ev->text, ev->text_len, JS_OBJECT, 1, 0 };
 
-		h = vp_xmalloc((json_object_size(hdrs) + 1) * sizeof(*h));
-		json_object_foreach(hdrs, name, v)
-			if (json_is_string(v)) {
-				h[n].name = name;
-				h[n].value = json_string_value(v);
-				n++;
-			}
-		rc = ce_from_binary(h, n, json_string_value(body),
-		    json_string_length(body), &ev, err, sizeof(err));
-		free(h);
-		if (rc != 0) {
-			vp_warn("stdin:%lu: %s", lineno, err);
-			json_decref(doc);
-			return -1;
-		}
-	} else {
-		if (ce_validate(doc, err, sizeof(err)) != 0) {
-			vp_warn("stdin:%lu: not a CloudEvent: %s", lineno, err);
-			json_decref(doc);
-			return -1;
-		}
-		ce_fix_eventkey(doc);
-		ev = json_incref(doc);
-	}
-	json_decref(doc);
-	k = json_object_get(ev, "eventkey");
-	*has_off = json_is_integer(k);
-	if (*has_off)
-		*off = (long long)json_integer_value(k);
-	*data = json_dumps(ev, JSON_COMPACT);
-	json_decref(ev);
-	if (*data == NULL)
-		return -1;
-	*dlen = strlen(*data);
-	if (*dlen > opt.max_record) {
+		js_compact(&t, &b);
+	} else	/* binary-mode lines: the structured event they hold */
+		ce_write_structured(ev, &b);
+	if (b.len > opt.max_record) {
 		vp_warn("stdin:%lu: event of %zu bytes is over --max-record",
-		    lineno, *dlen);
-		free(*data);
+		    lineno, b.len);
+		vp_buf_free(&b);
 		return -1;
 	}
+	*data = b.data;
+	*dlen = b.len;
 	return 0;
 }
 
@@ -300,11 +266,13 @@ static void *
 reader(void *arg)
 {
 	struct vp_linereader lr;
+	struct ce_event ev;
 	enum vp_line_status st;
 	size_t len;
 	unsigned long n = 0, skipped = 0;
 
 	(void)arg;
+	ce_event_init(&ev);
 	vp_linereader_init(&lr, stdin, opt.max_record + 4096);
 	while ((st = vp_read_line(&lr, &len)) != VP_LINE_EOF) {
 		char *data;
@@ -324,7 +292,7 @@ reader(void *arg)
 		}
 		if (len == 0)
 			continue;
-		if (parse_line(lr.buf, len, lr.lineno, &data, &dlen, &off,
+		if (parse_line(&ev, lr.buf, len, lr.lineno, &data, &dlen, &off,
 		    &has_off) != 0) {
 			skipped++;
 			continue;
@@ -345,6 +313,7 @@ reader(void *arg)
 		wake_all();
 	}
 	vp_linereader_free(&lr);
+	ce_event_free(&ev);
 	vp_info("input ended after %lu event(s) (%lu skipped); still serving",
 	    n, skipped);
 	input_done = 1;
@@ -691,7 +660,7 @@ static const struct vp_cmd cmd = {
 	    "/api/v1/events, watch streams) and a live event viewer at /.",
 	.see = "stream-serve(1) and vcpipe-formats(5)",
 	.opts = options,
-	.libs = VP_LIBS(VP_LIB_MHD, VP_LIB_JANSSON),
+	.libs = VP_LIBS(VP_LIB_MHD),
 };
 
 int

@@ -1,15 +1,16 @@
 /*
  * webhook-source: receive CloudEvents over HTTP and write each to stdout as
- * one structured-mode JSON line (stream format 2).
+ * one structured-mode CloudEvent line (vcpipe-formats(5)).
  *
  * Binary mode (ce-* headers), structured mode (application/cloudevents+json)
  * and batches (application/cloudevents-batch+json) are accepted, plus the
- * CloudEvents webhook OPTIONS handshake.  The sender gets its 2xx only after
- * the line is written and flushed, so a slow or stopped next stage pushes
- * back on the sender instead of piling events up in memory.
+ * CloudEvents webhook OPTIONS handshake.  Requests are read by src/lib/ce.c,
+ * as every stage reads lines, so an event refused here (400) is exactly one
+ * the pipeline would refuse.  The sender gets its 2xx only after the line is
+ * written and flushed, so a slow or stopped next stage pushes back on the
+ * sender instead of piling events up in memory.
  */
 #include <errno.h>
-#include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -18,7 +19,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "cevent.h"
+#include "ce.h"
 #include "httpd.h"
 #include "opt.h"
 #include "vp.h"
@@ -76,7 +77,7 @@ struct req {
 };
 
 struct hdrs {
-	struct ce_header h[MAX_HEADERS];
+	struct ce_http_header h[MAX_HEADERS];
 	size_t n;
 	int overflow;
 };
@@ -117,10 +118,11 @@ static int
 authorized(struct MHD_Connection *c)
 {
 	const char *h;
-	unsigned char *dec;
+	struct vp_buf dec = { 0 };
+	char enc[1024];
 	size_t n;
 	char *colon;
-	int ok;
+	int ok = 0;
 
 	if (auth_user == NULL)
 		return 1;
@@ -130,20 +132,28 @@ authorized(struct MHD_Connection *c)
 	h += 6;
 	while (*h == ' ')
 		h++;
-	if (ce_base64_decode(h, strlen(h), &dec, &n) != 0)
+	n = strlen(h);
+	if (n + 3 >= sizeof(enc))
 		return 0;
-	colon = memchr(dec, ':', n);
-	if (colon == NULL) {
-		free(dec);
-		return 0;
+	/* padding is optional in practice: restore it */
+	memcpy(enc, h, n);
+	while (n % 4 != 0)
+		enc[n++] = '=';
+	/* sized once, so no copy of the secret is left behind by a realloc */
+	dec.cap = n + 1;
+	dec.data = vp_xmalloc(dec.cap);
+	if (vp_b64_decode(&dec, enc, n) == 0 &&
+	    (colon = memchr(dec.data, ':', dec.len)) != NULL) {
+		/* both comparisons always run: no hint which part was wrong */
+		ok = httpd_ct_equal(dec.data, (size_t)(colon - dec.data),
+		    auth_user, strlen(auth_user));
+		ok &= httpd_ct_equal(colon + 1,
+		    dec.len - (size_t)(colon + 1 - dec.data), auth_pass,
+		    strlen(auth_pass));
 	}
-	/* both comparisons always run: no hint which part was wrong */
-	ok = httpd_ct_equal((char *)dec, (size_t)(colon - (char *)dec),
-	    auth_user, strlen(auth_user));
-	ok &= httpd_ct_equal(colon + 1, n - (size_t)(colon + 1 - (char *)dec),
-	    auth_pass, strlen(auth_pass));
-	memset(dec, 0, n);
-	free(dec);
+	explicit_bzero(enc, sizeof(enc));
+	explicit_bzero(dec.data, dec.cap);
+	vp_buf_free(&dec);
 	return ok;
 }
 
@@ -185,23 +195,24 @@ handshake(struct MHD_Connection *c)
 	return ret;
 }
 
-/* Write the events as lines, all under one lock so batches stay together. */
+/* Write the lines, all under one lock so batches stay together. */
 static int
-emit(json_t **evs, size_t n)
+emit(const struct vp_buf *out, size_t n)
 {
+	const char *p = out->data;
 	int rc = 0;
 
 	pthread_mutex_lock(&out_lock);
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		char *s = json_dumps(evs[i], JSON_COMPACT | JSON_ENCODE_ANY);
+		const char *nl = memchr(p, '\n', out->len - (size_t)(p - out->data));
 
-		if (s == NULL || vp_write_line(stdout, s, strlen(s)) != 0) {
-			if (s != NULL && !out_failed)
+		if (vp_write_line(stdout, p, (size_t)(nl - p)) != 0) {
+			if (!out_failed)
 				vp_error("stdout: %s", errno == EPIPE ?
 				    "the next stage is gone" : strerror(errno));
 			rc = -1;
 		}
-		free(s);
+		p = nl + 1;
 	}
 	pthread_mutex_unlock(&out_lock);
 	if (rc != 0) {
@@ -211,51 +222,77 @@ emit(json_t **evs, size_t n)
 	return rc;
 }
 
+/*
+ * A structured-mode body (one event) or a batch (an array of them) as lines
+ * in out: 0 and the count, or -1 with the reason in err.
+ */
+static int
+read_structured(struct ce_event *ev, const char *body, size_t len, int batch,
+    struct vp_buf *out, size_t *n, char *err, size_t errlen)
+{
+	struct js j;
+	struct js_span v;
+	int count = 0, rc;
+
+	*n = 0;
+	if (!batch) {
+		if (ce_read(ev, body, len, CE_READ_STRUCTURED) != CE_OK) {
+			snprintf(err, errlen, "%s", ev->err);
+			return -1;
+		}
+		ce_write_structured(ev, out);
+		vp_buf_append(out, "\n", 1);
+		*n = 1;
+		return 0;
+	}
+	js_init(&j, body, len);
+	js_skip_ws(&j);
+	if (j.p < j.end && *j.p != '[') {
+		snprintf(err, errlen, "a CloudEvents batch is a JSON array");
+		return -1;
+	}
+	if (js_array_begin(&j) != 0) {
+		snprintf(err, errlen, "%s", j.err);
+		return -1;
+	}
+	while ((rc = js_array_next(&j, &count, &v)) == 1) {
+		if (ce_read(ev, v.p, v.len, CE_READ_STRUCTURED) != CE_OK) {
+			snprintf(err, errlen, "event %d: %s", count - 1, ev->err);
+			return -1;
+		}
+		ce_write_structured(ev, out);
+		vp_buf_append(out, "\n", 1);
+		(*n)++;
+	}
+	if (rc < 0 || js_end(&j) != 0) {
+		snprintf(err, errlen, "%s", j.err);
+		return -1;
+	}
+	return 0;
+}
+
 static enum MHD_Result
 process(struct MHD_Connection *c, struct req *r)
 {
-	const char *ct;
-	json_t *doc = NULL, **evs = NULL;
+	const char *ct, *body = r->body.data ? r->body.data : "";
+	struct ce_event ev;
+	struct vp_buf out = { 0 };
 	size_t n = 0;
-	char err[256];
-	json_error_t jerr;
+	char err[300];
 	enum MHD_Result ret;
+	int bad;
 
 	ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-	if (ct && (ce_media_is(ct, "application/cloudevents+json") ||
-	    ce_media_is(ct, "application/cloudevents-batch+json"))) {
-		int batch = ce_media_is(ct, "application/cloudevents-batch+json");
-
-		doc = json_loadb(r->body.data ? r->body.data : "", r->body.len,
-		    JSON_DECODE_ANY, &jerr);
-		if (doc == NULL) {
-			snprintf(err, sizeof(err), "body is not valid JSON: %s "
-			    "at line %d column %d", jerr.text, jerr.line,
-			    jerr.column);
+	if (ct && (ce_media_is(ct, strlen(ct), "application/cloudevents+json") ||
+	    ce_media_is(ct, strlen(ct), "application/cloudevents-batch+json"))) {
+		ce_event_init(&ev);
+		bad = read_structured(&ev, body, r->body.len, ce_media_is(ct,
+		    strlen(ct), "application/cloudevents-batch+json"), &out, &n,
+		    err, sizeof(err));
+		ce_event_free(&ev);
+		if (bad) {
+			vp_buf_free(&out);
 			return reject(c, MHD_HTTP_BAD_REQUEST, err);
-		}
-		if (batch && !json_is_array(doc)) {
-			json_decref(doc);
-			return reject(c, MHD_HTTP_BAD_REQUEST,
-			    "a CloudEvents batch is a JSON array");
-		}
-		n = batch ? json_array_size(doc) : 1;
-		evs = vp_xmalloc((n ? n : 1) * sizeof(*evs));
-		for (size_t i = 0; i < n; i++) {
-			evs[i] = batch ? json_array_get(doc, i) : doc;
-			if (ce_validate(evs[i], err, sizeof(err)) != 0) {
-				char msg[300];
-
-				if (batch)
-					snprintf(msg, sizeof(msg), "event %zu: %s",
-					    i, err);
-				else
-					snprintf(msg, sizeof(msg), "%s", err);
-				free(evs);
-				json_decref(doc);
-				return reject(c, MHD_HTTP_BAD_REQUEST, msg);
-			}
-			ce_fix_eventkey(evs[i]);
 		}
 	} else if (ct && strncasecmp(ct, "application/cloudevents", 23) == 0) {
 		return reject(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
@@ -270,12 +307,18 @@ process(struct MHD_Connection *c, struct req *r)
 		if (hs.overflow)
 			return reject(c, MHD_HTTP_BAD_REQUEST,
 			    "too many ce- headers");
-		if (ce_from_binary(hs.h, hs.n, r->body.data, r->body.len, &doc,
-		    err, sizeof(err)) != 0)
+		ce_event_init(&ev);
+		bad = ce_from_http(&ev, hs.h, hs.n, body, r->body.len) != CE_OK;
+		if (bad)
+			snprintf(err, sizeof(err), "%s", ev.err);
+		else {
+			ce_write_structured(&ev, &out);
+			vp_buf_append(&out, "\n", 1);
+			n = 1;
+		}
+		ce_event_free(&ev);
+		if (bad)
 			return reject(c, MHD_HTTP_BAD_REQUEST, err);
-		evs = vp_xmalloc(sizeof(*evs));
-		evs[0] = doc;
-		n = 1;
 	} else if (ct) {
 		return reject(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE,
 		    "not a CloudEvent: no ce-specversion header (binary mode) "
@@ -285,15 +328,14 @@ process(struct MHD_Connection *c, struct req *r)
 		return reject(c, MHD_HTTP_BAD_REQUEST, "not a CloudEvent: no "
 		    "ce-specversion header and no Content-Type");
 	}
-	if (emit(evs, n) != 0) {
+	if (emit(&out, n) != 0) {
 		ret = httpd_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
 		    "event not accepted: output closed");
 	} else {
 		accepted += n;
 		ret = httpd_reply(c, MHD_HTTP_NO_CONTENT, NULL, "", 0);
 	}
-	free(evs);
-	json_decref(doc);
+	vp_buf_free(&out);
 	return ret;
 }
 
@@ -498,7 +540,7 @@ static const struct vp_cmd cmd = {
 	    "is written.",
 	.see = "webhook-source(1) and vcpipe-formats(5)",
 	.opts = options,
-	.libs = VP_LIBS(VP_LIB_MHD, VP_LIB_JANSSON),
+	.libs = VP_LIBS(VP_LIB_MHD),
 };
 
 int
