@@ -11,15 +11,19 @@ command -v jq >/dev/null 2>&1 || skip_all "jq not installed"
 plan 22
 
 # ---- vcpipe-tap ----
-printf '{"subject":"VmPoweredOnEvent"}\n{"headers":{"ce-subject":"VmPoweredOffEvent"}}\nno newline' >"$T/in"
+# subjects are counted in CloudEvents as every stage reads them (src/lib/ce.c)
+S1='{"specversion":"1.0","id":"1","source":"/s","type":"t","subject":"VmPoweredOnEvent"}'
+S2='{"headers":{"ce-specversion":"1.0","ce-id":"2","ce-source":"/s","ce-type":"t","ce-subject":"VmPowered%4Fff%45vent"},"body":""}'
+S3='{"subject":"NotACloudEvent"}'
+printf '%s\n%s\n%s\nno newline' "$S1" "$S2" "$S3" >"$T/in"
 vcpipe-tap --stats "$T/tap.json" --copy "$T/copy" <"$T/in" >"$T/out"
-printf '{"subject":"VmPoweredOnEvent"}\n{"headers":{"ce-subject":"VmPoweredOffEvent"}}\nno newline\n' >"$T/want"
+printf '%s\n%s\n%s\nno newline\n' "$S1" "$S2" "$S3" >"$T/want"
 same "tap: lines pass unchanged (a last partial line gets its newline)" "$T/want" "$T/out"
 same "tap: --copy keeps the same lines" "$T/want" "$T/copy"
-is "tap: counts lines" 3 "$(jq .lines "$T/tap.json")"
+is "tap: counts lines" 4 "$(jq .lines "$T/tap.json")"
 is "tap: counts subjects of both CloudEvent modes" '{"VmPoweredOnEvent":1,"VmPoweredOffEvent":1}' "$(jq -c .subjects "$T/tap.json")"
 printf 'x\n' | vcpipe-tap --stats "$T/tap.json" >/dev/null
-is "tap: a second run continues the count" 4 "$(jq .lines "$T/tap.json")"
+is "tap: a second run continues the count" 5 "$(jq .lines "$T/tap.json")"
 expect_exit "tap: --stats is required" 64 vcpipe-tap
 
 # ---- a run directory as vcpipe leaves it ----

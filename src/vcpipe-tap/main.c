@@ -19,6 +19,7 @@
 
 #include <jansson.h>
 
+#include "ce.h"
 #include "opt.h"
 #include "vp.h"
 
@@ -86,30 +87,27 @@ save(struct tap *t)
 }
 
 /*
- * Count a CloudEvent's subject (the vCenter event class), found without a
- * JSON parse: structured lines carry "subject":"X", binary ones
- * "ce-subject":"X".  Other streams simply have none.
+ * Count a CloudEvent's subject (the vCenter event class), read as every
+ * stage reads the line (src/lib/ce.c): structured lines carry "subject",
+ * binary ones "ce-subject", percent-encoded. Other streams simply have none.
  */
 static void
 count_subject(struct tap *t, const char *line, size_t len)
 {
-	static const char k1[] = "\"subject\":\"", k2[] = "\"ce-subject\":\"";
-	const char *p, *e;
+	static struct ce_event ev;	/* reused: no allocation per line */
+	static int ready;
 	char name[128];
 	json_t *v;
 
-	if ((p = memmem(line, len, k2, sizeof(k2) - 1)) != NULL)
-		p += sizeof(k2) - 1;
-	else if ((p = memmem(line, len, k1, sizeof(k1) - 1)) != NULL)
-		p += sizeof(k1) - 1;
-	else
+	if (!ready) {
+		ce_event_init(&ev);
+		ready = 1;
+	}
+	if (ce_read(&ev, line, len, 0) != CE_OK || !ev.subject.set ||
+	    ev.subject.len >= sizeof(name))
 		return;
-	e = memchr(p, '"', len - (size_t)(p - line));
-	if (e == NULL || e == p || (size_t)(e - p) >= sizeof(name) ||
-	    memchr(p, '\\', (size_t)(e - p)) != NULL)
-		return;
-	memcpy(name, p, (size_t)(e - p));
-	name[e - p] = '\0';
+	memcpy(name, CE_S(&ev, ev.subject), ev.subject.len);
+	name[ev.subject.len] = '\0';
 	if ((v = json_object_get(t->subjects, name)) != NULL)
 		json_integer_set(v, json_integer_value(v) + 1);
 	else if (json_object_size(t->subjects) < MAX_SUBJECTS)
