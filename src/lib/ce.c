@@ -557,12 +557,17 @@ from_structured(struct ce_event *ev)
 			continue;
 		if (v->type == JS_STRING) {
 			struct ce_str s;
+			long x;
 
 			str_decode(ev, &s, v);
 			if (has_nul(CE_S(ev, s), s.len))
 				return ce_bad(ev, "extension \"%.*s\" contains NUL",
 				    (int)(nl < 64 ? nl : 64), n);
-			ce_add_ext(ev, n, nl, CE_EXT_STRING, CE_S(ev, s), s.len);
+			/* eventkey is an Integer: digits in a string are one,
+			 * as they are in a binary-mode header */
+			ce_add_ext(ev, n, nl, nl == 8 && memcmp(n, "eventkey",
+			    8) == 0 && ce_int32(CE_S(ev, s), s.len, &x) == 0 ?
+			    CE_EXT_LITERAL : CE_EXT_STRING, CE_S(ev, s), s.len);
 		} else if (v->type == JS_TRUE || v->type == JS_FALSE) {
 			ce_add_ext(ev, n, nl, CE_EXT_LITERAL, v->p, v->len);
 		} else if (v->type == JS_NUMBER) {
@@ -961,13 +966,13 @@ ce_read(struct ce_event *ev, const char *line, size_t len, unsigned flags)
 		return ce_bad(ev, "%s", dup);
 	if (ce_member(ev, "specversion"))
 		return from_structured(ev);
+	if (ev->record && ce_member(ev, "invalid") && !ce_member(ev, "headers"))
+		return ce_bad(ev, "a dead-letter record of a line that was no "
+		    "CloudEvent (kept in \"invalid\")");
 	if (flags & CE_READ_STRUCTURED)
 		return ce_bad(ev, "missing \"specversion\"");
 	if (ce_member(ev, "headers"))
 		return from_binary_line(ev);
-	if (ev->record && ce_member(ev, "invalid"))
-		return ce_bad(ev, "a dead-letter record of a line that was no "
-		    "CloudEvent (kept in \"invalid\")");
 	ce_bad(ev, "neither a structured-mode CloudEvent (no \"specversion\") "
 	    "nor a binary-mode line (no \"headers\")");
 	return CE_NOT_CE;

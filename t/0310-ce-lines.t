@@ -1,0 +1,108 @@
+#!/bin/sh
+# One verdict for a CloudEvent line everywhere: every row of
+# t/data/ce-lines.test goes through ce-encode, sink-http (to the test
+# receiver), sink-eventbridge (to t/fake-eventbridge), webhook-source (as an
+# HTTP request) and stream-serve; each must accept what the table accepts,
+# refuse what it refuses with the table's words, and deliver the event the
+# line holds. Any disagreement fails.
+. "${0%/*}/lib.sh"
+. "$VP_SRCDIR/t/http-receiver/lib.sh"
+. "$VP_SRCDIR/t/fake-eventbridge/fake.sh"
+command -v curl >/dev/null || skip_all "curl not installed"
+plan 16
+CL="python3 $VP_SRCDIR/t/ce-lines.py"
+python3 "$VP_SRCDIR/t/ce-lines.py" split "$VP_SRCDIR/t/data/ce-lines.test" "$T" ||
+	bail "t/data/ce-lines.test does not parse"
+L=$T/lines
+
+# normalise NAME: $T/NAME.dl (lines a reader delivered, in row order) as
+# ce-encode writes them, into $T/NAME.canon; a line ce-encode refuses
+# becomes "REFUSED: why", so it cannot pass for the table's event
+normalise() {
+	ce-encode --reject "$T/$1.norm-rej" <"$T/$1.dl" >"$T/$1.norm" 2>/dev/null || true
+	python3 - "$T/$1.dl" "$T/$1.norm" "$T/$1.norm-rej" >"$T/$1.canon" <<'EOF'
+import json, sys
+dl = open(sys.argv[1], encoding="utf-8").read().splitlines()
+out = iter(open(sys.argv[2], encoding="utf-8").read().splitlines())
+rej = {}
+try:
+    for l in open(sys.argv[3], encoding="utf-8"):
+        o = json.loads(l)
+        rej[o["line"]] = o["error"]
+except FileNotFoundError:
+    pass
+for n, l in enumerate(dl, 1):
+    if l.strip() == "":
+        print("REFUSED: nothing delivered")
+    elif n in rej:
+        print("REFUSED: " + rej[n])
+    else:
+        print(next(out, "REFUSED: lost"))
+EOF
+}
+
+# ---- ce-encode -------------------------------------------------------------------
+$VP_WRAP ce-encode --reject "$T/ce.rej" <"$L" >"$T/ce.out" 2>"$T/ce.err" || true
+$CL results-ce-encode "$T" "$T/ce.out" "$T/ce.rej" "$T/ce.res" "$T/ce.dl"
+$CL judge "$T" ce-encode "$T/ce.res" "$T/ce.dl" >"$T/ce.tap"
+
+# ---- sink-http -------------------------------------------------------------------
+start_receiver r
+: >>"$T/r.log"
+$VP_WRAP sink-http --url "http://127.0.0.1:$RPORT/" --dlq "$T/sh.dlq" \
+    <"$L" >/dev/null 2>"$T/sh.err" || true
+stop_receiver r
+$CL results-sink-http "$T" "$T/sh.dlq" "$T/r.log" "$T/sh.res" "$T/sh.dl"
+normalise sh
+$CL judge "$T" sink-http "$T/sh.res" "$T/sh.canon" >"$T/sh.tap"
+
+# ---- sink-eventbridge ----------------------------------------------------------------
+fake_config "$T/cfg.json"
+start_fake "$T/cfg.json"
+use_env_keys
+$VP_WRAP sink-eventbridge --region us-east-1 --endpoint-url "$FAKE_URL" \
+    --dlq "$T/eb.dlq" <"$L" >/dev/null 2>"$T/eb.err" || true
+stop_fake
+$CL results-sink-eventbridge "$T" "$T/eb.dlq" "$T/fake.log" "$T/eb.res" "$T/eb.dl"
+normalise eb
+$CL judge "$T" sink-eventbridge "$T/eb.res" "$T/eb.canon" >"$T/eb.tap"
+
+# ---- webhook-source ----------------------------------------------------------------
+$VP_WRAP webhook-source --listen 127.0.0.1:0 --log-level info \
+    >"$T/wh.out" 2>"$T/wh.err" &
+pid=$!; bg_pid $pid
+wait_for 10 grep -q 'port [0-9]' "$T/wh.err" || bail "webhook-source did not start"
+port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$T/wh.err")
+$CL post "http://127.0.0.1:$port/webhook" "$T" "$T/wh.posted"
+kill -TERM $pid; wait $pid || true
+$CL results-webhook-source "$T" "$T/wh.posted" "$T/wh.out" "$T/wh.res" "$T/wh.dl"
+$CL judge "$T" webhook-source "$T/wh.res" "$T/wh.dl" >"$T/wh.tap"
+
+# ---- stream-serve -----------------------------------------------------------------
+$VP_WRAP stream-serve --listen 127.0.0.1:0 --log-level info --page-size 1000000 \
+    --max-events 100000 <"$L" >/dev/null 2>"$T/ss.err" &
+pid=$!; bg_pid $pid
+wait_for 10 grep -q 'port [0-9]' "$T/ss.err" || bail "stream-serve did not start"
+wait_for 30 grep -q 'input ended' "$T/ss.err" || bail "stream-serve did not read its input"
+port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$T/ss.err")
+curl -s "http://127.0.0.1:$port/api/v1/events" >"$T/ss.records"
+kill -TERM $pid; wait $pid || true
+$CL results-stream-serve "$T" "$T/ss.err" "$T/ss.records" "$T/ss.res" "$T/ss.dl"
+normalise ss
+$CL judge "$T" stream-serve "$T/ss.res" "$T/ss.canon" >"$T/ss.tap"
+
+# the TAP lines, numbered
+for f in ce sh eb wh ss; do
+	while IFS= read -r l; do
+		case $l in
+		"ok - "*) ok "${l#ok - }" ;;
+		"not ok - "*) not_ok "${l#not ok - }" ;;
+		*) echo "$l" >&2 ;;
+		esac
+	done <"$T/$f.tap"
+done
+# and the table holds the cases issue 11 opened with
+check "the table has the issue's four cases" sh -c \
+    "grep -q '\"ce-abcdefghijklmnopqrstuvwxy\"' '$L' && grep -q '18446744073709551616' '$L' &&
+     grep -q '\"ce-subject\":\"100% done\"' '$L' && grep -q '\"deadletter\":\"mine\"' '$L'"
+done_testing
