@@ -434,7 +434,8 @@ main(int argc, char **argv)
 	out_flush();
 	if (close(STDOUT_FILENO) != 0 && errno != EINTR)
 		vp_die(VP_EXIT_IOERR, "stdout: %s", strerror(errno));
-	vp_info("%lu events encoded, %lu lines rejected", encoded, rj.count);
+	vp_info("%lu event%s encoded, %lu line%s rejected", encoded,
+	    encoded == 1 ? "" : "s", rj.count, rj.count == 1 ? "" : "s");
 	ce_encoder_free(&enc);
 	vp_buf_free(&outb);
 	vp_buf_free(&rd.prefix);
@@ -444,11 +445,12 @@ main(int argc, char **argv)
 	if (rj.fd >= 0 && close(rj.fd) != 0)
 		vp_die(VP_EXIT_IOERR, "%s: %s", rj.path, strerror(errno));
 	if (rj.count > 0 && rj.fd < 0) {
-		vp_error("%lu lines rejected and not kept (no --reject file)",
-		    rj.count);
+		vp_error("%lu line%s rejected and not kept (no --reject file)",
+		    rj.count, rj.count == 1 ? "" : "s");
 		return VP_EXIT_DATAERR;
 	}
 	if (rj.count > 0)
-		vp_warn("%lu lines rejected, kept in %s", rj.count, rj.path);
+		vp_warn("%lu line%s rejected, kept in %s", rj.count,
+		    rj.count == 1 ? "" : "s", rj.path);
 	return VP_EXIT_OK;
 }

@@ -4,12 +4,12 @@
  * Logs in to the Horizon REST API (/rest/login), polls
  * /rest/external/v1/audit-events with a "Between" time filter, pages through
  * the answer, and writes each new event, oldest first, as one structured
- * CloudEvent line (stream format 2) with the type names the VMware Event
+ * CloudEvent line (vcpipe-formats(5)) with the type names the VMware Event
  * Router used: com.vmware.event.router/horizon.<type lower-cased>.v0.
  * An expired access token is renewed with /rest/refresh; an expired refresh
  * token means a new login.  The time filter is inclusive, so events at the
  * boundary millisecond are remembered by id and not written twice; a
- * checkpoint written by a sink (stream format 4) is where a restart resumes.
+ * checkpoint file written by a sink is where a restart resumes.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -356,7 +356,7 @@ poll_once(void)
 	return ret;
 }
 
-/* Resume after the event a sink acknowledged last (stream format 4). */
+/* Resume after the event a sink acknowledged last (its checkpoint file). */
 static void
 read_checkpoint(void)
 {

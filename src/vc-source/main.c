@@ -1594,7 +1594,8 @@ main(int argc, char **argv)
 	vp_buf_free(&s->line);
 	xmlCleanupParser();
 	curl_global_cleanup();
-	vp_info("%s: %lu events emitted", s->o.url, s->emitted);
+	vp_info("%s: %lu event%s emitted", s->o.url, s->emitted,
+	    s->emitted == 1 ? "" : "s");
 	free((char *)s->o.url);
 	if (vp_close_stdout() != 0)
 		return VP_EXIT_IOERR;
