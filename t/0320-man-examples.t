@@ -1,0 +1,96 @@
+#!/bin/sh
+# The EXAMPLES of vcpipe-formats(5) and of each program's man page run, as
+# jq runs its manual: "$ " lines are commands, the lines after them what they
+# must print (t/man-examples.py says the convention). Servers the examples
+# name are local peers here: the vCenter simulator, the test receiver,
+# fake-eventbridge, free ports on 127.0.0.1; mdoc comments the reader never
+# sees map the page's names to them.
+. "${0%/*}/lib.sh"
+. "$VP_SRCDIR/t/vcsim.sh"
+. "$VP_SRCDIR/t/http-receiver/lib.sh"
+. "$VP_SRCDIR/t/fake-eventbridge/fake.sh"
+for tool in curl jq mandoc; do
+	command -v $tool >/dev/null 2>&1 || skip_all "$tool not installed"
+done
+
+# the peers the examples use (a fresh simulator for each page, below)
+start_receiver r
+RECEIVER_URL=http://127.0.0.1:$RPORT/
+RECEIVER_LOG=$T/r.log
+start_receiver no --default 400
+REJECT_URL=http://127.0.0.1:$RPORT/
+printf '%s\n' '[{"name":"vm-power","annotations":{"topic":"VmPoweredOnEvent,VmPoweredOffEvent"}},
+ {"name":"audit","annotations":{"topic":"*"}}]' >"$T/functions.json"
+OPENFAAS_PASSWORD=gw-pass
+python3 "$VP_SRCDIR/t/fake-openfaas/gateway.py" --functions "$T/functions.json" \
+    --password "$OPENFAAS_PASSWORD" --log "$T/gw.log" --port-file "$T/gw.port" \
+    2>"$T/gw.err" &
+bg_pid $!
+wait_for 20 test -s "$T/gw.port" || bail "fake gateway did not start"
+OPENFAAS_URL=http://127.0.0.1:$(cat "$T/gw.port")
+OPENFAAS_LOG=$T/gw.log
+fake_config "$T/eb.json" '{"region":"eu-west-1","buses":["default","vsphere"]}'
+printf '%s\n' '{"vsphere/vm-power":{"Name":"vm-power","EventBusName":"vsphere","State":"ENABLED",
+ "EventPattern":"{\"detail-type\":[{\"prefix\":\"Vm\"}]}"}}' >"$T/eb-rules.json"
+start_fake "$T/eb.json" --rules "$T/eb-rules.json"
+use_env_keys
+EB_URL=$FAKE_URL EB_TMP_AKID=$TMP_AKID EB_TMP_SECRET=$TMP_SECRET EB_TMP_TOKEN=$TMP_TOKEN
+export EB_TMP_AKID EB_TMP_SECRET EB_TMP_TOKEN
+FAKE_LOG=$T/fake.log FAKE_REQ=$T/fake.req
+# a Horizon server whose audit events are from the last hour
+python3 "$VP_SRCDIR/t/fake-horizon/fake-horizon.py" "$T/hz.port" hzuser 'hz pass' EXAMPLE \
+    2>"$T/hz.err" &
+bg_pid $!
+wait_for 20 test -s "$T/hz.port" || bail "fake-horizon did not start"
+HORIZON_URL=http://127.0.0.1:$(cat "$T/hz.port")
+python3 -c 'import json, sys, time
+evs = json.load(open(sys.argv[1]))
+shift = int(time.time() * 1000) - 1800000 - min(e["time"] for e in evs)
+for e in evs:
+    e["time"] += shift
+print(json.dumps(evs))' "$VP_SRCDIR/t/data/horizon-events.json" |
+	curl -sf -X POST -H 'Content-Type: application/json' --data-binary @- \
+	    "$HORIZON_URL/_control/events" >/dev/null || bail "fake-horizon took no events"
+# vcsim-burst COUNT [CLASSES]: once a client has logged in to the simulator
+# (a follower an example started), post COUNT events
+mkdir -p "$T/bin"
+cat >"$T/bin/vcsim-burst" <<'EOF'
+#!/bin/sh
+n=600
+until [ "$(curl -s -X POST "$VCSIM_CTL/sessions" | jq .total)" -gt 0 ]; do
+	n=$((n - 1)); [ $n -gt 0 ] || exit 1; sleep 0.1
+done
+sleep 1
+curl -sf -d count="$1" ${2:+-d classes="$2"} "$VCSIM_CTL/post-burst" >/dev/null
+EOF
+chmod +x "$T/bin/vcsim-burst"
+PATH=$T/bin:$PATH
+# free ports for servers an example starts
+set -- $(python3 -c 'import socket
+ss = [socket.socket() for _ in range(3)]
+for s in ss: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))')
+PORT1=$1 PORT2=$2 PORT3=$3
+LC_ALL=C.UTF-8
+export RECEIVER_URL RECEIVER_LOG REJECT_URL OPENFAAS_URL OPENFAAS_LOG \
+    OPENFAAS_PASSWORD EB_URL FAKE_LOG FAKE_REQ HORIZON_URL PORT1 PORT2 PORT3 VP_SRCDIR LC_ALL
+
+# VP_MAN_PAGES="sink-http.1 ..." runs only those (while writing examples)
+: >"$T/tap"
+for p in ${VP_MAN_PAGES:-$(cd "$VP_SRCDIR/man" && ls *.[0-9])}; do
+	# each page's vCenter starts empty, so what its examples print is its own
+	vcsim_start -history >/dev/null || bail "the simulator did not start"
+	python3 "$VP_SRCDIR/t/man-examples.py" "$T/pages" "$VP_SRCDIR/man/$p" \
+	    >>"$T/tap" 2>"$T/harness.err" ||
+		{ cat "$T/harness.err" >&2; bail "t/man-examples.py failed on $p"; }
+	vcsim_stop
+done
+while IFS= read -r l; do
+	case $l in
+	"ok - "*) ok "${l#ok - }" ;;
+	"not ok - "*) not_ok "${l#not ok - }" ;;
+	*) echo "$l" >&2 ;;
+	esac
+done <"$T/tap"
+plan $_vp_n
+done_testing
