@@ -307,96 +307,109 @@ literal(struct js *j, const char *word)
 
 static int scan_value(struct js *j, enum js_type *type, int *integer);
 
+/* Past the opening bracket c ('{' or '['), one level deeper. */
+static int
+open_container(struct js *j, char c)
+{
+	js_skip_ws(j);
+	if (j->p >= j->end || *j->p != c)
+		return unexpected(j, c == '{' ? "expected '{'" : "expected '['");
+	if (++j->depth > JS_MAX_DEPTH)
+		return fail(j, "JSON nested deeper than %d levels", JS_MAX_DEPTH);
+	j->p++;
+	js_skip_ws(j);
+	return 0;
+}
+
+/*
+ * Before the next element of a container that has count of them so far:
+ * 0 at its closing bracket (taken, one level up), 1 when an element
+ * follows (its comma taken), -1 on an error.
+ */
+static int
+next_element(struct js *j, int count, char close)
+{
+	js_skip_ws(j);
+	if (j->p < j->end && *j->p == close) {
+		j->p++;
+		j->depth--;
+		return 0;
+	}
+	if (count > 0) {
+		if (j->p >= j->end || *j->p != ',')
+			return unexpected(j, close == '}' ? "expected ',' or '}'" :
+			    "expected ',' or ']'");
+		j->p++;
+		js_skip_ws(j);
+	}
+	return 1;
+}
+
+/* A member's name (its text into n, when not NULL) and colon, up to its value. */
+static int
+member_name(struct js *j, struct js_span *n)
+{
+	const char *p = j->p;
+
+	if (j->p >= j->end || *j->p != '"')
+		return unexpected(j, "expected a member name");
+	if (scan_string(j) != 0)
+		return -1;
+	if (n) {
+		n->p = p;
+		n->len = (size_t)(j->p - p);
+		n->type = JS_STRING;
+		n->ws = n->integer = 0;
+	}
+	js_skip_ws(j);
+	if (j->p >= j->end || *j->p != ':')
+		return unexpected(j, "expected ':'");
+	j->p++;
+	js_skip_ws(j);
+	return 0;
+}
+
 static int
 scan_array(struct js *j)
 {
 	enum js_type t;
-	int integer;
+	int integer, count = 0, rc;
 
-	j->p++;
-	js_skip_ws(j);
-	if (j->p < j->end && *j->p == ']') {
-		j->p++;
-		return 0;
-	}
-	for (;;) {
+	if (open_container(j, '[') != 0)
+		return -1;
+	while ((rc = next_element(j, count++, ']')) == 1)
 		if (scan_value(j, &t, &integer) != 0)
 			return -1;
-		js_skip_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			js_skip_ws(j);
-			continue;
-		}
-		if (j->p < j->end && *j->p == ']') {
-			j->p++;
-			return 0;
-		}
-		return unexpected(j, "expected ',' or ']'");
-	}
+	return rc;
 }
 
 static int
 scan_object(struct js *j)
 {
 	enum js_type t;
-	int integer;
+	int integer, count = 0, rc;
 
-	j->p++;
-	js_skip_ws(j);
-	if (j->p < j->end && *j->p == '}') {
-		j->p++;
-		return 0;
-	}
-	for (;;) {
-		if (j->p >= j->end || *j->p != '"')
-			return unexpected(j, "expected a member name");
-		if (scan_string(j) != 0)
+	if (open_container(j, '{') != 0)
+		return -1;
+	while ((rc = next_element(j, count++, '}')) == 1)
+		if (member_name(j, NULL) != 0 || scan_value(j, &t, &integer) != 0)
 			return -1;
-		js_skip_ws(j);
-		if (j->p >= j->end || *j->p != ':')
-			return unexpected(j, "expected ':'");
-		j->p++;
-		js_skip_ws(j);
-		if (scan_value(j, &t, &integer) != 0)
-			return -1;
-		js_skip_ws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			js_skip_ws(j);
-			continue;
-		}
-		if (j->p < j->end && *j->p == '}') {
-			j->p++;
-			return 0;
-		}
-		return unexpected(j, "expected ',' or '}'");
-	}
+	return rc;
 }
 
 static int
 scan_value(struct js *j, enum js_type *type, int *integer)
 {
-	int rc;
-
 	*integer = 0;
 	if (j->p >= j->end)
 		return unexpected(j, "expected a value");
 	switch (*j->p) {
 	case '{':
+		*type = JS_OBJECT;
+		return scan_object(j);
 	case '[':
-		if (++j->depth > JS_MAX_DEPTH)
-			return fail(j, "JSON nested deeper than %d levels",
-			    JS_MAX_DEPTH);
-		if (*j->p == '{') {
-			*type = JS_OBJECT;
-			rc = scan_object(j);
-		} else {
-			*type = JS_ARRAY;
-			rc = scan_array(j);
-		}
-		j->depth--;
-		return rc;
+		*type = JS_ARRAY;
+		return scan_array(j);
 	case '"':
 		*type = JS_STRING;
 		return scan_string(j);
@@ -437,14 +450,7 @@ js_value(struct js *j, struct js_span *v)
 int
 js_object_begin(struct js *j)
 {
-	js_skip_ws(j);
-	if (j->p >= j->end || *j->p != '{')
-		return unexpected(j, "expected '{'");
-	if (++j->depth > JS_MAX_DEPTH)
-		return fail(j, "JSON nested deeper than %d levels", JS_MAX_DEPTH);
-	j->p++;
-	js_skip_ws(j);
-	return 0;
+	return open_container(j, '{');
 }
 
 int
@@ -452,37 +458,18 @@ js_object_next(struct js *j, int *count, struct vp_buf *name,
     struct js_span *key, struct js_span *v)
 {
 	struct js_span n;
+	int rc;
 
-	js_skip_ws(j);
-	if (j->p < j->end && *j->p == '}') {
-		j->p++;
-		j->depth--;
-		return 0;
-	}
-	if (*count > 0) {
-		if (j->p >= j->end || *j->p != ',')
-			return unexpected(j, "expected ',' or '}'");
-		j->p++;
-		js_skip_ws(j);
-	}
-	if (j->p >= j->end || *j->p != '"')
-		return unexpected(j, "expected a member name");
-	n.p = j->p;
-	if (scan_string(j) != 0)
+	if ((rc = next_element(j, *count, '}')) != 1)
+		return rc;
+	if (member_name(j, &n) != 0)
 		return -1;
-	n.len = (size_t)(j->p - n.p);
-	n.type = JS_STRING;
-	n.ws = n.integer = 0;
 	if (name) {
 		vp_buf_reset(name);
 		js_decode_string(&n, name);
 	}
 	if (key)
 		*key = n;
-	js_skip_ws(j);
-	if (j->p >= j->end || *j->p != ':')
-		return unexpected(j, "expected ':'");
-	j->p++;
 	if (js_value(j, v) != 0)
 		return -1;
 	(*count)++;
@@ -492,30 +479,16 @@ js_object_next(struct js *j, int *count, struct vp_buf *name,
 int
 js_array_begin(struct js *j)
 {
-	js_skip_ws(j);
-	if (j->p >= j->end || *j->p != '[')
-		return unexpected(j, "expected '['");
-	if (++j->depth > JS_MAX_DEPTH)
-		return fail(j, "JSON nested deeper than %d levels", JS_MAX_DEPTH);
-	j->p++;
-	js_skip_ws(j);
-	return 0;
+	return open_container(j, '[');
 }
 
 int
 js_array_next(struct js *j, int *count, struct js_span *v)
 {
-	js_skip_ws(j);
-	if (j->p < j->end && *j->p == ']') {
-		j->p++;
-		j->depth--;
-		return 0;
-	}
-	if (*count > 0) {
-		if (j->p >= j->end || *j->p != ',')
-			return unexpected(j, "expected ',' or ']'");
-		j->p++;
-	}
+	int rc;
+
+	if ((rc = next_element(j, *count, ']')) != 1)
+		return rc;
 	if (js_value(j, v) != 0)
 		return -1;
 	(*count)++;
