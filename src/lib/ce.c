@@ -155,16 +155,22 @@ media_is_text(const char *s, size_t n)
 
 /* ---- events ---------------------------------------------------------------- */
 
-void
-ce_event_init(struct ce_event *ev)
+/* Buffers allocated from the start: no NULL data pointers to special-case. */
+static void
+alloc_bufs(struct ce_event *ev)
 {
 	struct vp_buf *bufs[] = { &ev->strs, &ev->names, &ev->name, &ev->tmp,
 	    &ev->data, &ev->bodybuf, &ev->hbuf, &ev->textbuf, &ev->ebody };
 
-	memset(ev, 0, sizeof(*ev));
-	/* allocated from the start: no NULL data pointers to special-case */
 	for (size_t i = 0; i < sizeof(bufs) / sizeof(bufs[0]); i++)
 		vp_buf_append(bufs[i], "", 0);
+}
+
+void
+ce_event_init(struct ce_event *ev)
+{
+	memset(ev, 0, sizeof(*ev));
+	alloc_bufs(ev);
 }
 
 void
@@ -232,6 +238,8 @@ ce_clear(struct ce_event *ev)
 static void
 reset(struct ce_event *ev)
 {
+	if (ev->strs.data == NULL)	/* a zeroed struct, never initialised */
+		alloc_bufs(ev);
 	ev->err[0] = '\0';
 	ev->shape = CE_SHAPE_STRUCTURED;
 	ev->object = ev->record = 0;

@@ -100,6 +100,7 @@ struct ce_event {
 /* a decoded string; strs.data is NULL until the first append */
 #define CE_S(ev, s) ((ev)->strs.data ? (ev)->strs.data + (s).off : "")
 
+/* Ready for reading; a zeroed struct (a static one) is ready as it is. */
 void ce_event_init(struct ce_event *ev);
 void ce_event_free(struct ce_event *ev);
 

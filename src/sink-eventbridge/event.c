@@ -36,7 +36,6 @@ json_str_member(json_t *o, const char *k)
 
 /* One reader for the whole run: its buffers are reused line after line. */
 static struct ce_event reader;
-static int reader_ready;
 
 int
 ev_parse(struct ev *e, char *err, size_t errlen)
@@ -46,10 +45,6 @@ ev_parse(struct ev *e, char *err, size_t errlen)
 	size_t tlen;
 	enum ce_result rc;
 
-	if (!reader_ready) {
-		ce_event_init(&reader);
-		reader_ready = 1;
-	}
 	rc = ce_read(ce, e->line, e->len, 0);
 	/*
 	 * A dead-letter record is built on the line without any "deadletter"

@@ -23,7 +23,6 @@
 
 /* One reader for the whole run: its buffers are reused line after line. */
 static struct ce_event reader;
-static int reader_ready;
 
 /*
  * The function a replayed record names (OpenFaaS mode): it becomes part of
@@ -72,10 +71,6 @@ event_parse(struct event *ev, const char *line, size_t len, char *err,
 {
 	struct ce_event *ce = &reader;
 
-	if (!reader_ready) {
-		ce_event_init(&reader);
-		reader_ready = 1;
-	}
 	ev->ce = ce;
 	ev->line = line;
 	ev->len = len;

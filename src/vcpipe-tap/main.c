@@ -95,14 +95,9 @@ static void
 count_subject(struct tap *t, const char *line, size_t len)
 {
 	static struct ce_event ev;	/* reused: no allocation per line */
-	static int ready;
 	char name[128];
 	json_t *v;
 
-	if (!ready) {
-		ce_event_init(&ev);
-		ready = 1;
-	}
 	if (ce_read(&ev, line, len, 0) != CE_OK || !ev.subject.set ||
 	    ev.subject.len >= sizeof(name))
 		return;
