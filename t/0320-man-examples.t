@@ -9,6 +9,7 @@
 . "$VP_SRCDIR/t/vcsim.sh"
 . "$VP_SRCDIR/t/http-receiver/lib.sh"
 . "$VP_SRCDIR/t/fake-eventbridge/fake.sh"
+. "$VP_SRCDIR/t/fake-aws-creds/creds.sh"
 for tool in curl jq mandoc; do
 	command -v $tool >/dev/null 2>&1 || skip_all "$tool not installed"
 done
@@ -32,10 +33,23 @@ OPENFAAS_LOG=$T/gw.log
 fake_config "$T/eb.json" '{"region":"eu-west-1","buses":["default","vsphere"]}'
 printf '%s\n' '{"vsphere/vm-power":{"Name":"vm-power","EventBusName":"vsphere","State":"ENABLED",
  "EventPattern":"{\"detail-type\":[{\"prefix\":\"Vm\"}]}"}}' >"$T/eb-rules.json"
-start_fake "$T/eb.json" --rules "$T/eb-rules.json"
+# STS for profiles that assume a role: user ops may assume vcpipe-writer
+EB_OPS_AKID=AKIDOPSEXAMPLE EB_OPS_SECRET='ops/Secret+Key=EXAMPLE'
+cat >"$T/creds.json" <<EOF
+{"region": "eu-west-1",
+ "principals": [{"akid": "$EB_OPS_AKID", "secret": "$EB_OPS_SECRET",
+                 "arn": "arn:aws:iam::111122223333:user/ops"}],
+ "roles": {"arn:aws:iam::111122223333:role/vcpipe-writer":
+           {"trust": ["arn:aws:iam::111122223333:user/ops"]}}}
+EOF
+start_creds "$T/creds.json"
+start_fake "$T/eb.json" --rules "$T/eb-rules.json" --issued "$CREDS_ISSUED"
 use_env_keys
-EB_URL=$FAKE_URL EB_TMP_AKID=$TMP_AKID EB_TMP_SECRET=$TMP_SECRET EB_TMP_TOKEN=$TMP_TOKEN
-export EB_TMP_AKID EB_TMP_SECRET EB_TMP_TOKEN
+# where the AWS SDKs look for endpoints, as sink-eventbridge does
+AWS_ENDPOINT_URL_EVENTS=$FAKE_URL AWS_ENDPOINT_URL_STS=$CREDS_URL
+EB_TMP_AKID=$TMP_AKID EB_TMP_SECRET=$TMP_SECRET EB_TMP_TOKEN=$TMP_TOKEN
+export AWS_ENDPOINT_URL_EVENTS AWS_ENDPOINT_URL_STS EB_TMP_AKID EB_TMP_SECRET \
+    EB_TMP_TOKEN EB_OPS_AKID EB_OPS_SECRET CREDS_ISSUED
 FAKE_LOG=$T/fake.log FAKE_REQ=$T/fake.req
 # a Horizon server whose audit events are from the last hour
 python3 "$VP_SRCDIR/t/fake-horizon/fake-horizon.py" "$T/hz.port" hzuser 'hz pass' EXAMPLE \
@@ -73,7 +87,7 @@ print(" ".join(str(s.getsockname()[1]) for s in ss))')
 PORT1=$1 PORT2=$2 PORT3=$3
 LC_ALL=C.UTF-8
 export RECEIVER_URL RECEIVER_LOG REJECT_URL OPENFAAS_URL OPENFAAS_LOG \
-    OPENFAAS_PASSWORD EB_URL FAKE_LOG FAKE_REQ HORIZON_URL PORT1 PORT2 PORT3 VP_SRCDIR LC_ALL
+    OPENFAAS_PASSWORD FAKE_LOG FAKE_REQ HORIZON_URL PORT1 PORT2 PORT3 VP_SRCDIR LC_ALL
 
 # VP_MAN_PAGES="sink-http.1 ..." runs only those (while writing examples)
 : >"$T/tap"
