@@ -82,6 +82,16 @@ finish() {
 	set +e; wait $SPID; RC=$?; set -e
 	cat "$T/$1.err" >>"$T/stderr.all"
 }
+# begin NAME FLAG [VAR=VALUE...] [-- OPTIONS]: a sink has delivered event 1,
+# then the fake's state file FLAG is set
+begin() {
+	_b=$1 _flag=$2; shift 2
+	: >"$T/creds.req"; : >"$T/fake.req"; : >"$T/fake.log"
+	start_sink "$_b" "$@"
+	feed 1 1 0
+	wait_for 20 test -s "$T/fake.log" || true
+	touch "$CREDS_STATE/$_flag"
+}
 ids() { jq -r '.Detail | fromjson | .id' "$T/fake.log" | sed 's/^r-//' | sort -n | paste -sd ' ' -; }
 seq_ids() { seq "$1" "$2" | paste -sd ' ' -; }
 # distinct credentials PutEvents was signed with, in order of use
@@ -116,11 +126,7 @@ check "web identity: no request signed with expired credentials" never_expired
 
 # ---- STS down in the advisory window: a warning, the current credentials go on --------
 # credentials live 24 s: the advisory window opens after 12 s, the mandatory one after 18 s
-: >"$T/creds.req"; : >"$T/fake.req"; : >"$T/fake.log"
-start_sink s -- --profile slow
-feed 1 1 0
-wait_for 20 test -s "$T/fake.log" || true
-touch "$CREDS_STATE/sts.down"
+begin s sts.down -- --profile slow
 feed 2 14 1
 rm -f "$CREDS_STATE/sts.down"
 feed 15 17 1
@@ -133,11 +139,7 @@ check "advisory failure: a renewal after STS came back, the new credentials used
 check "advisory failure: no request signed with expired credentials" never_expired
 
 # ---- STS down past the expiry: requests wait and retry, nothing is lost ----------------
-: >"$T/creds.req"; : >"$T/fake.req"; : >"$T/fake.log"
-start_sink m -- --profile eb
-feed 1 1 0
-wait_for 20 test -s "$T/fake.log" || true
-touch "$CREDS_STATE/sts.down"
+begin m sts.down -- --profile eb
 sleep 7
 feed 2 4 0.2
 sleep 3
@@ -151,11 +153,7 @@ check "mandatory failure: the failed requests were reported as temporary and ret
 check "mandatory failure: no request signed with expired credentials" never_expired
 
 # ---- STS refusing for good: exit 77 -----------------------------------------------------
-: >"$T/creds.req"; : >"$T/fake.req"; : >"$T/fake.log"
-start_sink d -- --profile eb
-feed 1 1 0
-wait_for 20 test -s "$T/fake.log" || true
-touch "$CREDS_STATE/sts.deny"
+begin d sts.deny -- --profile eb
 sleep 5.5
 feed 2 2 0
 finish d
