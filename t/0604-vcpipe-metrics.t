@@ -8,7 +8,7 @@ PATH=$VP_BUILDDIR/src/vcpipe-metrics:$PATH
 command -v vcpipe-metrics >/dev/null 2>&1 || skip_all "vcpipe-metrics not built"
 command -v curl >/dev/null 2>&1 || skip_all "curl not installed"
 command -v jq >/dev/null 2>&1 || skip_all "jq not installed"
-plan 22
+plan 26
 
 # ---- vcpipe-tap ----
 # subjects are counted in CloudEvents as every stage reads them (src/lib/ce.c)
@@ -24,6 +24,17 @@ is "tap: counts lines" 4 "$(jq .lines "$T/tap.json")"
 is "tap: counts subjects of both CloudEvent modes" '{"VmPoweredOnEvent":1,"VmPoweredOffEvent":1}' "$(jq -c .subjects "$T/tap.json")"
 printf 'x\n' | vcpipe-tap --stats "$T/tap.json" >/dev/null
 is "tap: a second run continues the count" 5 "$(jq .lines "$T/tap.json")"
+printf '%s\n' "$S1" | vcpipe-tap --stats "$T/tap.json" >/dev/null
+is "tap: ... and the subjects" '{"VmPoweredOnEvent":2,"VmPoweredOffEvent":1}' "$(jq -c .subjects "$T/tap.json")"
+# a subject that needs JSON escapes (quote, backslash, non-ASCII) survives a restart
+S4='{"specversion":"1.0","id":"4","source":"/s","type":"t","subject":"a\"b\\c\u00e9"}'
+printf '%s\n%s\n' "$S4" "$S4" | vcpipe-tap --stats "$T/esc.json" >/dev/null
+printf '%s\n' "$S4" | vcpipe-tap --stats "$T/esc.json" >/dev/null
+is "tap: subjects are written as JSON strings and read back" 3 "$(jq '.subjects["a\"b\\c\u00e9"]' "$T/esc.json")"
+printf '{"lines":' >"$T/torn.json"
+printf 'x\n' | vcpipe-tap --stats "$T/torn.json" >/dev/null 2>"$T/torn.err"
+is "tap: a torn stats file: counting starts again" 1 "$(jq .lines "$T/torn.json")"
+check "tap: ... and it says so" grep -q "^vcpipe-tap: warn: $T/torn.json: not a stats file" "$T/torn.err"
 expect_exit "tap: --stats is required" 64 vcpipe-tap
 
 # ---- a run directory as vcpipe leaves it ----

@@ -17,13 +17,20 @@
 #include <sys/time.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "ce.h"
+#include "json.h"
 #include "opt.h"
 #include "vp.h"
 
 #define MAX_SUBJECTS 512
+#define SUBJECT_MAX 128		/* longer subjects are not counted */
+
+/* libc only (a tap runs twice per pipeline): no JSON library, a small table. */
+struct subject {
+	char *name;
+	size_t len;
+	unsigned long long n;
+};
 
 struct tap {
 	const char *stats, *copy;
@@ -31,7 +38,8 @@ struct tap {
 	int64_t interval_ms;
 	unsigned long long lines, bytes;
 	char last[64];		/* wall time of the last line */
-	json_t *subjects;	/* CloudEvent subject -> count */
+	struct subject subj[MAX_SUBJECTS];	/* in the order first seen */
+	size_t nsubj, hit;	/* hit: the one found last (runs of a class) */
 	int dirty;
 };
 
@@ -44,45 +52,127 @@ now_rfc3339(char *buf, size_t len)
 	vp_format_rfc3339(tv.tv_sec, (int32_t)tv.tv_usec * 1000, buf, len);
 }
 
+/* Add n to the count of a subject; past MAX_SUBJECTS new ones are dropped. */
+static void
+subject_add(struct tap *t, const char *name, size_t len, unsigned long long n)
+{
+	struct subject *sj;
+
+	if (len == 0 || len >= SUBJECT_MAX)
+		return;
+	if (t->hit < t->nsubj && t->subj[t->hit].len == len &&
+	    memcmp(t->subj[t->hit].name, name, len) == 0) {
+		t->subj[t->hit].n += n;
+		return;
+	}
+	for (size_t i = 0; i < t->nsubj; i++)
+		if (t->subj[i].len == len && memcmp(t->subj[i].name, name,
+		    len) == 0) {
+			t->subj[i].n += n;
+			t->hit = i;
+			return;
+		}
+	if (t->nsubj == MAX_SUBJECTS)
+		return;
+	sj = &t->subj[t->nsubj];
+	sj->name = vp_xmalloc(len + 1);
+	memcpy(sj->name, name, len);
+	sj->name[len] = '\0';
+	sj->len = len;
+	sj->n = n;
+	t->hit = t->nsubj++;
+}
+
+/* A whole number the tap wrote (non-negative, no fraction): 0 otherwise. */
+static unsigned long long
+count_of(const struct js_span *v)
+{
+	if (v->type != JS_NUMBER || !v->integer || *v->p == '-')
+		return 0;
+	return strtoull(v->p, NULL, 10);
+}
+
+/* Continue the counts of an existing stats file (one this tap wrote). */
 static void
 load(struct tap *t)
 {
-	json_t *j, *v;
+	struct vp_buf name = { 0 }, str = { 0 };
+	struct js_span v, sv;
+	struct js j, sub = { 0 };
+	const char *k;
+	int n = 0, m;
+	size_t len;
 	char *s;
 
-	if ((s = vp_read_file(t->stats, 1 << 20, NULL)) == NULL)
+	if ((s = vp_read_file(t->stats, 1 << 20, &len)) == NULL)
 		return;
-	if ((j = json_loads(s, 0, NULL)) != NULL) {
-		t->lines = (unsigned long long)json_integer_value(
-		    json_object_get(j, "lines"));
-		t->bytes = (unsigned long long)json_integer_value(
-		    json_object_get(j, "bytes"));
-		if (json_is_string(v = json_object_get(j, "last")))
+	js_init(&j, s, len);
+	if (js_object_begin(&j) != 0)
+		goto bad;
+	while ((m = js_object_next(&j, &n, &name, NULL, &v)) == 1) {
+		k = name.data ? name.data : "";
+		if (strcmp(k, "lines") == 0)
+			t->lines = count_of(&v);
+		else if (strcmp(k, "bytes") == 0)
+			t->bytes = count_of(&v);
+		else if (strcmp(k, "last") == 0 && v.type == JS_STRING) {
+			vp_buf_reset(&str);
+			js_decode_string(&v, &str);
 			snprintf(t->last, sizeof(t->last), "%s",
-			    json_string_value(v));
-		if (json_is_object(v = json_object_get(j, "subjects")))
-			json_object_update(t->subjects, v);
-		json_decref(j);
+			    str.data ? str.data : "");
+		} else if (strcmp(k, "subjects") == 0 && v.type == JS_OBJECT) {
+			int ns = 0;
+
+			js_init(&sub, v.p, v.len);
+			if (js_object_begin(&sub) != 0)
+				goto bad;
+			while ((m = js_object_next(&sub, &ns, &name, NULL,
+			    &sv)) == 1)
+				subject_add(t, name.data, name.len,
+				    count_of(&sv));
+			if (m != 0)
+				goto bad;
+		}
 	}
+	if (m != 0 || js_end(&j) != 0)
+		goto bad;
+	goto done;
+bad:
+	/* a torn or foreign file: start the counts again, say so */
+	vp_warn("%s: not a stats file (%s); counting from zero", t->stats,
+	    j.err[0] ? j.err : sub.err);
+	t->lines = t->bytes = 0;
+	t->last[0] = '\0';
+	for (size_t i = 0; i < t->nsubj; i++)
+		free(t->subj[i].name);
+	t->nsubj = 0;
+done:
+	vp_buf_free(&name);
+	vp_buf_free(&str);
 	free(s);
 }
 
 static void
 save(struct tap *t)
 {
-	char updated[64], *s;
-	json_t *j;
+	struct vp_buf b = { 0 };
+	char updated[64];
 
 	now_rfc3339(updated, sizeof(updated));
-	j = json_pack("{s:I, s:I, s:s, s:s, s:O}", "lines", (json_int_t)t->lines,
-	    "bytes", (json_int_t)t->bytes, "last", t->last, "updated", updated,
-	    "subjects", t->subjects);
-	if (j == NULL || (s = json_dumps(j, JSON_COMPACT)) == NULL)
-		vp_die(VP_EXIT_SOFTWARE, "out of memory");
-	if (vp_write_file_atomic(t->stats, s, strlen(s)) != 0)
+	vp_buf_printf(&b, "{\"lines\":%llu,\"bytes\":%llu,\"last\":",
+	    t->lines, t->bytes);
+	js_quote(&b, t->last, strlen(t->last));
+	vp_buf_printf(&b, ",\"updated\":\"%s\",\"subjects\":{", updated);
+	for (size_t i = 0; i < t->nsubj; i++) {
+		if (i > 0)
+			vp_buf_append(&b, ",", 1);
+		js_quote(&b, t->subj[i].name, t->subj[i].len);
+		vp_buf_printf(&b, ":%llu", t->subj[i].n);
+	}
+	vp_buf_append(&b, "}}", 2);
+	if (vp_write_file_atomic(t->stats, b.data, b.len) != 0)
 		vp_warn("%s: %s", t->stats, strerror(errno));
-	free(s);
-	json_decref(j);
+	vp_buf_free(&b);
 	t->dirty = 0;
 }
 
@@ -95,18 +185,10 @@ static void
 count_subject(struct tap *t, const char *line, size_t len)
 {
 	static struct ce_event ev;	/* reused: no allocation per line */
-	char name[128];
-	json_t *v;
 
-	if (ce_read(&ev, line, len, 0) != CE_OK || !ev.subject.set ||
-	    ev.subject.len >= sizeof(name))
+	if (ce_read(&ev, line, len, 0) != CE_OK || !ev.subject.set)
 		return;
-	memcpy(name, CE_S(&ev, ev.subject), ev.subject.len);
-	name[ev.subject.len] = '\0';
-	if ((v = json_object_get(t->subjects, name)) != NULL)
-		json_integer_set(v, json_integer_value(v) + 1);
-	else if (json_object_size(t->subjects) < MAX_SUBJECTS)
-		json_object_set_new(t->subjects, name, json_integer(1));
+	subject_add(t, CE_S(&ev, ev.subject), ev.subject.len, 1);
 }
 
 static int
@@ -146,7 +228,6 @@ static const struct vp_cmd cmd = {
 	    "vcpipe-metrics. vcpipe puts one between its stages.",
 	.see = "vcpipe(1)",
 	.opts = options,
-	.libs = VP_LIBS(VP_LIB_JANSSON),
 };
 
 int
@@ -163,7 +244,6 @@ main(int argc, char **argv)
 	signal(SIGINT, SIG_IGN);
 	if (tap.copy && (tap.copyfp = fopen(tap.copy, "a")) == NULL)
 		vp_die(VP_EXIT_NOINPUT, "%s: %s", tap.copy, strerror(errno));
-	tap.subjects = json_object();
 	load(&tap);
 	for (;;) {
 		struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
@@ -239,6 +319,7 @@ done:
 	save(&tap);
 	if (tap.copyfp)
 		fclose(tap.copyfp);
-	json_decref(tap.subjects);
+	for (size_t i = 0; i < tap.nsubj; i++)
+		free(tap.subj[i].name);
 	return rc;
 }
