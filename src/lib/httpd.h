@@ -41,8 +41,9 @@ enum MHD_Result httpd_error(struct MHD_Connection *c, unsigned status,
 int httpd_ct_equal(const char *a, size_t alen, const char *b, size_t blen);
 
 /*
- * Does the request carry Basic credentials equal to user and pass?  Compared
- * in constant time, both parts always.
+ * Does the request carry Basic credentials equal to user and pass?  The
+ * decoded bytes are compared as they are, in constant time, both parts
+ * always (webhook-source, vcpipe-metrics).
  */
 int httpd_basic_auth_ok(struct MHD_Connection *c, const char *user,
     const char *pass);

@@ -113,50 +113,6 @@ reject(struct MHD_Connection *c, unsigned status, const char *msg)
 	return httpd_error(c, status, msg);
 }
 
-/* Decode "Authorization: Basic ..." and compare both parts in constant time. */
-static int
-authorized(struct MHD_Connection *c)
-{
-	const char *h;
-	struct vp_buf dec = { 0 };
-	char enc[1024];
-	size_t n;
-	char *colon;
-	int ok = 0;
-
-	if (auth_user == NULL)
-		return 1;
-	h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-	if (h == NULL || strncasecmp(h, "Basic ", 6) != 0)
-		return 0;
-	h += 6;
-	while (*h == ' ')
-		h++;
-	n = strlen(h);
-	if (n + 3 >= sizeof(enc))
-		return 0;
-	/* padding is optional in practice: restore it */
-	memcpy(enc, h, n);
-	while (n % 4 != 0)
-		enc[n++] = '=';
-	/* sized once, so no copy of the secret is left behind by a realloc */
-	dec.cap = n + 1;
-	dec.data = vp_xmalloc(dec.cap);
-	if (vp_b64_decode(&dec, enc, n) == 0 &&
-	    (colon = memchr(dec.data, ':', dec.len)) != NULL) {
-		/* both comparisons always run: no hint which part was wrong */
-		ok = httpd_ct_equal(dec.data, (size_t)(colon - dec.data),
-		    auth_user, strlen(auth_user));
-		ok &= httpd_ct_equal(colon + 1,
-		    dec.len - (size_t)(colon + 1 - dec.data), auth_pass,
-		    strlen(auth_pass));
-	}
-	explicit_bzero(enc, sizeof(enc));
-	explicit_bzero(dec.data, dec.cap);
-	vp_buf_free(&dec);
-	return ok;
-}
-
 /* The CloudEvents webhook abuse-protection handshake (HTTP Webhook spec 4). */
 static enum MHD_Result
 handshake(struct MHD_Connection *c)
@@ -382,7 +338,7 @@ handle(void *cls, struct MHD_Connection *c, const char *url,
 			MHD_destroy_response(resp);
 			return ret;
 		}
-		if (!authorized(c)) {
+		if (auth_user && !httpd_basic_auth_ok(c, auth_user, auth_pass)) {
 			struct MHD_Response *resp;
 			enum MHD_Result ret;
 
