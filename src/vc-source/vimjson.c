@@ -1060,16 +1060,20 @@ emit_scalar(struct ctx *c, int kind, xmlNodePtr *m, size_t nm)
 }
 
 /*
- * ManagedObjectReference: Type from the last element with a "type"
- * attribute (never xsi:type), Value from the last element's text.
+ * A ManagedObjectReference's parts as the decoder takes them: type from
+ * the last element with a "type" attribute (never xsi:type), value from
+ * the last element's text.
  */
 static int
-emit_mor(struct ctx *c, xmlNodePtr *m, size_t nm)
+mor_parts(struct ctx *c, xmlNodePtr *m, size_t nm, const char **type,
+    const char **s, size_t *len)
 {
-	const char *type = "", *s;
-	size_t i, len;
+	size_t i;
 	xmlAttrPtr a;
 
+	*type = "";
+	*s = "";
+	*len = 0;
 	for (i = 0; i < nm; i++)
 		for (a = m[i]->properties; a != NULL; a = a->next) {
 			if (strcmp((const char *)a->name, "type") != 0)
@@ -1077,17 +1081,21 @@ emit_mor(struct ctx *c, xmlNodePtr *m, size_t nm)
 			if (a->ns != NULL && a->ns->href != NULL &&
 			    strcmp((const char *)a->ns->href, XSI_NS) == 0)
 				continue;
-			type = attr_value(a);
+			*type = attr_value(a);
 		}
+	return nm > 0 ? node_text(c, m[nm - 1], s, len) : 0;
+}
+
+static int
+emit_mor(struct ctx *c, xmlNodePtr *m, size_t nm)
+{
+	const char *type, *s;
+	size_t len;
+
+	if (mor_parts(c, m, nm, &type, &s, &len) != 0)
+		return -1;
 	if (PUTS(c, "{\"Type\":") != 0 || put_str(c, type, strlen(type)) != 0 ||
-	    PUTS(c, ",\"Value\":") != 0)
-		return -1;
-	if (nm == 0) {
-		s = "";
-		len = 0;
-	} else if (node_text(c, m[nm - 1], &s, &len) != 0)
-		return -1;
-	if (put_str(c, s, len) != 0)
+	    PUTS(c, ",\"Value\":") != 0 || put_str(c, s, len) != 0)
 		return -1;
 	return putc1(c, '}');
 }
@@ -1742,20 +1750,10 @@ static int xemit_elem(struct ctx *, int, int, xmlNodePtr *, size_t,
 static int
 xemit_mor(struct ctx *c, xmlNodePtr *m, size_t nm, const char *name)
 {
-	const char *type = "", *s = "";
-	size_t i, len = 0;
-	xmlAttrPtr a;
+	const char *type, *s;
+	size_t len;
 
-	for (i = 0; i < nm; i++)
-		for (a = m[i]->properties; a != NULL; a = a->next) {
-			if (strcmp((const char *)a->name, "type") != 0)
-				continue;
-			if (a->ns != NULL && a->ns->href != NULL &&
-			    strcmp((const char *)a->ns->href, XSI_NS) == 0)
-				continue;
-			type = attr_value(a);
-		}
-	if (nm > 0 && node_text(c, m[nm - 1], &s, &len) != 0)
+	if (mor_parts(c, m, nm, &type, &s, &len) != 0)
 		return -1;
 	if (putc1(c, '<') || put(c, name, strlen(name)) ||
 	    PUTS(c, " type=\"") || xput_text(c, type, strlen(type)) ||
