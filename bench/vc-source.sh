@@ -4,8 +4,10 @@
 #  1. backlog: events/s reading N events (default 20000) with real vCenter
 #     collector semantics (vcsim -history), vc-source vs govmomi-events
 #     (ReadNextEvents: vc-source at its default --read-size 250, govmomi-events
-#     with pages of 1000, its fastest), plus max RSS and peak PSS (sampled
-#     from /proc/PID/smaps_rollup every 20 ms), vc-source at --read-size 250
+#     with pages of 1000, its fastest), plus max RSS, peak PSS and peak USS
+#     (private pages; PSS also depends on how many other processes on the
+#     host share the libraries), sampled from /proc/PID/smaps_rollup every
+#     20 ms, vc-source at --read-size 250
 #     (its default) and 1000 to show what the page size costs.
 #  2. latency: from an event's creation to its line on stdout while following,
 #     over M events posted 100 ms apart (default 50): vc-source (WaitForUpdatesEx
@@ -34,19 +36,22 @@ vcsim_op post-burst count="$N" >/dev/null
 run1() {
 	_l=$1; shift
 	/usr/bin/time -f "%e %M" -o "$T/t" "$@" >"$T/out" 2>/dev/null & _tp=$!
-	_pss=0
+	_pss=0 _uss=0
 	while kill -0 $_tp 2>/dev/null; do
 		for _c in $(cat /proc/$_tp/task/$_tp/children 2>/dev/null); do
-			_v=$(awk '/^Pss:/ {print $2}' /proc/$_c/smaps_rollup 2>/dev/null || :)
-			[ -n "$_v" ] && [ "$_v" -gt "$_pss" ] && _pss=$_v
+			set -- $(awk '/^Pss:/ {p = $2} /^Private_(Clean|Dirty):/ {u += $2}
+			    END {print p + 0, u + 0}' /proc/$_c/smaps_rollup 2>/dev/null || echo 0 0)
+			[ "$1" -gt "$_pss" ] && _pss=$1
+			[ "$2" -gt "$_uss" ] && _uss=$2
 		done
 		sleep 0.02
 	done
 	wait $_tp || :
 	set -- $(cat "$T/t")
 	_n=$(wc -l <"$T/out")
-	printf '%-26s %6d events %6.2f s %8.0f events/s  max RSS %5.1f MB  peak PSS %5.1f MB\n' \
-		"$_l" "$_n" "$1" "$(echo "$_n / $1" | bc -l)" "$(echo "$2/1024" | bc -l)" "$(echo "$_pss/1024" | bc -l)"
+	printf '%-26s %6d events %6.2f s %8.0f events/s  max RSS %5.1f MB  peak PSS %5.1f MB  USS %5.1f MB\n' \
+		"$_l" "$_n" "$1" "$(echo "$_n / $1" | bc -l)" "$(echo "$2/1024" | bc -l)" "$(echo "$_pss/1024" | bc -l)" \
+		"$(echo "$_uss/1024" | bc -l)"
 }
 echo "== backlog: $N events (vcsim -history)"
 for run in 1 2 3; do

@@ -1002,7 +1002,9 @@ read_all(struct state *s)
 	if (s->ring_server && (r = soap_call(&s->soap, "RewindCollector",
 	    "EventHistoryCollector", s->collector, NULL, 0, &ret)) != SOAP_OK)
 		return call_failed(s, r);
-	snprintf(body, sizeof(body), "<maxCount>%d</maxCount>", s->o.read_size);
+	/* a ring is read in one call: what it holds fits one page */
+	snprintf(body, sizeof(body), "<maxCount>%d</maxCount>",
+	    s->ring_server ? RING_PAGE : s->o.read_size);
 	for (;;) {
 		r = soap_call_events(&s->soap, "ReadNextEvents",
 		    "EventHistoryCollector", s->collector, body, 0, take_event, s,
@@ -1015,7 +1017,8 @@ read_all(struct state *s)
 		    s->b.n);
 		if (!s->ring_server)
 			batch_flush(s, 0);
-		if (s->soap.nevents == 0)
+		if (s->soap.nevents == 0 ||
+		    (s->ring_server && s->soap.nevents < RING_PAGE))
 			break;
 		if (vp_stop_requested) {
 			batch_drop(s);
