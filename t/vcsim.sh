@@ -10,6 +10,9 @@
 #       reply on stdout; fails (printing the reply on stderr) on HTTP errors.
 #       A value that is a JSON object or array is passed as JSON.
 #   vcsim_stop                     stops the current simulator.
+#   vcsim_busy SECONDS             in the background, one everyday operation
+#       every SECONDS (power a VM off and on, create, rename, reconfigure and
+#       destroy one, log in, post an EventEx, host maintenance mode), forever.
 #   govmomi_events [flags...]      runs t/govmomi-events against it
 #       (adds -url, and -cafile with -tls).
 #   vcsim_keys OPREPLY             the event keys an op reply lists, one a line.
@@ -71,6 +74,34 @@ vcsim_stop() {
 	kill "$VCSIM_PID" 2>/dev/null || true
 	wait "$VCSIM_PID" 2>/dev/null || true
 	VCSIM_PID=
+}
+
+vcsim_busy() {
+	( # each op's reply goes to its own file: the caller may call vcsim_op too
+		T=$T/busy
+		mkdir -p "$T"
+		i=0
+		while :; do
+			i=$((i + 1))
+			for n in 1 2 3 4 5 6 7 8 9 10; do
+				sleep "$1"
+				case $n in
+				1) vcsim_op power-off ;;
+				2) vcsim_op power-on ;;
+				3) vcsim_op create-vm "name=demo$i" ;;
+				4) vcsim_op rename-vm "vm=demo$i" "name=demo$i-renamed" ;;
+				5) vcsim_op reconfigure-vm "vm=demo$i-renamed" ;;
+				6) vcsim_op destroy-vm "vm=demo$i-renamed" ;;
+				7) vcsim_op login ;;
+				8) vcsim_op post-eventex eventTypeId=com.vmware.vc.demo.Event \
+					"message=Demo event $i from the simulator" ;;
+				9) vcsim_op host-enter-maintenance ;;
+				10) vcsim_op host-exit-maintenance ;;
+				esac >/dev/null 2>&1 || true
+			done
+		done
+	) &
+	bg_pid $!
 }
 
 govmomi_events() {

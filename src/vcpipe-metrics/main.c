@@ -113,6 +113,9 @@ unit_load(struct unit *x, json_t *u)
 	if (x->ck && strcmp(jstr(x->ck, "updated"),
 	    jstr(x->state, "counted")) != 0)
 		x->delivered += jint(x->ck, "delivered");
+	/* no sink stage: what reached vcpipe's stdout is delivered */
+	if (strcmp(jstr(u, "processorType"), "stdout") == 0)
+		x->delivered = jint(x->encoded, "lines");
 	/* sinks that report these in their checkpoint are believed */
 	if (x->ck && (v = json_object_get(x->ck, "deadlettered")))
 		x->deadlettered = jint(x->state, "deadlettered") +
@@ -264,7 +267,7 @@ render_prometheus(void)
 	PER_UNIT("vcpipe_events_encoded_total", "counter",
 	    "CloudEvents ce-encode wrote.", jint(x->encoded, "lines"), 1);
 	PER_UNIT("vcpipe_events_delivered_total", "counter",
-	    "Events the sink had acknowledged (from its checkpoint).",
+	    "Events the sink had acknowledged (its checkpoint), or printed (stdout).",
 	    x->delivered, 1);
 	PER_UNIT("vcpipe_events_deadlettered_total", "counter",
 	    "Events in the sink's dead-letter file.", x->deadlettered, 1);
