@@ -12,7 +12,7 @@ for p in dpkg-buildpackage dh lintian go jq curl; do
 	command -v $p >/dev/null 2>&1 || skip_all "$p not installed"
 done
 root_check
-plan 15
+plan 16
 
 S=$T/shared
 source_copy "$T/src"
@@ -30,13 +30,16 @@ is "lintian: no errors" "" "$(grep '^E:' "$T/lintian" || true)"
 
 # what the package holds
 dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|' | sort >"$T/files"
-for p in vc-source ce-encode sink-http sink-eventbridge webhook-source horizon-source stream-serve vcpipe; do
-	echo "/usr/bin/$p"
-done | sort >"$T/want-bin"
+# installdirs VAR...: what Makefile.am installs in those variables, one a line
+installdirs() {
+	printf 'print:\n\t@echo %s\n' "$(for v; do printf '$(%s) ' "$v"; done)" |
+		make -s -C "$VP_BUILDDIR" -f Makefile -f - print | tr ' ' '\n' | sed '/^$/d; s|.*/||' | sort
+}
+installdirs bin_PROGRAMS dist_bin_SCRIPTS | sed 's|^|/usr/bin/|' >"$T/want-bin"
+installdirs pkglibexec_PROGRAMS | sed 's|^|/usr/libexec/vcpipe/|' >"$T/want-libexec"
+check "Makefile.am installs programs and helpers" sh -c "grep -q vc-source '$T/want-bin' && test -s '$T/want-libexec'"
 is "programs in /usr/bin" "$(cat "$T/want-bin")" "$(grep '^/usr/bin/.' "$T/files")"
-is "helpers in /usr/libexec/vcpipe" "/usr/libexec/vcpipe/vcpipe-metrics
-/usr/libexec/vcpipe/vcpipe-tap
-/usr/libexec/vcpipe/vcpipe-yaml" "$(grep '^/usr/libexec/vcpipe/.' "$T/files")"
+is "helpers in /usr/libexec/vcpipe" "$(cat "$T/want-libexec")" "$(grep '^/usr/libexec/vcpipe/.' "$T/files")"
 missing=
 for p in $(cat "$T/want-bin"); do
 	grep -q "^/usr/share/man/man1/${p##*/}.1.gz$" "$T/files" || missing="$missing ${p##*/}"
