@@ -11,7 +11,7 @@ PATH=$VP_BUILDDIR/src/vcpipe-metrics:$PATH
 for p in prometheus promtool vcpipe-metrics jq curl go python3; do
 	command -v $p >/dev/null 2>&1 || skip_all "$p not installed"
 done
-plan 14
+plan 13
 
 rules=$VP_SRCDIR/contrib/prometheus/vcpipe-alerts.yml
 dashboard=$VP_SRCDIR/contrib/grafana/vcpipe-dashboard.json
