@@ -1,5 +1,5 @@
-# bench/lib-vcsim.sh: the vcsim helpers (t/vcsim.sh) for benchmark scripts,
-# which do not source t/lib.sh. Provides T (a temp dir removed at exit) and
+# bench/lib-vcsim.sh: the vcsim helpers (t/vcsim.sh) for scripts that do not
+# source t/lib.sh: benchmarks, and t/demo.sh and t/sim.sh (bin/bootstrap). Provides T (a temp dir removed at exit) and
 # bg_pid unless the caller already has them, then the functions of t/vcsim.sh:
 # vcsim_start, vcsim_op, vcsim_stop, govmomi_events, vcsim_keys, vcsim_classes.
 VP_SRCDIR=${VP_SRCDIR:-$(cd "$(dirname "$0")/.." && pwd)}

@@ -22,17 +22,10 @@ viewer=${DEMO_VIEWER_ADDR:-127.0.0.1:8080}
 metrics=${DEMO_METRICS_ADDR:-127.0.0.1:8082}
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/vcpipe-demo.XXXXXX")
-pids=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null || true; done
-	for p in $pids; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 0' INT TERM
-bg_pid() { pids="$1 $pids"; }
+# bg_pid, and at exit: what bg_pid named stopped, $T removed; t/vcsim.sh
+. "$top/bench/lib-vcsim.sh"
+trap 'exit 0' INT TERM	# Ctrl-C is the normal way to stop
 die() { echo "demo: $*" >&2; exit 1; }
-. "$top/t/vcsim.sh"
 
 vcsim_start -listen "$sim" -ctl "$ctl" >/dev/null ||
 	die "the simulator did not start (is $sim or $ctl in use? set DEMO_SIM_ADDR)"

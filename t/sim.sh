@@ -33,16 +33,9 @@ done
 case $busy in '' | *[!0-9.]* | 0) [ -z "$busy" ] || { echo "sim: --busy=$busy: not a number of seconds" >&2; exit 64; } ;; esac
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/vcpipe-sim.XXXXXX")
-pids=""
-cleanup() {
-	for p in $pids; do kill "$p" 2>/dev/null || true; done
-	for p in $pids; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 0' INT TERM
-bg_pid() { pids="$1 $pids"; }
-. "$top/t/vcsim.sh"
+# bg_pid, and at exit: what bg_pid named stopped, $T removed; t/vcsim.sh
+. "$top/bench/lib-vcsim.sh"
+trap 'exit 0' INT TERM	# Ctrl-C is the normal way to stop
 
 vcsim_start -listen "$listen" -ctl "$ctl" "$@" >/dev/null || {
 	echo "sim: the simulator did not start (is $listen or $ctl in use? give -listen/-ctl)" >&2
@@ -51,12 +44,12 @@ vcsim_start -listen "$listen" -ctl "$ctl" "$@" >/dev/null || {
 printf '%s\n' "$VCSIM_READY"
 [ -z "$busy" ] || vcsim_busy "$busy"
 {
-	echo "vCenter simulator (govmomi's, as vCenter 7 would answer), until Ctrl-C"
+	echo "vCenter simulator (govmomi's), until Ctrl-C"
 	echo "  SOAP API     $VCSIM_URL  (user $VC_USERNAME, password $VC_PASSWORD)"
 	[ -z "$VCSIM_CAFILE" ] || echo "  CA file      $VCSIM_CAFILE"
 	echo "  control API  $VCSIM_CTL  e.g. curl -s -X POST $VCSIM_CTL/power-off -d vm=DC0_H0_VM0"
 	[ -z "$busy" ] || echo "  busy         an everyday operation every $busy s"
-	echo "  try          printf '%s\\n%s\\n' '$VC_USERNAME' '$VC_PASSWORD' >vc.cred"
+	printf '%s\n' "  try          printf '%s\\n%s\\n' '$VC_USERNAME' '$VC_PASSWORD' >vc.cred"
 	echo "               vc-source --url $VCSIM_URL --credentials-file vc.cred --begin 1h | ce-encode"
 } >&2
 wait "$VCSIM_PID" || true
