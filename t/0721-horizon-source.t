@@ -5,7 +5,7 @@
 # duplicates at the inclusive time-filter boundary; credential errors.
 . "${0%/*}/lib.sh"
 PATH="$VP_BUILDDIR/src/horizon-source:$PATH"
-plan 23
+plan 26
 
 printf 'hzuser\nhz pass\n' >"$T/creds"
 python3 "$VP_SRCDIR/t/fake-horizon/fake-horizon.py" "$T/port" hzuser 'hz pass' EXAMPLE &
@@ -30,6 +30,17 @@ is "--once: exit 0" 0 "$rc"
 sed "s|$H|http://HORIZON|g" "$T/out" >"$T/out.norm"
 same "events as CloudEvents, oldest first, router type names" \
 	"$VP_SRCDIR/t/expected/horizon-once.ndjson" "$T/out.norm"
+
+# Tanzu's HorizonSource names: com.vmware.horizon.<type lower-cased>.v0, no subject
+horizon-source --url "$H/" --domain EXAMPLE --credentials-file "$T/creds" \
+	--checkpoint "$T/cp0" --once --type-style vsphere >"$T/outv" 2>"$T/errv" || true
+is "--type-style vsphere: HorizonSource's type name (underscores kept)" \
+	"com.vmware.horizon.vlsi_userloggedin.v0" "$(jq -r 'select(.id == "1003") | .type' "$T/outv")"
+sed "s|$H|http://HORIZON|g" "$T/outv" >"$T/outv.norm"
+jq -c '.type = "com.vmware.horizon." + (.data.type | ascii_downcase) + ".v0" | del(.subject)' \
+	"$VP_SRCDIR/t/expected/horizon-once.ndjson" >"$T/wantv"
+same "--type-style vsphere: otherwise the same events, without a subject" "$T/wantv" "$T/outv.norm"
+expect_exit "--type-style anything else: usage error" 64 horizon-source --url "$H" --type-style tanzu
 
 # resume after event 1003 (the first of two at the same millisecond)
 printf '{"version":1,"source":"%s","id":"1003","time":"2026-01-01T09:00:02.25Z","key":1003,"delivered":3,"updated":"2026-01-01T00:00:00Z"}\n' "$H" >"$T/cp1"

@@ -5,7 +5,9 @@
  * /rest/external/v1/audit-events with a "Between" time filter, pages through
  * the answer, and writes each new event, oldest first, as one structured
  * CloudEvent line (vcpipe-formats(5)) with the type names the VMware Event
- * Router used: com.vmware.event.router/horizon.<type lower-cased>.v0.
+ * Router used, com.vmware.event.router/horizon.<type lower-cased>.v0, or
+ * with --type-style vsphere those of Tanzu's HorizonSource,
+ * com.vmware.horizon.<type lower-cased>.v0 (no subject), so its Triggers match.
  * An expired access token is renewed with /rest/refresh; an expired refresh
  * token means a new login.  The time filter is inclusive, so events at the
  * boundary millisecond are remembered by id and not written twice; a
@@ -21,7 +23,11 @@
 #include "opt.h"
 #include "vp.h"
 
-#define TYPE_PREFIX "com.vmware.event.router/horizon."
+/* --type-style: the event router's names, or Tanzu Sources' HorizonSource's */
+enum { STYLE_ROUTER, STYLE_VSPHERE };
+static const char *const type_prefix[] = {
+	"com.vmware.event.router/horizon.", "com.vmware.horizon."
+};
 #define MAX_SEEN 4096
 
 static struct {
@@ -29,6 +35,7 @@ static struct {
 	int64_t begin_ms, poll_ms, timeout_ms;
 	int page;
 	int once;
+	int style;
 	struct vp_tls tls;
 } opt;
 
@@ -211,15 +218,17 @@ cmp_event(const void *a, const void *b)
 	return ix < iy ? -1 : ix > iy;
 }
 
-/* The router's type name: VLSI_USERLOGGEDIN -> ...horizon.vlsi_userloggedin.v0 */
+/* VLSI_USERLOGGEDIN -> com.vmware.event.router/horizon.vlsi_userloggedin.v0,
+ * or com.vmware.horizon.vlsi_userloggedin.v0 (both lower-case, keep the _) */
 static char *
 ce_type(const char *t)
 {
-	size_t n = strlen(TYPE_PREFIX) + strlen(t) + 4;
+	const char *prefix = type_prefix[opt.style];
+	size_t n = strlen(prefix) + strlen(t) + 4;
 	char *s = vp_xmalloc(n), *p;
 
-	snprintf(s, n, "%s%s.v0", TYPE_PREFIX, t);
-	for (p = s + strlen(TYPE_PREFIX); *p; p++)
+	snprintf(s, n, "%s%s.v0", prefix, t);
+	for (p = s + strlen(prefix); *p; p++)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
 	return s;
@@ -239,10 +248,19 @@ emit(json_t *e)
 	    sizeof(ts));
 	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)id);
 	ty = ce_type(type ? type : "unknown");
-	ce = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:O}",
-	    "specversion", "1.0", "id", idbuf, "source", base, "type", ty,
-	    "subject", type ? type : "", "time", ts, "eventkey", (json_int_t)id,
-	    "datacontenttype", "application/json", "data", e);
+	/* HorizonSource sets no subject; the router's own had none either,
+	 * but vcpipe's router style names the type there for topics */
+	if (opt.style == STYLE_VSPHERE)
+		ce = json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:O}",
+		    "specversion", "1.0", "id", idbuf, "source", base,
+		    "type", ty, "time", ts, "eventkey", (json_int_t)id,
+		    "datacontenttype", "application/json", "data", e);
+	else
+		ce = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:I, s:s, s:O}",
+		    "specversion", "1.0", "id", idbuf, "source", base,
+		    "type", ty, "subject", type ? type : "", "time", ts,
+		    "eventkey", (json_int_t)id,
+		    "datacontenttype", "application/json", "data", e);
 	free(ty);
 	line = json_dumps(ce, JSON_COMPACT);
 	json_decref(ce);
@@ -388,6 +406,10 @@ read_checkpoint(void)
 	json_decref(cp);
 }
 
+static const struct vp_optchoice styles[] = {
+	{ "router", STYLE_ROUTER }, { "vsphere", STYLE_VSPHERE }, { NULL, 0 }
+};
+
 static const struct vp_opt options[] = {
 	VP_OPT("url", VP_OPT_URL, &opt.url, "URL",
 	    "The Horizon Connection Server: https://SERVER.",
@@ -410,6 +432,11 @@ static const struct vp_opt options[] = {
 	    "Read what is there and exit instead of polling."),
 	VP_OPT("timeout", VP_OPT_DURATION, &opt.timeout_ms, "DURATION",
 	    "Longest time for one request.", .def = "30s", .min = 1),
+	VP_OPT("type-style", VP_OPT_ENUM, &opt.style, NULL,
+	    "router: com.vmware.event.router/horizon.TYPE.v0 with the type "
+	    "as subject; vsphere: com.vmware.horizon.TYPE.v0 as Tanzu "
+	    "Sources' HorizonSource names it, no subject.",
+	    .choices = styles, .def = "router"),
 	VP_OPT_END
 };
 
