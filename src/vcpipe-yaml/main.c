@@ -14,6 +14,7 @@
 #include <jansson.h>
 #include <yaml.h>
 
+#include "bound.h"
 #include "opt.h"
 #include "schema.h"
 #include "vp.h"
@@ -665,6 +666,8 @@ load(struct ctx *c, FILE *fp)
 {
 	yaml_parser_t parser;
 	yaml_document_t extra;
+	unsigned long line, col;
+	char msg[128];
 	int rc = 0;
 
 	yaml_parser_initialize(&parser);
@@ -681,6 +684,10 @@ load(struct ctx *c, FILE *fp)
 	}
 	if (yaml_document_get_root_node(&c->doc) == NULL) {
 		vp_error("%s: empty: no YAML document", c->file);
+		rc = -1;
+	} else if (yaml_bound_check(&c->doc, &line, &col, msg,
+	    sizeof(msg)) != 0) {
+		vp_error("%s:%lu:%lu: %s", c->file, line, col, msg);
 		rc = -1;
 	} else if (!yaml_parser_load(&parser, &extra)) {
 		vp_error("%s:%lu:%lu: %s", c->file,
