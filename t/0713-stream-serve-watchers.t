@@ -5,7 +5,7 @@
 . "${0%/*}/lib.sh"
 PATH="$VP_BUILDDIR/src/stream-serve:$PATH"
 command -v curl >/dev/null || skip_all "curl not installed"
-plan 10
+plan 13
 
 start() {
 	rm -f "$T/in"; mkfifo "$T/in"
@@ -71,6 +71,20 @@ wait_for 10 sh -c "curl -s '$api/range' | grep -q 7" || true
 set +e; curl -sN "$api/events?watch=true&offset=7" >"$T/short"; crc=$?; set -e
 is "stream ends cleanly after --watch-timeout" 0 "$crc"
 is "and carried the event" 7 "$(jq -r .id "$T/short")"
+stop
+
+# --state-file holds events: 0600 whatever the umask, also when an older
+# run left it readable by others
+umask 022
+start --state-file "$T/fresh" --max-events 2
+is "a new state file is created 0600" 600 "$(stat -c %a "$T/fresh")"
+ev 1 >&4; ev 2 >&4; ev 3 >&4; ev 4 >&4; ev 5 >&4
+wait_for 10 sh -c "curl -s '$api/range' | grep -q '\"latest\":5'" || true
+stop
+is "and stays 0600 when compacted" 600 "$(stat -c %a "$T/fresh")"
+chmod 644 "$T/fresh"
+start --state-file "$T/fresh"
+is "a 0644 one from an older run is made 0600 at start" 600 "$(stat -c %a "$T/fresh")"
 stop
 
 # a state file with a bad line and a torn last line (a crash mid-write)

@@ -46,7 +46,8 @@ vp_write_file_atomic(const char *path, const char *data, size_t len)
 	int fd, saved;
 
 	snprintf(tmp, n, "%s.tmp.%ld", path, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	/* 0600: checkpoints and state files name events */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		goto fail;
 	if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
