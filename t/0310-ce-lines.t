@@ -15,31 +15,8 @@ python3 "$VP_SRCDIR/t/ce-lines.py" split "$VP_SRCDIR/t/data/ce-lines.test" "$T" 
 	bail "t/data/ce-lines.test does not parse"
 L=$T/lines
 
-# normalise NAME: $T/NAME.dl (lines a reader delivered, in row order) as
-# ce-encode writes them, into $T/NAME.canon; a line ce-encode refuses
-# becomes "REFUSED: why", so it cannot pass for the table's event
-normalise() {
-	ce-encode --reject "$T/$1.norm-rej" <"$T/$1.dl" >"$T/$1.norm" 2>/dev/null || true
-	python3 - "$T/$1.dl" "$T/$1.norm" "$T/$1.norm-rej" >"$T/$1.canon" <<'EOF'
-import json, sys
-dl = open(sys.argv[1], encoding="utf-8").read().splitlines()
-out = iter(open(sys.argv[2], encoding="utf-8").read().splitlines())
-rej = {}
-try:
-    for l in open(sys.argv[3], encoding="utf-8"):
-        o = json.loads(l)
-        rej[o["line"]] = o["error"]
-except FileNotFoundError:
-    pass
-for n, l in enumerate(dl, 1):
-    if l.strip() == "":
-        print("REFUSED: nothing delivered")
-    elif n in rej:
-        print("REFUSED: " + rej[n])
-    else:
-        print(next(out, "REFUSED: lost"))
-EOF
-}
+# normalise NAME: $T/NAME.dl (what a reader delivered) as ce-encode writes it
+normalise() { $CL canon "$T/$1.dl" "$T/$1.canon"; }
 
 # ---- ce-encode -------------------------------------------------------------------
 $VP_WRAP ce-encode --reject "$T/ce.rej" <"$L" >"$T/ce.out" 2>"$T/ce.err" || true
