@@ -10,7 +10,7 @@
 . "${0%/*}/lib.sh"
 . "$VP_SRCDIR/t/http-receiver/lib.sh"
 . "$VP_SRCDIR/t/fake-eventbridge/fake.sh"
-plan 12
+plan 10
 CL="python3 $VP_SRCDIR/t/ce-lines.py"
 $CL split "$VP_SRCDIR/t/data/ce-lines.test" "$T" || bail "t/data/ce-lines.test does not parse"
 L=$T/lines
