@@ -369,30 +369,19 @@ member_name(struct js *j, struct js_span *n)
 	return 0;
 }
 
+/* The object or array at the cursor ('{' or '['), validated. */
 static int
-scan_array(struct js *j)
+scan_container(struct js *j, char open)
 {
+	char close = open == '{' ? '}' : ']';
 	enum js_type t;
 	int integer, count = 0, rc;
 
-	if (open_container(j, '[') != 0)
+	if (open_container(j, open) != 0)
 		return -1;
-	while ((rc = next_element(j, count++, ']')) == 1)
-		if (scan_value(j, &t, &integer) != 0)
-			return -1;
-	return rc;
-}
-
-static int
-scan_object(struct js *j)
-{
-	enum js_type t;
-	int integer, count = 0, rc;
-
-	if (open_container(j, '{') != 0)
-		return -1;
-	while ((rc = next_element(j, count++, '}')) == 1)
-		if (member_name(j, NULL) != 0 || scan_value(j, &t, &integer) != 0)
+	while ((rc = next_element(j, count++, close)) == 1)
+		if ((open == '{' && member_name(j, NULL) != 0) ||
+		    scan_value(j, &t, &integer) != 0)
 			return -1;
 	return rc;
 }
@@ -405,11 +394,9 @@ scan_value(struct js *j, enum js_type *type, int *integer)
 		return unexpected(j, "expected a value");
 	switch (*j->p) {
 	case '{':
-		*type = JS_OBJECT;
-		return scan_object(j);
 	case '[':
-		*type = JS_ARRAY;
-		return scan_array(j);
+		*type = *j->p == '{' ? JS_OBJECT : JS_ARRAY;
+		return scan_container(j, *j->p);
 	case '"':
 		*type = JS_STRING;
 		return scan_string(j);
