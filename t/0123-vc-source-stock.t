@@ -6,7 +6,7 @@
 # the server holds after the start position, in order, none twice.
 . "${0%/*}/lib.sh"
 . "$VP_SRCDIR/t/vcsim.sh"
-plan 13
+plan 15
 
 vcsim_start || bail "simulator did not start"
 VS="vc-source --url $VCSIM_URL"
@@ -80,4 +80,27 @@ k=$(jq .lastKey "$T/op.json")
 wait_for 30 grep -q "\"key\":$k," "$T/follow2.out" && ok "restarted: and then new events" || not_ok "restarted: and then new events"
 kill -TERM $vcpid; set +e; wait $vcpid; rc=$?; set -e
 is "no event twice in the restarted run" 0 "$(keys "$T/follow2.out" | sort | uniq -d | wc -l)"
+
+# -- two readers on one simulator (vcpipe runs one per processor): each is
+# woken by every event. The stock simulator keeps one update listener for all
+# sessions' root property collectors, so a reader waiting there slept through
+# the other's wake-ups for its whole --wait-seconds (300 here). -------------
+for r in 1 2; do
+	$VS --wait-seconds 300 >"$T/two$r.out" 2>"$T/two$r.err" &
+	bg_pid $!; eval "two$r=$!"
+done
+wait_for 30 sh -c "grep -q 'reading events from' '$T/two1.err' && grep -q 'reading events from' '$T/two2.err'" ||
+	bail "two readers did not start"
+from=$(vcsim_op events | jq .newestKey)
+vcsim_op power-off >/dev/null; vcsim_op power-on >/dev/null; vcsim_op login >/dev/null
+vcsim_op create-vm name=two1 >"$T/op.json"
+k=$(jq .lastKey "$T/op.json")
+both() { grep -q "\"key\":$k," "$T/two1.out" && grep -q "\"key\":$k," "$T/two2.out"; }
+wait_for 30 both && ok "two readers: both are woken by every event" ||
+	not_ok "two readers: both are woken by every event ($(wc -l <"$T/two1.out") and $(wc -l <"$T/two2.out") lines)"
+seq $((from + 1)) "$k" >"$T/want"
+for r in 1 2; do keys "$T/two$r.out" | awk -v a="$from" '$1 > a'; done >"$T/got"
+seq $((from + 1)) "$k" >>"$T/want"
+same "two readers: each has every event, in order, none twice" "$T/want" "$T/got"
+kill -TERM $two1 $two2
 done_testing

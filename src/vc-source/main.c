@@ -118,6 +118,8 @@ struct state {
 	char wake[128];		/* on a ring server: a page-of-1 collector
 				 * watched for wake-ups, else "" */
 	char filter[128];	/* property filter on its latestPage */
+	char wait_pc[128];	/* our own PropertyCollector, for the filter
+				 * and WaitForUpdatesEx, "" if none */
 	char pc_version[256];	/* WaitForUpdatesEx version */
 	struct pos start;	/* events at or after it (with a key: after it) */
 	struct pos begin;	/* where the first collector starts */
@@ -364,6 +366,9 @@ end_session(struct state *s, int destroy)
 	if (destroy && s->collector[0])
 		soap_call(&s->soap, "DestroyCollector", "EventHistoryCollector",
 		    s->collector, NULL, CLEANUP_MS, &ret);
+	if (destroy && s->wait_pc[0])
+		soap_call(&s->soap, "DestroyPropertyCollector",
+		    "PropertyCollector", s->wait_pc, NULL, CLEANUP_MS, &ret);
 	soap_call(&s->soap, "Logout", "SessionManager", s->session_manager,
 	    NULL, CLEANUP_MS, &ret);
 	s->soap.cleanup = 0;
@@ -372,6 +377,7 @@ end_session(struct state *s, int destroy)
 	s->collector[0] = '\0';
 	s->wake[0] = '\0';
 	s->filter[0] = '\0';
+	s->wait_pc[0] = '\0';
 	soap_reset_session(&s->soap);
 }
 
@@ -641,6 +647,7 @@ call_failed(struct state *s, enum soap_result r)
 	s->collector[0] = '\0';
 	s->wake[0] = '\0';
 	s->filter[0] = '\0';
+	s->wait_pc[0] = '\0';
 	soap_reset_session(&s->soap);
 	return STEP_RETRY;
 }
@@ -950,6 +957,30 @@ create_collector(struct state *s)
 	if (s->ring_server && (r = new_collector(s, "<filter><maxCount>1"
 	    "</maxCount></filter>", s->wake, sizeof(s->wake))) != SOAP_OK)
 		return call_failed(s, r);
+	/*
+	 * Wait on a property collector of our own, as govmomi's property.Wait
+	 * does, not on the session's root one: govmomi's simulator keeps one
+	 * update listener for every session's root collector, so with two
+	 * readers only the last to wait was woken (the other waited out its
+	 * --wait-seconds for every event).
+	 */
+	if (!s->wait_pc[0]) {
+		xmlChar *t;
+
+		r = soap_call(&s->soap, "CreatePropertyCollector",
+		    "PropertyCollector", s->property_collector, NULL, 0, &ret);
+		if (r != SOAP_OK)
+			return call_failed(s, r);
+		t = ret ? xmlNodeGetContent(ret) : NULL;
+		snprintf(s->wait_pc, sizeof(s->wait_pc), "%s",
+		    t ? (const char *)t : "");
+		xmlFree(t);
+		if (!s->wait_pc[0]) {
+			snprintf(s->soap.error, sizeof(s->soap.error),
+			    "CreatePropertyCollector returned nothing");
+			return call_failed(s, SOAP_BADRESPONSE);
+		}
+	}
 
 	b = (struct vp_buf){ 0 };
 	vp_buf_printf(&b, "<spec><propSet><type>EventHistoryCollector</type>"
@@ -959,7 +990,7 @@ create_collector(struct state *s)
 	vp_buf_printf(&b, "</obj><skip>false</skip></objectSet></spec>"
 	    "<partialUpdates>false</partialUpdates>");
 	r = soap_call(&s->soap, "CreateFilter", "PropertyCollector",
-	    s->property_collector, b.data, 0, &ret);
+	    s->wait_pc, b.data, 0, &ret);
 	vp_buf_free(&b);
 	if (r != SOAP_OK)
 		return call_failed(s, r);
@@ -1136,7 +1167,7 @@ wait_and_read(struct state *s, int wait_s)
 	s->nupd = 0;
 	/* latestPage's events only matter when reading forward missed them */
 	r = soap_call_events(&s->soap, "WaitForUpdatesEx", "PropertyCollector",
-	    s->property_collector, b.data,
+	    s->wait_pc, b.data,
 	    (long)(wait_s + s->soap.stall_s) * 1000, s->ring_server ? NULL :
 	    note_update, s, &ret);
 	vp_buf_free(&b);
