@@ -9,7 +9,7 @@ command -v go >/dev/null 2>&1 || skip_all "go not installed"
 command -v jq >/dev/null 2>&1 || skip_all "jq not installed"
 [ -d /usr/share/gocode/src/github.com/vmware/govmomi ] || skip_all "govmomi source not installed"
 
-plan 61
+plan 62
 
 check "build-go.sh builds both peers" "$VP_SRCDIR/t/build-go.sh"
 
@@ -207,6 +207,18 @@ tc=$(jq -r 'select(.class == "com.example.C") | .data.CreatedTime' "$T/h3all.jso
 govmomi_events -once -mode readnext -begin "$ta" -end "$tc" >"$T/h3.json"
 is "history: time filter, begin and end inclusive" "com.example.B com.example.C" \
 	"$(jq -r .class "$T/h3.json" | tr '\n' ' ' | sed 's/ $//')"
+
+# post-burst rate=20: 10 events 50 ms apart (creation times span 0.45 s),
+# where a plain burst creates them within a few milliseconds
+r=$(vcsim_op post-burst count=10 rate=20)
+first=$(printf '%s\n' "$r" | jq .firstKey) last=$(printf '%s\n' "$r" | jq .lastKey)
+govmomi_events -once -mode readnext -page 1000 >"$T/h4.json"
+span=$(jq -s --argjson a "$first" --argjson b "$last" '
+	def t: .data.CreatedTime | capture("^(?<s>[^.]+)[.](?<f>[0-9]+)Z$")
+	    | ((.s + "Z") | fromdateiso8601) + ("0." + .f | tonumber);
+	map(select(.key == $a or .key == $b) | t) | .[1] - .[0]' "$T/h4.json")
+check "history: post-burst rate=20 spreads 10 events over 0.45 s ($span s)" \
+	awk -v s="$span" 'BEGIN { exit !(s >= 0.44 && s < 2) }'
 
 # The collector calls themselves, over raw SOAP.
 rm -f "$T/jar"

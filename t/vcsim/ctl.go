@@ -814,11 +814,37 @@ func (k *control) opPostBurst(ctx context.Context, p params) (map[string]interfa
 		}
 		tmpl = append(tmpl, ev)
 	}
+	// rate (events/s, default 0: at once) paces the burst for latency
+	// benches: event i is posted at i/rate s (those due together, at
+	// most a millisecond apart, in one go), not in chunks of 256.
+	rate, err := p.int("rate", 0)
+	if err != nil {
+		return nil, err
+	}
+	if rate < 0 || rate > 1000000 {
+		return nil, badParam("rate out of range")
+	}
 	startT := time.Now()
-	const chunk = 256
+	chunk := int64(256)
 	for i := int64(0); i < n; {
+		if rate > 0 {
+			due := int64(time.Since(startT).Seconds()*float64(rate)) + 1
+			if due <= i {
+				wait := time.Until(startT.Add(time.Duration(float64(i) / float64(rate) * 1e9)))
+				if wait < time.Millisecond {
+					wait = time.Millisecond
+				}
+				select {
+				case <-ctx.Done():
+					return map[string]interface{}{"posted": i, "seconds": time.Since(startT).Seconds()}, nil
+				case <-time.After(wait):
+				}
+				continue
+			}
+			chunk = due - i
+		}
 		batch := make([]types.BaseEvent, 0, chunk)
-		for ; i < n && len(batch) < chunk; i++ {
+		for end := i + chunk; i < n && i < end; i++ {
 			batch = append(batch, cloneEvent(tmpl[i%int64(len(tmpl))]))
 		}
 		postAs(ctx, p.str("user", k.p.user), batch...)
