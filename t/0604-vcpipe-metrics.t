@@ -1,6 +1,8 @@
 #!/bin/sh
 # vcpipe-metrics reads the files vcpipe, vcpipe-tap and the sinks write and
-# serves them: /stats in the event router's expvar shape, /metrics in the
+# serves them: /stats byte for byte as the event router's expvar page (Go's
+# expvar with the router's variables, t/expvar-router, fed the same values),
+# invocations as the sinks counted them at delivery; /metrics in the
 # Prometheus text format; basic auth when configured.  vcpipe-tap passes
 # lines through unchanged and counts them, across restarts.
 . "${0%/*}/lib.sh"
@@ -8,7 +10,7 @@ PATH=$VP_BUILDDIR/src/vcpipe-metrics:$PATH
 command -v vcpipe-metrics >/dev/null 2>&1 || skip_all "vcpipe-metrics not built"
 command -v curl >/dev/null 2>&1 || skip_all "curl not installed"
 command -v jq >/dev/null 2>&1 || skip_all "jq not installed"
-plan 26
+plan 31
 
 # ---- vcpipe-tap ----
 # subjects are counted in CloudEvents as every stage reads them (src/lib/ce.c)
@@ -48,11 +50,11 @@ echo '{"lines":10,"bytes":1000,"last":"2026-11-23T09:00:00Z","subjects":{}}' >"$
 echo '{"lines":9,"bytes":900,"last":"2026-11-23T09:00:01Z","subjects":{"VmPoweredOnEvent":6,"VmPoweredOffEvent":3}}' >"$R/u/vc.a/encoded.json"
 # delivered: 4 in earlier runs (counted by vcpipe at the restart) + 5 now
 echo '{"status":"running","restarts":2,"delivered":4,"counted":"2026-11-23T08:59:00Z","lastExit":{"stage":"sink-http","code":137}}' >"$R/u/vc.a/state.json"
-echo '{"version":1,"source":"s","id":"i","time":"2026-11-23T09:00:00.5Z","key":42,"delivered":5,"updated":"2026-11-23T09:00:02Z"}' >"$T/a.ck"
+echo '{"version":1,"source":"s","id":"i","time":"2026-11-23T09:00:00.5Z","key":42,"delivered":5,"updated":"2026-11-23T09:00:02Z","invocations":{"VmPoweredOnEvent":[5,1],"VmPoweredOffEvent":[3,0],"a<b>&\"c\"":[1,1]}}' >"$T/a.ck"
 printf '{"dead":1}\n{"dead":2}\n' >"$T/a.dlq"
 # b: its checkpoint is the one vcpipe already counted, so it adds nothing
 echo '{"status":"restarting","restarts":1,"delivered":7,"counted":"2026-11-23T09:00:03Z","lastExit":{"stage":"vc-source","code":75}}' >"$R/u/vc.b/state.json"
-echo '{"version":1,"source":"s","id":"j","time":"2026-11-23T09:00:00Z","delivered":7,"updated":"2026-11-23T09:00:03Z"}' >"$T/b.ck"
+echo '{"version":1,"source":"s","id":"j","time":"2026-11-23T09:00:00Z","delivered":7,"updated":"2026-11-23T09:00:03Z","invocations":{"VmPoweredOnEvent":[2,1]}}' >"$T/b.ck"
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 printf 'prom\ns3cret\n' >"$T/cred"
@@ -64,13 +66,33 @@ B=http://127.0.0.1:$port
 
 is "no credentials: 401" 401 "$(curl -s -o /dev/null -w '%{http_code}' "$B/stats")"
 is "wrong password: 401" 401 "$(curl -s -o /dev/null -w '%{http_code}' -u prom:nope "$B/stats")"
-curl -s -u prom:s3cret "$B/stats" >"$T/stats.json"
-is "/stats: the provider, once, with events_total" '{"address":"https://vc/sdk","events_total":10,"type":"EventProvider"}' \
-	"$(jq -c '."vmware.event.router.stats".vc | {address, events_total, type}' "$T/stats.json")"
-is "/stats: a processor's invocations by class" '{"address":"http://broker/","invocations":{"VmPoweredOffEvent":3,"VmPoweredOnEvent":6},"type":"EventProcessor"}' \
-	"$(jq -c '."vmware.event.router.stats".a | {address, invocations, type}' "$T/stats.json")"
-is "/stats: the router's system.* members" '["cmdline","system.allLoad","system.lastLoad","system.numberOfSeconds","system.programName","vmware.event.router.stats"]' \
+curl -s -D "$T/stats.h" -u prom:s3cret "$B/stats" >"$T/stats.json"
+st() { jq -c ".\"vmware.event.router.stats\".$1" "$T/stats.json"; }
+is "/stats: the provider under its type, once, events_total and events_err (failures at delivery)" \
+	'{"address":"https://vc/sdk","events_total":10,"events_err":3,"type":"EventProvider"}' \
+	"$(st 'vcenter | {address, events_total, events_err, type}')"
+is "/stats: a processor under its type: invocations by subject as its sink counted them" \
+	'{"address":"http://broker/","invocations":{"VmPoweredOffEvent":{"SuccessCount":3,"FailureCount":0},"VmPoweredOnEvent":{"SuccessCount":5,"FailureCount":1},"a<b>&\"c\"":{"SuccessCount":1,"FailureCount":1}},"type":"EventProcessor"}' \
+	"$(st 'knative | {address, invocations, type}')"
+is "/stats: the other processor" '{"VmPoweredOnEvent":{"SuccessCount":2,"FailureCount":1}}' "$(st openfaas.invocations)"
+is "/stats: the router's members" '["cmdline","memstats","system.allLoad","system.lastLoad","system.numberOfSeconds","system.programName","vmware.event.router.stats"]' \
 	"$(jq -c 'keys' "$T/stats.json")"
+check "/stats: memstats counts the memory of the processes (Sys > 0)" jq -e '.memstats.Sys > 0 and .memstats.HeapAlloc > 0' "$T/stats.json"
+if command -v go >/dev/null 2>&1 && "$VP_SRCDIR/t/build-go.sh" >"$T/go.err" 2>&1; then
+	"$VP_BUILDDIR/t/expvar-router/expvar-router" <"$T/stats.json" >"$T/go.out"
+	sed 1d "$T/go.out" | grep -v '^"memstats": ' >"$T/go.body"
+	grep -v '^"memstats": ' "$T/stats.json" >"$T/ours.body"
+	same "/stats is byte for byte Go's expvar page of the router's variables (memstats aside)" "$T/go.body" "$T/ours.body"
+	shape='.memstats | (keys_unsorted, [.BySize[].Size], ([paths(type != "object" and type != "array")] | length),
+		([paths as $p | [$p, (getpath($p) | type)] | select(.[1] != "number")]))'
+	sed 1d "$T/go.out" | jq -c "$shape" >"$T/go.shape"
+	jq -c "$shape" "$T/stats.json" >"$T/ours.shape"
+	same "/stats: memstats has runtime.MemStats' members in order, its size classes, value types" "$T/go.shape" "$T/ours.shape"
+	is "/stats: Content-Type as expvar's" "$(head -1 "$T/go.out")" \
+		"$(sed -n 's/^Content-Type: //Ip' "$T/stats.h" | tr -d '\r')"
+else
+	for i in 1 2 3; do ok "# SKIP go or govmomi not available: $(tail -1 "$T/go.err" 2>/dev/null)"; done
+fi
 curl -s -u prom:s3cret "$B/metrics" | grep -v '^#' >"$T/metrics.txt"
 m() { grep "^$1{pipeline=\"$2\"" "$T/metrics.txt" | sed 's/.* //'; }
 is "/metrics: read" 10 "$(m vcpipe_events_read_total vc.a)"

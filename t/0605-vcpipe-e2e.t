@@ -106,7 +106,7 @@ n_del=$(sed -n 's/^vcpipe_events_delivered_total{pipeline="sim.rcv".*} //p' "$T/
 want=$(wc -l <"$T/want")
 check "metrics: read >= events posted" test "${n_read:-0}" -ge "$want"
 check "metrics: delivered >= events posted" test "${n_del:-0}" -ge "$want"
-is "/stats: the router's provider entry" EventProvider "$(curl -s "$B/stats" | jq -r '."vmware.event.router.stats".sim.type')"
+is "/stats: the router's provider entry" EventProvider "$(curl -s "$B/stats" | jq -r '."vmware.event.router.stats".vcenter.type')"
 
 # SIGTERM drains: vcpipe exits 0, the checkpoint names the last event
 kill -TERM $VPID

@@ -29,7 +29,7 @@ mkdir -p "$VP_BUILDDIR/t"
 exec 9>"$lock"
 flock 9
 
-for prog in vcsim govmomi-events; do
+for prog in vcsim govmomi-events expvar-router; do
 	src="$VP_SRCDIR/t/$prog"
 	out="$VP_BUILDDIR/t/$prog/$prog"
 	if [ -x "$out" ] && [ -z "$(find "$src" -name '*.go' -newer "$out" | head -n 1)" ]; then

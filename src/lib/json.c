@@ -733,3 +733,95 @@ vp_pct_decode(struct vp_buf *out, const char *s, size_t n,
 		return -1;
 	return 0;
 }
+
+/* ---- Go's encoding/json strings -------------------------------------------- */
+
+/* Length of the valid UTF-8 sequence at p (Go's utf8.DecodeRune), 0 if invalid. */
+static size_t
+go_utf8_len(const unsigned char *p, size_t n, uint32_t *r)
+{
+	if (n >= 2 && p[0] >= 0xc2 && p[0] <= 0xdf && (p[1] & 0xc0) == 0x80) {
+		*r = ((uint32_t)(p[0] & 0x1f) << 6) | (p[1] & 0x3f);
+		return 2;
+	}
+	if (n >= 3 && (p[0] & 0xf0) == 0xe0 && (p[1] & 0xc0) == 0x80 &&
+	    (p[2] & 0xc0) == 0x80) {
+		*r = ((uint32_t)(p[0] & 0x0f) << 12) |
+		    ((uint32_t)(p[1] & 0x3f) << 6) | (p[2] & 0x3f);
+		if (*r < 0x800 || (*r >= 0xd800 && *r <= 0xdfff))
+			return 0;
+		return 3;
+	}
+	if (n >= 4 && p[0] >= 0xf0 && p[0] <= 0xf4 && (p[1] & 0xc0) == 0x80 &&
+	    (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80) {
+		*r = ((uint32_t)(p[0] & 0x07) << 18) |
+		    ((uint32_t)(p[1] & 0x3f) << 12) |
+		    ((uint32_t)(p[2] & 0x3f) << 6) | (p[3] & 0x3f);
+		if (*r < 0x10000 || *r > 0x10ffff)
+			return 0;
+		return 4;
+	}
+	return 0;
+}
+
+int
+js_quote_go(struct vp_buf *out, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = (const unsigned char *)s, *end = p + len;
+	const unsigned char *run;
+	char esc[8];
+
+	if (vp_buf_append(out, "\"", 1) != 0)
+		return -1;
+	run = p;
+	while (p < end) {
+		unsigned char ch = *p;
+		size_t n;
+		uint32_t r;
+		const char *e = NULL;
+		size_t elen = 0;
+
+		if (ch < 0x80) {
+			/* encoding/json's htmlSafeSet: escape <, >, & too. */
+			if (ch >= 0x20 && ch != '"' && ch != '\\' && ch != '<' &&
+			    ch != '>' && ch != '&') {
+				p++;
+				continue;
+			}
+			switch (ch) {
+			case '"': e = "\\\""; elen = 2; break;
+			case '\\': e = "\\\\"; elen = 2; break;
+			case '\n': e = "\\n"; elen = 2; break;
+			case '\r': e = "\\r"; elen = 2; break;
+			case '\t': e = "\\t"; elen = 2; break;
+			default:
+				esc[0] = '\\'; esc[1] = 'u'; esc[2] = '0';
+				esc[3] = '0'; esc[4] = hex[ch >> 4];
+				esc[5] = hex[ch & 0xf];
+				e = esc; elen = 6;
+			}
+			n = 1;
+		} else {
+			n = go_utf8_len(p, (size_t)(end - p), &r);
+			if (n == 0) {
+				e = "\\ufffd"; elen = 6; n = 1;
+			} else if (r == 0x2028 || r == 0x2029) {
+				e = r == 0x2028 ? "\\u2028" : "\\u2029";
+				elen = 6;
+			} else {
+				p += n;
+				continue;
+			}
+		}
+		if (vp_buf_append(out, run, (size_t)(p - run)) != 0 ||
+		    vp_buf_append(out, e, elen) != 0)
+			return -1;
+		p += n;
+		run = p;
+	}
+	if (vp_buf_append(out, run, (size_t)(p - run)) != 0 ||
+	    vp_buf_append(out, "\"", 1) != 0)
+		return -1;
+	return 0;
+}

@@ -80,6 +80,11 @@ void js_compact(const struct js_span *v, struct vp_buf *out);
 void js_quote(struct vp_buf *out, const char *s, size_t len);
 /* Append s escaped for the inside of a JSON string literal. */
 void js_escape(struct vp_buf *out, const char *s, size_t len);
+/*
+ * Append s as Go's encoding/json writes a string: <, > and & as \u003c...,
+ * U+2028/U+2029 escaped, invalid UTF-8 as \ufffd. 0, or -1 (out->max).
+ */
+int js_quote_go(struct vp_buf *out, const char *s, size_t len);
 
 /*
  * Length of the valid UTF-8 prefix of s: n when all of s is valid (no

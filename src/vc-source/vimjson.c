@@ -18,6 +18,7 @@
 #include <libxml/parserInternals.h>
 #include <libxml/SAX2.h>
 
+#include "json.h"
 #include "vimjson.h"
 #include "vimtypes.h"
 
@@ -123,63 +124,7 @@ utf8_len(const unsigned char *p, size_t n, uint32_t *r)
 int
 vim_json_string(struct vp_buf *out, const char *s, size_t len)
 {
-	static const char hex[] = "0123456789abcdef";
-	const unsigned char *p = (const unsigned char *)s, *end = p + len;
-	const unsigned char *run;
-	char esc[8];
-
-	if (vp_buf_append(out, "\"", 1) != 0)
-		return -1;
-	run = p;
-	while (p < end) {
-		unsigned char ch = *p;
-		size_t n;
-		uint32_t r;
-		const char *e = NULL;
-		size_t elen = 0;
-
-		if (ch < 0x80) {
-			/* encoding/json's htmlSafeSet: escape <, >, & too. */
-			if (ch >= 0x20 && ch != '"' && ch != '\\' && ch != '<' &&
-			    ch != '>' && ch != '&') {
-				p++;
-				continue;
-			}
-			switch (ch) {
-			case '"': e = "\\\""; elen = 2; break;
-			case '\\': e = "\\\\"; elen = 2; break;
-			case '\n': e = "\\n"; elen = 2; break;
-			case '\r': e = "\\r"; elen = 2; break;
-			case '\t': e = "\\t"; elen = 2; break;
-			default:
-				esc[0] = '\\'; esc[1] = 'u'; esc[2] = '0';
-				esc[3] = '0'; esc[4] = hex[ch >> 4];
-				esc[5] = hex[ch & 0xf];
-				e = esc; elen = 6;
-			}
-			n = 1;
-		} else {
-			n = utf8_len(p, (size_t)(end - p), &r);
-			if (n == 0) {
-				e = "\\ufffd"; elen = 6; n = 1;
-			} else if (r == 0x2028 || r == 0x2029) {
-				e = r == 0x2028 ? "\\u2028" : "\\u2029";
-				elen = 6;
-			} else {
-				p += n;
-				continue;
-			}
-		}
-		if (vp_buf_append(out, run, (size_t)(p - run)) != 0 ||
-		    vp_buf_append(out, e, elen) != 0)
-			return -1;
-		p += n;
-		run = p;
-	}
-	if (vp_buf_append(out, run, (size_t)(p - run)) != 0 ||
-	    vp_buf_append(out, "\"", 1) != 0)
-		return -1;
-	return 0;
+	return js_quote_go(out, s, len);
 }
 
 static int
