@@ -1,0 +1,94 @@
+# bench/lib-pipeline.sh: what the pipeline benches (e2e-latency.sh,
+# many-vcenters.sh) share. Source after bench/lib-vcsim.sh (T, bg_pid).
+#   stamp_receiver            builds and starts bench/stamp-receiver: RPORT, RLOG
+#   vcpipe_config FILE URL... writes a vcpipe Config: one vcenter provider per
+#                             simulator URL (vc1, vc2, ...), each with one knative
+#                             processor posting to the receiver, metrics on
+#                             MPORT; state in $T/state
+#   vcpipe_run FILE N         starts bin/vcpipe on it (VPID, run dir $T/run) and
+#                             waits until its N pipelines run
+#   vcpipe_end                SIGTERM to vcpipe, waits for it
+#   received FIRST LAST       how many requests the receiver logged with a key
+#                             in FIRST..LAST
+#   tree                      bench/proctree.py on vcpipe: PROCS PSS_KB TICKS NAMES
+#   mmm                       min/median/max of the numbers on stdin
+#   load                      the 1-minute load average
+PATH=$VP_SRCDIR/bin:$PATH
+for _d in "$VP_BUILDDIR"/src/*/; do PATH="${_d%/}:$PATH"; done
+export PATH
+CLK_TCK=$(getconf CLK_TCK)
+
+stamp_receiver() {
+	cc -O2 -Wall -o "$T/stamp-receiver" "$VP_SRCDIR/bench/stamp-receiver.c"
+	RLOG=$T/arrivals
+	"$T/stamp-receiver" "$T/rport" "$RLOG" &
+	bg_pid $!
+	while [ ! -s "$T/rport" ]; do sleep 0.05; done
+	RPORT=$(cat "$T/rport")
+}
+
+vcpipe_config() {
+	_f=$1; shift
+	MPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	{
+		printf 'apiVersion: vcpipe/v1\nkind: Config\nstateDir: %s\nproviders:\n' "$T/state"
+		_i=0
+		for _u; do
+			_i=$((_i + 1))
+			cat <<YAML
+  - type: vcenter
+    name: vc$_i
+    vcenter:
+      address: $_u
+      auth:
+        type: basic_auth
+        basicAuth:
+          username: $VC_USERNAME
+          passwordEnv: VC_PASSWORD
+    processors:
+      - type: knative
+        name: rcv
+        knative:
+          destination:
+            uri: http://127.0.0.1:$RPORT/
+YAML
+		done
+		printf 'metricsProvider:\n  type: default\n  name: m\n  default:\n    bindAddress: 127.0.0.1:%s\n' "$MPORT"
+	} >"$_f"
+}
+
+vcpipe_run() {
+	rm -rf "$T/state" "$T/run"
+	mkdir -p "$T/state"
+	vcpipe -config "$1" --run-dir "$T/run" --log-level warn >"$T/vcpipe.out" 2>>"$T/vcpipe.err" &
+	VPID=$!
+	bg_pid $VPID
+	_end=$(( $(date +%s) + 120 + $2 ))
+	while [ "$(cat "$T"/run/u/*/state.json 2>/dev/null | grep -c '"status":"running"')" -lt "$2" ]; do
+		if [ "$(date +%s)" -ge "$_end" ] || ! kill -0 $VPID 2>/dev/null; then
+			echo "vcpipe: the $2 pipelines did not all start:" >&2
+			tail -n 20 "$T/vcpipe.err" >&2
+			return 1
+		fi
+		sleep 0.5
+	done
+}
+
+vcpipe_end() {
+	kill -TERM $VPID 2>/dev/null || true
+	wait $VPID 2>/dev/null || true
+}
+
+received() {
+	awk -F "\t" -v a="$1" -v b="$2" '$4 ~ /^-?[0-9]+$/ && $4 + 0 >= a && $4 + 0 <= b { n++ } END { print n + 0 }' "$RLOG"
+}
+
+tree() { python3 "$VP_SRCDIR/bench/proctree.py" "$VPID"; }
+
+mmm() {
+	sort -n | awk '{ v[NR] = $1 } END {
+		if (NR == 0) { print "-"; exit }
+		printf "%s / %s / %s", v[1], v[int((NR + 1) / 2)], v[NR] }'
+}
+
+load() { cut -d' ' -f1 /proc/loadavg; }

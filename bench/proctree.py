@@ -1,0 +1,52 @@
+#!/usr/bin/env python3
+"""bench/proctree.py PID: one line about PID and every process below it:
+
+    PROCS PSS_KB TICKS NAMES
+
+PROCS the number of processes, PSS_KB the sum of Pss over their
+/proc/PID/smaps_rollup, TICKS the CPU they used (utime+stime of each, plus
+cutime+cstime: what their reaped children used, so short-lived children
+count too; the difference of two readings is the tree's CPU between them;
+clock ticks, getconf CLK_TCK a second), NAMES the count of each program
+("sh:6,vc-source:1,...")."""
+import os, sys
+
+def stat(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        s = f.read()
+    comm = s[s.index("(") + 1:s.rindex(")")]
+    rest = s[s.rindex(")") + 2:].split()
+    # rest[0] is field 3 (state): ppid field 4, utime..cstime fields 14-17
+    return comm, int(rest[1]), sum(int(x) for x in rest[11:15])
+
+root = int(sys.argv[1])
+procs = {}
+for d in os.listdir("/proc"):
+    if d.isdigit():
+        try:
+            procs[int(d)] = stat(int(d))
+        except (OSError, ValueError):
+            pass
+kids = {}
+for pid, (_, ppid, _) in procs.items():
+    kids.setdefault(ppid, []).append(pid)
+tree, todo = [], [root] if root in procs else []
+while todo:
+    p = todo.pop()
+    tree.append(p)
+    todo.extend(kids.get(p, []))
+pss = ticks = 0
+names = {}
+for p in tree:
+    ticks += procs[p][2]
+    names[procs[p][0]] = names.get(procs[p][0], 0) + 1
+    try:
+        with open("/proc/%d/smaps_rollup" % p) as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+                    break
+    except OSError:
+        pass
+print(len(tree), pss, ticks,
+      ",".join("%s:%d" % kv for kv in sorted(names.items())) or "-")
