@@ -79,6 +79,7 @@ struct opts {
 	const char *since;
 	const char *until;
 	int64_t begin_ms;	/* -1 = not given */
+	int64_t max_replay_ms;	/* 0: resume from any checkpoint age */
 	int once;
 	int xml;		/* add the "xml" member (VSphereSource's XML) */
 	int page;
@@ -125,6 +126,9 @@ struct state {
 	struct pos begin;	/* where the first collector starts */
 	struct pos ck_updated;	/* when the sink wrote the checkpoint */
 	int from_ck;		/* the start came from a checkpoint */
+	int capped;		/* --max-replay skipped events: the gap by
+				 * key is told with the first event */
+	int32_t capped_key;	/* the checkpoint's key then */
 	struct pos newest;	/* emitted event created last (not in the future) */
 	struct pos clock;	/* vCenter's clock at clock_ms (monotonic) */
 	int64_t clock_ms;
@@ -548,6 +552,15 @@ emit(struct state *s, const struct cand *c)
 	}
 	seen_add(s, c);
 	s->emitted++;
+	if (s->capped) {
+		s->capped = 0;
+		if (key_after(c->key, s->capped_key))
+			vp_warn("%s: the first event after --max-replay has key "
+			    "%d: about %lld events after the checkpoint's (key "
+			    "%d) were skipped", s->o.url, (int)c->key,
+			    (long long)c->key - s->capped_key - 1,
+			    (int)s->capped_key);
+	}
 	if (!s->top.has_key || key_after(c->key, s->top.key)) {
 		s->top.has_key = 1;
 		s->top.key = c->key;
@@ -1300,6 +1313,48 @@ write_start_file(struct state *s, const char *from)
 }
 
 /*
+ * A checkpoint older than --max-replay (the event router's 1 h
+ * checkpointMaxEventAge, VSphereSource's maxAgeSeconds): reading starts
+ * that long before vCenter's clock, and the span skipped is said. 1 when
+ * capped (s->start and s->begin set), 0 when the checkpoint is recent.
+ */
+static int
+replay_cap(struct state *s, const struct pos *ck, struct pos now)
+{
+	struct pos limit = now;
+	int64_t ms = s->o.max_replay_ms, span_ms;
+	char from[64], to[64], span[64], cap[64];
+
+	limit.sec -= ms / 1000;
+	limit.nsec -= (int32_t)(ms % 1000) * 1000000;
+	if (limit.nsec < 0) {
+		limit.nsec += 1000000000;
+		limit.sec--;
+	}
+	if (pos_cmp(ck, &limit) >= 0)
+		return 0;
+	span_ms = (limit.sec - ck->sec) * 1000 +
+	    (limit.nsec - ck->nsec) / 1000000;
+	vp_format_rfc3339(ck->sec, ck->nsec, from, sizeof(from));
+	vp_format_rfc3339(limit.sec, limit.nsec, to, sizeof(to));
+	vp_format_duration(span_ms, span, sizeof(span));
+	vp_format_duration(ms, cap, sizeof(cap));
+	vp_warn("%s: the checkpoint (%s) is older than --max-replay %s: "
+	    "skipping the events from %s to %s (%s)", s->o.url, from, cap,
+	    from, to, span);
+	s->capped = s->done.has_key;
+	s->capped_key = s->done.key;
+	/* nothing before the cap, whatever its key */
+	memset(&s->done, 0, sizeof(s->done));
+	memset(&s->top, 0, sizeof(s->top));
+	s->start = limit;
+	s->start.has_time = 1;
+	s->start.has_key = 0;
+	s->begin = limit;
+	return 1;
+}
+
+/*
  * Work out where reading starts and where the first collector begins;
  * needs a session (vCenter's clock) for --begin, "now" and the margin.
  */
@@ -1320,6 +1375,8 @@ resolve_start(struct state *s)
 		 */
 		struct pos b = s->done.has_key ? s->done : s->start, now = vc_now(s);
 
+		if (s->o.max_replay_ms > 0 && replay_cap(s, &b, now))
+			return STEP_OK;
 		if (s->ck_updated.has_time && pos_cmp(&s->ck_updated, &b) < 0)
 			b = s->ck_updated;
 		if (pos_cmp(&now, &b) < 0)
@@ -1488,6 +1545,10 @@ static const struct vp_opt options[] = {
 	    .fn = time_arg),
 	VP_OPT("checkpoint", VP_OPT_STRING, &st.o.checkpoint, "FILE",
 	    "Resume after the event a sink's checkpoint file names."),
+	VP_OPT("max-replay", VP_OPT_DURATION, &st.o.max_replay_ms, "DURATION",
+	    "Resume at most this long before vCenter's clock, however old "
+	    "the checkpoint (the span skipped is logged); 0: no limit.",
+	    .def = "1h"),
 	VP_OPT("credentials-file", VP_OPT_STRING, &st.o.cred_path, "FILE",
 	    "User name and password: a file of two lines, or a directory "
 	    "with username and password files (else VC_USERNAME and "
