@@ -1178,7 +1178,12 @@ wait_and_read(struct state *s, int wait_s)
 	/* the answer is silent for up to wait_s by design: not a stall */
 	s->soap.quiet_s = wait_s;
 	s->nupd = 0;
-	/* latestPage's events only matter when reading forward missed them */
+	/*
+	 * latestPage's events only matter when reading forward missed them,
+	 * and only by key and time: the rest of each event is not built
+	 * (most of a wake-up's cost otherwise, with a page of 100).
+	 */
+	s->soap.keys_only = !s->ring_server;
 	r = soap_call_events(&s->soap, "WaitForUpdatesEx", "PropertyCollector",
 	    s->wait_pc, b.data,
 	    (long)(wait_s + s->soap.stall_s) * 1000, s->ring_server ? NULL :

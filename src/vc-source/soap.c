@@ -23,9 +23,12 @@ on_body(char *ptr, size_t size, size_t nmemb, void *arg)
 	c->resp_len += n;
 	if (c->parse_failed)
 		return n;	/* not XML: read it to the end all the same */
-	if (c->st == NULL &&
-	    (c->st = vim_stream_new(c->on_event, c->event_arg)) == NULL)
-		vp_die(VP_EXIT_SOFTWARE, "out of memory");
+	if (c->st == NULL) {
+		if ((c->st = vim_stream_new(c->on_event, c->event_arg)) == NULL)
+			vp_die(VP_EXIT_SOFTWARE, "out of memory");
+		if (c->keys_only)
+			vim_stream_keys_only(c->st);
+	}
 	if (vim_stream_feed(c->st, ptr, n) != 0)
 		c->parse_failed = 1;
 	return n;
@@ -347,6 +350,7 @@ soap_call_events(struct soap_client *c, const char *method,
 	    perr, sizeof(perr));
 	c->on_event = NULL;
 	c->event_arg = NULL;
+	c->keys_only = 0;
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(h);
 	if (r != SOAP_OK)

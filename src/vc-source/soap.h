@@ -31,6 +31,8 @@ struct soap_client {
 	int parse_failed;	/* the answer stopped being XML: drain it */
 	int (*on_event)(xmlNodePtr ev, void *arg);
 	void *event_arg;
+	int keys_only;		/* the next call's events: key and createdTime
+				 * only (vim_stream_keys_only); reset by it */
 	size_t nevents;		/* events in the last answer */
 	xmlDocPtr doc;		/* the last response, owned here */
 	long http_status;

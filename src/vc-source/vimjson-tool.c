@@ -15,7 +15,8 @@
 #include "vimjson.h"
 
 struct run {
-	int mode;		/* 0 data, 1 meta, 2 raw line, 3 VSphereSource XML */
+	int mode;		/* 0 data, 1 meta, 2 raw line, 3 VSphereSource XML,
+				 * 4 what a keys-only parse built */
 	int print;
 	long events;
 	long failed;
@@ -42,6 +43,29 @@ one(xmlNodePtr ev, void *arg)
 	int rc;
 
 	vp_buf_reset(&r->out);
+	if (r->mode == 4) {
+		/* the event's children: names, then key's and createdTime's text */
+		const char *sep = "";
+
+		for (xmlNodePtr k = ev->children; k != NULL; k = k->next) {
+			if (k->type != XML_ELEMENT_NODE)
+				continue;
+			vp_buf_printf(&r->out, "%s%s", sep, (const char *)k->name);
+			sep = ",";
+		}
+		for (xmlNodePtr k = ev->children; k != NULL; k = k->next) {
+			xmlChar *t;
+
+			if (k->type != XML_ELEMENT_NODE)
+				continue;
+			t = xmlNodeGetContent(k);
+			vp_buf_printf(&r->out, " %s", t ? (const char *)t : "");
+			xmlFree(t);
+		}
+		r->events++;
+		return r->print && vp_write_line(stdout, r->out.data,
+		    r->out.len) != 0 ? -1 : 0;
+	}
 	if (r->mode == 2)
 		rc = vim_raw_line(&r->src, ev, &r->out, &m, err, sizeof(err));
 	else if (r->mode == 3)
@@ -95,6 +119,8 @@ parse(const struct vp_buf *in, int (*cb)(xmlNodePtr, void *), struct run *r,
 
 	if (st == NULL)
 		vp_die(VP_EXIT_SOFTWARE, "out of memory");
+	if (r != NULL && r->mode == 4)
+		vim_stream_keys_only(st);
 	for (; left > 0; p += k, left -= k) {
 		k = left < 4093 ? left : 4093;
 		if (vim_stream_feed(st, p, k) != 0)
@@ -115,10 +141,14 @@ parse(const struct vp_buf *in, int (*cb)(xmlNodePtr, void *), struct run *r,
 
 static struct {
 	const char *vcenter;
-	int meta, raw, xml, repeat;
+	int keys, meta, raw, xml, repeat;
 } opt;
 
 static const struct vp_opt options[] = {
+	VP_OPT("keys-only", VP_OPT_FLAG, &opt.keys, NULL,
+	    "Parse as vc-source parses a wake-up's latestPage (only each "
+	    "event's key and createdTime built) and print, per event, the "
+	    "children built and their text."),
 	VP_OPT("meta", VP_OPT_FLAG, &opt.meta, NULL,
 	    "Print each event's metadata (type, key, time, class) instead."),
 	VP_OPT("raw", VP_OPT_FLAG, &opt.raw, NULL,
@@ -160,7 +190,7 @@ main(int argc, char **argv)
 	r.src.vcenter = opt.vcenter;
 	r.src.instance_uuid = "00000000-0000-0000-0000-000000000000";
 	r.src.api_version = "7.0";
-	r.mode = opt.xml ? 3 : opt.raw ? 2 : opt.meta ? 1 : 0;
+	r.mode = opt.keys ? 4 : opt.xml ? 3 : opt.raw ? 2 : opt.meta ? 1 : 0;
 	repeat = opt.repeat;
 	vp_signals_init();
 	while ((n = fread(buf, 1, sizeof(buf), stdin)) > 0)

@@ -2210,6 +2210,8 @@ struct vim_stream {
 	int dtd;		/* a DTD was refused */
 	int stopped;		/* cb asked to stop: its value */
 	int ended;		/* the last chunk was pushed */
+	int keys_only;		/* events carry only key and createdTime */
+	int skip;		/* depth inside an element left unbuilt */
 	size_t events;
 	size_t replaced;	/* forbidden characters replaced */
 	struct vp_buf pend;	/* tail that may start an unfinished reference */
@@ -2256,6 +2258,12 @@ stream_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 	struct vim_stream *st = p->_private;
 	xmlNodePtr parent = p->node;
 
+	if (st->skip > 0 || (st->keys_only && st->ev != NULL &&
+	    (parent != st->ev || (strcmp((const char *)localname, "key") != 0 &&
+	    strcmp((const char *)localname, "createdTime") != 0)))) {
+		st->skip++;
+		return;
+	}
 	xmlSAX2StartElementNs(ctx, localname, prefix, uri, nns, nss, nattrs,
 	    ndefaulted, attrs);
 	if (st->ev != NULL || p->node == NULL || p->node == parent)
@@ -2276,6 +2284,10 @@ stream_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 	xmlNodePtr cur = p->node;
 	int rc;
 
+	if (st->skip > 0) {
+		st->skip--;
+		return;
+	}
 	xmlSAX2EndElementNs(ctx, localname, prefix, uri);
 	if (cur == NULL || cur != st->ev)
 		return;
@@ -2308,6 +2320,23 @@ stream_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 	}
 }
 
+/* Text inside an element left unbuilt is dropped with it. */
+static void
+stream_text(void *ctx, const xmlChar *ch, int len)
+{
+	xmlParserCtxtPtr p = ctx;
+	struct vim_stream *st = p->_private;
+
+	if (st->skip == 0)
+		xmlSAX2Characters(ctx, ch, len);
+}
+
+void
+vim_stream_keys_only(struct vim_stream *st)
+{
+	st->keys_only = 1;
+}
+
 struct vim_stream *
 vim_stream_new(int (*cb)(xmlNodePtr ev, void *arg), void *arg)
 {
@@ -2322,6 +2351,9 @@ vim_stream_new(int (*cb)(xmlNodePtr ev, void *arg), void *arg)
 	st->sax.internalSubset = refuse_dtd;
 	st->sax.startElementNs = stream_start;
 	st->sax.endElementNs = stream_end;
+	st->sax.characters = stream_text;
+	st->sax.ignorableWhitespace = stream_text;
+	st->sax.cdataBlock = NULL;	/* XML_PARSE_NOCDATA: text */
 	st->ctxt = xmlCreatePushParserCtxt(&st->sax, NULL, NULL, 0, NULL);
 	if (st->ctxt == NULL) {
 		free(st);

@@ -63,6 +63,12 @@ xmlDocPtr vim_parse(const char *buf, size_t len, char *err, size_t errlen);
 struct vim_stream;
 struct vim_stream *vim_stream_new(int (*cb)(xmlNodePtr ev, void *arg),
     void *arg);
+/*
+ * Build only each event's element and its key and createdTime children
+ * (what ordering needs): a latestPage checked for unseen keys costs the
+ * tokenizer's time only, not a tree of every event's arguments.
+ */
+void vim_stream_keys_only(struct vim_stream *st);
 /* Push the next len bytes (len < 1 GiB). 0, or -1 once the parse failed. */
 int vim_stream_feed(struct vim_stream *st, const char *buf, size_t len);
 /*
