@@ -10,7 +10,9 @@
 #   vcpipe_end                SIGTERM to vcpipe, waits for it
 #   received FIRST LAST       how many requests the receiver logged with a key
 #                             in FIRST..LAST
-#   tree                      bench/proctree.py on vcpipe: PROCS PSS_KB TICKS NAMES
+#   tree                      bench/proctree.py on vcpipe: PROCS PSS_KB TICKS NAMES SELF
+#   by_program SELF0 SELF1 S  each program's CPU between two SELF fields S s apart,
+#                             % of one core, largest first
 #   mmm                       min/median/max of the numbers on stdin
 #   load                      the 1-minute load average
 PATH=$VP_SRCDIR/bin:$PATH
@@ -84,6 +86,14 @@ received() {
 }
 
 tree() { python3 "$VP_SRCDIR/bench/proctree.py" "$VPID"; }
+
+by_program() {
+	printf '%s\n%s\n' "$1" "$2" | awk -v s="$3" -v hz="$CLK_TCK" '
+		{ n = split($0, kv, ","); for (i = 1; i <= n; i++) { split(kv[i], p, "=");
+		  if (NR == 1) a[p[1]] = p[2]; else d[p[1]] = p[2] - a[p[1]] } }
+		END { for (k in d) printf "%.2f %s\n", d[k] / hz / s * 100, k }' |
+		sort -rn | awk '$1 > 0 { printf "%s%s %s%%", sep, $2, $1; sep = ", " } END { print "" }'
+}
 
 mmm() {
 	sort -n | awk '{ v[NR] = $1 } END {

@@ -61,10 +61,11 @@ echo "host: $(nproc) CPUs; $N vCenters (vcsim -history), one vcpipe; $RATE event
 for run in $(seq 1 "$RUNS"); do
 	vcpipe_run "$T/c.yaml" "$N"
 	sleep 5 # first reads done, sessions settled
-	set -- $(tree); t0=$3
+	set -- $(tree); t0=$3 self0=$5
 	sleep "$IDLE"
 	set -- $(tree); procs=$1 pss_idle=$2 names=$4
 	idle=$(pct "$t0" "$3" "$IDLE")
+	idle_programs=$(by_program "$self0" "$5" "$IDLE")
 
 	mark=$(wc -l <"$RLOG")
 	pids=""
@@ -74,13 +75,14 @@ for run in $(seq 1 "$RUNS"); do
 		pids="$pids $!"
 	done
 	sleep 2
-	set -- $(tree); t0=$3 pss_busy=$2
+	set -- $(tree); t0=$3 pss_busy=$2 self0=$5
 	s=0
 	while [ $s -lt $((BUSY - 4)) ]; do
 		sleep 2; s=$((s + 2))
 		set -- $(tree); [ "$2" -gt "$pss_busy" ] && pss_busy=$2
 	done
 	busy=$(pct "$t0" "$3" "$s")
+	programs=$(by_program "$self0" "$5" "$s")
 	for p in $pids; do wait "$p" || true; done
 	want=$((N * RATE * BUSY))
 	end=$(( $(date +%s) + 60 ))
@@ -94,6 +96,8 @@ for run in $(seq 1 "$RUNS"); do
 		"$(echo "$pss_idle / 1024" | bc -l)" "$(echo "$pss_busy / 1024" | bc -l)" \
 		"$(echo "$pss_busy / 1024 / $N" | bc -l)" "$idle" "$busy" "$(wc -l <"$T/run.log")" "$want"
 	echo "    programs: $names"
+	echo "    idle CPU by program (their own, % of a core): $idle_programs"
+	echo "    busy CPU by program (their own, % of a core): $programs"
 	sed 's/^/    /' "$T/lat"
 	echo "$procs" >>"$T/procs"; echo "$pss_idle" | awk '{ printf "%.1f\n", $1 / 1024 }' >>"$T/pssi"
 	echo "$pss_busy" | awk '{ printf "%.1f\n", $1 / 1024 }' >>"$T/pssb"

@@ -1,14 +1,15 @@
 #!/usr/bin/env python3
 """bench/proctree.py PID: one line about PID and every process below it:
 
-    PROCS PSS_KB TICKS NAMES
+    PROCS PSS_KB TICKS NAMES SELF
 
 PROCS the number of processes, PSS_KB the sum of Pss over their
 /proc/PID/smaps_rollup, TICKS the CPU they used (utime+stime of each, plus
 cutime+cstime: what their reaped children used, so short-lived children
 count too; the difference of two readings is the tree's CPU between them;
 clock ticks, getconf CLK_TCK a second), NAMES the count of each program
-("sh:6,vc-source:1,...")."""
+("sh:6,vc-source:1,..."), SELF the CPU each program's processes used
+themselves (utime+stime, ticks: "sh=12,vc-source=40,...")."""
 import os, sys
 
 def stat(pid):
@@ -17,7 +18,8 @@ def stat(pid):
     comm = s[s.index("(") + 1:s.rindex(")")]
     rest = s[s.rindex(")") + 2:].split()
     # rest[0] is field 3 (state): ppid field 4, utime..cstime fields 14-17
-    return comm, int(rest[1]), sum(int(x) for x in rest[11:15])
+    return (comm, int(rest[1]), sum(int(x) for x in rest[11:15]),
+            int(rest[11]) + int(rest[12]))
 
 root = int(sys.argv[1])
 procs = {}
@@ -28,7 +30,7 @@ for d in os.listdir("/proc"):
         except (OSError, ValueError):
             pass
 kids = {}
-for pid, (_, ppid, _) in procs.items():
+for pid, (_, ppid, _, _) in procs.items():
     kids.setdefault(ppid, []).append(pid)
 tree, todo = [], [root] if root in procs else []
 while todo:
@@ -36,10 +38,11 @@ while todo:
     tree.append(p)
     todo.extend(kids.get(p, []))
 pss = ticks = 0
-names = {}
+names, own = {}, {}
 for p in tree:
     ticks += procs[p][2]
     names[procs[p][0]] = names.get(procs[p][0], 0) + 1
+    own[procs[p][0]] = own.get(procs[p][0], 0) + procs[p][3]
     try:
         with open("/proc/%d/smaps_rollup" % p) as f:
             for line in f:
@@ -49,4 +52,5 @@ for p in tree:
     except OSError:
         pass
 print(len(tree), pss, ticks,
-      ",".join("%s:%d" % kv for kv in sorted(names.items())) or "-")
+      ",".join("%s:%d" % kv for kv in sorted(names.items())) or "-",
+      ",".join("%s=%d" % kv for kv in sorted(own.items())) or "-")
