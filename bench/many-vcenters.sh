@@ -38,10 +38,14 @@ RUNS=${RUNS:-3}
 
 # the simulators, started together
 "$VP_SRCDIR/t/build-go.sh" >&2
+simpids=""
 for i in $(seq 1 "$N"); do
 	"$VCSIM_BIN" -history -cafile "$T/sim$i.ca" >"$T/sim$i.ready" 2>"$T/sim$i.log" &
 	bg_pid $!
+	simpids="$simpids $!"
 done
+# the simulators' own CPU (ticks): they share the machine with vcpipe
+simticks() { for p in $simpids; do awk '{ print $14 + $15 }' "/proc/$p/stat"; done | awk '{ t += $1 } END { print t + 0 }'; }
 end=$(( $(date +%s) + 60 + N ))
 for i in $(seq 1 "$N"); do
 	while ! grep -q '^{' "$T/sim$i.ready" 2>/dev/null; do
@@ -75,13 +79,14 @@ for run in $(seq 1 "$RUNS"); do
 		pids="$pids $!"
 	done
 	sleep 2
-	set -- $(tree); t0=$3 pss_busy=$2 self0=$5
+	set -- $(tree); t0=$3 pss_busy=$2 self0=$5 sim0=$(simticks)
 	s=0
 	while [ $s -lt $((BUSY - 4)) ]; do
 		sleep 2; s=$((s + 2))
 		set -- $(tree); [ "$2" -gt "$pss_busy" ] && pss_busy=$2
 	done
 	busy=$(pct "$t0" "$3" "$s")
+	simbusy=$(pct "$sim0" "$(simticks)" "$s")
 	programs=$(by_program "$self0" "$5" "$s")
 	for p in $pids; do wait "$p" || true; done
 	want=$((N * RATE * BUSY))
@@ -97,7 +102,7 @@ for run in $(seq 1 "$RUNS"); do
 		"$(echo "$pss_busy / 1024 / $N" | bc -l)" "$idle" "$busy" "$(wc -l <"$T/run.log")" "$want"
 	echo "    programs: $names"
 	echo "    idle CPU by program (their own, % of a core): $idle_programs"
-	echo "    busy CPU by program (their own, % of a core): $programs"
+	echo "    busy CPU by program (their own, % of a core): $programs; the $N simulators: $simbusy%"
 	sed 's/^/    /' "$T/lat"
 	echo "$procs" >>"$T/procs"; echo "$pss_idle" | awk '{ printf "%.1f\n", $1 / 1024 }' >>"$T/pssi"
 	echo "$pss_busy" | awk '{ printf "%.1f\n", $1 / 1024 }' >>"$T/pssb"
