@@ -10,7 +10,7 @@ PATH=$VP_BUILDDIR/src/vcpipe-metrics:$PATH
 command -v vcpipe-metrics >/dev/null 2>&1 || skip_all "vcpipe-metrics not built"
 command -v curl >/dev/null 2>&1 || skip_all "curl not installed"
 command -v jq >/dev/null 2>&1 || skip_all "jq not installed"
-plan 31
+plan 32
 
 # ---- vcpipe-tap ----
 # subjects are counted in CloudEvents as every stage reads them (src/lib/ce.c)
@@ -18,10 +18,12 @@ S1='{"specversion":"1.0","id":"1","source":"/s","type":"t","subject":"VmPoweredO
 S2='{"headers":{"ce-specversion":"1.0","ce-id":"2","ce-source":"/s","ce-type":"t","ce-subject":"VmPowered%4Fff%45vent"},"body":""}'
 S3='{"subject":"NotACloudEvent"}'
 printf '%s\n%s\n%s\nno newline' "$S1" "$S2" "$S3" >"$T/in"
-vcpipe-tap --stats "$T/tap.json" --copy "$T/copy" <"$T/in" >"$T/out"
+(umask 022; vcpipe-tap --stats "$T/tap.json" --copy "$T/copy" <"$T/in" >"$T/out")
 printf '%s\n%s\n%s\nno newline\n' "$S1" "$S2" "$S3" >"$T/want"
 same "tap: lines pass unchanged (a last partial line gets its newline)" "$T/want" "$T/out"
 same "tap: --copy keeps the same lines" "$T/want" "$T/copy"
+is "tap: --copy and --stats (event data) are 0600 under umask 022" "600 600" \
+	"$(stat -c %a "$T/copy") $(stat -c %a "$T/tap.json")"
 is "tap: counts lines" 4 "$(jq .lines "$T/tap.json")"
 is "tap: counts subjects of both CloudEvent modes" '{"VmPoweredOnEvent":1,"VmPoweredOffEvent":1}' "$(jq -c .subjects "$T/tap.json")"
 printf 'x\n' | vcpipe-tap --stats "$T/tap.json" >/dev/null

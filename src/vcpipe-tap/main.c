@@ -10,6 +10,7 @@
  * pipeline loses nothing in it.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -242,8 +243,15 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, SIG_IGN);
 	signal(SIGINT, SIG_IGN);
-	if (tap.copy && (tap.copyfp = fopen(tap.copy, "a")) == NULL)
-		vp_die(VP_EXIT_NOINPUT, "%s: %s", tap.copy, strerror(errno));
+	if (tap.copy) {
+		/* the events themselves: 0600 whatever the umask */
+		int fd = open(tap.copy, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
+		    0600);
+
+		if (fd < 0 || (tap.copyfp = fdopen(fd, "a")) == NULL)
+			vp_die(VP_EXIT_NOINPUT, "%s: %s", tap.copy,
+			    strerror(errno));
+	}
 	load(&tap);
 	for (;;) {
 		struct pollfd pfd = { STDIN_FILENO, POLLIN, 0 };
