@@ -72,6 +72,7 @@ for nw in $WATCHERS; do
 	rm -f "$W/in" "$W/ready"; mkfifo "$W/in"
 	"$SS" --listen 127.0.0.1:0 \
 		--max-events "$N" --max-connections $((nw + 16)) \
+		--max-watchers "$nw" --max-connections-per-client 0 \
 		--threads "$THREADS" --watch-timeout 0 <"$W/in" 2>"$W/err" &
 	SPID=$!
 	exec 4>"$W/in"

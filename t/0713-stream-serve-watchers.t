@@ -25,7 +25,7 @@ stop() {
 ev() { printf '{"specversion":"1.0","id":"%s","source":"/s","type":"t","eventkey":%s}\n' "$1" "$1"; }
 
 # 200 watchers, 50 events
-start --max-connections 300
+start --max-connections 300 --max-connections-per-client 0
 mkdir "$T/w"
 i=0
 while [ $i -lt 200 ]; do

@@ -1,7 +1,23 @@
 /*
  * httpd.h: the small layer webhook-source, stream-serve and vcpipe-metrics
- * share on top of libmicrohttpd (libvp-httpd.a): listening, replies, Basic
- * authentication, constant-time comparison.
+ * share on top of libmicrohttpd (libvp-httpd.a): listening, limits, the
+ * checks every request passes before a program sees it, authentication,
+ * TLS, replies.
+ *
+ * A program fills a struct httpd_conf (its option rows come from the
+ * HTTPD_*_OPTS macros below, so the three servers name and check them the
+ * same way), calls httpd_load() after parsing its options and httpd_start()
+ * to serve.  Every request then passes, before the program's handler is
+ * called and before any body is read:
+ *   - the framing checks: conflicting Content-Length headers (400), a
+ *     Transfer-Encoding other than "chunked" (501), Transfer-Encoding with
+ *     Content-Length (400), a body declared larger than max_body, or any
+ *     body where max_body is 0 (413);
+ *   - the per-client rate (429 with Retry-After);
+ *   - authentication, when a credentials or token file was given (401).
+ * Connections are bounded in total and per client address, and a request
+ * must be read whole within the request timeout however slowly its bytes
+ * trickle in (the idle timeout alone restarts with every byte).
  */
 #ifndef HTTPD_H
 #define HTTPD_H
@@ -9,21 +25,92 @@
 #include <microhttpd.h>
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
+
+struct httpd_conf {
+	/* options (the HTTPD_*_OPTS rows) */
+	const char *listen;
+	int max_conn;		/* connections at once */
+	int per_client;		/* connections at once from one address; 0: no bound */
+	int64_t idle_ms;	/* a connection idle this long is closed */
+	int64_t request_ms;	/* a request not read whole by then is dropped; 0: none */
+	int client_rate;	/* requests per second from one address; 0: none */
+	const char *basic_file;	/* Basic credentials (user, password) */
+	const char *token_file;	/* a bearer token */
+	const char *tls_cert, *tls_key;
+	/* set by the program */
+	const char *basic_opt;	/* its Basic option's name, for messages */
+	const char *realm;	/* the 401 challenge's realm */
+	size_t max_body;	/* 0: requests with a body are refused */
+	unsigned flags;		/* more MHD_USE_* flags */
+	MHD_AccessHandlerCallback cb;
+	void *cls;
+	MHD_RequestCompletedCallback completed;	/* may be NULL */
+	struct MHD_OptionItem *opts;	/* more options, MHD_OPTION_END ended; may be NULL */
+	/* loaded by httpd_load */
+	char *user, *pass, *token, *cert, *key;
+};
 
 /*
- * Start a daemon listening on ADDR (vp_listen_parse: "host:port",
- * "[v6]:port", ":port" for every interface, or "port"; port 0 picks a free
- * one).  flags are added to
- * MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG; opts (ended by
- * MHD_OPTION_END) are passed through.  SIGTERM and SIGINT stay blocked in
- * the daemon's threads so they reach the main thread.  NULL with a message
- * in err on failure.
+ * Option rows, placed in a program's table: HTTPD_LIMIT_OPTS(conf, "64",
+ * "30s", "0") with the program's defaults as text; c is its struct
+ * httpd_conf.  --listen stays the program's own row (&conf.listen).
  */
-struct MHD_Daemon *httpd_start(const char *addr, unsigned flags,
-    MHD_AccessHandlerCallback cb, void *cls, struct MHD_OptionItem *opts,
-    char *err, size_t errlen);
+#define HTTPD_LIMIT_OPTS(c, conn_def, idle_def, rate_def) \
+	VP_OPT("max-connections", VP_OPT_INT, &(c).max_conn, "N", \
+	    "Connections served at once; more are closed as they come.", \
+	    .def = (conn_def), .min = 1, .max = 65536), \
+	VP_OPT("max-connections-per-client", VP_OPT_INT, &(c).per_client, \
+	    "N", "Connections at once from one client address (0: no " \
+	    "bound).", .def = "32", .min = 0, .max = 65536), \
+	VP_OPT("timeout", VP_OPT_DURATION, &(c).idle_ms, "DURATION", \
+	    "Idle time after which a connection is closed.", \
+	    .def = (idle_def), .min = 1000), \
+	VP_OPT("request-timeout", VP_OPT_DURATION, &(c).request_ms, \
+	    "DURATION", "Time a client has to send a whole request, however " \
+	    "slowly its bytes come; then the connection is closed (0: no " \
+	    "bound).", .def = "30s"), \
+	VP_OPT("client-rate", VP_OPT_INT, &(c).client_rate, "N", \
+	    "Requests per second from one client address, with bursts of " \
+	    "as many; more get 429 (0: no bound).", .def = (rate_def), \
+	    .min = 0, .max = 1000000)
+
+/* Basic under the program's option name, bearer and TLS. */
+#define HTTPD_AUTH_OPTS(c, basic_name) \
+	VP_OPT(basic_name, VP_OPT_STRING, &(c).basic_file, "FILE", \
+	    "Require Basic authentication with the user name and password " \
+	    "in FILE (two lines, or a directory with username and password " \
+	    "files)."), \
+	VP_OPT("token-file", VP_OPT_STRING, &(c).token_file, "FILE", \
+	    "Require the bearer token in FILE (Authorization: Bearer); " \
+	    "with Basic authentication too, either is accepted."), \
+	VP_OPT("tls-cert", VP_OPT_STRING, &(c).tls_cert, "FILE", \
+	    "Serve HTTPS with the PEM certificate (chain) in FILE; needs " \
+	    "--tls-key.", .flags = VP_OPT_READABLE), \
+	VP_OPT("tls-key", VP_OPT_STRING, &(c).tls_key, "FILE", \
+	    "The PEM private key of --tls-cert.")
+
+/*
+ * Read the secret files the options name (vp_load_credentials' rule: 66
+ * unreadable, 78 empty or malformed) and check that --tls-cert and
+ * --tls-key come together (else exit 64).  Call it after vp_opt_parse.
+ */
+void httpd_load(struct httpd_conf *hc);
+
+/*
+ * Start a daemon listening on hc->listen (vp_listen_parse: "host:port",
+ * "[v6]:port", ":port" for every interface, or "port"; port 0 picks a free
+ * one), serving with the checks above and then hc->cb.  hc must stay valid
+ * until httpd_stop.  SIGTERM and SIGINT stay blocked in the daemon's
+ * threads so they reach the main thread.  NULL with a message in err on
+ * failure.  One daemon per process.
+ */
+struct MHD_Daemon *httpd_start(struct httpd_conf *hc, char *err,
+    size_t errlen);
 /* Stop accepting connections (a drain); those open go on. */
 void httpd_quiesce(struct MHD_Daemon *d);
+/* Stop the daemon and the request-timeout watch; wipe the secrets. */
+void httpd_stop(struct MHD_Daemon *d);
 /* The port the daemon listens on. */
 unsigned httpd_port(struct MHD_Daemon *d);
 
@@ -33,6 +120,9 @@ enum MHD_Result httpd_reply(struct MHD_Connection *c, unsigned status,
 /* Queue a text/plain reply "msg\n" (the Go net/http http.Error shape). */
 enum MHD_Result httpd_error(struct MHD_Connection *c, unsigned status,
     const char *msg);
+/* httpd_error with one more header (Allow, Retry-After). */
+enum MHD_Result httpd_error_hdr(struct MHD_Connection *c, unsigned status,
+    const char *msg, const char *hname, const char *hvalue);
 
 /*
  * Compare a (attacker supplied) with b (the secret) in time that depends
@@ -43,12 +133,10 @@ int httpd_ct_equal(const char *a, size_t alen, const char *b, size_t blen);
 /*
  * Does the request carry Basic credentials equal to user and pass?  The
  * decoded bytes are compared as they are, in constant time, both parts
- * always (webhook-source, vcpipe-metrics).
+ * always.
  */
 int httpd_basic_auth_ok(struct MHD_Connection *c, const char *user,
     const char *pass);
-/* Queue 401 with a WWW-Authenticate: Basic challenge for realm. */
-enum MHD_Result httpd_auth_fail(struct MHD_Connection *c, const char *realm);
 
 /* libmicrohttpd's --version line (opt.h's VP_LIBS). */
 #define VP_LIB_MHD { "libmicrohttpd", MHD_get_version }

@@ -33,11 +33,17 @@ extern const char viewer_html[];
 #define API "/api/v1"
 
 static struct {
-	const char *listen, *state;
+	const char *state;
 	size_t max_events, max_record, page;
-	int max_conn, threads;
+	int threads, max_watchers;
 	int64_t watch_ms;
 } opt;
+
+/* no request takes a body (max_body 0) */
+static struct httpd_conf srv = {
+	.basic_opt = "--basic-auth-file",
+	.realm = "stream-serve",
+};
 
 struct rec {
 	long long off;
@@ -510,15 +516,29 @@ watch(struct MHD_Connection *c, const char *offset)
 
 	if (offset && *offset && parse_offset(offset, &off) != 0)
 		return httpd_error(c, MHD_HTTP_BAD_REQUEST, "invalid offset");
+	/* watchers hold their connection for long: keep room for the rest */
+	if (atomic_fetch_add(&nwatchers, 1) >= (unsigned long)opt.max_watchers) {
+		char peer[64];
+
+		nwatchers--;
+		httpd_peer(c, peer, sizeof(peer));
+		vp_info("%s: 503 watch refused: %d watchers already "
+		    "(--max-watchers)", peer, opt.max_watchers);
+		return httpd_error_hdr(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+		    "too many watchers", "Retry-After", "10");
+	}
 	w = calloc(1, sizeof(*w));
-	if (w == NULL)
+	if (w == NULL) {
+		nwatchers--;
 		return MHD_NO;
+	}
 	w->c = c;
 	pthread_mutex_lock(&lock);
 	if (offset && *offset) {
 		if (rcount > 0 && off < rec_at(0)->off) {
 			pthread_mutex_unlock(&lock);
 			free(w);
+			nwatchers--;
 			return httpd_error(c, MHD_HTTP_BAD_REQUEST,
 			    "invalid offset: offset out of range");
 		}
@@ -534,9 +554,9 @@ watch(struct MHD_Connection *c, const char *offset)
 	    watch_read, w, watch_free);
 	if (r == NULL) {
 		free(w);
+		nwatchers--;
 		return MHD_NO;
 	}
-	nwatchers++;
 	if (w->any)
 		vp_debug("watch started: from the first event to come");
 	else
@@ -570,22 +590,9 @@ handle(void *cls, struct MHD_Connection *c, const char *url,
 		*upload_size = 0;	/* GET bodies are ignored */
 		return MHD_YES;
 	}
-	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0) {
-		struct MHD_Response *r;
-		enum MHD_Result ret;
-
-		r = MHD_create_response_from_buffer(
-		    sizeof("Method Not Allowed\n") - 1,
-		    (void *)"Method Not Allowed\n", MHD_RESPMEM_PERSISTENT);
-		if (r == NULL)
-			return MHD_NO;
-		MHD_add_response_header(r, "Allow", "GET, HEAD");
-		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
-		    "text/plain; charset=utf-8");
-		ret = MHD_queue_response(c, MHD_HTTP_METHOD_NOT_ALLOWED, r);
-		MHD_destroy_response(r);
-		return ret;
-	}
+	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
+		return httpd_error_hdr(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+		    "Method Not Allowed", "Allow", "GET, HEAD");
 	if (strcmp(url, "/") == 0)
 		return httpd_reply(c, MHD_HTTP_OK, "text/html; charset=utf-8",
 		    viewer_html, strlen(viewer_html));
@@ -629,7 +636,7 @@ tick(void)
 }
 
 static const struct vp_opt options[] = {
-	VP_OPT("listen", VP_OPT_LISTEN, &opt.listen, "ADDR",
+	VP_OPT("listen", VP_OPT_LISTEN, &srv.listen, "ADDR",
 	    "Listen on ADDR: HOST:PORT, [IPv6]:PORT or :PORT (every "
 	    "interface); port 0 picks a free one.", .def = "127.0.0.1:8080"),
 	VP_OPT("max-events", VP_OPT_COUNT, &opt.max_events, "N",
@@ -643,9 +650,11 @@ static const struct vp_opt options[] = {
 	VP_OPT("page-size", VP_OPT_COUNT, &opt.page, "N",
 	    "Events in the last page (/api/v1/events).", .def = "50",
 	    .min = 1, .max = 100000000),
-	VP_OPT("max-connections", VP_OPT_INT, &opt.max_conn, "N",
-	    "Connections served at once, watchers included.", .def = "1024",
-	    .min = 1, .max = 65536),
+	VP_OPT("max-watchers", VP_OPT_INT, &opt.max_watchers, "N",
+	    "Watch streams at once; more get 503, so the other requests "
+	    "keep room.", .def = "512", .min = 1, .max = 65536),
+	HTTPD_LIMIT_OPTS(srv, "1024", "60s", "50"),
+	HTTPD_AUTH_OPTS(srv, "basic-auth-file"),
 	VP_OPT("threads", VP_OPT_INT, &opt.threads, "N",
 	    "Server threads.", .def = "2", .min = 1, .max = 64),
 	VP_OPT("watch-timeout", VP_OPT_DURATION, &opt.watch_ms, "DURATION",
@@ -666,7 +675,7 @@ static const struct vp_cmd cmd = {
 int
 main(int argc, char **argv)
 {
-	struct MHD_OptionItem mopts[4];
+	struct MHD_OptionItem mopts[2];
 	struct MHD_Daemon *d;
 	pthread_t rt;
 	sigset_t block, old;
@@ -674,24 +683,23 @@ main(int argc, char **argv)
 	int64_t deadline;
 
 	vp_opt_parse(&cmd, argc, argv);
+	httpd_load(&srv);
 	ring = vp_xmalloc(opt.max_events * sizeof(*ring));
 	if (opt.state)
 		state_load();
 
 	vp_signals_init();
-	mopts[0] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)opt.max_conn, NULL };
-	mopts[1] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE,
+	mopts[0] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE,
 	    (unsigned)opt.threads, NULL };
-	mopts[2] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
-	    60, NULL };
-	mopts[3] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
-	d = httpd_start(opt.listen, MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME,
-	    handle, NULL, mopts, err, sizeof(err));
+	mopts[1] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	srv.cb = handle;
+	srv.flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+	srv.opts = mopts;
+	d = httpd_start(&srv, err, sizeof(err));
 	if (d == NULL)
 		vp_die(VP_EXIT_TEMPFAIL, "--listen: %s", err);
-	vp_info("listening on %s (port %u), %zu event(s) kept", opt.listen,
-	    httpd_port(d), opt.max_events);
+	vp_info("listening on %s (port %u%s), %zu event(s) kept", srv.listen,
+	    httpd_port(d), srv.cert ? ", HTTPS" : "", opt.max_events);
 
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);
@@ -720,7 +728,7 @@ main(int argc, char **argv)
 		wake_all();
 		nanosleep(&ts, NULL);
 	}
-	MHD_stop_daemon(d);
+	httpd_stop(d);
 	pthread_mutex_lock(&lock);
 	/* leave exactly the kept events behind (the rewrite is fsynced) */
 	if (state_fd >= 0)

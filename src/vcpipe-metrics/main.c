@@ -30,9 +30,13 @@
 #include "opt.h"
 #include "vp.h"
 
+static struct httpd_conf srv = {
+	.basic_opt = "--credentials-file",
+	.realm = "vcpipe-metrics",
+};
+
 static struct {
-	const char *dir, *listen, *cred;
-	char *user, *pass;
+	const char *dir;
 	time_t started;
 	char started_s[64];
 } M;
@@ -641,8 +645,6 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",
 		    vp_xstrdup("only GET\n"));
-	if (M.user && !httpd_basic_auth_ok(conn, M.user, M.pass))
-		return httpd_auth_fail(conn, "Restricted");
 	if (strcmp(url, "/stats") == 0)
 		return reply(conn, MHD_HTTP_OK,
 		    "application/json; charset=utf-8", render_stats());
@@ -655,16 +657,14 @@ handle(void *cls, struct MHD_Connection *conn, const char *url,
 }
 
 static const struct vp_opt options[] = {
-	VP_OPT("listen", VP_OPT_LISTEN, &M.listen, "ADDR",
+	VP_OPT("listen", VP_OPT_LISTEN, &srv.listen, "ADDR",
 	    "Listen on ADDR: HOST:PORT, [IPv6]:PORT or :PORT (every "
 	    "interface).", .flags = VP_OPT_REQUIRED),
 	VP_OPT("dir", VP_OPT_STRING, &M.dir, "RUNDIR",
 	    "vcpipe's run directory, where the counters are.",
 	    .flags = VP_OPT_REQUIRED),
-	VP_OPT("credentials-file", VP_OPT_STRING, &M.cred, "FILE",
-	    "Require Basic authentication with the user name and password "
-	    "in FILE (two lines, or a directory with username and password "
-	    "files)."),
+	HTTPD_AUTH_OPTS(srv, "credentials-file"),
+	HTTPD_LIMIT_OPTS(srv, "256", "10s", "20"),
 	VP_OPT_END
 };
 
@@ -682,19 +682,13 @@ static const struct vp_cmd cmd = {
 int
 main(int argc, char **argv)
 {
-	struct MHD_OptionItem mopts[] = {
-		{ MHD_OPTION_CONNECTION_TIMEOUT, 10, NULL },
-		{ MHD_OPTION_END, 0, NULL }
-	};
 	struct MHD_Daemon *d;
 	sigset_t set;
 	char err[512];
 	int sig;
 
 	vp_opt_parse(&cmd, argc, argv);
-	if (M.cred)
-		vp_load_credentials("--credentials-file", M.cred, NULL, NULL,
-		    &M.user, &M.pass);
+	httpd_load(&srv);
 	M.started = time(NULL);
 	vp_format_rfc3339(M.started, 0, M.started_s, sizeof(M.started_s));
 
@@ -704,14 +698,13 @@ main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
-	d = httpd_start(M.listen, 0, handle, NULL, mopts, err, sizeof(err));
+	srv.cb = handle;
+	d = httpd_start(&srv, err, sizeof(err));
 	if (d == NULL)
 		vp_die(VP_EXIT_TEMPFAIL, "--listen: %s", err);
-	vp_info("serving /stats and /metrics on http://%s (port %u)", M.listen,
-	    httpd_port(d));
+	vp_info("serving /stats and /metrics on %s://%s (port %u)",
+	    srv.cert ? "https" : "http", srv.listen, httpd_port(d));
 	sigwait(&set, &sig);
-	MHD_stop_daemon(d);
-	vp_free_secret(M.user);
-	vp_free_secret(M.pass);
+	httpd_stop(d);
 	return VP_EXIT_OK;
 }

@@ -27,11 +27,14 @@
 #define MAX_ORIGINS 16
 #define MAX_HEADERS 64
 
+static struct httpd_conf srv = {
+	.basic_opt = "--basic-auth-file",
+	.realm = "webhook-source",
+};
+
 static struct {
-	const char *listen, *path, *authfile;
-	size_t max_body;
-	int max_conn;
-	int64_t timeout_ms, drain_ms;
+	const char *path;
+	int64_t drain_ms;
 	struct vp_strlist origins;
 	const char *rate;
 	long rate_n;		/* requests per minute; 0 = no limit */
@@ -39,7 +42,6 @@ static struct {
 	.rate = "*",
 };
 
-static char *auth_user, *auth_pass;
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 static atomic_int inflight;
 static atomic_int stopping;
@@ -305,13 +307,12 @@ handle(void *cls, struct MHD_Connection *c, const char *url,
 	(void)cls;
 	(void)version;
 	if (r == NULL) {
-		const char *cl;
 		int wait;
 
 		r = calloc(1, sizeof(*r));
 		if (r == NULL)
 			return MHD_NO;
-		r->body.max = opt.max_body;
+		r->body.max = srv.max_body;
 		*con_cls = r;
 		inflight++;
 		/* reject early: no body is read for a request we refuse */
@@ -319,46 +320,9 @@ handle(void *cls, struct MHD_Connection *c, const char *url,
 			return reject(c, MHD_HTTP_NOT_FOUND, "404 page not found");
 		if (strcmp(method, "POST") != 0 &&
 		    strcmp(method, "OPTIONS") != 0) {
-			struct MHD_Response *resp;
-			enum MHD_Result ret;
-
-			resp = MHD_create_response_from_buffer(
-			    sizeof("Method Not Allowed\n") - 1,
-			    (void *)"Method Not Allowed\n",
-			    MHD_RESPMEM_PERSISTENT);
-			if (resp == NULL)
-				return MHD_NO;
-			MHD_add_response_header(resp, "Allow", "POST, OPTIONS");
-			MHD_add_response_header(resp,
-			    MHD_HTTP_HEADER_CONTENT_TYPE,
-			    "text/plain; charset=utf-8");
 			rejected++;
-			ret = MHD_queue_response(c,
-			    MHD_HTTP_METHOD_NOT_ALLOWED, resp);
-			MHD_destroy_response(resp);
-			return ret;
-		}
-		if (auth_user && !httpd_basic_auth_ok(c, auth_user, auth_pass)) {
-			struct MHD_Response *resp;
-			enum MHD_Result ret;
-
-			resp = MHD_create_response_from_buffer(
-			    sizeof("Unauthorized\n") - 1,
-			    (void *)"Unauthorized\n", MHD_RESPMEM_PERSISTENT);
-			if (resp == NULL)
-				return MHD_NO;
-			MHD_add_response_header(resp, "WWW-Authenticate",
-			    "Basic realm=\"webhook-source\", charset=\"UTF-8\"");
-			MHD_add_response_header(resp,
-			    MHD_HTTP_HEADER_CONTENT_TYPE,
-			    "text/plain; charset=utf-8");
-			rejected++;
-			vp_info("%s %s: 401 bad or missing credentials", method,
-			    url);
-			ret = MHD_queue_response(c, MHD_HTTP_UNAUTHORIZED,
-			    resp);
-			MHD_destroy_response(resp);
-			return ret;
+			return httpd_error_hdr(c, MHD_HTTP_METHOD_NOT_ALLOWED,
+			    "Method Not Allowed", "Allow", "POST, OPTIONS");
 		}
 		if (stopping)
 			return httpd_error(c, MHD_HTTP_SERVICE_UNAVAILABLE,
@@ -366,33 +330,14 @@ handle(void *cls, struct MHD_Connection *c, const char *url,
 		if (strcmp(method, "OPTIONS") == 0)
 			return handshake(c);
 		if ((wait = rate_exceeded()) > 0) {
-			struct MHD_Response *resp;
-			enum MHD_Result ret;
 			char ra[16];
 
-			resp = MHD_create_response_from_buffer(
-			    sizeof("rate limit exceeded\n") - 1,
-			    (void *)"rate limit exceeded\n",
-			    MHD_RESPMEM_PERSISTENT);
-			if (resp == NULL)
-				return MHD_NO;
 			snprintf(ra, sizeof(ra), "%d", wait);
-			MHD_add_response_header(resp, "Retry-After", ra);
-			MHD_add_response_header(resp,
-			    MHD_HTTP_HEADER_CONTENT_TYPE,
-			    "text/plain; charset=utf-8");
 			rejected++;
 			vp_info("POST %s: 429 over --allowed-rate", url);
-			ret = MHD_queue_response(c, MHD_HTTP_TOO_MANY_REQUESTS,
-			    resp);
-			MHD_destroy_response(resp);
-			return ret;
+			return httpd_error_hdr(c, MHD_HTTP_TOO_MANY_REQUESTS,
+			    "rate limit exceeded", "Retry-After", ra);
 		}
-		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-		    "Content-Length");
-		if (cl && strtoull(cl, NULL, 10) > opt.max_body)
-			return reject(c, MHD_HTTP_CONTENT_TOO_LARGE,
-			    "request body too large");
 		return MHD_YES;
 	}
 	if (*upload_size > 0) {
@@ -457,25 +402,17 @@ rate_arg(void *dest, const char *v, char *err, size_t errlen)
 }
 
 static const struct vp_opt options[] = {
-	VP_OPT("listen", VP_OPT_LISTEN, &opt.listen, "ADDR",
+	VP_OPT("listen", VP_OPT_LISTEN, &srv.listen, "ADDR",
 	    "Listen on ADDR: HOST:PORT, [IPv6]:PORT or :PORT (every "
 	    "interface); port 0 picks a free one.", .def = "127.0.0.1:8080"),
 	VP_OPT("path", VP_OPT_CALL, &opt.path, "PATH",
 	    "The path events are POSTed to.", .def = "/webhook",
 	    .fn = path_arg),
-	VP_OPT("basic-auth-file", VP_OPT_STRING, &opt.authfile, "FILE",
-	    "Require Basic authentication with the user name and password "
-	    "in FILE (two lines, or a directory with username and password "
-	    "files)."),
-	VP_OPT("max-body", VP_OPT_SIZE, &opt.max_body, "SIZE",
+	HTTPD_AUTH_OPTS(srv, "basic-auth-file"),
+	VP_OPT("max-body", VP_OPT_SIZE, &srv.max_body, "SIZE",
 	    "Largest request body; larger ones get 413.", .def = "1m",
 	    .min = 1),
-	VP_OPT("max-connections", VP_OPT_INT, &opt.max_conn, "N",
-	    "Connections served at once.", .def = "64", .min = 1,
-	    .max = 65536),
-	VP_OPT("timeout", VP_OPT_DURATION, &opt.timeout_ms, "DURATION",
-	    "Idle time after which a connection is closed.", .def = "30s",
-	    .min = 1),
+	HTTPD_LIMIT_OPTS(srv, "64", "30s", "0"),
 	VP_OPT("drain-timeout", VP_OPT_DURATION, &opt.drain_ms, "DURATION",
 	    "On SIGTERM, how long requests in flight may finish.",
 	    .def = "10s"),
@@ -502,33 +439,25 @@ static const struct vp_cmd cmd = {
 int
 main(int argc, char **argv)
 {
-	struct MHD_OptionItem mopts[4];
 	struct MHD_Daemon *d;
 	char err[512];
 	int code = VP_EXIT_OK;
 	int64_t deadline;
 
 	vp_opt_parse(&cmd, argc, argv);
-	if (opt.authfile)
-		vp_load_credentials("--basic-auth-file", opt.authfile, NULL,
-		    NULL, &auth_user, &auth_pass);
+	httpd_load(&srv);
 
 	vp_signals_init();
-	mopts[0] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT,
-	    (unsigned)opt.max_conn, NULL };
-	mopts[1] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT,
-	    (intptr_t)((opt.timeout_ms + 999) / 1000), NULL };
-	mopts[2] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED,
-	    (intptr_t)completed, NULL };
-	mopts[3] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	srv.cb = handle;
+	srv.completed = completed;
 	/* a thread per connection: a connection blocked on a full pipe
 	 * holds only itself, and the pipe's pressure reaches its sender */
-	d = httpd_start(opt.listen, MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC,
-	    handle, NULL, mopts, err, sizeof(err));
+	srv.flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC;
+	d = httpd_start(&srv, err, sizeof(err));
 	if (d == NULL)
 		vp_die(VP_EXIT_TEMPFAIL, "--listen: %s", err);
-	vp_info("listening on %s (port %u), path %s", opt.listen,
-	    httpd_port(d), opt.path);
+	vp_info("listening on %s (port %u%s), path %s", srv.listen,
+	    httpd_port(d), srv.cert ? ", HTTPS" : "", opt.path);
 
 	while (!vp_stop_requested)
 		vp_sleep_ms(1000);
@@ -545,15 +474,13 @@ main(int argc, char **argv)
 	if (inflight > 0)
 		vp_warn("drain: %d request(s) still in flight after %lld ms",
 		    (int)inflight, (long long)opt.drain_ms);
-	MHD_stop_daemon(d);
+	httpd_stop(d);
 	vp_info("stopped: %lu event(s) accepted, %lu request(s) rejected",
 	    (unsigned long)accepted, (unsigned long)rejected);
 	if (out_failed)
 		code = VP_EXIT_IOERR;
 	if (vp_close_stdout() != 0 && code == VP_EXIT_OK)
 		code = VP_EXIT_IOERR;
-	vp_free_secret(auth_user);
-	vp_free_secret(auth_pass);
 	free(opt.origins.v);
 	return code;
 }
