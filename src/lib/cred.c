@@ -2,6 +2,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "opt.h"
@@ -29,12 +31,29 @@ vp_free_secret(char *s)
 	free(s);
 }
 
+void
+vp_secret_guard(void)
+{
+	static const struct rlimit none = { 0, 0 };
+
+	/*
+	 * Not dumpable: no core file (unless fs.suid_dumpable=2 asks for
+	 * root-only ones), and other processes of this user cannot read our
+	 * memory or /proc/PID/environ.  RLIMIT_CORE 0 as well, for a
+	 * core_pattern pipe that honours it (systemd-coredump does).
+	 */
+	(void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+	(void)setrlimit(RLIMIT_CORE, &none);
+}
+
 /* A one-line secret: NULL with *bad 0 when unreadable, 1 when empty. */
 static char *
 read_secret(const char *path, int *bad, char *err, size_t errlen)
 {
-	char *s = vp_read_file(path, SECRET_MAX, NULL);
+	char *s;
 
+	vp_secret_guard();
+	s = vp_read_file(path, SECRET_MAX, NULL);
 	*bad = 0;
 	if (s == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -65,6 +84,7 @@ vp_read_credentials(const char *path, const char *user_env,
 	struct stat st;
 	int bad = 0;
 
+	vp_secret_guard();
 	*user = *pass = NULL;
 	if (path == NULL) {
 		const char *u = user_env ? getenv(user_env) : NULL;

@@ -47,6 +47,14 @@ void vp_log_init(const char *progname);
 int vp_log_set_level(const char *name);	/* -1 when the name is unknown */
 void vp_log_set_json(int on);
 int vp_log_enabled(enum vp_level lvl);
+/* The level and format set (to pass on to programs this one starts). */
+const char *vp_log_level_name(void);
+int vp_log_json(void);
+/*
+ * Name what every message is about: text lines get "[value] " before the
+ * message, JSON objects a "key":"value" member (bin/vcpipe's pipelines).
+ */
+void vp_log_set_tag(const char *key, const char *value);
 void vp_log(enum vp_level lvl, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void vp_vlog(enum vp_level lvl, const char *fmt, va_list ap);
@@ -134,6 +142,13 @@ int vp_read_credentials(const char *path, const char *user_env,
 char *vp_read_secret_file(const char *path, char *err, size_t errlen);
 /* Overwrite and free a secret. */
 void vp_free_secret(char *s);
+/*
+ * This process is about to hold a secret: no core dump, no ptrace or
+ * /proc/PID/mem by other processes of the same user (PR_SET_DUMPABLE 0,
+ * RLIMIT_CORE 0). Every reader of secrets in src/lib calls it first; a
+ * program that reads one by other means calls it itself.
+ */
+void vp_secret_guard(void);
 
 /* ---- time --------------------------------------------------------------- */
 

@@ -30,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -731,7 +730,7 @@ eb_creds_load(struct eb_creds *c, const struct eb_creds_opts *o, char *err,
 	memset(c, 0, sizeof(*c));
 	memset(&ch, 0, sizeof(ch));
 	/* a core dump would hold the keys */
-	prctl(PR_SET_DUMPABLE, 0);
+	vp_secret_guard();
 	/* reference-counted: the sink's own init and cleanup still pair up */
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	ch.o = o;
