@@ -10,6 +10,7 @@
 const char *vp_progname = "vcpipe";
 static enum vp_level min_level = VP_INFO;
 static int json_mode;
+static const char *tag_key, *tag_val;	/* vp_log_set_tag */
 
 static const char *level_names[] = { "debug", "info", "warn", "error" };
 
@@ -36,6 +37,25 @@ void
 vp_log_set_json(int on)
 {
 	json_mode = on;
+}
+
+const char *
+vp_log_level_name(void)
+{
+	return level_names[min_level];
+}
+
+int
+vp_log_json(void)
+{
+	return json_mode;
+}
+
+void
+vp_log_set_tag(const char *key, const char *value)
+{
+	tag_key = key;
+	tag_val = value;
 }
 
 int
@@ -84,16 +104,25 @@ vp_vlog(enum vp_level lvl, const char *fmt, va_list ap)
 		vp_buf_printf(&b, "{\"time\":\"%s\",\"level\":\"%s\",\"program\":\"",
 		    ts, level_names[lvl]);
 		json_escape(&b, vp_progname);
+		if (tag_key) {
+			vp_buf_append(&b, "\",\"", 3);
+			json_escape(&b, tag_key);
+			vp_buf_append(&b, "\":\"", 3);
+			json_escape(&b, tag_val);
+		}
 		vp_buf_append(&b, "\",\"msg\":\"", 9);
 		json_escape(&b, msg);
 		vp_buf_append(&b, "\"}\n", 3);
 	} else {
 		/* errors keep the plain "prog: where: what" shape */
 		if (lvl == VP_ERROR)
-			vp_buf_printf(&b, "%s: %s\n", vp_progname, msg);
+			vp_buf_printf(&b, "%s: %s%s%s%s\n", vp_progname,
+			    tag_key ? "[" : "", tag_key ? tag_val : "",
+			    tag_key ? "] " : "", msg);
 		else
-			vp_buf_printf(&b, "%s: %s: %s\n", vp_progname,
-			    level_names[lvl], msg);
+			vp_buf_printf(&b, "%s: %s: %s%s%s%s\n", vp_progname,
+			    level_names[lvl], tag_key ? "[" : "",
+			    tag_key ? tag_val : "", tag_key ? "] " : "", msg);
 	}
 	if (b.data) {
 		/* one write per line so stages sharing stderr do not interleave */
