@@ -1,0 +1,604 @@
+/*
+ * vcpipe-group: run one pipeline of vcpipe's plan once, as a process group
+ * of its own, and say how each stage ended.
+ *
+ * bin/vcpipe starts one per pipeline and restarts it when it exits; this
+ * program is the part of the supervisor that needs C:
+ *
+ *   - the stages are its children, joined by pipes, all in its process
+ *     group (the group's id is this program's pid);
+ *   - each stage gets PR_SET_PDEATHSIG SIGTERM before exec, and this
+ *     program gets it too (relative to vcpipe, --parent): SIGKILL of
+ *     vcpipe stops the pipeline, SIGKILL of this program stops its stages;
+ *   - it waits for every stage and writes DIR/exit: the stage that ended
+ *     the run and its code first, then every stage in the order it ended
+ *     (128+N for signal N, 127/126 when it could not be run), and exits
+ *     with the first code;
+ *   - each stage's standard error comes through a pipe of its own and is
+ *     passed on line by line, tagged with the pipeline's name.
+ *
+ * Stopping (SIGTERM, SIGINT or SIGHUP, or vcpipe's death): the first stage
+ * (the source) is told first, so what is already in the pipes is
+ * delivered; what still runs after --stop-timeout gets SIGTERM, and
+ * SIGKILL after as long again.  A stage that fails stops the stages
+ * before it at once (their output has nowhere to go); the stages after it
+ * read to the end of what they were given first.
+ *
+ * With --exec the only stage replaces this program (vcpipe-metrics): same
+ * process group and parent-death rule, no process in between.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "opt.h"
+#include "vp.h"
+
+#define MAX_STAGES 16
+#define LOG_LINE_MAX 65536	/* a longer stderr line is passed on in pieces */
+
+struct stage {
+	char *name;
+	char **argv;
+	pid_t pid;		/* 0: never started */
+	int done;
+	int code;		/* when done */
+	int errfd;		/* its stderr, -1 once closed */
+	struct vp_buf line;	/* a partial stderr line */
+};
+
+static struct {
+	int parent;
+	int64_t stop_ms;
+	int exec, notify;
+	const char *dir, *name;
+	struct stage st[MAX_STAGES];
+	int n;
+	/* the run */
+	int started;		/* stages forked */
+	int cause;		/* index of the stage that ended the run, or -1 */
+	int stop_sig;		/* the stop signal received, or 0 */
+	int phase;		/* 0 running, 1 draining, 2 all told, 3 killed */
+	int64_t deadline;	/* of the current phase, monotonic ms */
+	struct vp_buf order;	/* "NAME CODE\n" as stages ended */
+} G = { .cause = -1 };
+
+static const struct vp_opt options[] = {
+	VP_OPT("parent", VP_OPT_INT, &G.parent, "PID",
+	    "Stop when process PID (vcpipe) is gone.", .min = 1,
+	    .max = 2147483647),
+	VP_OPT("stop-timeout", VP_OPT_DURATION, &G.stop_ms, "DURATION",
+	    "How long a stopping pipeline drains before its stages get "
+	    "SIGTERM, and again before SIGKILL.", .def = "10s", .min = 0),
+	VP_OPT("notify", VP_OPT_FLAG, &G.notify, NULL,
+	    "Send SIGUSR1 to --parent once every stage runs."),
+	VP_OPT("exec", VP_OPT_FLAG, &G.exec, NULL,
+	    "Run the only stage in place of this program."),
+	VP_OPT_END
+};
+
+static void check(void);
+
+static const struct vp_cmd cmd = {
+	.name = "vcpipe-group",
+	.about = "Run the stages in DIR/stages (written by vcpipe-yaml) as one "
+	    "process group joined by pipes, pass on their logs tagged with "
+	    "the pipeline's name, and write how each ended to DIR/exit. "
+	    "bin/vcpipe runs it; see vcpipe(1).",
+	.see = "vcpipe(1)",
+	.args = "DIR",
+	.min_args = 1,
+	.max_args = 1,
+	.opts = options,
+	.check = check,
+};
+
+static void
+check(void)
+{
+	if (G.notify && G.parent == 0)
+		vp_usage_error("--notify needs --parent");
+}
+
+/* ---- the stages file ----------------------------------------------------- */
+
+/*
+ * DIR/stages: for each stage its name, the number of words and the words,
+ * each ended by a NUL (vcpipe-yaml's plan.c writes it).  Words are taken
+ * as they are: nothing here is parsed by a shell.
+ */
+static void
+read_stages(const char *dir)
+{
+	char path[4096], *s, *p, *end;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/stages", dir);
+	if ((s = vp_read_file(path, 64 << 20, &len)) == NULL)
+		vp_die(VP_EXIT_NOINPUT, "%s: %s", path, strerror(errno));
+	p = s;
+	end = s + len;
+	while (p < end) {
+		struct stage *st;
+		char *num, *e;
+		long n;
+
+		if (G.n == MAX_STAGES)
+			vp_die(VP_EXIT_DATAERR, "%s: more than %d stages", path,
+			    MAX_STAGES);
+		st = &G.st[G.n];
+		st->name = p;
+		p += strlen(p) + 1;
+		num = p;
+		if (p >= end || *st->name == '\0')
+			goto bad;
+		p += strlen(p) + 1;
+		n = strtol(num, &e, 10);
+		if (*e != '\0' || n < 1 || n > 100000 || p > end)
+			goto bad;
+		st->argv = vp_xmalloc(((size_t)n + 1) * sizeof(char *));
+		for (long i = 0; i < n; i++) {
+			if (p >= end)
+				goto bad;
+			st->argv[i] = p;
+			p += strlen(p) + 1;
+		}
+		st->argv[n] = NULL;
+		st->errfd = -1;
+		G.n++;
+	}
+	if (G.n == 0)
+		goto bad;
+	return;
+bad:
+	vp_die(VP_EXIT_DATAERR, "%s: not a stages file", path);
+}
+
+/* ---- logs ------------------------------------------------------------------ */
+
+static void
+write_err(const char *p, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(STDERR_FILENO, p, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;		/* nowhere to log: keep running */
+		p += w;
+		n -= (size_t)w;
+	}
+}
+
+static void
+json_escape(struct vp_buf *b, const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\')
+			vp_buf_printf(b, "\\%c", c);
+		else if (c < 0x20)
+			vp_buf_printf(b, "\\u%04x", c);
+		else
+			vp_buf_append(b, &s[i], 1);
+	}
+}
+
+/*
+ * One line of a stage's stderr, tagged: "[pipeline] line" as text; with
+ * --log-json a stage's JSON object gets a "pipeline" member first, and
+ * anything else (jq's messages) becomes an error object of its own.
+ */
+static void
+pass_line(const char *s, size_t n)
+{
+	struct vp_buf b = { 0 };
+
+	if (vp_log_json()) {
+		vp_buf_append(&b, "{\"pipeline\":\"", 13);
+		json_escape(&b, G.name, strlen(G.name));
+		if (n > 1 && s[0] == '{' && s[n - 1] == '}') {
+			vp_buf_append(&b, "\",", 2);
+			vp_buf_append(&b, s + 1, n - 1);
+		} else {
+			vp_buf_append(&b, "\",\"level\":\"error\",\"msg\":\"",
+			    25);
+			json_escape(&b, s, n);
+			vp_buf_append(&b, "\"}", 2);
+		}
+	} else {
+		vp_buf_printf(&b, "[%s] ", G.name);
+		vp_buf_append(&b, s, n);
+	}
+	vp_buf_append(&b, "\n", 1);
+	write_err(b.data, b.len);
+	vp_buf_free(&b);
+}
+
+/* Read what a stage wrote to stderr; pass on whole lines. */
+static void
+drain_err(struct stage *st)
+{
+	char buf[8192];
+
+	for (;;) {
+		ssize_t r = read(st->errfd, buf, sizeof(buf));
+		char *nl;
+		size_t off = 0;
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			return;
+		if (r <= 0) {
+			if (st->line.len > 0)
+				pass_line(st->line.data, st->line.len);
+			vp_buf_reset(&st->line);
+			close(st->errfd);
+			st->errfd = -1;
+			return;
+		}
+		while ((nl = memchr(buf + off, '\n', (size_t)r - off))) {
+			size_t k = (size_t)(nl - (buf + off));
+
+			if (st->line.len > 0) {
+				vp_buf_append(&st->line, buf + off, k);
+				pass_line(st->line.data, st->line.len);
+				vp_buf_reset(&st->line);
+			} else {
+				pass_line(buf + off, k);
+			}
+			off += k + 1;
+		}
+		vp_buf_append(&st->line, buf + off, (size_t)r - off);
+		if (st->line.len >= LOG_LINE_MAX) {
+			pass_line(st->line.data, st->line.len);
+			vp_buf_reset(&st->line);
+		}
+	}
+}
+
+/* ---- starting ------------------------------------------------------------ */
+
+static void
+child_signals(void)
+{
+	sigset_t none;
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (int s = 1; s < NSIG; s++)
+		(void)sigaction(s, &sa, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+/* The stage's end of things; never returns. */
+static void
+child(struct stage *st, int in, int out, int err, int report, pid_t leader)
+{
+	int e;
+
+	/* stop with the group's leader, even if it is SIGKILLed */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) != 0 ||
+	    getppid() != leader)
+		_exit(VP_EXIT_TEMPFAIL);
+	child_signals();
+	if ((in != STDIN_FILENO && dup2(in, STDIN_FILENO) < 0) ||
+	    (out != STDOUT_FILENO && dup2(out, STDOUT_FILENO) < 0) ||
+	    dup2(err, STDERR_FILENO) < 0)
+		e = errno;
+	else {
+		execvp(st->argv[0], st->argv);
+		e = errno;
+	}
+	/* the leader reads why on the close-on-exec report pipe */
+	(void)!write(report, &e, sizeof(e));
+	_exit(e == ENOENT ? 127 : 126);
+}
+
+static void stop_upstream(int i);
+
+/*
+ * Start stage i: its stdin is the previous stage's output (or /dev/null),
+ * its stdout the next stage's input (or ours for the last).  Returns 0, or
+ * -1 when it could not be run (the reason logged).
+ */
+static int
+start(int i, int in, int out)
+{
+	struct stage *st = &G.st[i];
+	int errp[2], rep[2], e;
+	ssize_t r;
+
+	if (pipe2(errp, O_CLOEXEC) != 0 || pipe2(rep, O_CLOEXEC) != 0)
+		vp_die(VP_EXIT_TEMPFAIL, "pipe: %s", strerror(errno));
+	st->pid = fork();
+	if (st->pid < 0)
+		vp_die(VP_EXIT_TEMPFAIL, "fork: %s", strerror(errno));
+	if (st->pid == 0)
+		child(st, in, out, errp[1], rep[1], getppid());
+	close(errp[1]);
+	close(rep[1]);
+	st->errfd = errp[0];
+	(void)fcntl(st->errfd, F_SETFL, O_NONBLOCK);
+	do
+		r = read(rep[0], &e, sizeof(e));
+	while (r < 0 && errno == EINTR);
+	close(rep[0]);
+	if (r == (ssize_t)sizeof(e)) {
+		vp_error("cannot run %s (%s): %s", st->name, st->argv[0],
+		    strerror(e));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+start_all(void)
+{
+	int in, p[2] = { -1, -1 };
+
+	if ((in = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0)
+		vp_die(VP_EXIT_TEMPFAIL, "/dev/null: %s", strerror(errno));
+	for (int i = 0; i < G.n; i++) {
+		int last = i == G.n - 1, rc;
+
+		if (!last && pipe2(p, O_CLOEXEC) != 0)
+			vp_die(VP_EXIT_TEMPFAIL, "pipe: %s", strerror(errno));
+		rc = start(i, in, last ? STDOUT_FILENO : p[1]);
+		close(in);
+		if (!last)
+			close(p[1]);
+		in = p[0];
+		G.started = i + 1;
+		if (rc != 0) {
+			if (!last)
+				close(in);
+			/* its child exits 127 or 126; the rest never start */
+			G.cause = i;
+			stop_upstream(i);
+			return;
+		}
+		vp_debug("%s started: pid %ld", G.st[i].name,
+		    (long)G.st[i].pid);
+	}
+}
+
+/* DIR/pids: "NAME PID" for each stage, replaced whole. */
+static void
+write_pids(void)
+{
+	struct vp_buf b = { 0 };
+	char path[4096];
+
+	for (int i = 0; i < G.started; i++)
+		vp_buf_printf(&b, "%s %ld\n", G.st[i].name, (long)G.st[i].pid);
+	snprintf(path, sizeof(path), "%s/pids", G.dir);
+	if (vp_write_file_atomic(path, b.data, b.len) != 0)
+		vp_warn("%s: %s", path, strerror(errno));
+	vp_buf_free(&b);
+}
+
+/* ---- stopping ------------------------------------------------------------ */
+
+static void
+tell(int i, int sig)
+{
+	if (G.st[i].pid > 0 && !G.st[i].done)
+		(void)kill(G.st[i].pid, sig);
+}
+
+static void
+stop_upstream(int i)
+{
+	for (int k = 0; k < i && k < G.started; k++)
+		tell(k, SIGTERM);
+	/* the stages after i read what they have and end; or else: */
+	if (G.phase == 0) {
+		G.phase = 1;
+		G.deadline = vp_now_ms() + G.stop_ms;
+	}
+}
+
+static void
+stop_request(int sig)
+{
+	if (G.stop_sig)
+		return;
+	G.stop_sig = sig;
+	vp_debug("stopping (signal %d): the source first", sig);
+	if (G.phase == 0) {
+		tell(0, SIGTERM);
+		G.phase = 1;
+		G.deadline = vp_now_ms() + G.stop_ms;
+	}
+}
+
+/* The deadline of the current phase has passed: the next, harder step. */
+static void
+escalate(void)
+{
+	int sig = G.phase == 1 ? SIGTERM : SIGKILL;
+
+	for (int i = 0; i < G.started; i++)
+		if (G.st[i].pid > 0 && !G.st[i].done) {
+			vp_warn("%s still runs after %lld ms: %s", G.st[i].name,
+			    (long long)G.stop_ms,
+			    sig == SIGTERM ? "SIGTERM" : "SIGKILL");
+			tell(i, sig);
+		}
+	G.phase++;
+	G.deadline = vp_now_ms() + G.stop_ms;
+}
+
+/* ---- waiting ------------------------------------------------------------- */
+
+static void
+reaped(pid_t pid, int status)
+{
+	for (int i = 0; i < G.started; i++) {
+		struct stage *st = &G.st[i];
+
+		if (st->pid != pid || st->done)
+			continue;
+		st->done = 1;
+		st->code = WIFEXITED(status) ? WEXITSTATUS(status) :
+		    WIFSIGNALED(status) ? 128 + WTERMSIG(status) : 70;
+		vp_buf_printf(&G.order, "%s %d\n", st->name, st->code);
+		vp_debug("%s exited with %d", st->name, st->code);
+		if (st->code != 0 && G.cause < 0 && !G.stop_sig) {
+			G.cause = i;
+			stop_upstream(i);
+		}
+		return;
+	}
+}
+
+static int
+all_done(void)
+{
+	for (int i = 0; i < G.started; i++)
+		if (!G.st[i].done)
+			return 0;
+	return 1;
+}
+
+static int
+run(int sfd)
+{
+	struct pollfd pfd[MAX_STAGES + 1];
+	struct signalfd_siginfo si;
+	int code;
+
+	while (!all_done()) {
+		int nfd = 0, timeout = -1;
+
+		pfd[nfd++] = (struct pollfd){ sfd, POLLIN, 0 };
+		for (int i = 0; i < G.started; i++)
+			if (G.st[i].errfd >= 0)
+				pfd[nfd++] = (struct pollfd){ G.st[i].errfd,
+				    POLLIN, 0 };
+		if (G.phase > 0 && G.phase < 3) {
+			int64_t left = G.deadline - vp_now_ms();
+			timeout = left < 0 ? 0 : left > 3600000 ? 3600000 :
+			    (int)left;
+		}
+		if (poll(pfd, (nfds_t)nfd, timeout) < 0 && errno != EINTR)
+			vp_die(VP_EXIT_SOFTWARE, "poll: %s", strerror(errno));
+		for (int i = 0; i < G.started; i++)
+			if (G.st[i].errfd >= 0)
+				drain_err(&G.st[i]);
+		while (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+			if (si.ssi_signo == SIGCHLD) {
+				pid_t pid;
+				int status;
+
+				while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+					reaped(pid, status);
+			} else {
+				stop_request((int)si.ssi_signo);
+			}
+		}
+		if (G.phase > 0 && G.phase < 3 && vp_now_ms() >= G.deadline)
+			escalate();
+	}
+	/* what the stages wrote last (a grandchild may hold a pipe: no wait) */
+	for (int i = 0; i < G.started; i++)
+		if (G.st[i].errfd >= 0) {
+			drain_err(&G.st[i]);
+			if (G.st[i].errfd >= 0) {
+				if (G.st[i].line.len > 0)
+					pass_line(G.st[i].line.data,
+					    G.st[i].line.len);
+				close(G.st[i].errfd);
+				G.st[i].errfd = -1;
+			}
+		}
+	if (G.cause >= 0)
+		code = G.st[G.cause].code;
+	else
+		code = G.stop_sig ? 128 + G.stop_sig : 0;
+	return code;
+}
+
+/* DIR/exit: "STAGE CODE" of what ended the run, then every stage. */
+static void
+write_exit(int code)
+{
+	struct vp_buf b = { 0 };
+	char path[4096];
+
+	if (G.cause >= 0)
+		vp_buf_printf(&b, "%s %d\n", G.st[G.cause].name, code);
+	else
+		vp_buf_printf(&b, "%s %d\n", G.stop_sig ? "signal" : "-",
+		    code);
+	if (G.order.len)
+		vp_buf_append(&b, G.order.data, G.order.len);
+	snprintf(path, sizeof(path), "%s/exit", G.dir);
+	if (vp_write_file_atomic(path, b.data, b.len) != 0)
+		vp_warn("%s: %s", path, strerror(errno));
+	vp_buf_free(&b);
+}
+
+int
+main(int argc, char **argv)
+{
+	sigset_t set;
+	int sfd, code;
+	char path[4096];
+	const char *slash;
+
+	vp_opt_parse(&cmd, argc, argv);
+	G.dir = argv[1];
+	slash = strrchr(G.dir, '/');
+	G.name = slash && slash[1] ? slash + 1 : G.dir;
+	/* the group is ours: vcpipe signals it as one */
+	(void)setpgid(0, 0);
+	if (G.parent && (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) != 0 ||
+	    getppid() != G.parent))
+		return 128 + SIGTERM;	/* vcpipe is already gone */
+	read_stages(G.dir);
+	if (G.exec) {
+		if (G.n != 1)
+			vp_die(VP_EXIT_USAGE, "--exec: %s/stages has %d stages, "
+			    "not one", G.dir, G.n);
+		child_signals();
+		execvp(G.st[0].argv[0], G.st[0].argv);
+		vp_die(errno == ENOENT ? 127 : 126, "cannot run %s (%s): %s",
+		    G.st[0].name, G.st[0].argv[0], strerror(errno));
+	}
+	vp_progname = "vcpipe";
+	vp_log_set_tag("pipeline", G.name);
+	snprintf(path, sizeof(path), "%s/exit", G.dir);
+	(void)unlink(path);
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	if ((sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) < 0)
+		vp_die(VP_EXIT_SOFTWARE, "signalfd: %s", strerror(errno));
+	signal(SIGPIPE, SIG_IGN);
+
+	start_all();
+	write_pids();
+	if (G.notify && G.cause < 0)
+		(void)kill(G.parent, SIGUSR1);
+	code = run(sfd);
+	write_exit(code);
+	return code;
+}
