@@ -16,6 +16,7 @@
 
 #include "bound.h"
 #include "opt.h"
+#include "plan.h"
 #include "schema.h"
 #include "vp.h"
 
@@ -712,8 +713,34 @@ load(struct ctx *c, FILE *fp)
 }
 
 static struct {
-	int raw, positions, check;
-} opt;
+	int raw, positions, check, dry;
+	const char *plan, *state_dir, *tee_dir, *name;
+	long shard_i, shard_n;
+} opt = { .shard_n = 1 };
+
+/* --shard I/N with I < N: bin/vcpipe has resolved auto/N already */
+static int
+shard_arg(void *dest, const char *v, char *err, size_t errlen)
+{
+	char *e;
+	long i, n;
+
+	(void)dest;
+	errno = 0;
+	i = strtol(v, &e, 10);
+	if (e == v || *e != '/' || errno)
+		goto bad;
+	v = e + 1;
+	n = strtol(v, &e, 10);
+	if (e == v || *e != '\0' || errno || i < 0 || n < 1 || i >= n)
+		goto bad;
+	opt.shard_i = i;
+	opt.shard_n = n;
+	return 0;
+bad:
+	snprintf(err, errlen, "expected I/N with 0 <= I < N");
+	return -1;
+}
 
 static const struct vp_opt options[] = {
 	VP_OPT("raw", VP_OPT_FLAG, &opt.raw, NULL,
@@ -722,6 +749,20 @@ static const struct vp_opt options[] = {
 	    "Print {\"key.path\": \"LINE:COL\"} instead of the document."),
 	VP_OPT("check", VP_OPT_FLAG, &opt.check, NULL,
 	    "Print nothing; the exit status tells."),
+	VP_OPT("plan", VP_OPT_STRING, &opt.plan, "RUNDIR",
+	    "Write vcpipe's plan into RUNDIR: the stages of every pipeline, "
+	    "their secret files (0600) and restart policy."),
+	VP_OPT("dry-run", VP_OPT_FLAG, &opt.dry, NULL,
+	    "Print the pipelines as shell commands, every word quoted."),
+	VP_OPT("state-dir", VP_OPT_STRING, &opt.state_dir, "DIR",
+	    "Checkpoints and dead-letter files in DIR (vcpipe --state-dir)."),
+	VP_OPT("tee-dir", VP_OPT_STRING, &opt.tee_dir, "DIR",
+	    "Copy each pipeline's streams into DIR (vcpipe --tee-dir)."),
+	VP_OPT("shard", VP_OPT_CALL, NULL, "I/N",
+	    "Only the vCenters of shard I of N (vcpipe --shard).",
+	    .fn = shard_arg),
+	VP_OPT("name", VP_OPT_STRING, &opt.name, "NAME",
+	    "Name messages as NAME's (bin/vcpipe passes vcpipe)."),
 	VP_OPT_END
 };
 
@@ -742,7 +783,7 @@ int
 main(int argc, char **argv)
 {
 	struct ctx c = { 0 };
-	enum { OUT_DOC, OUT_POS, OUT_NONE } out = OUT_DOC;
+	enum { OUT_DOC, OUT_POS } out = OUT_DOC;
 	yaml_node_t *root, *api;
 	json_t *j, *pos = NULL;
 	FILE *fp;
@@ -750,10 +791,13 @@ main(int argc, char **argv)
 	int native;
 
 	vp_opt_parse(&cmd, argc, argv);
-	if (opt.positions && opt.check)
-		vp_usage_error("give one of --positions and --check");
+	if (opt.positions + opt.check + opt.raw + opt.dry + !!opt.plan > 1)
+		vp_usage_error("give one of --positions, --raw, --check, "
+		    "--dry-run and --plan");
+	if (opt.name)
+		vp_progname = opt.name;
 	c.raw = opt.raw;
-	out = opt.positions ? OUT_POS : opt.check ? OUT_NONE : OUT_DOC;
+	out = opt.positions ? OUT_POS : OUT_DOC;
 	c.file = argv[1];
 	if (strcmp(c.file, "-") == 0)
 		fp = stdin;
@@ -791,7 +835,29 @@ main(int argc, char **argv)
 		json_decref(j);
 		return VP_EXIT_CONFIG;
 	}
-	if (out != OUT_NONE) {
+	if (out == OUT_DOC && !c.raw && (opt.plan || opt.dry || opt.check)) {
+		struct plan_opts po = {
+			.mode = opt.plan ? PLAN_RUN : opt.dry ? PLAN_DRY :
+			    PLAN_CHECK,
+			.file = c.file,
+			.run_dir = opt.plan ? opt.plan : "$RUN",
+			.state_dir = opt.state_dir,
+			.tee_dir = opt.tee_dir,
+			.shard_i = opt.shard_i,
+			.shard_n = opt.shard_n,
+		};
+		int rc;
+
+		/* a process that reads passwords: no core dump of it */
+		if (po.mode == PLAN_RUN)
+			vp_secret_guard();
+		rc = plan_write(j, &po);
+		json_decref(j);
+		if (rc != 0)
+			return rc;
+		return vp_close_stdout() == 0 ? VP_EXIT_OK : VP_EXIT_IOERR;
+	}
+	{
 		s = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY |
 		    (out == OUT_POS ? JSON_SORT_KEYS : JSON_PRESERVE_ORDER));
 		if (s == NULL)
