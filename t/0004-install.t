@@ -15,7 +15,7 @@ if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$VP_BUILDDIR" install \
 	not_ok "make install prefix=DIR"; sed 's/^/# /' "$T/install.out" >&2; fi
 ls "$I/bin" | sort | tr '\n' ' ' >"$T/bin"
 is "bindir: the programs and vcpipe" "ce-encode horizon-source sink-eventbridge sink-http stream-serve vc-source vcpipe webhook-source " "$(cat "$T/bin")"
-is "pkglibexecdir: the helpers" "vcpipe-metrics vcpipe-tap vcpipe-yaml " "$(ls "$I/libexec/vcpipe" | sort | tr '\n' ' ')"
+is "pkglibexecdir: the helpers" "vcpipe-group vcpipe-metrics vcpipe-tap vcpipe-yaml " "$(ls "$I/libexec/vcpipe" | sort | tr '\n' ' ')"
 is "the installed vcpipe names its helper directory" "helper_dir='$I/libexec/vcpipe'" "$(grep '^helper_dir=' "$I/bin/vcpipe")"
 # PATH: the installed bindir and the system, no build tree
 jqdir=$(dirname "$(command -v jq)")
@@ -24,5 +24,5 @@ expect_exit "installed vcpipe --check finds vcpipe-yaml" 0 \
 env PATH="$I/bin:$jqdir:/usr/bin:/bin" vcpipe -config "$VP_SRCDIR/t/data/vcpipe-router-aws.yaml" \
 	--dry-run >"$T/plan" 2>&1 || true
 check "installed vcpipe plans the taps and the metrics server" \
-	sh -c "grep -q 'vcpipe-tap --stats' '$T/plan' && grep -q '^metrics: vcpipe-metrics' '$T/plan'"
+	sh -c "grep -q 'vcpipe-tap --stats' '$T/plan' && grep -q '^vcpipe-metrics --listen' '$T/plan'"
 done_testing

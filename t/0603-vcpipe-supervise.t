@@ -99,7 +99,7 @@ start_vcpipe() { # start_vcpipe [vcpipe args]
 stop_vcpipe() { kill -TERM "$VPID"; set +e; wait "$VPID"; VRC=$?; set -e; }
 delivered() { [ -f "$F/delivered" ] && sort -n -u "$F/delivered" | wc -l || echo 0; }
 has_delivered() { [ "$(delivered)" -ge "$1" ]; }
-pid_of() { cat "$U/pid.$1"; }
+pid_of() { awk -v s="$1" '$1 == s { print $2 }' "$U/pids"; }
 alive() { kill -0 "$1" 2>/dev/null; }
 
 # ---- run, kill -9 the sink mid-stream, nothing lost ----

@@ -76,7 +76,7 @@ running() { grep -q '"status":"running"' "$U/state.json"; }
 for stage in sink-http ce-encode vc-source tap-read sink-http tap-encoded; do
 	wait_for 30 running || break
 	sleep "$(od -An -N1 -tu1 /dev/urandom | awk '{ printf "%.2f", $1 / 100 }')"
-	kill -9 "$(cat "$U/pid.$stage")" 2>/dev/null || true
+	kill -9 "$(awk -v s="$stage" '$1 == s { print $2 }' "$U/pids")" 2>/dev/null || true
 	n=$((n + 1))
 	wait_for 30 grep -q "\"restarts\":$n," "$U/state.json" || break
 done

@@ -53,7 +53,7 @@ for i in 0 1 2; do
 done
 is "a 41st vCenter moves none of the 40" 0 "$moved"
 is "the webhook provider runs on ordinal 0 only" "1 0" \
-    "$(vcpipe --config "$T/c40.yaml" --dry-run --shard 0/3 | grep -c '^hook.out:') $(vcpipe --config "$T/c40.yaml" --dry-run --shard 1/3 | grep -c '^hook.out:' || true)"
+    "$(vcpipe --config "$T/c40.yaml" --dry-run --shard 0/3 | grep -c '^# pipeline hook.out$') $(vcpipe --config "$T/c40.yaml" --dry-run --shard 1/3 | grep -c '^# pipeline hook.out$' || true)"
 mkdir -p "$T/bin"
 printf '#!/bin/sh\necho vcpipe-collector-2\n' >"$T/bin/hostname"
 chmod +x "$T/bin/hostname"
