@@ -496,7 +496,7 @@ static const struct arg eventbridge_args[] = {
 	{ "--endpoint-url", A_STR, "endpointUrl", NULL, NULL },
 	{ "--checkpoint", A_FN, NULL, NULL, sink_checkpoint },
 	{ "--dlq", A_FN, NULL, NULL, sink_dlq },
-	{ "--max-retry-time", A_STR, "maxRetryTime", "10m", NULL },
+	RETRIES,
 	{ "--credentials-file", A_FN, NULL, NULL, aws_credentials },
 	ROW_END
 };
@@ -1008,6 +1008,13 @@ plan_write(json_t *cfg, const struct plan_opts *o)
 				u.dlq = vp_xstrdup(jstr(q, "deadLetterFile"));
 				u.dlq_run = 0;
 			}
+			if (strchr(u.ck, '\n') || strchr(u.dlq, '\n')) {
+				vp_error("%s: %s: a checkpoint or dead-letter "
+				    "path holds a line break", o->file, u.name);
+				unit_free(&u);
+				rc = VP_EXIT_CONFIG;
+				goto out;
+			}
 			build_stages(&u);
 			if (o->mode == PLAN_DRY) {
 				vp_buf_printf(&dry, "# pipeline %s\n", u.name);
@@ -1022,9 +1029,11 @@ plan_write(json_t *cfg, const struct plan_opts *o)
 					unit_free(&u);
 					goto out;
 				}
-				vp_buf_printf(&plan, "pipeline %s %s 1 %ld %ld\n",
+				/* the checkpoint last: the rest of the line */
+				vp_buf_printf(&plan, "pipeline %s %s 1 %ld %ld%s%s\n",
 				    u.name, u.sk->prog ? "null" : "stdout",
-				    cap_s, stop_s);
+				    cap_s, stop_s, u.sk->prog ? " " : "",
+				    u.sk->prog ? u.ck : "");
 			}
 			unit_free(&u);
 		}
