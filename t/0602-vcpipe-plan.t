@@ -27,7 +27,7 @@ check "Broker ref -> broker-ingress URL" grep -q -- \
 # encoding: binary makes ce-encode write binary mode; RouterConfig keeps the
 # router's CloudEvent type
 check "encoding: binary -> ce-encode --mode binary" grep -q -- \
-	'ce-encode --mode binary --type-style router' "$T/router-knative.plan"
+	'ce-encode --max-line-bytes 40m --reject "$RUN"/u/veba-demo-vc-01.veba-demo-knative/state.reject --mode binary --type-style router' "$T/router-knative.plan"
 # checkpoint: true keeps checkpoints in checkpointDir; false in the run dir
 check "checkpoint: true -> checkpointDir" grep -q -- \
 	'--checkpoint /var/local/checkpoints/veba-demo-vc-01.veba-demo-aws.checkpoint' "$T/router-aws.plan"

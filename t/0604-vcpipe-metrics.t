@@ -45,7 +45,7 @@ expect_exit "tap: --stats is required" 64 vcpipe-tap
 R=$T/run
 mkdir -p "$R/u/vc.a" "$R/u/vc.b"
 cat >"$R/units.json" <<JSON
-[{"unit":"vc.a","dir":"$R/u/vc.a","provider":"vc","providerType":"vcenter","providerAddress":"https://vc/sdk","processor":"a","processorType":"knative","address":"http://broker/","checkpoint":"$T/a.ck","dlq":"$T/a.dlq"},
+[{"unit":"vc.a","dir":"$R/u/vc.a","provider":"vc","providerType":"vcenter","providerAddress":"https://vc/sdk","processor":"a","processorType":"knative","address":"http://broker/","checkpoint":"$T/a.ck","dlq":"$T/a.dlq","reject":"$T/a.reject"},
  {"unit":"vc.b","dir":"$R/u/vc.b","provider":"vc","providerType":"vcenter","providerAddress":"https://vc/sdk","processor":"b","processorType":"openfaas","address":"http://gw:8080","checkpoint":"$T/b.ck","dlq":"$T/b.dlq"}]
 JSON
 echo '{"lines":10,"bytes":1000,"last":"2026-11-23T09:00:00Z","subjects":{}}' >"$R/u/vc.a/read.json"
@@ -54,6 +54,7 @@ echo '{"lines":9,"bytes":900,"last":"2026-11-23T09:00:01Z","subjects":{"VmPowere
 echo '{"status":"running","restarts":2,"delivered":4,"counted":"2026-11-23T08:59:00Z","lastExit":{"stage":"sink-http","code":137}}' >"$R/u/vc.a/state.json"
 echo '{"version":1,"source":"s","id":"i","time":"2026-11-23T09:00:00.5Z","key":42,"delivered":5,"updated":"2026-11-23T09:00:02Z","invocations":{"VmPoweredOnEvent":[5,1],"VmPoweredOffEvent":[3,0],"a<b>&\"c\"":[1,1]}}' >"$T/a.ck"
 printf '{"dead":1}\n{"dead":2}\n' >"$T/a.dlq"
+printf '{"line":1}\n{"line":2}\n{"line":3}\n' >"$T/a.reject"
 # b: its checkpoint is the one vcpipe already counted, so it adds nothing
 echo '{"status":"restarting","restarts":1,"delivered":7,"counted":"2026-11-23T09:00:03Z","lastExit":{"stage":"vc-source","code":75}}' >"$R/u/vc.b/state.json"
 echo '{"version":1,"source":"s","id":"j","time":"2026-11-23T09:00:00Z","delivered":7,"updated":"2026-11-23T09:00:03Z","invocations":{"VmPoweredOnEvent":[2,1]}}' >"$T/b.ck"
@@ -102,6 +103,7 @@ is "/metrics: encoded" 9 "$(m vcpipe_events_encoded_total vc.a)"
 is "/metrics: delivered = earlier runs + this run" 9 "$(m vcpipe_events_delivered_total vc.a)"
 is "/metrics: delivered not counted twice" 7 "$(m vcpipe_events_delivered_total vc.b)"
 is "/metrics: dead-lettered" 2 "$(m vcpipe_events_deadlettered_total vc.a)"
+is "/metrics: rejected (lines of the reject file)" 3 "$(m vcpipe_events_rejected_total vc.a)"
 is "/metrics: restarts" 2 "$(m vcpipe_restarts_total vc.a)"
 is "/metrics: last delivered event time" 1795424400.5 "$(m vcpipe_last_event_delivered_timestamp_seconds vc.a)"
 check "/metrics: per class" grep -q '^vcpipe_events_by_class_total{pipeline="vc.a",class="VmPoweredOnEvent"} 6$' "$T/metrics.txt"

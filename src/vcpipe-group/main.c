@@ -22,7 +22,8 @@
  * delivered; what still runs after --stop-timeout gets SIGTERM, and
  * SIGKILL after as long again.  A stage that fails stops the stages
  * before it at once (their output has nowhere to go); the stages after it
- * read to the end of what they were given first.
+ * read to the end of what they were given first, unless it was killed by
+ * a signal (its last line may be torn): then they are stopped at once too.
  *
  * With --exec the only stage replaces this program (vcpipe-metrics): same
  * process group and parent-death rule, no process in between.
@@ -460,6 +461,14 @@ reaped(pid_t pid, int status)
 		if (st->code != 0 && G.cause < 0 && !G.stop_sig) {
 			G.cause = i;
 			stop_upstream(i);
+			/*
+			 * Killed by a signal, it may have written half a line:
+			 * the stages after it stop too, before they read it as
+			 * an event (the checkpoint is before it; it comes again).
+			 */
+			if (WIFSIGNALED(status))
+				for (int k = i + 1; k < G.started; k++)
+					tell(k, SIGTERM);
 		}
 		return;
 	}

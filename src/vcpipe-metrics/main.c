@@ -94,7 +94,7 @@ jstr(json_t *o, const char *k)
 /* One unit's numbers, gathered from its files. */
 struct unit {
 	json_t *u, *read, *encoded, *ck, *state;
-	long long restarts, delivered, deadlettered, retried;
+	long long restarts, delivered, deadlettered, retried, rejected;
 	int has_retried;
 };
 
@@ -132,6 +132,9 @@ unit_load(struct unit *x, json_t *u)
 	else
 		x->deadlettered = count_lines(*jstr(u, "dlq") ?
 		    jstr(u, "dlq") : NULL);
+	/* lines ce-encode refused (vcpipe's --reject file) */
+	x->rejected = count_lines(*jstr(u, "reject") ? jstr(u, "reject") :
+	    NULL);
 	if (x->ck && (v = json_object_get(x->ck, "retried"))) {
 		x->has_retried = 1;
 		x->retried = jint(x->state, "retried") +
@@ -580,6 +583,9 @@ render_prometheus(void)
 	    x->delivered, 1);
 	PER_UNIT("vcpipe_events_deadlettered_total", "counter",
 	    "Events in the sink's dead-letter file.", x->deadlettered, 1);
+	PER_UNIT("vcpipe_events_rejected_total", "counter",
+	    "Lines ce-encode refused (kept in the pipeline's reject file).",
+	    x->rejected, 1);
 	PER_UNIT("vcpipe_events_retried_total", "counter",
 	    "Delivery retries, where the sink reports them.", x->retried,
 	    x->has_retried);

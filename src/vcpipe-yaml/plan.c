@@ -96,8 +96,8 @@ struct unit {
 	const struct provider_kind *pk;
 	const struct sink_kind *sk;
 	int keep;		/* checkpoints outlive vcpipe */
-	char *ck, *dlq;
-	size_t ck_run, dlq_run;	/* in the run directory: its prefix */
+	char *ck, *dlq, *rej;	/* checkpoint, dead letters, ce-encode's rejects */
+	size_t ck_run, dlq_run, rej_run;	/* in the run directory: its prefix */
 	struct stage st[MAX_STAGES];
 	int nst;
 	struct secret sec[MAX_SECRETS];
@@ -372,7 +372,21 @@ encode_style(struct unit *u)
 	return plain(t ? vp_xstrdup(t) : NULL);
 }
 
+static struct word
+encode_reject(struct unit *u)
+{
+	return (struct word){ vp_xstrdup(u->rej), u->rej_run };
+}
+
+/*
+ * Lines as long as vc-source writes (an event of up to 32 MiB of JSON:
+ * VIM_MAX_EVENT_JSON, a long fullFormattedMessage or EventEx argument
+ * list) and the CloudEvent around it; what ce-encode still refuses is
+ * kept in the reject file, counted in /metrics.
+ */
 static const struct arg encode_args[] = {
+	{ "--max-line-bytes", A_CONST, "40m", NULL, NULL },
+	{ "--reject", A_FN, NULL, NULL, encode_reject },
 	{ "--mode", A_FN, NULL, NULL, encode_mode },
 	{ "--type-style", A_FN, NULL, NULL, encode_style },
 	{ "--source", A_STR, "encode.source", NULL, NULL },
@@ -700,15 +714,51 @@ fail:
 	return -1;
 }
 
+/*
+ * The directory of a file a stage will write (a checkpoint, dead letters,
+ * rejects): created 0700 when missing, then a file is tried in it, so an
+ * unwritable one is found at start and by --check, not by a stage that has
+ * already delivered an event.  --check creates nothing: it tries the
+ * nearest directory that exists.  0, or the exit code with the reason logged:
+ * 77 no permission or a read-only file system, 78 a path that cannot be a
+ * directory, 74 anything else.
+ */
 static int
-dir_of(const char *path)
+probe_dir_of(const char *file, const char *what, int create)
 {
-	char *d = vp_xstrdup(path), *slash = strrchr(d, '/');
-	int rc = 0;
+	char *d = vp_xstrdup(file), *slash, *probe;
+	struct stat sb;
+	int fd, e = 0, rc = 0;
 
-	if (slash && slash != d) {
-		*slash = '\0';
-		rc = mkdirs(d, 0700);
+	do {
+		slash = strrchr(d, '/');
+		if (slash == NULL)
+			strcpy(d, ".");
+		else if (slash == d)
+			d[1] = '\0';
+		else
+			*slash = '\0';
+	} while (!create && slash && slash != d && stat(d, &sb) != 0 &&
+	    errno == ENOENT);
+	if (create ? mkdirs(d, 0700) != 0 : stat(d, &sb) != 0 ||
+	    (!S_ISDIR(sb.st_mode) && (errno = ENOTDIR)))
+		e = errno;
+	else {
+		probe = fmt("%s/.vcpipe-probe.%ld", d, (long)getpid());
+		if ((fd = open(probe, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
+		    0600)) < 0)
+			e = errno;
+		else {
+			close(fd);
+			unlink(probe);
+		}
+		free(probe);
+	}
+	if (e) {
+		rc = e == EACCES || e == EPERM || e == EROFS ? VP_EXIT_NOPERM :
+		    e == ENOTDIR || e == EISDIR || e == EEXIST ? VP_EXIT_CONFIG :
+		    VP_EXIT_IOERR;
+		vp_error("%s: cannot write %s there: %s", d, what, strerror(e));
 	}
 	free(d);
 	return rc;
@@ -858,6 +908,7 @@ unit_free(struct unit *u)
 	free(u->dir);
 	free(u->ck);
 	free(u->dlq);
+	free(u->rej);
 }
 
 /* Everything a pipeline needs on disk, in the run directory and beside its checkpoint. */
@@ -883,12 +934,6 @@ write_unit(struct unit *u, struct vp_buf *units)
 		vp_error("%s: cannot write: %s", path, strerror(errno));
 		return VP_EXIT_IOERR;
 	}
-	/* the sinks write the files, not the directories they go in */
-	if (u->sk->prog && (dir_of(u->ck) != 0 || dir_of(u->dlq) != 0)) {
-		vp_error("%s: cannot create the directory of a checkpoint or "
-		    "dead-letter file: %s", u->name, strerror(errno));
-		return VP_EXIT_IOERR;
-	}
 	if (u->sk->prog && !u->keep) {
 		vp_log_set_tag("pipeline", u->name);
 		vp_warn("checkpoint is off: events are kept across restarts "
@@ -897,12 +942,13 @@ write_unit(struct unit *u, struct vp_buf *units)
 	}
 	{
 		json_t *j = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, "
-		    "s:s, s:s}", "unit", u->name, "dir", u->dir,
+		    "s:s, s:s, s:s}", "unit", u->name, "dir", u->dir,
 		    "provider", jstr(u->p, "name"), "providerType",
 		    jstr(u->p, "type"), "providerAddress", "",
 		    "processor", jstr(u->q, "name"), "processorType",
 		    jstr(u->q, "type"), "address", "", "checkpoint",
-		    u->sk->prog ? u->ck : "", "dlq", u->sk->prog ? u->dlq : "");
+		    u->sk->prog ? u->ck : "", "dlq", u->sk->prog ? u->dlq : "",
+		    "reject", u->rej);
 		char *addr = u->sk->address(u), *s;
 
 		if (strcmp(u->pk->type, "webhook") == 0) {
@@ -974,6 +1020,7 @@ plan_write(json_t *cfg, const struct plan_opts *o)
 		json_array_foreach(json_object_get(p, "processors"), k, q) {
 			struct unit u = { 0 };
 			const char *base_dir;
+			int mk;
 
 			u.o = o;
 			u.native = native;
@@ -998,21 +1045,33 @@ plan_write(json_t *cfg, const struct plan_opts *o)
 			if (base_dir) {
 				u.ck = fmt("%s/%s.checkpoint", base_dir, u.name);
 				u.dlq = fmt("%s/%s.dlq", base_dir, u.name);
+				u.rej = fmt("%s/%s.reject", base_dir, u.name);
 			} else {
 				u.ck = fmt("%s/state.checkpoint", u.dir);
 				u.dlq = fmt("%s/state.dlq", u.dir);
-				u.ck_run = u.dlq_run = strlen(o->run_dir);
+				u.rej = fmt("%s/state.reject", u.dir);
+				u.ck_run = u.dlq_run = u.rej_run = strlen(o->run_dir);
 			}
 			if (jstr(q, "deadLetterFile")) {
 				free(u.dlq);
 				u.dlq = vp_xstrdup(jstr(q, "deadLetterFile"));
 				u.dlq_run = 0;
 			}
-			if (strchr(u.ck, '\n') || strchr(u.dlq, '\n')) {
+			if (strchr(u.ck, '\n') || strchr(u.dlq, '\n') ||
+			    strchr(u.rej, '\n')) {
 				vp_error("%s: %s: a checkpoint or dead-letter "
 				    "path holds a line break", o->file, u.name);
 				unit_free(&u);
 				rc = VP_EXIT_CONFIG;
+				goto out;
+			}
+			/* the stages write files, not the directories they go in */
+			mk = o->mode == PLAN_RUN;
+			if (o->mode != PLAN_DRY && ((rc = probe_dir_of(u.rej,
+			    "rejected lines", mk)) != 0 || (u.sk->prog &&
+			    ((rc = probe_dir_of(u.ck, "checkpoints", mk)) != 0 ||
+			    (rc = probe_dir_of(u.dlq, "dead letters", mk)) != 0)))) {
+				unit_free(&u);
 				goto out;
 			}
 			build_stages(&u);
