@@ -10,7 +10,7 @@ PATH=$VP_BUILDDIR/src/vcpipe-metrics:$PATH
 command -v vcpipe-metrics >/dev/null 2>&1 || skip_all "vcpipe-metrics not built"
 command -v curl >/dev/null 2>&1 || skip_all "curl not installed"
 command -v jq >/dev/null 2>&1 || skip_all "jq not installed"
-plan 32
+plan 33
 
 # ---- vcpipe-tap ----
 # subjects are counted in CloudEvents as every stage reads them (src/lib/ce.c)
