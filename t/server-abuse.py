@@ -11,7 +11,8 @@ compares; times are printed as the bound they stayed within.
   halfopen PORT N SRC REQFILE   N half-open connections from SRC held while
                                 REQFILE's request is sent from 127.0.0.1
   trickle PORT SECS EVERY       one byte every EVERY s: when the server closed
-  rate PORT PATH N              N requests on new connections: the statuses
+  rate PORT PATH N R            N requests on new connections: the statuses,
+                                and the most a rate of R/s lets through
   watchers PORT N PERADDR       N watchers, PERADDR per address; then a GET
 """
 import os
@@ -187,15 +188,18 @@ def trickle(port, limit, every):
     print("closed-after", int(el))
 
 
-def rate(port, path, n):
+def rate(port, path, n, rate_n):
     codes = []
     retry = ""
+    t0 = time.monotonic()
     for _ in range(n):
         code, _, data = request(port, get(path))
         codes.append(code)
         for line in data.split(b"\r\n"):
             if line.lower().startswith(b"retry-after:"):
                 retry = line.split(b":", 1)[1].strip().decode()
+    # the bucket refills while the requests go: the most that may pass
+    print("most", int(rate_n + (time.monotonic() - t0) * rate_n) + 1)
     print("codes", " ".join(codes))
     print("retry-after", retry)
 
@@ -231,7 +235,7 @@ def main():
     elif a[0] == "trickle":
         trickle(int(a[1]), a[2], a[3])
     elif a[0] == "rate":
-        rate(int(a[1]), a[2], int(a[3]))
+        rate(int(a[1]), a[2], int(a[3]), int(a[4]))
     elif a[0] == "watchers":
         watchers(int(a[1]), int(a[2]), int(a[3]))
     else:
