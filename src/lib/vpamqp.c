@@ -1,0 +1,296 @@
+/*
+ * vpamqp.c: the AMQP connection of sink-amqp and amqp-source (vpamqp.h).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <amqp_ssl_socket.h>
+#include <amqp_tcp_socket.h>
+
+#include "vpamqp.h"
+
+static int
+fail(struct vp_amqp *a, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(struct vp_amqp *a, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(a->err, sizeof(a->err), fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+amqp_bytes_t
+vp_amqp_str(const char *s)
+{
+	return amqp_cstring_bytes(s ? s : "");
+}
+
+int
+vp_amqp_config(struct vp_amqp *a, const char *url, const char *cred_path,
+    const char *user_env, const char *pass_env)
+{
+	struct amqp_connection_info ci;
+	const char *auth;
+	char *copy, err[512];
+	size_t n;
+	int env;
+
+	if (strncmp(url, "amqp://", 7) != 0 && strncmp(url, "amqps://", 8) != 0)
+		return fail(a, VP_EXIT_USAGE, "--url: not an amqp:// or "
+		    "amqps:// URL");
+	auth = strstr(url, "://") + 3;
+	n = strcspn(auth, "/?#");
+	if (memchr(auth, '@', n) != NULL)
+		return fail(a, VP_EXIT_USAGE, "credentials do not go in the "
+		    "URL: use --credentials-file or the environment");
+	if (strchr(url, '?') != NULL || strchr(url, '#') != NULL)
+		return fail(a, VP_EXIT_USAGE, "--url: query parameters are "
+		    "not supported (use the options)");
+	copy = vp_xstrdup(url);
+	amqp_default_connection_info(&ci);
+	if (amqp_parse_url(copy, &ci) != AMQP_STATUS_OK || ci.host[0] == '\0') {
+		free(copy);
+		return fail(a, VP_EXIT_USAGE, "--url: cannot parse \"%s\"",
+		    url);
+	}
+	a->host = vp_xstrdup(ci.host);
+	a->vhost = vp_xstrdup(ci.vhost);
+	a->port = ci.port;
+	a->ssl = ci.ssl;
+	free(copy);
+
+	env = (user_env && getenv(user_env) != NULL) ||
+	    (pass_env && getenv(pass_env) != NULL);
+	if (cred_path || env) {
+		if (vp_read_credentials(cred_path, user_env, pass_env, &a->user,
+		    &a->pass, err, sizeof(err)) != 0)
+			return fail(a, cred_path ? VP_EXIT_NOINPUT :
+			    VP_EXIT_CONFIG, "credentials: %s", err);
+	} else {
+		/* what every AMQP client does: RabbitMQ's default user,
+		 * which it only accepts from loopback */
+		a->user = vp_xstrdup("guest");
+		a->pass = vp_xstrdup("guest");
+	}
+	if (a->heartbeat_s == 0)
+		a->heartbeat_s = 30;
+	if (a->timeout_ms == 0)
+		a->timeout_ms = 30000;
+	return 0;
+}
+
+const char *
+vp_amqp_where(const struct vp_amqp *a)
+{
+	static char buf[600];
+
+	snprintf(buf, sizeof(buf), "%s://%s:%d/%s", a->ssl ? "amqps" : "amqp",
+	    a->host, a->port, strcmp(a->vhost, "/") == 0 ? "" : a->vhost);
+	return buf;
+}
+
+int
+vp_amqp_code_class(int code)
+{
+	switch (code) {
+	case AMQP_ACCESS_REFUSED:	/* 403 */
+		return VP_EXIT_NOPERM;
+	case AMQP_NOT_FOUND:		/* 404 */
+	case AMQP_PRECONDITION_FAILED:	/* 406 */
+	case AMQP_NOT_ALLOWED:		/* 530: no such vhost */
+	case AMQP_COMMAND_INVALID:	/* 503 */
+	case AMQP_NOT_IMPLEMENTED:	/* 540 */
+		return VP_EXIT_CONFIG;
+	default:			/* 320 forced, 541 internal, ... */
+		return VP_EXIT_TEMPFAIL;
+	}
+}
+
+static int
+close_method(struct vp_amqp *a, amqp_method_t m, const char *what)
+{
+	if (m.id == AMQP_CONNECTION_CLOSE_METHOD) {
+		amqp_connection_close_t *c = m.decoded;
+		amqp_connection_close_ok_t ok;
+		int cls = vp_amqp_code_class(c->reply_code);
+
+		/* "access to vhost refused" is 530 too, but a permission */
+		if (c->reply_code == AMQP_NOT_ALLOWED &&
+		    memmem(c->reply_text.bytes, c->reply_text.len, "refused", 7))
+			cls = VP_EXIT_NOPERM;
+		fail(a, cls, "%s: broker closed the connection: %d %.*s", what,
+		    c->reply_code, (int)c->reply_text.len,
+		    (const char *)c->reply_text.bytes);
+		amqp_send_method(a->conn, 0, AMQP_CONNECTION_CLOSE_OK_METHOD,
+		    &ok);
+		return cls;
+	}
+	if (m.id == AMQP_CHANNEL_CLOSE_METHOD) {
+		amqp_channel_close_t *c = m.decoded;
+		amqp_channel_close_ok_t ok;
+
+		fail(a, vp_amqp_code_class(c->reply_code),
+		    "%s: broker closed the channel: %d %.*s", what,
+		    c->reply_code, (int)c->reply_text.len,
+		    (const char *)c->reply_text.bytes);
+		amqp_send_method(a->conn, VP_AMQP_CHANNEL,
+		    AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
+		return vp_amqp_code_class(c->reply_code);
+	}
+	return 0;
+}
+
+int
+vp_amqp_status(struct vp_amqp *a, int st, const char *what)
+{
+	if (st >= 0)
+		return 0;
+	switch (st) {
+	case AMQP_STATUS_SSL_HOSTNAME_VERIFY_FAILED:
+	case AMQP_STATUS_SSL_PEER_VERIFY_FAILED:
+		return fail(a, VP_EXIT_CONFIG, "%s: %s (see --ca-file)", what,
+		    amqp_error_string2(st));
+	case AMQP_STATUS_SSL_CONNECTION_FAILED:
+		return fail(a, VP_EXIT_CONFIG, "%s: %s: the certificate is "
+		    "not trusted or the server does not speak TLS (see "
+		    "--ca-file)", what, amqp_error_string2(st));
+	case AMQP_STATUS_NO_MEMORY:
+		return fail(a, VP_EXIT_SOFTWARE, "%s: out of memory", what);
+	default:
+		return fail(a, VP_EXIT_TEMPFAIL, "%s: %s", what,
+		    amqp_error_string2(st));
+	}
+}
+
+int
+vp_amqp_reply(struct vp_amqp *a, amqp_rpc_reply_t r, const char *what)
+{
+	switch (r.reply_type) {
+	case AMQP_RESPONSE_NORMAL:
+		return 0;
+	case AMQP_RESPONSE_NONE:
+		return fail(a, VP_EXIT_SOFTWARE, "%s: no reply", what);
+	case AMQP_RESPONSE_LIBRARY_EXCEPTION:
+		return vp_amqp_status(a, r.library_error, what);
+	case AMQP_RESPONSE_SERVER_EXCEPTION:
+	default: {
+		int cls = close_method(a, r.reply, what);
+
+		return cls ? cls : fail(a, VP_EXIT_TEMPFAIL,
+		    "%s: unexpected method 0x%08x", what, r.reply.id);
+	}
+	}
+}
+
+int
+vp_amqp_closing_frame(struct vp_amqp *a, const amqp_frame_t *f)
+{
+	if (f->frame_type != AMQP_FRAME_METHOD)
+		return 0;
+	return close_method(a, f->payload.method, vp_amqp_where(a));
+}
+
+int
+vp_amqp_connect(struct vp_amqp *a)
+{
+	amqp_socket_t *s;
+	struct timeval tv;
+	amqp_table_entry_t props[1];
+	amqp_table_t pt;
+	int rc;
+	char what[700];
+
+	snprintf(what, sizeof(what), "%s", vp_amqp_where(a));
+	vp_amqp_close(a);
+	a->conn = amqp_new_connection();
+	if (a->conn == NULL)
+		return fail(a, VP_EXIT_SOFTWARE, "out of memory");
+	if (a->ssl) {
+		s = amqp_ssl_socket_new(a->conn);
+		if (s == NULL)
+			return fail(a, VP_EXIT_SOFTWARE, "cannot set up TLS");
+		amqp_ssl_socket_set_verify_peer(s, !a->tls.insecure);
+		amqp_ssl_socket_set_verify_hostname(s, !a->tls.insecure);
+		if (a->tls.ca_file &&
+		    amqp_ssl_socket_set_cacert(s, a->tls.ca_file) != 0)
+			return fail(a, VP_EXIT_CONFIG, "--ca-file: %s: not a "
+			    "PEM CA certificate file", a->tls.ca_file);
+	} else
+		s = amqp_tcp_socket_new(a->conn);
+	if (s == NULL)
+		return fail(a, VP_EXIT_SOFTWARE, "out of memory");
+	tv.tv_sec = a->timeout_ms / 1000;
+	tv.tv_usec = (a->timeout_ms % 1000) * 1000;
+	amqp_set_handshake_timeout(a->conn, &tv);
+	amqp_set_rpc_timeout(a->conn, &tv);
+	rc = amqp_socket_open_noblock(s, a->host, a->port, &tv);
+	if (rc != AMQP_STATUS_OK)
+		return vp_amqp_status(a, rc, what);
+	props[0].key = amqp_cstring_bytes("connection_name");
+	props[0].value.kind = AMQP_FIELD_KIND_UTF8;
+	props[0].value.value.bytes = vp_amqp_str(a->conn_name ? a->conn_name :
+	    vp_progname);
+	pt.num_entries = 1;
+	pt.entries = props;
+	rc = vp_amqp_reply(a, amqp_login_with_properties(a->conn, a->vhost, 0,
+	    131072, a->heartbeat_s, &pt, AMQP_SASL_METHOD_PLAIN, a->user,
+	    a->pass), what);
+	if (rc != 0) {
+		/* RabbitMQ closes the socket on a bad login */
+		if (strstr(a->err, "connection closed unexpectedly") ||
+		    strstr(a->err, "ACCESS_REFUSED"))
+			rc = fail(a, VP_EXIT_NOPERM, "%s: login refused for "
+			    "user \"%s\"", what, a->user);
+		return rc;
+	}
+	amqp_channel_open(a->conn, VP_AMQP_CHANNEL);
+	return vp_amqp_reply(a, amqp_get_rpc_reply(a->conn), what);
+}
+
+void
+vp_amqp_close(struct vp_amqp *a)
+{
+	if (a->conn == NULL)
+		return;
+	if (amqp_get_socket(a->conn) != NULL && amqp_get_sockfd(a->conn) >= 0) {
+		struct timeval tv = { 2, 0 };
+
+		/* a dead peer must not hold a stopping program */
+		amqp_set_rpc_timeout(a->conn, &tv);
+		amqp_connection_close(a->conn, AMQP_REPLY_SUCCESS);
+	}
+	amqp_destroy_connection(a->conn);
+	a->conn = NULL;
+}
+
+int
+vp_amqp_buffered(const struct vp_amqp *a)
+{
+	return a->conn && (amqp_frames_enqueued(a->conn) ||
+	    amqp_data_in_buffer(a->conn));
+}
+
+int
+vp_amqp_fd(const struct vp_amqp *a)
+{
+	return a->conn ? amqp_get_sockfd(a->conn) : -1;
+}
+
+void
+vp_amqp_free(struct vp_amqp *a)
+{
+	vp_amqp_close(a);
+	free(a->host);
+	free(a->vhost);
+	free(a->user);
+	vp_free_secret(a->pass);
+	a->host = a->vhost = a->user = a->pass = NULL;
+}
