@@ -34,22 +34,8 @@
 #include "sinkcore.h"
 #include "vpamqp.h"
 
-#define DEFAULT_PREFETCH 500
-#define DEFAULT_TIMEOUT "30s"
-#define DEFAULT_HEARTBEAT "30s"
 #define OFFSET_INTERVAL_MS 100
 #define MAX_BINDS 16
-
-static const char usage_text[] =
-    "usage: amqp-source --url URL --queue NAME\n"
-    "           (--sink-checkpoint FILE | --ack-on-write)\n"
-    "           [--declare classic|quorum|stream] [--bind EXCHANGE[:KEY]]...\n"
-    "           [--exchange-type TYPE] [--offset first|last|next|N|TIME]\n"
-    "           [--offset-file FILE] [--prefetch N] [--mode structured|binary]\n"
-    "           [--wrap] [--dlq FILE] [--credentials-file FILE] [--insecure]\n"
-    "           [--ca-file FILE] [--timeout DURATION] [--heartbeat DURATION]\n"
-    "           [--log-level LEVEL] [--log-json]\n"
-    "       amqp-source --help | --version\n";
 
 /* A message written to stdout and not yet acknowledged. */
 struct inflight {
@@ -63,13 +49,15 @@ struct inflight {
 
 static struct {
 	struct vp_amqp amqp;
-	const char *queue, *declare, *exchange_type;
-	const char *binds[MAX_BINDS];
+	const char *queue, *declare, *exchange_type, *cred_path;
+	int declare_i, extype_i;	/* the options' enum values */
+	struct vp_strlist bindl;
+	const char **binds;
 	int nbinds;
 	const char *offset;	/* --offset as given */
 	const char *offset_file;
 	int64_t saved_offset;	/* next offset from --offset-file, or -1 */
-	unsigned prefetch;
+	int prefetch;
 	int binary, wrap, ack_on_write;
 	const char *sink_ck;	/* the next stage's checkpoint */
 	const char *dlq;
@@ -102,16 +90,6 @@ static struct {
 	char *wrap_source;
 	unsigned long lines, acked, deduped, deadlettered;
 } S;
-
-static void
-usage_help(void)
-{
-	fputs(usage_text, stdout);
-	fputs("\nConsume a RabbitMQ queue or stream and write its CloudEvents to\n"
-	    "stdout, acknowledging each message only after the next stage's\n"
-	    "checkpoint names it as done. See amqp-source(1) and\n"
-	    "vcpipe-formats(5).\n", stdout);
-}
 
 /* ---- the in-flight queue ------------------------------------------------------ */
 
@@ -627,16 +605,6 @@ read_frames(void)
 
 /* ---- options --------------------------------------------------------------- */
 
-static int64_t
-duration_arg(const char *opt, const char *v)
-{
-	int64_t ms = vp_parse_duration_ms(v);
-
-	if (ms < 0)
-		vp_usage_error("--%s: bad duration \"%s\"", opt, v);
-	return ms;
-}
-
 static void
 read_offset_file(void)
 {
@@ -660,185 +628,134 @@ read_offset_file(void)
 	vp_info("resuming the stream at offset %lld", n);
 }
 
-int
-main(int argc, char *argv[])
+/* --queue: AMQP's short string. */
+static int
+queue_arg(void *dest, const char *v, char *err, size_t errlen)
 {
-	enum { O_URL = 1, O_QUEUE, O_DECLARE, O_BIND, O_EXTYPE, O_OFFSET,
-	    O_OFFSETFILE, O_PREFETCH, O_MODE, O_WRAP, O_DLQ, O_SINKCK,
-	    O_ACKWRITE, O_CRED, O_INSECURE, O_CAFILE, O_TIMEOUT, O_HEARTBEAT,
-	    O_LOGLEVEL, O_LOGJSON, O_HELP, O_VERSION };
-	static const struct option longopts[] = {
-		{ "url", required_argument, NULL, O_URL },
-		{ "queue", required_argument, NULL, O_QUEUE },
-		{ "declare", required_argument, NULL, O_DECLARE },
-		{ "bind", required_argument, NULL, O_BIND },
-		{ "exchange-type", required_argument, NULL, O_EXTYPE },
-		{ "offset", required_argument, NULL, O_OFFSET },
-		{ "offset-file", required_argument, NULL, O_OFFSETFILE },
-		{ "prefetch", required_argument, NULL, O_PREFETCH },
-		{ "mode", required_argument, NULL, O_MODE },
-		{ "wrap", no_argument, NULL, O_WRAP },
-		{ "dlq", required_argument, NULL, O_DLQ },
-		{ "sink-checkpoint", required_argument, NULL, O_SINKCK },
-		{ "ack-on-write", no_argument, NULL, O_ACKWRITE },
-		{ "credentials-file", required_argument, NULL, O_CRED },
-		{ "insecure", no_argument, NULL, O_INSECURE },
-		{ "ca-file", required_argument, NULL, O_CAFILE },
-		{ "timeout", required_argument, NULL, O_TIMEOUT },
-		{ "heartbeat", required_argument, NULL, O_HEARTBEAT },
-		{ "log-level", required_argument, NULL, O_LOGLEVEL },
-		{ "log-json", no_argument, NULL, O_LOGJSON },
-		{ "help", no_argument, NULL, O_HELP },
-		{ "version", no_argument, NULL, O_VERSION },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *url = NULL, *cred = NULL;
-	int64_t timeout_ms = vp_parse_duration_ms(DEFAULT_TIMEOUT);
-	int64_t heartbeat_ms = vp_parse_duration_ms(DEFAULT_HEARTBEAT);
-	int64_t stop_by = 0;
-	int ch, rc;
-	char *end;
-	unsigned long ul;
-
-	vp_log_init(argv[0]);
-	S.prefetch = DEFAULT_PREFETCH;
-	S.saved_offset = -1;
-	S.done_offset = -1;
-	S.ino_fd = -1;
-	vp_sink_opts_init(&S.dl.o);
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case O_URL:
-			url = optarg;
-			break;
-		case O_QUEUE:
-			if (*optarg == '\0' || strlen(optarg) > 255)
-				vp_usage_error("--queue: 1 to 255 bytes");
-			S.queue = optarg;
-			break;
-		case O_DECLARE:
-			if (strcmp(optarg, "classic") && strcmp(optarg,
-			    "quorum") && strcmp(optarg, "stream"))
-				vp_usage_error("--declare: classic, quorum or "
-				    "stream");
-			S.declare = optarg;
-			break;
-		case O_BIND:
-			if (S.nbinds == MAX_BINDS)
-				vp_usage_error("--bind: at most %d", MAX_BINDS);
-			if (*optarg == ':' || *optarg == '\0')
-				vp_usage_error("--bind: EXCHANGE[:KEY] (the "
-				    "default exchange takes no bindings)");
-			S.binds[S.nbinds++] = optarg;
-			break;
-		case O_EXTYPE:
-			if (strcmp(optarg, "direct") && strcmp(optarg, "topic") &&
-			    strcmp(optarg, "fanout") && strcmp(optarg, "headers"))
-				vp_usage_error("--exchange-type: direct, topic, "
-				    "fanout or headers");
-			S.exchange_type = optarg;
-			break;
-		case O_OFFSET:
-			S.offset = optarg;
-			break;
-		case O_OFFSETFILE:
-			S.offset_file = optarg;
-			break;
-		case O_PREFETCH:
-			errno = 0;
-			ul = strtoul(optarg, &end, 10);
-			if (errno || *end || end == optarg || ul < 1 ||
-			    ul > 65535)
-				vp_usage_error("--prefetch: a number from 1 to "
-				    "65535");
-			S.prefetch = (unsigned)ul;
-			break;
-		case O_MODE:
-			if (strcmp(optarg, "binary") == 0)
-				S.binary = 1;
-			else if (strcmp(optarg, "structured") == 0)
-				S.binary = 0;
-			else
-				vp_usage_error("--mode: structured or binary");
-			break;
-		case O_WRAP:
-			S.wrap = 1;
-			break;
-		case O_DLQ:
-			S.dl.o.dlq = optarg;
-			break;
-		case O_SINKCK:
-			S.sink_ck = optarg;
-			break;
-		case O_ACKWRITE:
-			S.ack_on_write = 1;
-			break;
-		case O_CRED:
-			cred = optarg;
-			break;
-		case O_INSECURE:
-			S.amqp.tls.insecure = 1;
-			break;
-		case O_CAFILE:
-			S.amqp.tls.ca_file = optarg;
-			break;
-		case O_TIMEOUT:
-			timeout_ms = duration_arg("timeout", optarg);
-			if (timeout_ms == 0)
-				vp_usage_error("--timeout: must be more than 0");
-			break;
-		case O_HEARTBEAT:
-			heartbeat_ms = duration_arg("heartbeat", optarg);
-			break;
-		case O_LOGLEVEL:
-			vp_log_level_option(optarg);
-			break;
-		case O_LOGJSON:
-			vp_log_set_json(1);
-			break;
-		case O_HELP:
-			usage_help();
-			return 0;
-		case O_VERSION: {
-			char v[64];
-
-			snprintf(v, sizeof(v), "librabbitmq %s", amqp_version());
-			vp_print_versions("amqp-source", v);
-			return 0;
-		}
-		default:
-			fputs(usage_text, stderr);
-			return VP_EXIT_USAGE;
-		}
+	if (strlen(v) > 255) {
+		snprintf(err, errlen, "1 to 255 bytes");
+		return -1;
 	}
-	if (optind != argc)
-		vp_usage_error("unexpected argument \"%s\"", argv[optind]);
-	if (url == NULL || S.queue == NULL)
-		vp_usage_error("--url and --queue are required");
+	*(const char **)dest = v;
+	return 0;
+}
+
+static const char *const declares[] = { NULL, "classic", "quorum", "stream" };
+static const char *const extypes[] = { NULL, "direct", "topic", "fanout",
+    "headers" };
+
+static const struct vp_opt options[] = {
+	VP_OPT("queue", VP_OPT_CALL, &S.queue, "NAME",
+	    "The queue or stream to consume.", .fn = queue_arg,
+	    .flags = VP_OPT_REQUIRED),
+	VP_OPT("sink-checkpoint", VP_OPT_STRING, &S.sink_ck, "FILE",
+	    "The next stage's --checkpoint: acknowledge a message once it "
+	    "names the event as done."),
+	VP_OPT("ack-on-write", VP_OPT_FLAG, &S.ack_on_write, NULL,
+	    "Acknowledge a message once its line is written (a crash "
+	    "downstream can lose it)."),
+	VP_OPT("declare", VP_OPT_ENUM, &S.declare_i, "TYPE",
+	    "Declare the queue (durable) with this type: classic, quorum or "
+	    "stream (else it must exist).",
+	    .choices = (const struct vp_optchoice[]){ { "classic", 1 },
+	    { "quorum", 2 }, { "stream", 3 }, { NULL, 0 } }),
+	VP_OPT("bind", VP_OPT_LIST, &S.bindl, "EXCHANGE[:KEY]",
+	    "Bind the declared queue to an exchange, with a routing key.",
+	    .max = MAX_BINDS),
+	VP_OPT("exchange-type", VP_OPT_ENUM, &S.extype_i, "TYPE",
+	    "Declare the --bind exchanges (durable) with this type.",
+	    .choices = (const struct vp_optchoice[]){ { "direct", 1 },
+	    { "topic", 2 }, { "fanout", 3 }, { "headers", 4 }, { NULL, 0 } }),
+	VP_OPT("offset", VP_OPT_STRING, &S.offset, "OFFSET",
+	    "Streams: where to start: first, last, next, an offset or an "
+	    "RFC 3339 time."),
+	VP_OPT("offset-file", VP_OPT_STRING, &S.offset_file, "FILE",
+	    "Streams: keep the next offset to read in FILE and resume from "
+	    "it."),
+	VP_OPT("prefetch", VP_OPT_INT, &S.prefetch, "N",
+	    "Messages the broker sends ahead of acknowledgements.",
+	    .def = "500", .min = 1, .max = 65535),
+	VP_OPT("mode", VP_OPT_ENUM, &S.binary, "MODE",
+	    "Write structured or binary CloudEvent lines.",
+	    .def = "structured", .choices = (const struct vp_optchoice[]){
+	    { "structured", 0 }, { "binary", 1 }, { NULL, 0 } }),
+	VP_OPT("wrap", VP_OPT_FLAG, &S.wrap, NULL,
+	    "Make a message that is no CloudEvent the data of one (else it "
+	    "is dead-lettered)."),
+	VP_OPT("dlq", VP_OPT_STRING, &S.dl.o.dlq, "FILE",
+	    "Append messages that are no CloudEvent to FILE (else each ends "
+	    "the run)."),
+	VP_OPT("credentials-file", VP_OPT_STRING, &S.cred_path, "FILE",
+	    "A file of two lines (user name, password) or a directory with "
+	    "username and password files (else AMQP_SOURCE_USERNAME and "
+	    "AMQP_SOURCE_PASSWORD, else guest)."),
+	VP_OPT_END
+};
+
+static const struct vp_optgroup groups[] = {
+	{ "AMQP options", vp_amqp_opts, &S.amqp },
+	{ "TLS options", vp_tls_opts, &S.amqp.tls },
+	{ NULL, NULL, NULL }
+};
+
+static void
+check(void)
+{
+	S.declare = declares[S.declare_i];
+	S.exchange_type = extypes[S.extype_i];
+	S.binds = S.bindl.v;
+	S.nbinds = S.bindl.n;
 	if ((S.sink_ck == NULL) == !S.ack_on_write)
 		vp_usage_error("give one of --sink-checkpoint FILE (the next "
 		    "stage's --checkpoint) and --ack-on-write");
-	if ((S.offset || S.offset_file) &&
-	    (S.declare == NULL || strcmp(S.declare, "stream") != 0) &&
-	    S.declare != NULL)
+	if ((S.offset || S.offset_file) && S.declare != NULL &&
+	    strcmp(S.declare, "stream") != 0)
 		vp_usage_error("--offset and --offset-file go with streams");
+	for (int i = 0; i < S.nbinds; i++)
+		if (S.binds[i][0] == ':')
+			vp_usage_error("--bind: EXCHANGE[:KEY] (the default "
+			    "exchange takes no bindings)");
 	if (S.nbinds && S.declare == NULL)
 		vp_usage_error("--bind goes with --declare");
 	if (S.exchange_type && S.nbinds == 0)
 		vp_usage_error("--exchange-type goes with --bind");
-	S.amqp.timeout_ms = timeout_ms;
-	S.amqp.heartbeat_s = (int)((heartbeat_ms + 999) / 1000);
-	if ((rc = vp_amqp_config(&S.amqp, url, cred, "AMQP_SOURCE_USERNAME",
-	    "AMQP_SOURCE_PASSWORD")) != 0) {
-		if (rc == VP_EXIT_USAGE)
-			vp_usage_error("%s", S.amqp.err);
-		vp_die(rc, "%s", S.amqp.err);
-	}
-	if (S.amqp.tls.ca_file && access(S.amqp.tls.ca_file, R_OK) != 0)
-		vp_die(VP_EXIT_NOINPUT, "--ca-file: %s: %s", S.amqp.tls.ca_file,
-		    strerror(errno));
-	if (!S.amqp.ssl && (S.amqp.tls.ca_file || S.amqp.tls.insecure))
-		vp_usage_error("--ca-file and --insecure go with amqps:// URLs");
+}
+
+static const char *
+rabbitmq_version(void)
+{
+	static char v[64];
+
+	snprintf(v, sizeof(v), "librabbitmq %s", amqp_version());
+	return v;
+}
+
+static const struct vp_cmd cmd = {
+	.name = "amqp-source",
+	.synopsis = "--url URL --queue NAME (--sink-checkpoint FILE | "
+	    "--ack-on-write) [OPTION]...",
+	.about = "Consume a RabbitMQ queue or stream and write its CloudEvents "
+	    "to stdout, acknowledging each message only after the next "
+	    "stage's checkpoint names it as done.",
+	.see = "amqp-source(1) and vcpipe-formats(5)",
+	.opts = options,
+	.groups = groups,
+	.libs = VP_LIBS({ NULL, rabbitmq_version }, VP_LIB_JANSSON),
+	.check = check,
+};
+
+int
+main(int argc, char *argv[])
+{
+	int64_t stop_by = 0;
+	int rc;
+
+	S.saved_offset = -1;
+	S.done_offset = -1;
+	S.ino_fd = -1;
+	vp_opt_parse(&cmd, argc, argv);
+	vp_amqp_setup(&S.amqp, S.cred_path, "AMQP_SOURCE_USERNAME",
+	    "AMQP_SOURCE_PASSWORD");
 	if (S.offset_file)
 		read_offset_file();
 	{
@@ -873,7 +790,7 @@ main(int argc, char *argv[])
 		if (vp_stop_requested && stop_by == 0) {
 			/* the sink gets what it has and EOF; its final
 			 * checkpoint says what to acknowledge */
-			stop_by = now + timeout_ms;
+			stop_by = now + S.amqp.timeout_ms;
 			out_flush(1);
 			close(STDOUT_FILENO);
 			S.out_closed = 1;

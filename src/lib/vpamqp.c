@@ -2,6 +2,7 @@
  * vpamqp.c: the AMQP connection of sink-amqp and amqp-source (vpamqp.h).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,58 +34,83 @@ vp_amqp_str(const char *s)
 	return amqp_cstring_bytes(s ? s : "");
 }
 
-int
-vp_amqp_config(struct vp_amqp *a, const char *url, const char *cred_path,
-    const char *user_env, const char *pass_env)
+/* --url: the syntax only; vp_amqp_setup() reads it. */
+static int
+url_arg(void *dest, const char *url, char *err, size_t errlen)
+{
+	const char *auth;
+
+	if (strncmp(url, "amqp://", 7) != 0 && strncmp(url, "amqps://", 8)) {
+		snprintf(err, errlen, "not an amqp:// or amqps:// URL");
+		return -1;
+	}
+	auth = strstr(url, "://") + 3;
+	if (memchr(auth, '@', strcspn(auth, "/?#")) != NULL) {
+		snprintf(err, errlen, "credentials do not go in the URL: use "
+		    "--credentials-file or the environment");
+		return -1;
+	}
+	if (strpbrk(url, "?#") != NULL) {
+		snprintf(err, errlen, "query parameters are not supported "
+		    "(use the options)");
+		return -1;
+	}
+	if (auth[0] == '\0' || auth[0] == '/' || auth[0] == ':') {
+		snprintf(err, errlen, "no host in \"%s\"", url);
+		return -1;
+	}
+	*(const char **)dest = url;
+	return 0;
+}
+
+#define OFF(m) .off = offsetof(struct vp_amqp, m)
+const struct vp_opt vp_amqp_opts[] = {
+	VP_OPT("url", VP_OPT_CALL, NULL, "URL",
+	    "The broker: amqp://HOST[:PORT][/VHOST] or amqps://... (no "
+	    "credentials in it).", .fn = url_arg, .flags = VP_OPT_REQUIRED,
+	    OFF(url)),
+	VP_OPT("timeout", VP_OPT_DURATION, NULL, "DURATION",
+	    "Longest time to connect, log in or wait for the broker's answer "
+	    "to a request.", .def = "30s", .min = 1, OFF(timeout_ms)),
+	VP_OPT("heartbeat", VP_OPT_DURATION, NULL, "DURATION",
+	    "AMQP heartbeat interval asked of the broker (0: none).",
+	    .def = "30s", .max = 65535000, OFF(heartbeat_ms)),
+	VP_OPT_END
+};
+#undef OFF
+
+void
+vp_amqp_setup(struct vp_amqp *a, const char *cred_path, const char *user_env,
+    const char *pass_env)
 {
 	struct amqp_connection_info ci;
-	const char *auth;
-	char *copy, err[512];
-	size_t n;
+	char *copy = vp_xstrdup(a->url);
 	int env;
 
-	if (strncmp(url, "amqp://", 7) != 0 && strncmp(url, "amqps://", 8) != 0)
-		return fail(a, VP_EXIT_USAGE, "--url: not an amqp:// or "
-		    "amqps:// URL");
-	auth = strstr(url, "://") + 3;
-	n = strcspn(auth, "/?#");
-	if (memchr(auth, '@', n) != NULL)
-		return fail(a, VP_EXIT_USAGE, "credentials do not go in the "
-		    "URL: use --credentials-file or the environment");
-	if (strchr(url, '?') != NULL || strchr(url, '#') != NULL)
-		return fail(a, VP_EXIT_USAGE, "--url: query parameters are "
-		    "not supported (use the options)");
-	copy = vp_xstrdup(url);
 	amqp_default_connection_info(&ci);
-	if (amqp_parse_url(copy, &ci) != AMQP_STATUS_OK || ci.host[0] == '\0') {
-		free(copy);
-		return fail(a, VP_EXIT_USAGE, "--url: cannot parse \"%s\"",
-		    url);
-	}
+	if (amqp_parse_url(copy, &ci) != AMQP_STATUS_OK || ci.host[0] == '\0')
+		vp_usage_error("--url: cannot parse \"%s\"", a->url);
 	a->host = vp_xstrdup(ci.host);
 	a->vhost = vp_xstrdup(ci.vhost);
 	a->port = ci.port;
 	a->ssl = ci.ssl;
 	free(copy);
+	if (!a->ssl && (a->tls.ca_file || a->tls.insecure))
+		vp_usage_error("--ca-file and --insecure go with amqps:// URLs");
+	a->heartbeat_s = (int)((a->heartbeat_ms + 999) / 1000);
 
+	/* half a pair in the environment must not quietly mean guest */
 	env = (user_env && getenv(user_env) != NULL) ||
 	    (pass_env && getenv(pass_env) != NULL);
-	if (cred_path || env) {
-		if (vp_read_credentials(cred_path, user_env, pass_env, &a->user,
-		    &a->pass, err, sizeof(err)) != 0)
-			return fail(a, cred_path ? VP_EXIT_NOINPUT :
-			    VP_EXIT_CONFIG, "credentials: %s", err);
-	} else {
+	if (cred_path || env)
+		vp_load_credentials("--credentials-file", cred_path, user_env,
+		    pass_env, &a->user, &a->pass);
+	else {
 		/* what every AMQP client does: RabbitMQ's default user,
 		 * which it only accepts from loopback */
 		a->user = vp_xstrdup("guest");
 		a->pass = vp_xstrdup("guest");
 	}
-	if (a->heartbeat_s == 0)
-		a->heartbeat_s = 30;
-	if (a->timeout_ms == 0)
-		a->timeout_ms = 30000;
-	return 0;
 }
 
 const char *

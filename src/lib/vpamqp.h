@@ -10,18 +10,22 @@
 
 #include <amqp.h>
 
+#include "opt.h"
 #include "vp.h"
 
 #define VP_AMQP_CHANNEL 1
 
 struct vp_amqp {
+	/* options (vp_amqp_opts, vp_tls_opts) */
+	const char *url;
+	int64_t timeout_ms;	/* connect, handshake and RPC timeout */
+	int64_t heartbeat_ms;
+	struct vp_tls tls;
 	/* configuration */
 	char *host, *vhost;
 	int port, ssl;
 	char *user, *pass;
-	struct vp_tls tls;
 	int heartbeat_s;
-	int64_t timeout_ms;	/* connect, handshake and RPC timeout */
 	const char *conn_name;	/* connection_name client property */
 	/* state */
 	amqp_connection_state_t conn;	/* NULL when not connected */
@@ -29,15 +33,21 @@ struct vp_amqp {
 };
 
 /*
- * Parse url (amqp://host[:port][/vhost] or amqps://...) and read the
- * credentials: from cred_path (a two-line file or a Secret directory, see
- * vp_read_credentials), else from the environment variables user_env and
- * pass_env, else RabbitMQ's guest/guest. A URL with user information is
- * refused (it would put a secret in argv). Returns 0, or an exit code with
- * a message in a->err: 64 for the URL, 66 for an unreadable file, 78 for a
- * malformed one or half a pair in the environment.
+ * --url (required; amqp://host[:port][/vhost] or amqps://..., never with
+ * user information: that would put a secret in argv), --timeout and
+ * --heartbeat: one group of rows (opt.h) whose base is the struct vp_amqp.
  */
-int vp_amqp_config(struct vp_amqp *a, const char *url, const char *cred_path,
+extern const struct vp_opt vp_amqp_opts[];
+
+/*
+ * After the options: read the URL into host, port and vhost, check that
+ * --ca-file and --insecure go with amqps:// (exit 64), and load the
+ * credentials by the rule every program follows (vp_load_credentials):
+ * from cred_path (a two-line file or a Secret directory), else from the
+ * environment variables user_env and pass_env, else RabbitMQ's guest/guest
+ * (which it accepts from loopback only). Exits on an error.
+ */
+void vp_amqp_setup(struct vp_amqp *a, const char *cred_path,
     const char *user_env, const char *pass_env);
 
 /* The URL without credentials, for logs ("amqp://host:port/vhost"). */

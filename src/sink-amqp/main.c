@@ -24,19 +24,9 @@
 #include "vpamqp.h"
 
 #define MAX_LINE (4 * 1024 * 1024)
-#define DEFAULT_WINDOW 256
-#define DEFAULT_TIMEOUT "30s"
-#define DEFAULT_HEARTBEAT "30s"
 
-static const char usage_text[] =
-    "usage: sink-amqp --url URL [--exchange NAME] [--exchange-type TYPE]\n"
-    "           [--routing-key TEMPLATE] [--mode binary|structured]\n"
-    "           [--headers knative|cloudevents] [--no-mandatory]\n"
-    "           [--window N] " VP_SINK_USAGE "\n"
-    "           [--credentials-file FILE] [--insecure] [--ca-file FILE]\n"
-    "           [--timeout DURATION] [--heartbeat DURATION]\n"
-    "           [--log-level LEVEL] [--log-json]\n"
-    "       sink-amqp --help | --version\n";
+static const char *const extypes[] = { NULL, "direct", "topic", "fanout",
+    "headers" };
 
 enum mstate { M_WAIT, M_SENT, M_DONE };
 
@@ -65,9 +55,10 @@ struct sent {			/* publishes in sequence order */
 static struct {
 	struct vp_sink core;
 	struct vp_amqp amqp;
-	const char *exchange, *exchange_type, *rkey;
-	int structured, mandatory;
-	enum ce_amqp_naming naming;
+	const char *exchange, *rkey, *cred_path;
+	int extype;		/* index in extypes; 0: not declared */
+	int structured, no_mandatory;
+	int naming;		/* enum ce_amqp_naming */
 	size_t window;
 	/* the window: events in input order */
 	struct msg **q;
@@ -87,37 +78,35 @@ static struct {
 	unsigned long published, republished;
 } S;
 
-static void
-usage_help(void)
-{
-	fputs(usage_text, stdout);
-	fputs("\nPublish CloudEvent lines (ce-encode output) from stdin to a\n"
-	    "RabbitMQ exchange with publisher confirms, at least once, with\n"
-	    "retries, a dead-letter file and a checkpoint. See sink-amqp(1) and\n"
-	    "vcpipe-formats(5).\n", stdout);
-}
-
 /* ---- routing keys ------------------------------------------------------------ */
 
-/* Check a --routing-key template: {name} with name [a-z0-9]+. */
-static void
-rkey_check(const char *t)
+/* --routing-key: a template of {name}s, name [a-z0-9]+. */
+static int
+rkey_arg(void *dest, const char *t, char *err, size_t errlen)
 {
 	for (const char *p = t; *p; p++) {
 		const char *e;
 
-		if (*p == '}')
-			vp_usage_error("--routing-key: '}' without '{'");
+		if (*p == '}') {
+			snprintf(err, errlen, "'}' without '{'");
+			return -1;
+		}
 		if (*p != '{')
 			continue;
 		e = strchr(p, '}');
-		if (e == NULL)
-			vp_usage_error("--routing-key: '{' without '}'");
-		if (e == p + 1 || !ce_ext_name_ok(p + 1, (size_t)(e - p - 1)))
-			vp_usage_error("--routing-key: bad attribute name in "
-			    "\"%.*s\"", (int)(e - p + 1), p);
+		if (e == NULL) {
+			snprintf(err, errlen, "'{' without '}'");
+			return -1;
+		}
+		if (e == p + 1 || !ce_ext_name_ok(p + 1, (size_t)(e - p - 1))) {
+			snprintf(err, errlen, "bad attribute name in \"%.*s\"",
+			    (int)(e - p + 1), p);
+			return -1;
+		}
 		p = e;
 	}
+	*(const char **)dest = t;
+	return 0;
 }
 
 /* An attribute's value by name, or NULL (absent). */
@@ -406,10 +395,10 @@ connect_broker(void)
 		 * than a closed channel at the first publish */
 		amqp_exchange_declare(c, VP_AMQP_CHANNEL,
 		    amqp_cstring_bytes(S.exchange),
-		    vp_amqp_str(S.exchange_type ? S.exchange_type : "direct"),
-		    S.exchange_type == NULL, 1, 0, 0, amqp_empty_table);
+		    vp_amqp_str(S.extype ? extypes[S.extype] : "direct"),
+		    S.extype == 0, 1, 0, 0, amqp_empty_table);
 		rc = vp_amqp_reply(&S.amqp, amqp_get_rpc_reply(c),
-		    S.exchange_type ? "declaring the exchange" :
+		    S.extype ? "declaring the exchange" :
 		    "checking the exchange");
 	}
 	if (rc != 0) {
@@ -429,7 +418,8 @@ publish(struct msg *m)
 	int st;
 
 	if (ce_read(&S.ev, m->line, m->len, 0) != CE_OK ||
-	    ce_to_amqp(&S.ev, S.structured, S.naming, &S.am) != CE_OK ||
+	    ce_to_amqp(&S.ev, S.structured, (enum ce_amqp_naming)S.naming,
+	    &S.am) != CE_OK ||
 	    rkey_expand(&S.ev) != 0) {
 		/* the line was read before: only the message can be wrong */
 		int rc = settle_undelivered(m, VP_OUT_REJECTED,
@@ -444,7 +434,7 @@ publish(struct msg *m)
 	}
 	st = amqp_basic_publish(S.amqp.conn, VP_AMQP_CHANNEL,
 	    vp_amqp_str(S.exchange), amqp_cstring_bytes(S.rk.data),
-	    S.mandatory, 0, &S.am.props, S.am.body);
+	    !S.no_mandatory, 0, &S.am.props, S.am.body);
 	if (st != AMQP_STATUS_OK) {
 		disconnect(vp_amqp_status(&S.amqp, st, "publish"));
 		return -1;
@@ -598,164 +588,96 @@ take_line(struct vp_linereader *lr, size_t len, int toolong)
 
 /* ---- options ------------------------------------------------------------------ */
 
-static int64_t
-duration_arg(const char *opt, const char *v)
-{
-	int64_t ms = vp_parse_duration_ms(v);
+static const struct vp_opt options[] = {
+	VP_OPT("exchange", VP_OPT_STRING, &S.exchange, "NAME",
+	    "Publish to this exchange (checked at connect; default: the "
+	    "default exchange, where the routing key names the queue).",
+	    .flags = VP_OPT_EMPTY),
+	VP_OPT("exchange-type", VP_OPT_ENUM, &S.extype, "TYPE",
+	    "Declare the exchange (durable) with this type instead of "
+	    "requiring it to exist.", .choices = (const struct vp_optchoice[]){
+	    { "direct", 1 }, { "topic", 2 }, { "fanout", 3 }, { "headers", 4 },
+	    { NULL, 0 } }),
+	VP_OPT("routing-key", VP_OPT_CALL, &S.rkey, "TEMPLATE",
+	    "The routing key: text with {attribute} replaced by the event's "
+	    "value (absent: empty).", .fn = rkey_arg, .flags = VP_OPT_EMPTY),
+	VP_OPT("mode", VP_OPT_ENUM, &S.structured, "MODE",
+	    "binary (attributes in headers, the data as the body) or "
+	    "structured (the JSON event as the body).", .def = "binary",
+	    .choices = (const struct vp_optchoice[]){ { "binary", 0 },
+	    { "structured", 1 }, { NULL, 0 } }),
+	VP_OPT("headers", VP_OPT_ENUM, &S.naming, "NAMING",
+	    "Header names: knative (bare attribute names, as Knative's "
+	    "RabbitMQ broker) or cloudevents (cloudEvents_ prefix).",
+	    .def = "knative", .choices = (const struct vp_optchoice[]){
+	    { "knative", CE_AMQP_KNATIVE }, { "cloudevents",
+	    CE_AMQP_CLOUDEVENTS }, { NULL, 0 } }),
+	VP_OPT("no-mandatory", VP_OPT_FLAG, &S.no_mandatory, NULL,
+	    "Let the broker drop messages no queue takes (else they are "
+	    "retried, then dead-lettered)."),
+	VP_OPT("window", VP_OPT_COUNT, &S.window, "N",
+	    "Messages published and not yet confirmed, at most.",
+	    .def = "256", .min = 1, .max = 100000),
+	VP_OPT("credentials-file", VP_OPT_STRING, &S.cred_path, "FILE",
+	    "A file of two lines (user name, password) or a directory with "
+	    "username and password files (else SINK_AMQP_USERNAME and "
+	    "SINK_AMQP_PASSWORD, else guest)."),
+	VP_OPT_END
+};
 
-	if (ms < 0)
-		vp_usage_error("--%s: bad duration \"%s\"", opt, v);
-	return ms;
+static const struct vp_optgroup groups[] = {
+	{ "Delivery options", vp_sink_opts, &S.core.o },
+	{ "AMQP options", vp_amqp_opts, &S.amqp },
+	{ "TLS options", vp_tls_opts, &S.amqp.tls },
+	{ NULL, NULL, NULL }
+};
+
+static void
+check(void)
+{
+	vp_sink_opts_check(&S.core.o);
+	if (vp_opt_given("retry-on"))
+		vp_usage_error("--retry-on: AMQP has no HTTP statuses to "
+		    "retry (refusals and returns are always retried)");
+	if (S.exchange[0] == '\0' && S.extype)
+		vp_usage_error("--exchange-type needs --exchange (the default "
+		    "exchange is always there)");
 }
+
+static const char *
+rabbitmq_version(void)
+{
+	static char v[64];
+
+	snprintf(v, sizeof(v), "librabbitmq %s", amqp_version());
+	return v;
+}
+
+static const struct vp_cmd cmd = {
+	.name = "sink-amqp",
+	.synopsis = "--url URL [OPTION]...",
+	.about = "Publish CloudEvent lines (ce-encode output) from stdin to a "
+	    "RabbitMQ exchange with publisher confirms, at least once, with "
+	    "retries, a dead-letter file and a checkpoint.",
+	.see = "sink-amqp(1) and vcpipe-formats(5)",
+	.opts = options,
+	.groups = groups,
+	.libs = VP_LIBS({ NULL, rabbitmq_version }, VP_LIB_JANSSON),
+	.check = check,
+};
 
 int
 main(int argc, char *argv[])
 {
-	enum { O_URL = 1, O_EXCHANGE, O_EXTYPE, O_RKEY, O_MODE, O_HEADERS,
-	    O_NOMAND, O_WINDOW, O_CRED, O_INSECURE, O_CAFILE, O_TIMEOUT,
-	    O_HEARTBEAT, O_LOGLEVEL, O_LOGJSON, O_HELP, O_VERSION };
-	static const struct option longopts[] = {
-		{ "url", required_argument, NULL, O_URL },
-		{ "exchange", required_argument, NULL, O_EXCHANGE },
-		{ "exchange-type", required_argument, NULL, O_EXTYPE },
-		{ "routing-key", required_argument, NULL, O_RKEY },
-		{ "mode", required_argument, NULL, O_MODE },
-		{ "headers", required_argument, NULL, O_HEADERS },
-		{ "no-mandatory", no_argument, NULL, O_NOMAND },
-		{ "window", required_argument, NULL, O_WINDOW },
-		VP_SINK_LONGOPTS,
-		{ "credentials-file", required_argument, NULL, O_CRED },
-		{ "insecure", no_argument, NULL, O_INSECURE },
-		{ "ca-file", required_argument, NULL, O_CAFILE },
-		{ "timeout", required_argument, NULL, O_TIMEOUT },
-		{ "heartbeat", required_argument, NULL, O_HEARTBEAT },
-		{ "log-level", required_argument, NULL, O_LOGLEVEL },
-		{ "log-json", no_argument, NULL, O_LOGJSON },
-		{ "help", no_argument, NULL, O_HELP },
-		{ "version", no_argument, NULL, O_VERSION },
-		{ NULL, 0, NULL, 0 }
-	};
-	const char *url = NULL, *cred = NULL;
-	int64_t timeout_ms = vp_parse_duration_ms(DEFAULT_TIMEOUT);
-	int64_t heartbeat_ms = vp_parse_duration_ms(DEFAULT_HEARTBEAT);
 	int64_t stop_by = 0;
-	int ch, eof = 0, rc;
-	char *end;
+	int eof = 0, rc;
 	struct vp_linereader lr;
 
-	vp_log_init(argv[0]);
-	vp_sink_opts_init(&S.core.o);
 	S.exchange = "";
 	S.rkey = "";
-	S.mandatory = 1;
-	S.window = DEFAULT_WINDOW;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		switch (ch) {
-		case O_URL:
-			url = optarg;
-			break;
-		case O_EXCHANGE:
-			S.exchange = optarg;
-			break;
-		case O_EXTYPE:
-			if (strcmp(optarg, "direct") && strcmp(optarg, "topic") &&
-			    strcmp(optarg, "fanout") && strcmp(optarg, "headers"))
-				vp_usage_error("--exchange-type: direct, topic, "
-				    "fanout or headers");
-			S.exchange_type = optarg;
-			break;
-		case O_RKEY:
-			rkey_check(optarg);
-			S.rkey = optarg;
-			break;
-		case O_MODE:
-			if (strcmp(optarg, "binary") == 0)
-				S.structured = 0;
-			else if (strcmp(optarg, "structured") == 0)
-				S.structured = 1;
-			else
-				vp_usage_error("--mode: binary or structured");
-			break;
-		case O_HEADERS:
-			if (strcmp(optarg, "knative") == 0)
-				S.naming = CE_AMQP_KNATIVE;
-			else if (strcmp(optarg, "cloudevents") == 0)
-				S.naming = CE_AMQP_CLOUDEVENTS;
-			else
-				vp_usage_error("--headers: knative or "
-				    "cloudevents");
-			break;
-		case O_NOMAND:
-			S.mandatory = 0;
-			break;
-		case O_WINDOW:
-			errno = 0;
-			S.window = strtoul(optarg, &end, 10);
-			if (errno || *end || end == optarg || S.window < 1 ||
-			    S.window > 100000)
-				vp_usage_error("--window: a number from 1 to "
-				    "100000");
-			break;
-		case O_CRED:
-			cred = optarg;
-			break;
-		case O_INSECURE:
-			S.amqp.tls.insecure = 1;
-			break;
-		case O_CAFILE:
-			S.amqp.tls.ca_file = optarg;
-			break;
-		case O_TIMEOUT:
-			timeout_ms = duration_arg("timeout", optarg);
-			if (timeout_ms == 0)
-				vp_usage_error("--timeout: must be more than 0");
-			break;
-		case O_HEARTBEAT:
-			heartbeat_ms = duration_arg("heartbeat", optarg);
-			break;
-		case O_LOGLEVEL:
-			vp_log_level_option(optarg);
-			break;
-		case O_LOGJSON:
-			vp_log_set_json(1);
-			break;
-		case O_HELP:
-			usage_help();
-			return 0;
-		case O_VERSION:
-			{ char v[64]; snprintf(v, sizeof(v), "librabbitmq %s", amqp_version()); vp_print_versions("sink-amqp", v); }
-			return 0;
-		default:
-			if (ch == VP_SINK_OPT_RETRYON)
-				vp_usage_error("--retry-on: AMQP has no HTTP "
-				    "statuses to retry");
-			if (ch != '?' && vp_sink_option(&S.core.o, ch, optarg))
-				break;
-			fputs(usage_text, stderr);
-			return VP_EXIT_USAGE;
-		}
-	}
-	if (optind != argc)
-		vp_usage_error("unexpected argument \"%s\"", argv[optind]);
-	if (url == NULL)
-		vp_usage_error("--url is required");
-	vp_sink_opts_check(&S.core.o);
-	if (S.exchange[0] == '\0' && S.exchange_type)
-		vp_usage_error("--exchange-type needs --exchange (the default "
-		    "exchange is always there)");
-	S.amqp.timeout_ms = timeout_ms;
-	S.amqp.heartbeat_s = (int)((heartbeat_ms + 999) / 1000);
-	if ((rc = vp_amqp_config(&S.amqp, url, cred, "SINK_AMQP_USERNAME",
-	    "SINK_AMQP_PASSWORD")) != 0) {
-		if (rc == VP_EXIT_USAGE)
-			vp_usage_error("%s", S.amqp.err);
-		vp_die(rc, "%s", S.amqp.err);
-	}
-	if (S.amqp.tls.ca_file && access(S.amqp.tls.ca_file, R_OK) != 0)
-		vp_die(VP_EXIT_NOINPUT, "--ca-file: %s: %s", S.amqp.tls.ca_file,
-		    strerror(errno));
-	if (!S.amqp.ssl && (S.amqp.tls.ca_file || S.amqp.tls.insecure))
-		vp_usage_error("--ca-file and --insecure go with amqps:// URLs");
+	vp_opt_parse(&cmd, argc, argv);
+	vp_amqp_setup(&S.amqp, S.cred_path, "SINK_AMQP_USERNAME",
+	    "SINK_AMQP_PASSWORD");
 
 	vp_signals_init();
 	vp_sink_start(&S.core);
@@ -774,7 +696,7 @@ main(int argc, char *argv[])
 
 		if (vp_stop_requested && stop_by == 0) {
 			/* no new lines; what is in flight gets --timeout */
-			stop_by = now + timeout_ms;
+			stop_by = now + S.amqp.timeout_ms;
 			vp_info("stopping: waiting for %zu confirm(s)", S.count);
 		}
 		if (!S.connected && now >= S.reconnect_ms && stop_by == 0)
