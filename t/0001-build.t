@@ -3,7 +3,7 @@
 # --version names the program and exactly the libraries it loads (ldd); an
 # unknown option gets the same two lines from every program, exit 64.
 . "${0%/*}/lib.sh"
-progs="vc-source ce-encode sink-http sink-eventbridge horizon-source webhook-source
+progs="vc-source ce-encode sink-http sink-eventbridge sink-amqp amqp-source horizon-source webhook-source
 	stream-serve vcpipe-yaml vcpipe-metrics vcpipe-tap"
 command -v ldd >/dev/null 2>&1 || skip_all "ldd not installed"
 n=4; for p in $progs; do n=$((n + 7)); done

@@ -4,7 +4,7 @@
 # option; --version's libraries are named on the page; and every page is
 # clean for mandoc -Tlint and for groff's warnings (line breaking included).
 . "${0%/*}/lib.sh"
-progs="vc-source ce-encode sink-http sink-eventbridge horizon-source webhook-source stream-serve"
+progs="vc-source ce-encode sink-http sink-eventbridge sink-amqp amqp-source horizon-source webhook-source stream-serve"
 M=$VP_SRCDIR/man
 pages=$(ls "$M")
 n=0; for p in $progs; do n=$((n + 2)); done; for f in $pages; do n=$((n + 2)); done

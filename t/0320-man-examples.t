@@ -10,6 +10,7 @@
 . "$VP_SRCDIR/t/http-receiver/lib.sh"
 . "$VP_SRCDIR/t/fake-eventbridge/fake.sh"
 . "$VP_SRCDIR/t/fake-aws-creds/creds.sh"
+. "$VP_SRCDIR/t/rabbitmq.sh"
 for tool in curl jq mandoc; do
 	command -v $tool >/dev/null 2>&1 || skip_all "$tool not installed"
 done
@@ -79,6 +80,20 @@ curl -sf -d count="$1" ${2:+-d classes="$2"} "$VCSIM_CTL/post-burst" >/dev/null
 EOF
 chmod +x "$T/bin/vcsim-burst"
 PATH=$T/bin:$PATH
+# a RabbitMQ node (amqp:// and amqps:// for localhost) for the AMQP pages;
+# amqp-queue URL declare|count ... (t/amqp-queue.py) to look at it
+pages=${VP_MAN_PAGES:-$(cd "$VP_SRCDIR/man" && ls *.[0-9])}
+case " $(echo $pages) " in
+*" sink-amqp.1 "* | *" amqp-source.1 "*)
+	rmq_available || bail "rabbitmq-server is not installed (bin/bootstrap)"
+	rmq_tls "$T/tls" || bail "openssl failed"
+	rmq_start man "$T/tls" || bail "rabbitmq did not start"
+	AMQP_URL=$RMQ_URL_man AMQP_TLS_URL=amqps://localhost:$RMQ_TLSPORT_man
+	AMQP_CA=$T/tls/ca.pem AMQP_HOUR_AGO=$(date -u -d '1 hour ago' +%Y-%m-%dT%H:%M:%SZ)
+	export AMQP_URL AMQP_TLS_URL AMQP_CA AMQP_HOUR_AGO
+	ln -s "$VP_SRCDIR/t/amqp-queue.py" "$T/bin/amqp-queue"
+	;;
+esac
 # free ports for servers an example starts
 set -- $(python3 -c 'import socket
 ss = [socket.socket() for _ in range(3)]
@@ -91,7 +106,7 @@ export RECEIVER_URL RECEIVER_LOG REJECT_URL OPENFAAS_URL OPENFAAS_LOG \
 
 # VP_MAN_PAGES="sink-http.1 ..." runs only those (while writing examples)
 : >"$T/tap"
-for p in ${VP_MAN_PAGES:-$(cd "$VP_SRCDIR/man" && ls *.[0-9])}; do
+for p in $pages; do
 	# each page's vCenter starts empty, so what its examples print is its own
 	vcsim_start -history >/dev/null || bail "the simulator did not start"
 	python3 "$VP_SRCDIR/t/man-examples.py" "$T/pages" "$VP_SRCDIR/man/$p" \

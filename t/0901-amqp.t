@@ -40,15 +40,7 @@ is "broker unreachable, SIGTERM: exit 75" 75 "$rc"
 check "no checkpoint, no dead letter" test ! -e "$T/down.ck" -a ! -e "$T/down.dlq"
 
 # ---- a broker, with TLS too -----------------------------------------------------------
-mkdir -p "$T/tls"
-( cd "$T/tls" &&
-  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
-      -subj /CN=vcpipe-test-ca &&
-  openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=localhost &&
-  printf 'subjectAltName=DNS:localhost\n' >ext &&
-  openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
-      -out server.pem -days 2 -extfile ext && chmod 644 server.key ) >"$T/tls.log" 2>&1 ||
-    bail "openssl failed"
+rmq_tls "$T/tls" || bail "openssl failed"
 rmq_start a "$T/tls" || bail "rabbitmq did not start"
 U=$RMQ_URL_a
 rmq_ctl a add_vhost other >/dev/null

@@ -94,7 +94,9 @@ is "30 events through the broker to the SDK receiver" 0 "$(missing)"
 # from vCenter again gives the same id)
 vc-source --url "$VCSIM_URL" --begin 1h --once 2>/dev/null | ce-encode 2>/dev/null |
     jq -r '"\(.eventkey) \(.id)"' | sort -u >"$T/ids.want"
-jq -r 'select(.ok) | "\(.event.eventkey) \(.event.id)"' "$T/ce.out" | sort -u >"$T/ids.got"
+# (the events the --once reader's own logout adds arrive too: keys it read only)
+jq -r 'select(.ok) | "\(.event.eventkey) \(.event.id)"' "$T/ce.out" | sort -u |
+    awk 'NR == FNR { k[$1] = 1; next } $1 in k' "$T/ids.want" - >"$T/ids.got"
 is "every event arrived with its id" "" "$(comm -13 "$T/ids.want" "$T/ids.got")"
 is "every request was a valid CloudEvent" 0 "$(jq -r 'select(.ok | not)' "$T/ce.out" | wc -l)"
 

@@ -22,6 +22,8 @@
 #   rmq_join NAME SEED     make NAME a cluster member of SEED's cluster
 #   rmq_count NAME QUEUE   messages ready + unacknowledged in QUEUE
 #   rmq_free_port          print a free TCP port on 127.0.0.1
+#   rmq_tls DIR            make DIR a TLS directory for rmq_start: a test CA
+#                          (ca.pem) and a server certificate for localhost
 #
 # A node takes several seconds to boot: start one per test file.
 
@@ -38,6 +40,18 @@ rmq_free_port() {
 s = socket.socket()
 s.bind(("127.0.0.1", 0))
 print(s.getsockname()[1])'
+}
+
+rmq_tls() {
+	mkdir -p "$1"
+	( cd "$1" &&
+	  openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 \
+	      -subj /CN=vcpipe-test-ca &&
+	  openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr \
+	      -subj /CN=localhost &&
+	  printf 'subjectAltName=DNS:localhost\n' >ext &&
+	  openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial \
+	      -out server.pem -days 2 -extfile ext && chmod 644 server.key ) >"$1/openssl.log" 2>&1
 }
 
 # The environment every rabbitmq script needs for node $1, on stdout as

@@ -740,7 +740,8 @@ static const struct vp_cmd cmd = {
 	.see = "amqp-source(1) and vcpipe-formats(5)",
 	.opts = options,
 	.groups = groups,
-	.libs = VP_LIBS({ NULL, rabbitmq_version }, VP_LIB_JANSSON),
+	.libs = VP_LIBS({ NULL, rabbitmq_version }, VP_LIB_CURL,
+	    VP_LIB_JANSSON),
 	.check = check,
 };
 

@@ -74,7 +74,7 @@ const struct vp_opt vp_amqp_opts[] = {
 	    "to a request.", .def = "30s", .min = 1, OFF(timeout_ms)),
 	VP_OPT("heartbeat", VP_OPT_DURATION, NULL, "DURATION",
 	    "AMQP heartbeat interval asked of the broker (0: none).",
-	    .def = "30s", .max = 65535000, OFF(heartbeat_ms)),
+	    .def = "30s", .max = 3600000, OFF(heartbeat_ms)),
 	VP_OPT_END
 };
 #undef OFF

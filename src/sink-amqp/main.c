@@ -14,6 +14,7 @@
  * drop the duplicates).
  */
 #include <errno.h>
+#include <jansson.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
@@ -662,7 +663,8 @@ static const struct vp_cmd cmd = {
 	.see = "sink-amqp(1) and vcpipe-formats(5)",
 	.opts = options,
 	.groups = groups,
-	.libs = VP_LIBS({ NULL, rabbitmq_version }, VP_LIB_JANSSON),
+	.libs = VP_LIBS({ NULL, rabbitmq_version }, VP_LIB_CURL,
+	    VP_LIB_JANSSON),
 	.check = check,
 };
 
