@@ -16,11 +16,7 @@
 # the simulator and the receiver. The machine may be shared: the load
 # average is printed with each run.
 set -eu
-VP_BUILDDIR=$(cd "${1:-build}" && pwd)
-VP_SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
-export VP_BUILDDIR VP_SRCDIR
-. "$VP_SRCDIR/bench/lib-vcsim.sh"
-. "$VP_SRCDIR/bench/lib-pipeline.sh"
+. "$(dirname "$0")/lib-pipeline.sh"
 RATES=${RATES:-10 1000 10000}
 SECS=${SECS:-5}
 RUNS=${RUNS:-3}

@@ -1,5 +1,8 @@
 # bench/lib-pipeline.sh: what the pipeline benches (e2e-latency.sh,
-# many-vcenters.sh) share. Source after bench/lib-vcsim.sh (T, bg_pid).
+# many-vcenters.sh) share. Sourced first thing, with the bench's arguments
+# still in "$@": the build directory is $1 (default build); it sets
+# VP_BUILDDIR and VP_SRCDIR and brings in bench/lib-vcsim.sh (T, bg_pid,
+# vcsim_*), then:
 #   stamp_receiver            builds and starts bench/stamp-receiver: RPORT, RLOG
 #   vcpipe_config FILE URL... writes a vcpipe Config: one vcenter provider per
 #                             simulator URL (vc1, vc2, ...), each with one knative
@@ -15,6 +18,10 @@
 #                             % of one core, largest first
 #   mmm                       min/median/max of the numbers on stdin
 #   load                      the 1-minute load average
+VP_BUILDDIR=$(cd "${1:-build}" && pwd)
+VP_SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
+export VP_BUILDDIR VP_SRCDIR
+. "$VP_SRCDIR/bench/lib-vcsim.sh"
 PATH=$VP_SRCDIR/bin:$PATH
 for _d in "$VP_BUILDDIR"/src/*/; do PATH="${_d%/}:$PATH"; done
 export PATH
@@ -60,7 +67,7 @@ YAML
 }
 
 vcpipe_run() {
-	rm -rf "$T/state" "$T/run"
+	rm -rf "$T/state" "$T/run" "$T/vcpipe.err"
 	mkdir -p "$T/state"
 	vcpipe -config "$1" --run-dir "$T/run" --log-level warn >"$T/vcpipe.out" 2>>"$T/vcpipe.err" &
 	VPID=$!

@@ -18,17 +18,14 @@
 # env: N vCenters (default 10; issue 16's figure is N=100: about 50 MB of
 #      memory per simulator), RATE events/s per vCenter (default 2), IDLE and
 #      BUSY seconds (defaults 20 and 30, BUSY at most 110), RUNS (default 3:
-#      min / median / max at the end).
+#      min / median / max at the end), KEEP a directory to keep each run's
+#      receiver log and vcpipe's log in (many-vcenters.RUN.log, .err).
 # Targets (issue 16): 100 vCenters under 300 MB PSS in total, at most 6
 # processes per pipeline, idle CPU under 1% of one core.
 # The machine may be shared: the load average is printed with each run; the
 # simulators' own CPU is not counted (they are not in vcpipe's tree).
 set -eu
-VP_BUILDDIR=$(cd "${1:-build}" && pwd)
-VP_SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
-export VP_BUILDDIR VP_SRCDIR
-. "$VP_SRCDIR/bench/lib-vcsim.sh"
-. "$VP_SRCDIR/bench/lib-pipeline.sh"
+. "$(dirname "$0")/lib-pipeline.sh"
 N=${N:-10}
 RATE=${RATE:-2}
 IDLE=${IDLE:-20}
@@ -54,6 +51,7 @@ for i in $(seq 1 "$N"); do
 	done
 done
 urls=$(for i in $(seq 1 "$N"); do jq -r .url "$T/sim$i.ready"; done)
+ctls=$(for i in $(seq 1 "$N"); do jq -r .ctl "$T/sim$i.ready"; done)
 VC_USERNAME=$(jq -r .username "$T/sim1.ready") VC_PASSWORD=$(jq -r .password "$T/sim1.ready")
 export VC_USERNAME VC_PASSWORD
 stamp_receiver
@@ -73,9 +71,10 @@ for run in $(seq 1 "$RUNS"); do
 
 	mark=$(wc -l <"$RLOG")
 	pids=""
-	for i in $(seq 1 "$N"); do
+	# all posters at once (N curls; each paces its simulator's events)
+	for c in $ctls; do
 		curl -sS -o /dev/null -X POST --data-urlencode "count=$((RATE * BUSY))" \
-			--data-urlencode "rate=$RATE" "$(jq -r .ctl "$T/sim$i.ready")/post-burst" &
+			--data-urlencode "rate=$RATE" "$c/post-burst" &
 		pids="$pids $!"
 	done
 	sleep 2
@@ -93,6 +92,8 @@ for run in $(seq 1 "$RUNS"); do
 	end=$(( $(date +%s) + 60 ))
 	while [ $(( $(wc -l <"$RLOG") - mark )) -lt "$want" ] && [ "$(date +%s)" -lt "$end" ]; do sleep 0.5; done
 	tail -n +"$((mark + 1))" "$RLOG" >"$T/run.log"
+	[ -z "${KEEP:-}" ] || cp "$T/run.log" "$KEEP/many-vcenters.$run.log"
+	[ -z "${KEEP:-}" ] || cp "$T/vcpipe.err" "$KEEP/many-vcenters.$run.err"
 	python3 "$VP_SRCDIR/bench/latency.py" "$T/run.log" --sources "$N" >"$T/lat"
 	vcpipe_end
 
@@ -100,7 +101,7 @@ for run in $(seq 1 "$RUNS"); do
 		"$run" "$(load)" "$procs" "$(awk -v p="$procs" -v n="$N" 'BEGIN { printf "%.1f", p / n }')" \
 		"$(echo "$pss_idle / 1024" | bc -l)" "$(echo "$pss_busy / 1024" | bc -l)" \
 		"$(echo "$pss_busy / 1024 / $N" | bc -l)" "$idle" "$busy" "$(wc -l <"$T/run.log")" "$want"
-	echo "    programs: $names"
+	echo "    programs: $names; vcpipe's log: $(grep -c 'warn' "$T/vcpipe.err" || :) warnings, $(grep -c 'error' "$T/vcpipe.err" || :) errors"
 	echo "    idle CPU by program (their own, % of a core): $idle_programs"
 	echo "    busy CPU by program (their own, % of a core): $programs; the $N simulators: $simbusy%"
 	sed 's/^/    /' "$T/lat"
