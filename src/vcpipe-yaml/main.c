@@ -324,6 +324,13 @@ scalar_flags(struct ctx *c, const yaml_node_t *n, const struct field *f,
 	if ((f->flags & F_HTTPURL) && !valid_httpurl(s))
 		err_at(c, n, path, "expected an http:// or https:// URL, got "
 		    "\"%s\"", s);
+	if ((f->flags & F_AMQPURL) && strncmp(s, "amqp://", 7) != 0 &&
+	    strncmp(s, "amqps://", 8) != 0)
+		err_at(c, n, path, "expected an amqp:// or amqps:// URL, got "
+		    "\"%s\"", s);
+	else if ((f->flags & F_AMQPURL) && has_userinfo(s))
+		err_at(c, n, path, "a user name or password in the URL is "
+		    "refused: use auth or credentialsFile");
 	if ((f->flags & F_VCURL) && has_userinfo(s))
 		err_at(c, n, path, "a user name or password in the address is "
 		    "refused: use auth or credentialsFile");

@@ -59,8 +59,10 @@ struct unit;
  *   A_CONST  the flag, then key as it is when key is not NULL
  *   A_FN     the flag, then what fn returns (NULL: neither)
  *   A_SETS   "--set NAME=VALUE" for each member of the map at key
+ *   A_EACH   the flag and each string of the list at key
+ *   A_IF     the flag alone when fn returns a word
  */
-enum how { A_STR, A_FLAG, A_CONST, A_FN, A_SETS };
+enum how { A_STR, A_FLAG, A_CONST, A_FN, A_SETS, A_EACH, A_IF };
 struct arg {
 	const char *flag;
 	enum how how;
@@ -235,6 +237,21 @@ add_rows(struct unit *u, struct stage *st, json_t *sec, const struct arg *a)
 				add(st, w);
 			}
 			break;
+		case A_EACH:
+			m = jat(sec, a->key);
+			for (size_t i = 0; i < json_array_size(m); i++) {
+				addv(st, a->flag);
+				addv(st, json_string_value(
+				    json_array_get(m, i)));
+			}
+			break;
+		case A_IF:
+			w = a->fn(u);
+			if (w.s) {
+				addv(st, a->flag);
+				free(w.s);
+			}
+			break;
 		case A_SETS:
 			m = jat(sec, a->key);
 			json_object_foreach(m, k, val) {
@@ -341,11 +358,58 @@ static const struct arg horizon_args[] = {
 	ROW_END
 };
 
+/* A credentials file, or one vcpipe writes from auth.basicAuth. */
+static struct word
+amqp_src_credentials(struct unit *u)
+{
+	const char *f = jstr(u->src, "credentialsFile");
+
+	return f ? plain(vp_xstrdup(f)) :
+	    basic_secret(u, u->src, "amqp-source.cred");
+}
+
+static struct word
+amqp_prefetch(struct unit *u)
+{
+	json_t *v = jat(u->src, "prefetch");
+
+	return plain(json_is_integer(v) ? fmt("%lld",
+	    (long long)json_integer_value(v)) : NULL);
+}
+
+/* Without a sink (stdout) nothing writes a checkpoint to wait for. */
+static struct word
+amqp_ack_on_write(struct unit *u)
+{
+	return plain(u->sk->prog ? NULL : vp_xstrdup("yes"));
+}
+
+/*
+ * amqp-source acknowledges a message once the sink's checkpoint names it
+ * (the handshake, vcpipe-formats(5)): the sink's --checkpoint file.
+ */
+static const struct arg amqp_source_args[] = {
+	{ "--url", A_STR, "url", NULL, NULL },
+	{ "--queue", A_STR, "queue", NULL, NULL },
+	{ "--declare", A_STR, "declare", NULL, NULL },
+	{ "--bind", A_EACH, "bind", NULL, NULL },
+	{ "--exchange-type", A_STR, "exchangeType", NULL, NULL },
+	{ "--prefetch", A_FN, NULL, NULL, amqp_prefetch },
+	{ "--offset", A_STR, "offset", NULL, NULL },
+	{ "--insecure", A_FLAG, "insecureSSL", NULL, NULL },
+	{ "--ca-file", A_STR, "caFile", NULL, NULL },
+	{ "--credentials-file", A_FN, NULL, NULL, amqp_src_credentials },
+	{ "--sink-checkpoint", A_FN, NULL, NULL, source_checkpoint },
+	{ "--ack-on-write", A_IF, NULL, NULL, amqp_ack_on_write },
+	ROW_END
+};
+
 static const struct provider_kind providers[] = {
 	{ "vcenter", "vc-source", vcenter_args, 1 },
 	{ "vcsim", "vc-source", vcenter_args, 1 },
 	{ "webhook", "webhook-source", webhook_args, 0 },
 	{ "horizon", "horizon-source", horizon_args, 0 },
+	{ "amqp", "amqp-source", amqp_source_args, 0 },
 	{ NULL, NULL, NULL, 0 }
 };
 
@@ -515,12 +579,45 @@ static const struct arg eventbridge_args[] = {
 	ROW_END
 };
 
+static char *
+amqp_address(struct unit *u)
+{
+	return vp_xstrdup(jstr(u->s, "url"));
+}
+
+static struct word
+amqp_sink_credentials(struct unit *u)
+{
+	const char *f = jstr(u->s, "credentialsFile");
+
+	return f ? plain(vp_xstrdup(f)) :
+	    basic_secret(u, u->s, "sink-amqp.cred");
+}
+
+static const struct arg amqp_sink_args[] = {
+	{ "--url", A_STR, "url", NULL, NULL },
+	{ "--exchange", A_STR, "exchange", NULL, NULL },
+	{ "--exchange-type", A_STR, "exchangeType", NULL, NULL },
+	{ "--routing-key", A_STR, "routingKey", NULL, NULL },
+	{ "--mode", A_STR, "encoding", NULL, NULL },
+	{ "--headers", A_STR, "headers", NULL, NULL },
+	{ "--no-mandatory", A_FLAG, "dropUnroutable", NULL, NULL },
+	{ "--checkpoint", A_FN, NULL, NULL, sink_checkpoint },
+	{ "--dlq", A_FN, NULL, NULL, sink_dlq },
+	RETRIES,
+	{ "--insecure", A_FLAG, "insecureSSL", NULL, NULL },
+	{ "--ca-file", A_STR, "caFile", NULL, NULL },
+	{ "--credentials-file", A_FN, NULL, NULL, amqp_sink_credentials },
+	ROW_END
+};
+
 static const struct sink_kind sinks[] = {
 	{ "knative", "knative", "sink-http", knative_args, knative_url },
 	{ "openfaas", "openfaas", "sink-http", openfaas_args,
 	    openfaas_address },
 	{ "aws_event_bridge", "awsEventBridge", "sink-eventbridge",
 	    eventbridge_args, eventbridge_address },
+	{ "amqp", "amqp", "sink-amqp", amqp_sink_args, amqp_address },
 	{ "stdout", NULL, NULL, NULL, stdout_address },
 	{ NULL, NULL, NULL, NULL, NULL }
 };
@@ -627,6 +724,9 @@ mine(const struct provider_kind *pk, json_t *src, const struct plan_opts *o)
 {
 	if (pk->vcenter)
 		return shard_of(jstr(src, "address"), o->shard_n) == o->shard_i;
+	/* workers on one queue share it: every shard runs them */
+	if (strcmp(pk->type, "amqp") == 0)
+		return 1;
 	return o->shard_i == 0;
 }
 
@@ -1017,6 +1117,17 @@ plan_write(json_t *cfg, const struct plan_opts *o)
 		src = json_object_get(p, pk->type);
 		if (!mine(pk, src, o))
 			continue;
+		if (strcmp(pk->type, "amqp") == 0 &&
+		    json_array_size(json_object_get(p, "processors")) != 1) {
+			/* two consumers of one queue split its messages */
+			vp_error("%s: provider %s: an amqp provider takes one "
+			    "processor (consumers of one queue share its "
+			    "messages): declare a queue for each processor, "
+			    "bound to the same exchange", o->file,
+			    jstr(p, "name"));
+			rc = VP_EXIT_CONFIG;
+			goto out;
+		}
 		json_array_foreach(json_object_get(p, "processors"), k, q) {
 			struct unit u = { 0 };
 			const char *base_dir;

@@ -100,6 +100,34 @@ static const struct variant v_provider[] = {
 	{ "vcenter", "vcenter" }, { "vcsim", "vcsim" },
 	{ "webhook", "webhook" }, { "horizon", "horizon" }, { NULL, NULL }
 };
+/* vcpipe: a RabbitMQ queue or stream (amqp-source), vcpipe/v1 only */
+static const char *const t_declare[] = { "classic", "quorum", "stream", NULL };
+static const char *const t_extype[] = {
+	"direct", "topic", "fanout", "headers", NULL
+};
+static const struct field f_string_el[] = { S(NULL, 0), END };
+static const struct field f_amqp_source[] = {
+	S("url", F_REQUIRED | F_AMQPURL),
+	S("queue", F_REQUIRED),
+	E("declare", 0, t_declare),
+	{ "bind", F_LIST, 0, f_string_el, NULL, NULL, CHECK_NONE },
+	E("exchangeType", 0, t_extype),
+	{ "prefetch", F_INT, 0, NULL, NULL, NULL, CHECK_NONE },
+	S("offset", 0),
+	M("auth", 0, f_auth_basic, v_basic, CHECK_NONE),
+	S("credentialsFile", 0),
+	B("insecureSSL"),
+	S("caFile", 0),
+	END
+};
+static const char *const t_nprovider[] = {
+	"vcenter", "vcsim", "webhook", "horizon", "amqp", NULL
+};
+static const struct variant v_nprovider[] = {
+	{ "vcenter", "vcenter" }, { "vcsim", "vcsim" },
+	{ "webhook", "webhook" }, { "horizon", "horizon" }, { "amqp", "amqp" },
+	{ NULL, NULL }
+};
 static const struct field f_provider[] = {
 	E("type", F_REQUIRED, t_provider),
 	S("name", F_REQUIRED),
@@ -158,6 +186,22 @@ static const struct field f_eventbridge[] = {
 	END
 };
 static const struct field f_stdout[] = { END };
+static const char *const t_headers[] = { "knative", "cloudevents", NULL };
+static const struct field f_amqp_sink[] = {	/* vcpipe: sink-amqp */
+	S("url", F_REQUIRED | F_AMQPURL),
+	S("exchange", 0),
+	E("exchangeType", 0, t_extype),
+	S("routingKey", 0),
+	E("encoding", 0, t_encoding),
+	E("headers", 0, t_headers),
+	B("dropUnroutable"),
+	M("auth", 0, f_auth_basic, v_basic, CHECK_NONE),
+	S("credentialsFile", 0),
+	B("insecureSSL"),
+	S("caFile", 0),
+	S("maxRetryTime", F_DURATION),
+	END
+};
 
 static const char *const t_processor[] = {
 	"knative", "openfaas", "aws_event_bridge", NULL
@@ -226,12 +270,12 @@ static const struct field f_encode[] = {	/* ce-encode's options */
 	END
 };
 static const char *const t_nprocessor[] = {
-	"knative", "openfaas", "aws_event_bridge", "stdout", NULL
+	"knative", "openfaas", "aws_event_bridge", "amqp", "stdout", NULL
 };
 static const struct variant v_nprocessor[] = {
 	{ "knative", "knative" }, { "openfaas", "openfaas" },
-	{ "aws_event_bridge", "awsEventBridge" }, { "stdout", NULL },
-	{ NULL, NULL }
+	{ "aws_event_bridge", "awsEventBridge" }, { "amqp", "amqp" },
+	{ "stdout", NULL }, { NULL, NULL }
 };
 static const struct field f_nprocessor[] = {
 	E("type", F_REQUIRED, t_nprocessor),
@@ -239,6 +283,7 @@ static const struct field f_nprocessor[] = {
 	M("knative", 0, f_knative, NULL, CHECK_NONE),
 	M("openfaas", 0, f_openfaas, NULL, CHECK_NONE),
 	M("awsEventBridge", 0, f_eventbridge, NULL, CHECK_NONE),
+	M("amqp", 0, f_amqp_sink, NULL, CHECK_NONE),
 	M("stdout", 0, f_stdout, NULL, CHECK_NONE),
 	S("deadLetterFile", 0),
 	END
@@ -247,19 +292,20 @@ static const struct field f_nprocessor_el[] = {
 	M(NULL, 0, f_nprocessor, v_nprocessor, CHECK_NONE), END
 };
 static const struct field f_nprovider[] = {
-	E("type", F_REQUIRED, t_provider),
+	E("type", F_REQUIRED, t_nprovider),
 	S("name", F_REQUIRED | F_NAME),
 	M("vcenter", 0, f_vcenter, NULL, CHECK_VCAUTH),
 	M("vcsim", 0, f_vcenter, NULL, CHECK_VCAUTH),
 	M("webhook", 0, f_webhook, NULL, CHECK_NONE),
 	M("horizon", 0, f_horizon, NULL, CHECK_NONE),
+	M("amqp", 0, f_amqp_source, NULL, CHECK_NONE),
 	M("encode", 0, f_encode, NULL, CHECK_NONE),
 	{ "processors", F_LIST, F_REQUIRED, f_nprocessor_el, NULL, NULL,
 	    CHECK_UNIQUE_NAMES },
 	END
 };
 static const struct field f_nprovider_el[] = {
-	M(NULL, 0, f_nprovider, v_provider, CHECK_NONE), END
+	M(NULL, 0, f_nprovider, v_nprovider, CHECK_NONE), END
 };
 static const char *const t_native_api[] = { "vcpipe/v1", NULL };
 static const char *const t_native_kind[] = { "Config", NULL };

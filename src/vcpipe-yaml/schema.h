@@ -28,6 +28,7 @@ enum fkind {
 #define F_NAME		0x40	/* [A-Za-z0-9_.-]+: used in file names */
 #define F_VCURL		0x80	/* a vCenter address as govmomi's soap.ParseURL
 				 * takes it: https://VC/sdk, https://VC, VC */
+#define F_AMQPURL	0x100	/* amqp:// or amqps://, no user information */
 
 struct variant {
 	const char *value;	/* the type value */
