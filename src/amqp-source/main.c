@@ -560,21 +560,16 @@ connect_broker(void)
 static void
 read_frames(void)
 {
-	struct timeval zero = { 0, 0 };
 	amqp_frame_t f;
-	int st, rc;
+	int rc;
 
 	while (S.connected && !S.fatal) {
-		st = amqp_simple_wait_frame_noblock(S.amqp.conn, &f, &zero);
-		if (st == AMQP_STATUS_TIMEOUT)
+		if ((rc = vp_amqp_next_method(&S.amqp, &f)) == 0)
 			break;
-		if (st != AMQP_STATUS_OK) {
-			disconnect(vp_amqp_status(&S.amqp, st,
-			    vp_amqp_where(&S.amqp)));
+		if (rc != 1) {
+			disconnect(rc);
 			return;
 		}
-		if (f.frame_type != AMQP_FRAME_METHOD)
-			continue;
 		if (f.payload.method.id == AMQP_BASIC_DELIVER_METHOD) {
 			amqp_basic_deliver_t *d = f.payload.method.decoded;
 			uint64_t tag = d->delivery_tag;

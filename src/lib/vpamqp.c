@@ -298,6 +298,23 @@ vp_amqp_close(struct vp_amqp *a)
 }
 
 int
+vp_amqp_next_method(struct vp_amqp *a, amqp_frame_t *f)
+{
+	struct timeval zero = { 0, 0 };
+	int st;
+
+	for (;;) {
+		st = amqp_simple_wait_frame_noblock(a->conn, f, &zero);
+		if (st == AMQP_STATUS_TIMEOUT)
+			return 0;
+		if (st != AMQP_STATUS_OK)
+			return vp_amqp_status(a, st, vp_amqp_where(a));
+		if (f->frame_type == AMQP_FRAME_METHOD)
+			return 1;
+	}
+}
+
+int
 vp_amqp_buffered(const struct vp_amqp *a)
 {
 	return a->conn && (amqp_frames_enqueued(a->conn) ||

@@ -85,6 +85,14 @@ int vp_amqp_code_class(int reply_code);
  */
 int vp_amqp_closing_frame(struct vp_amqp *a, const amqp_frame_t *f);
 
+/*
+ * The next method frame that is already there, without waiting (heartbeats
+ * and other frames are skipped): 1 with it in *f, 0 when none is, or an exit
+ * code as for vp_amqp_connect with the reason in a->err (the connection is
+ * unusable).
+ */
+int vp_amqp_next_method(struct vp_amqp *a, amqp_frame_t *f);
+
 /* Are frames waiting inside librabbitmq (poll(2) would not see them)? */
 int vp_amqp_buffered(const struct vp_amqp *a);
 /* The socket, for poll(2); -1 when not connected. */

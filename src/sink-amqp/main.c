@@ -472,21 +472,16 @@ publish_due(void)
 static void
 read_frames(void)
 {
-	struct timeval zero = { 0, 0 };
 	amqp_frame_t f;
-	int st, rc;
+	int rc;
 
 	while (S.connected && !S.fatal) {
-		st = amqp_simple_wait_frame_noblock(S.amqp.conn, &f, &zero);
-		if (st == AMQP_STATUS_TIMEOUT)
+		if ((rc = vp_amqp_next_method(&S.amqp, &f)) == 0)
 			break;
-		if (st != AMQP_STATUS_OK) {
-			disconnect(vp_amqp_status(&S.amqp, st,
-			    vp_amqp_where(&S.amqp)));
+		if (rc != 1) {
+			disconnect(rc);
 			return;
 		}
-		if (f.frame_type != AMQP_FRAME_METHOD)
-			continue;
 		switch (f.payload.method.id) {
 		case AMQP_BASIC_ACK_METHOD: {
 			amqp_basic_ack_t *a = f.payload.method.decoded;
