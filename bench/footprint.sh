@@ -95,12 +95,13 @@ run() { # LABEL VCPIPE
 	"$_v" -config "$T/config.yaml" >/dev/null 2>"$T/vcpipe.err" &
 	_vp=$!
 	_before=$(received)
-	vcsim_op post-burst count=5 >/dev/null
 	i=0
+	# (vc-source reads from vCenter's clock at its start: post until one arrives)
 	while [ "$(received)" -le "$_before" ]; do
 		i=$((i + 1))
-		[ $i -lt 300 ] || { echo "$_l: no event arrived:" >&2; cat "$T/vcpipe.err" >&2; kill $_vp; exit 70; }
-		sleep 0.1
+		[ $i -lt 60 ] || { echo "$_l: no event arrived:" >&2; cat "$T/vcpipe.err" >&2; kill $_vp; exit 70; }
+		vcsim_op post-burst count=5 >/dev/null
+		sleep 0.5
 	done
 	: >"$T/samples"
 	_end=$(( $(date +%s) + SECS ))
