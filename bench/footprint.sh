@@ -10,7 +10,7 @@
 # to a knative URI (a local receiver), metrics served.  Events are posted at
 # RATE per second (default 50) for SECS seconds (default 8) per run, RUNS runs
 # per design (default 3); the tree is sampled every 0.5 s: process count, and
-# PSS and RSS summed over /proc/PID/smaps_rollup.  Printed per run: the most
+# PSS, USS (private pages) and RSS summed over /proc/PID/smaps_rollup.  Printed per run: the most
 # processes, the median and peak PSS, peak RSS; then, for the last run, PSS
 # per program at its peak.  Target (issue 16): at most 8 MB PSS and 6
 # processes.  PSS depends on what else shares the libraries: the machine may
@@ -80,13 +80,14 @@ tree() { # PID: it and every descendant, one per line
 	echo "$1"
 	for _c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do tree "$_c"; done
 }
-sample() { # PID: "PROCS PSS_KB RSS_KB", and $T/progs with "NAME PSS_KB" lines
+sample() { # PID: "PROCS PSS_KB RSS_KB USS_KB", and $T/progs with "NAME PSS RSS USS" lines
 	: >"$T/progs"
 	for _p in $(tree "$1"); do
 		awk -v n="$(cat /proc/$_p/comm 2>/dev/null)" '/^Pss:/ {p = $2} /^Rss:/ {r = $2}
-		    END {if (p != "") print n, p, r}' /proc/$_p/smaps_rollup 2>/dev/null >>"$T/progs" || :
+		    /^Private_(Clean|Dirty):/ {u += $2}
+		    END {if (p != "") print n, p, r, u}' /proc/$_p/smaps_rollup 2>/dev/null >>"$T/progs" || :
 	done
-	awk '{n++; p += $2; r += $3} END {print n + 0, p + 0, r + 0}' "$T/progs"
+	awk '{n++; p += $2; r += $3; u += $4} END {print n + 0, p + 0, r + 0, u + 0}' "$T/progs"
 }
 received() { grep -c '"action": *"2' "$T/r.log" 2>/dev/null || echo 0; }
 
@@ -116,9 +117,9 @@ run() { # LABEL VCPIPE
 	done
 	kill -TERM $_vp; wait $_vp || :
 	sort -n -k2 "$T/samples" | awk -v l="$_l" -v posted="$_posted" '
-	    {n[NR] = $1; p[NR] = $2; r[NR] = $3; if ($1 > maxn) maxn = $1; if ($3 > maxr) maxr = $3}
-	    END {printf "%-10s %3d processes  PSS median %5.1f MB  peak %5.1f MB  RSS peak %5.1f MB  (%d samples, %d events posted)\n",
-		l, maxn, p[int((NR + 1) / 2)] / 1024, p[NR] / 1024, maxr / 1024, NR, posted}'
+	    {n[NR] = $1; p[NR] = $2; r[NR] = $3; if ($1 > maxn) maxn = $1; if ($3 > maxr) maxr = $3; if ($4 > maxu) maxu = $4}
+	    END {printf "%-10s %3d processes  PSS median %5.1f MB  peak %5.1f MB  USS peak %5.1f MB  RSS peak %5.1f MB  (%d samples, %d events posted)\n",
+		l, maxn, p[int((NR + 1) / 2)] / 1024, p[NR] / 1024, maxu / 1024, maxr / 1024, NR, posted}'
 	_peak=$(awk '{print NR, $2}' "$T/samples" | sort -n -k2 | tail -n 1 | cut -d' ' -f1)
 	cp "$T/progs.$_peak" "$T/peak.$_l"
 	rm -f "$T"/progs.*

@@ -213,8 +213,8 @@ received() {
 # the keys in a dead-letter file
 dead() { jq -r '.eventkey // .data.Key // empty' "$STATE/sim.$1.dlq" 2>/dev/null || :; }
 all_in() { # all_in SINK LO HI: every key arrived or was dead-lettered
-	{ received "$1" | cut -d' ' -f1; dead "$1"; } | sort -n -u >"$T/got"
-	seq "$2" "$3" | sort -n | comm -23 - "$T/got" | grep -q . && return 1
+	{ received "$1" | cut -d' ' -f1; dead "$1"; } | sort -u >"$T/got"
+	seq "$2" "$3" | sort | comm -23 - "$T/got" | grep -q . && return 1
 	return 0
 }
 : >"$T/rows"
