@@ -9,7 +9,7 @@
 command -v vcpipe-tap >/dev/null 2>&1 || PATH=$VP_BUILDDIR/src/vcpipe-metrics:$PATH
 command -v vcpipe-tap >/dev/null 2>&1 || skip_all "vcpipe-tap not built"
 command -v jq >/dev/null 2>&1 || skip_all "jq not installed"
-plan 23
+plan 24
 
 # ---- stand-in stages: same flags as the real ones, trivial behaviour ----
 F=$T/fake
@@ -130,6 +130,16 @@ for c in /proc/[0-9]*/cmdline; do
 	{ tr '\0' ' ' <"$c"; } 2>/dev/null | grep -q 'pa\$\$ word' && found=1
 done
 is "the password is in no process's argv" 0 "$found"
+# passwordEnv: read into the 0600 file, then gone from the environment of
+# everything vcpipe starts (item 8); vcpipe itself was given it
+found=0 seen=0
+for p in $(pid_of vc-source) $(pid_of ce-encode) $(pid_of sink-http) $(pid_of tap-read) \
+    $(ps -o pid= --ppid "$VPID"); do
+	[ -r "/proc/$p/environ" ] || continue
+	seen=$((seen + 1))
+	tr '\0' '\n' <"/proc/$p/environ" 2>/dev/null | grep -q '^FAKE_VC_PASSWORD=' && found=$((found + 1))
+done
+is "passwordEnv: in no stage's environment, nor vcpipe-group's" "0 of 5+" "$found of $([ "$seen" -ge 5 ] && echo 5+ || echo "$seen")"
 
 # logs: each stage line carries the pipeline's name
 check "stage stderr is tagged with the pipeline" grep -q '^\[vc.rcv\] vc-source: info: fake source starting' "$T/vcpipe.err"
