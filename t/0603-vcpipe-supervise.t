@@ -9,7 +9,7 @@
 command -v vcpipe-tap >/dev/null 2>&1 || PATH=$VP_BUILDDIR/src/vcpipe-metrics:$PATH
 command -v vcpipe-tap >/dev/null 2>&1 || skip_all "vcpipe-tap not built"
 command -v jq >/dev/null 2>&1 || skip_all "jq not installed"
-plan 24
+plan 27
 
 # ---- stand-in stages: same flags as the real ones, trivial behaviour ----
 F=$T/fake
@@ -185,4 +185,23 @@ else
 fi
 is "--log-json: stage lines carry the pipeline" '"vc.rcv"' \
 	"$(jq -c 'select(.msg == "fake source starting" or (.msg // "" | test("fake source"))) | .pipeline' "$T/vcpipe.err" | head -n 1)"
+
+# ---- vcpipe-metrics is supervised too: killed, it is started again ----
+command -v curl >/dev/null 2>&1 || bail "curl is needed"
+mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+printf 'metricsProvider:\n  type: default\n  name: m\n  default:\n    bindAddress: 127.0.0.1:%s\n' "$mport" >>"$T/c.yaml"
+rm -rf "$R" "$F/delivered" "$T/state"/*
+FAKE_TOTAL=3 start_vcpipe
+serving() { curl -sf "http://127.0.0.1:$mport/metrics" | grep -q '^vcpipe_events_read_total'; }
+metrics_pid() { ps -o pid= --ppid "$VPID" -o comm= | awk '$2 == "vcpipe-metrics" { print $1 }'; }
+wait_for 60 serving
+m1=$(metrics_pid)
+[ -n "$m1" ] && kill -9 "$m1"
+other_metrics() { m2=$(metrics_pid); [ -n "$m2" ] && [ "$m2" != "$m1" ]; }
+wait_for 30 other_metrics && wait_for 30 serving
+is "vcpipe-metrics killed: started again and serving" "restarted serving" \
+	"$(other_metrics && echo restarted) $(serving && echo serving)"
+check "...and the restart is logged" grep -q 'vcpipe: warn: vcpipe-metrics exited with 137: restarting' "$T/vcpipe.err"
+stop_vcpipe
+is "SIGTERM with metrics: exit 0" 0 "$VRC"
 done_testing
