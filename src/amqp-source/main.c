@@ -716,15 +716,6 @@ check(void)
 		vp_usage_error("--exchange-type goes with --bind");
 }
 
-static const char *
-rabbitmq_version(void)
-{
-	static char v[64];
-
-	snprintf(v, sizeof(v), "librabbitmq %s", amqp_version());
-	return v;
-}
-
 static const struct vp_cmd cmd = {
 	.name = "amqp-source",
 	.synopsis = "--url URL --queue NAME (--sink-checkpoint FILE | "
@@ -735,7 +726,7 @@ static const struct vp_cmd cmd = {
 	.see = "amqp-source(1) and vcpipe-formats(5)",
 	.opts = options,
 	.groups = groups,
-	.libs = VP_LIBS({ NULL, rabbitmq_version }, VP_LIB_CURL,
+	.libs = VP_LIBS(VP_LIB_RABBITMQ, VP_LIB_CURL,
 	    VP_LIB_JANSSON),
 	.check = check,
 };

@@ -28,6 +28,15 @@ fail(struct vp_amqp *a, int code, const char *fmt, ...)
 	return code;
 }
 
+const char *
+vp_amqp_version(void)
+{
+	static char v[64];
+
+	snprintf(v, sizeof(v), "librabbitmq %s", amqp_version());
+	return v;
+}
+
 amqp_bytes_t
 vp_amqp_str(const char *s)
 {

@@ -98,6 +98,10 @@ int vp_amqp_buffered(const struct vp_amqp *a);
 /* The socket, for poll(2); -1 when not connected. */
 int vp_amqp_fd(const struct vp_amqp *a);
 
+/* librabbitmq's version line for --version (VP_LIBS(VP_LIB_RABBITMQ, ...)). */
+const char *vp_amqp_version(void);
+#define VP_LIB_RABBITMQ { NULL, vp_amqp_version }
+
 /* amqp_bytes_t of a C string (NULL gives the empty string). */
 amqp_bytes_t vp_amqp_str(const char *s);
 

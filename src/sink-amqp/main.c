@@ -640,15 +640,6 @@ check(void)
 		    "exchange is always there)");
 }
 
-static const char *
-rabbitmq_version(void)
-{
-	static char v[64];
-
-	snprintf(v, sizeof(v), "librabbitmq %s", amqp_version());
-	return v;
-}
-
 static const struct vp_cmd cmd = {
 	.name = "sink-amqp",
 	.synopsis = "--url URL [OPTION]...",
@@ -658,7 +649,7 @@ static const struct vp_cmd cmd = {
 	.see = "sink-amqp(1) and vcpipe-formats(5)",
 	.opts = options,
 	.groups = groups,
-	.libs = VP_LIBS({ NULL, rabbitmq_version }, VP_LIB_CURL,
+	.libs = VP_LIBS(VP_LIB_RABBITMQ, VP_LIB_CURL,
 	    VP_LIB_JANSSON),
 	.check = check,
 };

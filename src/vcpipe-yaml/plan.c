@@ -310,14 +310,21 @@ source_checkpoint(struct unit *u)
 	return (struct word){ vp_xstrdup(u->ck), u->ck_run };
 }
 
+/* credentialsFile as it is, or a file vcpipe writes from auth.basicAuth */
 static struct word
-vc_credentials(struct unit *u)
+file_or_basic(struct unit *u, json_t *sec, const char *file)
 {
-	const char *f = jstr(u->src, "credentialsFile");
+	const char *f = jstr(sec, "credentialsFile");
 
 	if (f)
 		return plain(vp_xstrdup(f));
-	return basic_secret(u, u->src, "vc.cred");
+	return basic_secret(u, sec, file);
+}
+
+static struct word
+vc_credentials(struct unit *u)
+{
+	return file_or_basic(u, u->src, "vc.cred");
 }
 
 static struct word
@@ -358,14 +365,10 @@ static const struct arg horizon_args[] = {
 	ROW_END
 };
 
-/* A credentials file, or one vcpipe writes from auth.basicAuth. */
 static struct word
 amqp_src_credentials(struct unit *u)
 {
-	const char *f = jstr(u->src, "credentialsFile");
-
-	return f ? plain(vp_xstrdup(f)) :
-	    basic_secret(u, u->src, "amqp-source.cred");
+	return file_or_basic(u, u->src, "amqp-source.cred");
 }
 
 static struct word
@@ -588,10 +591,7 @@ amqp_address(struct unit *u)
 static struct word
 amqp_sink_credentials(struct unit *u)
 {
-	const char *f = jstr(u->s, "credentialsFile");
-
-	return f ? plain(vp_xstrdup(f)) :
-	    basic_secret(u, u->s, "sink-amqp.cred");
+	return file_or_basic(u, u->s, "sink-amqp.cred");
 }
 
 static const struct arg amqp_sink_args[] = {
