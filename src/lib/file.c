@@ -107,20 +107,43 @@ vp_read_file(const char *path, size_t max, size_t *lenp)
 int
 vp_append_line_sync(const char *path, const char *line, size_t len)
 {
-	int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	int rc = 0, saved;
+	/* read-write: the last byte tells whether a crash tore a record */
+	int fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	int saved;
+	off_t end;
+	char last = '\n', *rec;
+	size_t n = 0;
 
 	if (fd < 0)
 		return -1;
-	/* one write per record so a crash leaves whole lines */
-	char *rec = vp_xmalloc(len + 1);
-	memcpy(rec, line, len);
-	rec[len] = '\n';
-	if (write_all(fd, rec, len + 1) != 0 || fsync(fd) != 0)
-		rc = -1;
-	saved = errno;
+	end = lseek(fd, 0, SEEK_END);
+	if (end < 0) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	/* a record torn by a crash gets its own line, not the next record */
+	if (end > 0 && pread(fd, &last, 1, end - 1) != 1)
+		last = '\n';
+	rec = vp_xmalloc(len + 2);
+	if (last != '\n')
+		rec[n++] = '\n';
+	memcpy(rec + n, line, len);
+	n += len;
+	rec[n++] = '\n';
+	/* one write per record; all of it or none (a full disk) */
+	if (write_all(fd, rec, n) != 0 || fsync(fd) != 0) {
+		saved = errno;
+		if (ftruncate(fd, end) == 0)
+			(void)fsync(fd);
+		free(rec);
+		close(fd);
+		errno = saved;
+		return -1;
+	}
 	free(rec);
-	close(fd);
-	errno = saved;
-	return rc;
+	if (close(fd) != 0)
+		return -1;
+	return 0;
 }

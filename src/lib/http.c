@@ -83,6 +83,24 @@ vp_parse_retry_after(const char *v)
 	return secs > 0 ? (int64_t)secs * 1000 : 0;
 }
 
+int
+vp_curl_permanent(int code)
+{
+	switch ((CURLcode)code) {
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
 void
 vp_curl_common(void *c, const struct vp_tls *tls)
 {

@@ -120,11 +120,18 @@ int vp_close_stdout(void);
 
 /* ---- files -------------------------------------------------------------- */
 
-/* Write data atomically: temp file in the same directory, fsync, rename, fsync dir. */
+/*
+ * Write data atomically: temp file in the same directory (mode 0600), fsync,
+ * rename, fsync dir.
+ */
 int vp_write_file_atomic(const char *path, const char *data, size_t len);
 /* Read a whole file (NUL-terminated). NULL with errno on failure. */
 char *vp_read_file(const char *path, size_t max, size_t *len);
-/* Append a line and fsync (dead-letter files). */
+/*
+ * Append a line and fsync (dead-letter and reject files, mode 0600 when
+ * created): all or nothing. A failed write or fsync (a full disk) truncates
+ * the file back to where it was and returns -1 with errno.
+ */
 int vp_append_line_sync(const char *path, const char *line, size_t len);
 
 /* ---- credentials -------------------------------------------------------- */
@@ -190,6 +197,12 @@ struct vp_tls {
 	int insecure;
 	const char *ca_file;
 };
+/*
+ * A libcurl result (CURLcode) that another attempt cannot change: the
+ * server's certificate is not trusted, the CA file is unusable, the URL is
+ * malformed. Permanent everywhere (exit 78), never retried.
+ */
+int vp_curl_permanent(int code);
 /* Apply TLS settings (verification on unless insecure) and common options. */
 void vp_curl_common(void *curl, const struct vp_tls *tls);
 /* libcurl's version string, for --version (struct vp_libversion). */

@@ -1,0 +1,85 @@
+/*
+ * checkpoint.h: checkpoint files (vcpipe-formats(5)), the one place that
+ * writes them (sink-http, sink-eventbridge) and reads them (vc-source,
+ * horizon-source).
+ *
+ *   {"version":1,"source":S,"id":ID,"time":T,"key":K,"delivered":N,
+ *    "updated":U}
+ *
+ * The record names the last event a sink is done with.  Files are replaced
+ * atomically (temporary file, fsync, rename, fsync of the directory), mode
+ * 0600: they name events.
+ */
+#ifndef VP_CHECKPOINT_H
+#define VP_CHECKPOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * "key" is written only when the event's eventkey fits a vCenter event key
+ * (xsd:int, what vc-source accepts); a reader without a key resumes at the
+ * time and may send the events of that instant again, with their ids.
+ */
+#define VP_CKPT_KEY_MIN (-2147483647LL - 1)
+#define VP_CKPT_KEY_MAX 2147483647LL
+
+struct vp_ckpt {
+	char *source, *id;	/* NULL when absent */
+	char *time;		/* RFC 3339 as the event had it, or NULL */
+	int64_t sec;		/* time, parsed (when time is set) */
+	int32_t nsec;
+	int has_key;
+	int64_t key;
+	unsigned long delivered; /* events acknowledged by the receiver */
+};
+
+void vp_ckpt_clear(struct vp_ckpt *c);
+
+/*
+ * Read a checkpoint file.  Returns 0 (c filled), 1 when there is no file
+ * yet, or an exit code with a message in err ("PATH: what"):
+ * VP_EXIT_NOINPUT when it cannot be read, VP_EXIT_DATAERR when it is not a
+ * checkpoint (not JSON, no RFC 3339 "time", a "key" that is not an integer).
+ */
+int vp_ckpt_read(const char *path, struct vp_ckpt *c, char *err,
+    size_t errlen);
+
+/*
+ * Make sure a state file (checkpoint, dead-letter file) can be written, at
+ * start rather than after the first delivery: a missing directory is
+ * created (0700, with its parents), and a file is tried in it.  Returns 0,
+ * or an exit code with a message in err: VP_EXIT_NOPERM when the directory
+ * cannot be written (permission, read-only file system), VP_EXIT_CONFIG
+ * when the path cannot be a file (a directory, a part that is not one),
+ * VP_EXIT_IOERR for anything else (temporary).
+ */
+int vp_state_path_check(const char *path, char *err, size_t errlen);
+
+/* The sinks' side: the position, written when due. */
+struct vp_ckpt_writer {
+	const char *path;	/* NULL: no checkpoint */
+	int64_t interval_ms;	/* longest time between writes while busy */
+	struct vp_ckpt pos;	/* last event done */
+	int dirty;		/* pos moved since the last write */
+	int64_t written_ms;
+};
+
+/*
+ * The event named is done (delivered, dead-lettered, filtered out): the
+ * next write names it.  An event without an id or source moves nothing.
+ */
+void vp_ckpt_note(struct vp_ckpt_writer *w, const char *source,
+    const char *id, const char *time, int has_key, long long key);
+/* Write now if the position moved: 0, or -1 logged ("PATH: why"). */
+int vp_ckpt_flush(struct vp_ckpt_writer *w);
+/*
+ * Write if the position moved and either the interval has passed or the
+ * input is idle (input_idle(arg) says no more input is ready): a quiet
+ * stream is checkpointed at once, a busy one without an fsync per event.
+ */
+int vp_ckpt_maybe(struct vp_ckpt_writer *w, int (*input_idle)(void *),
+    void *arg);
+void vp_ckpt_writer_free(struct vp_ckpt_writer *w);
+
+#endif

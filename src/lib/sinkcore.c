@@ -1,0 +1,343 @@
+/* sinkcore.c: what sink-http and sink-eventbridge share (see sinkcore.h). */
+#include <errno.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "sinkcore.h"
+
+/* ---- retry policy ---------------------------------------------------------- */
+
+int
+vp_retry_status(const struct vp_retry *p, long status)
+{
+	if (vp_http_status_retryable(status))
+		return 1;
+	for (int i = 0; i < p->nextra; i++)
+		if (p->extra[i] == status)
+			return 1;
+	return 0;
+}
+
+int64_t
+vp_retry_delay(struct vp_backoff *b, int64_t retry_after_ms)
+{
+	int64_t d = vp_backoff_next(b);
+
+	/* the receiver knows best when it can take more */
+	return retry_after_ms >= 0 ? retry_after_ms : d;
+}
+
+int
+vp_retry_over(const struct vp_retry *p, unsigned attempts, int64_t first_ms,
+    int64_t delay_ms)
+{
+	if (p->max_retries >= 0 && attempts > (unsigned long)p->max_retries)
+		return 1;
+	/* waiting past the limit only to give up then would hold the line */
+	if (p->max_retry_ms > 0 &&
+	    vp_now_ms() + delay_ms - first_ms > p->max_retry_ms)
+		return 2;
+	return 0;
+}
+
+/* ---- options ---------------------------------------------------------------- */
+
+#define DEFAULT_MAX_RETRIES 10
+#define DEFAULT_MAX_RETRY_MS (5 * 60 * 1000)
+#define DEFAULT_RETRY_BASE_MS 200
+#define DEFAULT_RETRY_CAP_MS 30000
+#define DEFAULT_CKPT_INTERVAL_MS 100
+
+void
+vp_sink_opts_init(struct vp_sink_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->ckpt_interval_ms = DEFAULT_CKPT_INTERVAL_MS;
+	o->retry.max_retries = DEFAULT_MAX_RETRIES;
+	o->retry.max_retry_ms = DEFAULT_MAX_RETRY_MS;
+	o->retry.base_ms = DEFAULT_RETRY_BASE_MS;
+	o->retry.cap_ms = DEFAULT_RETRY_CAP_MS;
+}
+
+static int64_t
+duration_arg(const char *opt, const char *v)
+{
+	int64_t ms = vp_parse_duration_ms(v);
+
+	if (ms < 0)
+		vp_usage_error("--%s: bad duration \"%s\"", opt, v);
+	return ms;
+}
+
+void
+vp_sink_retry_on(struct vp_retry *p, const char *codes)
+{
+	char *copy = vp_xstrdup(codes), *tok, *save, *end;
+
+	for (tok = strtok_r(copy, ",", &save); tok;
+	    tok = strtok_r(NULL, ",", &save)) {
+		long st = strtol(tok, &end, 10);
+
+		if (*end != '\0' || st < 100 || st > 599)
+			vp_usage_error("--retry-on: bad status \"%s\"", tok);
+		if (st >= 200 && st < 300)
+			vp_usage_error("--retry-on: %ld is success", st);
+		if (p->nextra >= (int)(sizeof(p->extra) / sizeof(p->extra[0])))
+			vp_usage_error("--retry-on: too many statuses");
+		p->extra[p->nextra++] = st;
+	}
+	free(copy);
+}
+
+int
+vp_sink_option(struct vp_sink_opts *o, int code, const char *arg)
+{
+	char *end;
+	long v;
+
+	switch (code) {
+	case VP_SINK_OPT_DLQ:
+		o->dlq = arg;
+		return 1;
+	case VP_SINK_OPT_CHECKPOINT:
+		o->checkpoint = arg;
+		return 1;
+	case VP_SINK_OPT_CKINTERVAL:
+		o->ckpt_interval_ms = duration_arg("checkpoint-interval", arg);
+		return 1;
+	case VP_SINK_OPT_MAXRETRIES:
+		errno = 0;
+		v = strtol(arg, &end, 10);
+		if (errno || *end || end == arg || v < 0 || v > 1000000)
+			vp_usage_error("--max-retries: bad number \"%s\"", arg);
+		o->retry.max_retries = v;
+		return 1;
+	case VP_SINK_OPT_MAXRETRYTIME:
+		o->retry.max_retry_ms = duration_arg("max-retry-time", arg);
+		return 1;
+	case VP_SINK_OPT_RETRYBASE:
+		o->retry.base_ms = duration_arg("retry-base", arg);
+		return 1;
+	case VP_SINK_OPT_RETRYCAP:
+		o->retry.cap_ms = duration_arg("retry-cap", arg);
+		return 1;
+	case VP_SINK_OPT_RETRYON:
+		vp_sink_retry_on(&o->retry, arg);
+		return 1;
+	case VP_SINK_OPT_STRICT:
+		o->strict = 1;
+		return 1;
+	}
+	return 0;
+}
+
+void
+vp_sink_opts_check(const struct vp_sink_opts *o)
+{
+	if (o->retry.base_ms == 0 || o->retry.cap_ms < o->retry.base_ms)
+		vp_usage_error("--retry-base must be more than 0 and at most "
+		    "--retry-cap");
+	if (o->dlq && o->checkpoint && strcmp(o->dlq, o->checkpoint) == 0)
+		vp_usage_error("--dlq and --checkpoint name the same file");
+}
+
+/* ---- dead-letter records ------------------------------------------------------ */
+
+static int
+json_ws(int c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+char *
+vp_dl_record(const char *text, size_t len, int is_object,
+    const struct vp_dl_why *w, size_t *lenp)
+{
+	json_t *dl = json_object(), *v;
+	struct vp_buf out = { 0 };
+	struct timespec ts;
+	char now[64], *dls;
+	size_t end = len;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	vp_format_rfc3339(ts.tv_sec, 0, now, sizeof(now));
+	json_object_set_new(dl, "reason", json_string(w->reason));
+	if (w->error && (v = json_string(w->error)) != NULL)
+		json_object_set_new(dl, "error", v);
+	if (w->code && (v = json_string(w->code)) != NULL)
+		json_object_set_new(dl, "code", v);
+	if (w->status >= 0)
+		json_object_set_new(dl, "status", json_integer(w->status));
+	json_object_set_new(dl, "attempts", json_integer(w->attempts));
+	/* a response that is not UTF-8 is left out */
+	if (w->response && w->response_len > 0 &&
+	    (v = json_stringn(w->response, w->response_len)) != NULL)
+		json_object_set_new(dl, "response", v);
+	if (w->url)
+		json_object_set_new(dl, "url", json_string(w->url));
+	if (w->function)
+		json_object_set_new(dl, "function", json_string(w->function));
+	json_object_set_new(dl, "line", json_integer((json_int_t)w->line));
+	json_object_set_new(dl, "time", json_string(now));
+	dls = json_dumps(dl, JSON_COMPACT | JSON_ENSURE_ASCII);
+	json_decref(dl);
+	if (dls == NULL)
+		vp_die(VP_EXIT_SOFTWARE, "out of memory");
+	while (is_object && end > 0 && json_ws(text[end - 1]))
+		end--;
+	if (is_object && end > 0 && text[end - 1] == '}') {
+		size_t b = end - 1;
+
+		/* "{ }" has no member to follow with a comma */
+		while (b > 0 && json_ws(text[b - 1]))
+			b--;
+		/* the text up to its closing brace; blanks after it stay */
+		vp_buf_append(&out, text, end - 1);
+		vp_buf_printf(&out, "%s\"deadletter\":%s}",
+		    b > 0 && text[b - 1] == '{' ? "" : ",", dls);
+		vp_buf_append(&out, text + end, len - end);
+	} else {
+		/* not an object: the text as a string, so nothing is lost */
+		json_t *o = json_object();
+		json_t *t = text ? json_stringn(text, len) : NULL;
+		char *s;
+
+		json_object_set_new(o, "invalid", t ? t : json_string(
+		    "(line not kept: too long or not UTF-8)"));
+		s = json_dumps(o, JSON_COMPACT);
+		json_decref(o);
+		if (s == NULL)
+			vp_die(VP_EXIT_SOFTWARE, "out of memory");
+		vp_buf_append(&out, s, strlen(s) - 1);
+		free(s);
+		vp_buf_printf(&out, ",\"deadletter\":%s}", dls);
+	}
+	free(dls);
+	*lenp = out.len;
+	return out.data;
+}
+
+/* ---- one sink's run ------------------------------------------------------------- */
+
+const char *
+vp_outcome_reason(enum vp_outcome o)
+{
+	switch (o) {
+	case VP_OUT_OK: return "delivered";
+	case VP_OUT_REJECTED: return "rejected";
+	case VP_OUT_EXHAUSTED: return "retries exhausted";
+	case VP_OUT_STOPPED: return "stopped before delivery";
+	case VP_OUT_INVALID: return "invalid line";
+	case VP_OUT_AUTH: return "not authorized";
+	case VP_OUT_CONFIG: return "not deliverable as configured";
+	}
+	return "?";
+}
+
+void
+vp_sink_start(struct vp_sink *s)
+{
+	char err[1024];
+	int rc;
+
+	s->ck.path = s->o.checkpoint;
+	s->ck.interval_ms = s->o.ckpt_interval_ms;
+	if (s->o.checkpoint &&
+	    (rc = vp_state_path_check(s->o.checkpoint, err, sizeof(err))) != 0)
+		vp_die(rc, "--checkpoint: %s", err);
+	if (s->o.dlq &&
+	    (rc = vp_state_path_check(s->o.dlq, err, sizeof(err))) != 0)
+		vp_die(rc, "--dlq: %s", err);
+}
+
+int
+vp_sink_undelivered(struct vp_sink *s, enum vp_outcome out,
+    const struct vp_sink_event *ev, struct vp_dl_why *why)
+{
+	struct vp_buf m = { 0 };
+	const char *what;
+	char *rec;
+	size_t len;
+	int rc, e;
+
+	if (why->reason == NULL)
+		why->reason = vp_outcome_reason(out);
+	why->line = ev->line;
+	/* stdin:7: event ID: URL FUNCTION: reason: code: error */
+	vp_buf_printf(&m, "stdin:%lu: ", ev->line);
+	if (ev->id)
+		vp_buf_printf(&m, "event %s: ", ev->id);
+	if (why->url)
+		vp_buf_printf(&m, "%s%s", why->url, why->function ? " " : ": ");
+	if (why->function)
+		vp_buf_printf(&m, "%s: ", why->function);
+	/* the error of an invalid line that ends the run says what it is */
+	if (out != VP_OUT_INVALID || why->error == NULL ||
+	    (s->o.dlq && !s->o.strict))
+		vp_buf_printf(&m, "%s%s", why->reason,
+		    why->code || why->error ? ": " : "");
+	if (why->code)
+		vp_buf_printf(&m, "%s%s", why->code, why->error ? ": " : "");
+	if (why->error)
+		vp_buf_printf(&m, "%s", why->error);
+	what = m.data;
+	rc = 0;
+	switch (out) {
+	case VP_OUT_REJECTED:
+	case VP_OUT_EXHAUSTED:
+	case VP_OUT_INVALID:
+		if (s->o.dlq && !(out == VP_OUT_INVALID && s->o.strict))
+			break;
+		vp_error("%s", what);
+		rc = out == VP_OUT_EXHAUSTED ? VP_EXIT_TEMPFAIL :
+		    VP_EXIT_DATAERR;
+		goto out;
+	case VP_OUT_STOPPED:
+		vp_error("%s; not done: it comes again after a restart", what);
+		rc = VP_EXIT_TEMPFAIL;
+		goto out;
+	case VP_OUT_AUTH:
+		vp_error("%s", what);
+		rc = VP_EXIT_NOPERM;
+		goto out;
+	case VP_OUT_CONFIG:
+		vp_error("%s", what);
+		rc = VP_EXIT_CONFIG;
+		goto out;
+	case VP_OUT_OK:
+		goto out;
+	}
+	rec = vp_dl_record(ev->text, ev->len, ev->is_object, why, &len);
+	rc = vp_append_line_sync(s->o.dlq, rec, len);
+	e = errno;
+	free(rec);
+	if (rc != 0) {
+		/* the file is as it was; the event is not done */
+		vp_error("%s; cannot dead-letter it: %s: %s", what, s->o.dlq,
+		    strerror(e));
+		rc = VP_EXIT_IOERR;
+		goto out;
+	}
+	s->deadlettered++;
+	vp_warn("%s; dead-lettered to %s", what, s->o.dlq);
+out:
+	vp_buf_free(&m);
+	return rc;
+}
+
+int
+vp_sink_blank_line(const char *line, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!json_ws((unsigned char)line[i]))
+			return 0;
+	return 1;
+}
+
+void
+vp_sink_free(struct vp_sink *s)
+{
+	vp_ckpt_writer_free(&s->ck);
+}
