@@ -8,7 +8,7 @@ command -v sink-http >/dev/null || skip_all "sink-http not built"
 command -v jq >/dev/null || skip_all "jq not installed"
 command -v openssl >/dev/null || skip_all "openssl not installed"
 command -v node >/dev/null || skip_all "node not installed"
-plan 29
+plan 30
 D=$VP_SRCDIR/t/data
 S1=$(sed -n 1p "$D/sink-http-structured.ndjson")
 printf '%s\n' "$S1" >"$T/one"
@@ -20,9 +20,14 @@ bg_pid $!
 wait_for 10 test -s "$T/h2.port" || bail "h2 receiver did not start"
 U="https://localhost:$(cat "$T/h2.port")/"
 
-expect_exit "an unknown CA is refused (exit 75 after retries)" 75 \
-    $VP_WRAP sink-http --url "$U" --max-retries 0 <"$T/one"
+# a certificate that is not trusted does not fix itself: permanent (78, as
+# vc-source), at once, never retried nor dead-lettered
+expect_exit "an unknown CA is refused at once (exit 78, as vc-source)" 78 \
+    $VP_WRAP sink-http --url "$U" --max-retries 5 --retry-base 5s --retry-cap 5s \
+    --dlq "$T/tls.dlq" --checkpoint "$T/tls.ck" <"$T/one"
 check "the error names the certificate problem" grep -qi 'certificate' "$T/.exit.err"
+is "not retried, nothing dead-lettered, no checkpoint" "0 no no" \
+    "$(grep -c 'retry' "$T/.exit.err") $(test -s "$T/tls.dlq" && echo yes || echo no) $(test -e "$T/tls.ck" && echo yes || echo no)"
 expect_exit "--ca-file: delivered" 0 $VP_WRAP sink-http --url "$U" --ca-file "$T/cert.pem" <"$T/one"
 is "HTTP/2 negotiated" 2.0 "$(jq -r .proto "$T/h2.log" | tail -1)"
 expect_exit "--insecure: delivered" 0 $VP_WRAP sink-http --url "$U" --insecure <"$T/one"

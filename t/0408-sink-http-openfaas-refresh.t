@@ -156,7 +156,14 @@ check "it says the credentials file changed" grep -q 'credentials file changed' 
 
 # a stop while the first list is still being fetched: 75 even with --dlq,
 # nothing dead-lettered (no function is known)
-run_fifo s --openfaas http://127.0.0.1:1 --retry-base 2s --retry-cap 2s \
+# a port that is bound but never listens refuses every connection (a fixed
+# port such as 1 may be anybody's on a shared machine)
+python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", 0))
+open(sys.argv[1], "w").write(str(s.getsockname()[1])); time.sleep(600)' "$T/closed.port" &
+bg_pid $!
+wait_for 10 test -s "$T/closed.port" || bail "no closed port"
+run_fifo s --openfaas "http://127.0.0.1:$(cat "$T/closed.port")" --retry-base 2s --retry-cap 2s \
     --dlq "$T/s.dlq" --checkpoint "$T/s.ck"
 ev s1
 wait_for 10 grep -q 'retry in' "$T/s.err" || true
@@ -166,8 +173,9 @@ is "stopped before a function list: exit 75" 75 "$RC"
 is "no dead letter, no checkpoint" "no no" \
     "$(test -s "$T/s.dlq" && echo yes || echo no) $(test -e "$T/s.ck" && echo yes || echo no)"
 
-# SIGTERM while the first of three functions is retried: the others are not
-# invoked but dead-lettered with no attempts
+# SIGTERM while the first of three functions is retried, with --dlq: the
+# others are not invoked, nothing is dead-lettered, the event is not done
+# (it comes again after the restart): exit 75
 printf '%s\n' '[{"name":"fn-slow","annotations":{"topic":"*"}},
  {"name":"fn-two","annotations":{"topic":"*"}},
  {"name":"fn-three","annotations":{"topic":"*"}}]' >"$T/fns3.json"
@@ -181,12 +189,10 @@ ev t1
 wait_for 10 sh -c "[ \$(grep -c fn-slow '$T/b.log') -ge 3 ]" || true
 kill -TERM $SPID
 finish
-is "SIGTERM with --dlq: exit 0" 0 "$RC"
+is "SIGTERM with --dlq: exit 75" 75 "$RC"
 is "only fn-slow was invoked" "fn-slow" "$(calls b | cut -d' ' -f1 | sort -u)"
-is "each function dead-lettered once, the others with no attempts" \
-    "fn-slow stopped while retrying true,fn-two stopped while retrying 0,fn-three stopped while retrying 0" \
-    "$(jq -r '"\(.deadletter.function) \(.deadletter.reason) \(if .deadletter.function == "fn-slow" then .deadletter.attempts > 0 else .deadletter.attempts end)"' "$T/t.dlq" | paste -sd, -)"
-is "the event is done: the checkpoint names it" t1 "$(jq -r .id "$T/t.ck")"
+is "nothing dead-lettered" no "$(test -s "$T/t.dlq" && echo yes || echo no)"
+is "the event is not done: no checkpoint names it" no "$(test -e "$T/t.ck" && echo yes || echo no)"
 
 # the same without --dlq: exit 75, the event not done
 : >"$T/b.log"

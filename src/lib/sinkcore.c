@@ -33,7 +33,7 @@ int
 vp_retry_over(const struct vp_retry *p, unsigned attempts, int64_t first_ms,
     int64_t delay_ms)
 {
-	if (p->max_retries >= 0 && attempts > (unsigned long)p->max_retries)
+	if (p->max_retries >= 0 && attempts > (unsigned)p->max_retries)
 		return 1;
 	/* waiting past the limit only to give up then would hold the line */
 	if (p->max_retry_ms > 0 &&
@@ -44,101 +44,74 @@ vp_retry_over(const struct vp_retry *p, unsigned attempts, int64_t first_ms,
 
 /* ---- options ---------------------------------------------------------------- */
 
-#define DEFAULT_MAX_RETRIES 10
-#define DEFAULT_MAX_RETRY_MS (5 * 60 * 1000)
-#define DEFAULT_RETRY_BASE_MS 200
-#define DEFAULT_RETRY_CAP_MS 30000
-#define DEFAULT_CKPT_INTERVAL_MS 100
+#define OFF(m) .off = offsetof(struct vp_sink_opts, m)
 
-void
-vp_sink_opts_init(struct vp_sink_opts *o)
+const struct vp_opt vp_sink_opts[] = {
+	VP_OPT("dlq", VP_OPT_STRING, NULL, "FILE",
+	    "Append what the receiver refuses, what runs out of retries and "
+	    "lines that are not events to FILE (else each ends the run).",
+	    OFF(dlq)),
+	VP_OPT("checkpoint", VP_OPT_STRING, NULL, "FILE",
+	    "Keep the last event done in FILE, replaced atomically.",
+	    OFF(checkpoint)),
+	VP_OPT("checkpoint-interval", VP_OPT_DURATION, NULL, "DURATION",
+	    "Longest time between checkpoint writes while busy.",
+	    .def = "100ms", OFF(ckpt_interval_ms)),
+	VP_OPT("max-retries", VP_OPT_INT, NULL, "N",
+	    "Retries of one event.", .def = "10", .min = 0, .max = 1000000,
+	    OFF(retry.max_retries)),
+	VP_OPT("max-retry-time", VP_OPT_DURATION, NULL, "DURATION",
+	    "Give up when the next retry would start later than this after "
+	    "the first attempt (0: no limit).", .def = "5m",
+	    OFF(retry.max_retry_ms)),
+	VP_OPT("retry-base", VP_OPT_DURATION, NULL, "DURATION",
+	    "First backoff ceiling; it doubles with each retry.",
+	    .def = "200ms", .min = 1, OFF(retry.base_ms)),
+	VP_OPT("retry-cap", VP_OPT_DURATION, NULL, "DURATION",
+	    "Largest backoff.", .def = "30s", .min = 1, OFF(retry.cap_ms)),
+	VP_OPT("retry-on", VP_OPT_CALL, NULL, "CODES",
+	    "Also retry these HTTP statuses (comma-separated).",
+	    .fn = vp_sink_retry_on, OFF(retry)),
+	VP_OPT("strict", VP_OPT_FLAG, NULL, NULL,
+	    "End the run (exit 65) on a line that is not a CloudEvent, even "
+	    "with --dlq.", OFF(strict)),
+	VP_OPT_END
+};
+
+int
+vp_sink_retry_on(void *dest, const char *codes, char *err, size_t errlen)
 {
-	memset(o, 0, sizeof(*o));
-	o->ckpt_interval_ms = DEFAULT_CKPT_INTERVAL_MS;
-	o->retry.max_retries = DEFAULT_MAX_RETRIES;
-	o->retry.max_retry_ms = DEFAULT_MAX_RETRY_MS;
-	o->retry.base_ms = DEFAULT_RETRY_BASE_MS;
-	o->retry.cap_ms = DEFAULT_RETRY_CAP_MS;
-}
-
-static int64_t
-duration_arg(const char *opt, const char *v)
-{
-	int64_t ms = vp_parse_duration_ms(v);
-
-	if (ms < 0)
-		vp_usage_error("--%s: bad duration \"%s\"", opt, v);
-	return ms;
-}
-
-void
-vp_sink_retry_on(struct vp_retry *p, const char *codes)
-{
+	struct vp_retry *p = dest;
 	char *copy = vp_xstrdup(codes), *tok, *save, *end;
+	int rc = 0;
 
-	for (tok = strtok_r(copy, ",", &save); tok;
+	for (tok = strtok_r(copy, ",", &save); tok && rc == 0;
 	    tok = strtok_r(NULL, ",", &save)) {
 		long st = strtol(tok, &end, 10);
 
-		if (*end != '\0' || st < 100 || st > 599)
-			vp_usage_error("--retry-on: bad status \"%s\"", tok);
-		if (st >= 200 && st < 300)
-			vp_usage_error("--retry-on: %ld is success", st);
-		if (p->nextra >= (int)(sizeof(p->extra) / sizeof(p->extra[0])))
-			vp_usage_error("--retry-on: too many statuses");
-		p->extra[p->nextra++] = st;
+		if (*end != '\0' || st < 100 || st > 599) {
+			snprintf(err, errlen, "expected HTTP statuses from 100 "
+			    "to 599 (like 404,409), got \"%s\"", tok);
+			rc = -1;
+		} else if (st >= 200 && st < 300) {
+			snprintf(err, errlen, "%ld is success", st);
+			rc = -1;
+		} else if (p->nextra >= (int)(sizeof(p->extra) /
+		    sizeof(p->extra[0]))) {
+			snprintf(err, errlen, "too many statuses");
+			rc = -1;
+		} else
+			p->extra[p->nextra++] = st;
 	}
 	free(copy);
-}
-
-int
-vp_sink_option(struct vp_sink_opts *o, int code, const char *arg)
-{
-	char *end;
-	long v;
-
-	switch (code) {
-	case VP_SINK_OPT_DLQ:
-		o->dlq = arg;
-		return 1;
-	case VP_SINK_OPT_CHECKPOINT:
-		o->checkpoint = arg;
-		return 1;
-	case VP_SINK_OPT_CKINTERVAL:
-		o->ckpt_interval_ms = duration_arg("checkpoint-interval", arg);
-		return 1;
-	case VP_SINK_OPT_MAXRETRIES:
-		errno = 0;
-		v = strtol(arg, &end, 10);
-		if (errno || *end || end == arg || v < 0 || v > 1000000)
-			vp_usage_error("--max-retries: bad number \"%s\"", arg);
-		o->retry.max_retries = v;
-		return 1;
-	case VP_SINK_OPT_MAXRETRYTIME:
-		o->retry.max_retry_ms = duration_arg("max-retry-time", arg);
-		return 1;
-	case VP_SINK_OPT_RETRYBASE:
-		o->retry.base_ms = duration_arg("retry-base", arg);
-		return 1;
-	case VP_SINK_OPT_RETRYCAP:
-		o->retry.cap_ms = duration_arg("retry-cap", arg);
-		return 1;
-	case VP_SINK_OPT_RETRYON:
-		vp_sink_retry_on(&o->retry, arg);
-		return 1;
-	case VP_SINK_OPT_STRICT:
-		o->strict = 1;
-		return 1;
-	}
-	return 0;
+	return rc;
 }
 
 void
 vp_sink_opts_check(const struct vp_sink_opts *o)
 {
-	if (o->retry.base_ms == 0 || o->retry.cap_ms < o->retry.base_ms)
-		vp_usage_error("--retry-base must be more than 0 and at most "
-		    "--retry-cap");
+	if (o->retry.cap_ms < o->retry.base_ms)
+		vp_usage_error("--retry-base must be at most --retry-cap");
 	if (o->dlq && o->checkpoint && strcmp(o->dlq, o->checkpoint) == 0)
 		vp_usage_error("--dlq and --checkpoint name the same file");
 }

@@ -19,17 +19,17 @@
 #ifndef VP_SINKCORE_H
 #define VP_SINKCORE_H
 
-#include <getopt.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "checkpoint.h"
+#include "opt.h"
 #include "vp.h"
 
 /* ---- retry policy --------------------------------------------------------- */
 
 struct vp_retry {
-	long max_retries;	/* retries after the first attempt */
+	int max_retries;	/* retries after the first attempt */
 	int64_t max_retry_ms;	/* 0: no time limit */
 	int64_t base_ms, cap_ms;	/* full-jitter backoff */
 	long extra[16];		/* statuses retried besides the standard ones */
@@ -61,38 +61,15 @@ struct vp_sink_opts {
 	struct vp_retry retry;
 };
 
-#define VP_SINK_USAGE \
-"[--dlq FILE] [--checkpoint FILE] [--checkpoint-interval DURATION]\n" \
-"           [--max-retries N] [--max-retry-time DURATION] [--retry-base DURATION]\n" \
-"           [--retry-cap DURATION] [--retry-on CODES] [--strict]"
-
-/* getopt_long rows for them; vp_sink_option() takes their codes. */
-enum {
-	VP_SINK_OPT_DLQ = 0x5100, VP_SINK_OPT_CHECKPOINT,
-	VP_SINK_OPT_CKINTERVAL, VP_SINK_OPT_MAXRETRIES,
-	VP_SINK_OPT_MAXRETRYTIME, VP_SINK_OPT_RETRYBASE, VP_SINK_OPT_RETRYCAP,
-	VP_SINK_OPT_RETRYON, VP_SINK_OPT_STRICT
-};
-#define VP_SINK_LONGOPTS \
-	{ "dlq", required_argument, NULL, VP_SINK_OPT_DLQ }, \
-	{ "checkpoint", required_argument, NULL, VP_SINK_OPT_CHECKPOINT }, \
-	{ "checkpoint-interval", required_argument, NULL, \
-	    VP_SINK_OPT_CKINTERVAL }, \
-	{ "max-retries", required_argument, NULL, VP_SINK_OPT_MAXRETRIES }, \
-	{ "max-retry-time", required_argument, NULL, \
-	    VP_SINK_OPT_MAXRETRYTIME }, \
-	{ "retry-base", required_argument, NULL, VP_SINK_OPT_RETRYBASE }, \
-	{ "retry-cap", required_argument, NULL, VP_SINK_OPT_RETRYCAP }, \
-	{ "retry-on", required_argument, NULL, VP_SINK_OPT_RETRYON }, \
-	{ "strict", no_argument, NULL, VP_SINK_OPT_STRICT }
-
-/* The defaults (the man pages say them). */
-void vp_sink_opts_init(struct vp_sink_opts *o);
-/* One of the rows above: 1 when code is one of them (usage errors exit 64). */
-int vp_sink_option(struct vp_sink_opts *o, int code, const char *arg);
-/* --retry-on CODES: add statuses (comma-separated) to retry; exits 64. */
-void vp_sink_retry_on(struct vp_retry *p, const char *codes);
-/* Checks that span options, after parsing (exits 64). */
+/*
+ * --dlq --checkpoint --checkpoint-interval --max-retries --max-retry-time
+ * --retry-base --retry-cap --retry-on --strict, with their defaults: one
+ * group of rows (opt.h) whose base is the program's struct vp_sink_opts.
+ */
+extern const struct vp_opt vp_sink_opts[];
+/* --retry-on CODES (VP_OPT_CALL, dest a struct vp_retry): add statuses. */
+int vp_sink_retry_on(void *dest, const char *codes, char *err, size_t errlen);
+/* Checks that span the options (from the program's check hook; exits 64). */
 void vp_sink_opts_check(const struct vp_sink_opts *o);
 
 /* ---- dead-letter records --------------------------------------------------- */

@@ -152,6 +152,7 @@ perform(struct http *h)
 	CURLcode rc = curl_easy_perform(h->curl);
 	long status = 0;
 
+	h->cc = rc;
 	if (rc != CURLE_OK) {
 		if (h->errbuf[0] == '\0')
 			snprintf(h->errbuf, sizeof(h->errbuf), "%s",
@@ -205,17 +206,6 @@ http_get(struct http *h, const char *url, struct vp_buf *out, int auth)
 	return status;
 }
 
-static int
-retryable(const struct retry_policy *p, long status)
-{
-	if (vp_http_status_retryable(status))
-		return 1;
-	for (int i = 0; i < p->nextra; i++)
-		if (p->extra[i] == status)
-			return 1;
-	return 0;
-}
-
 /* Printable start of the response, for a log line. */
 static void
 resp_snippet(const struct vp_buf *b, char *out, size_t outlen)
@@ -229,21 +219,8 @@ resp_snippet(const struct vp_buf *b, char *out, size_t outlen)
 	out[j] = '\0';
 }
 
-const char *
-outcome_reason(enum outcome o)
-{
-	switch (o) {
-	case OUT_OK: return "delivered";
-	case OUT_REJECTED: return "rejected";
-	case OUT_EXHAUSTED: return "retries exhausted";
-	case OUT_STOPPED: return "stopped while retrying";
-	case OUT_AUTH: return "not authorized";
-	}
-	return "?";
-}
-
 void
-deliver(struct http *h, const struct retry_policy *p, const char *url,
+deliver(struct http *h, const struct vp_retry *p, const char *url,
     const struct event *ev, struct curl_slist *extra, int auth,
     struct result *r)
 {
@@ -256,6 +233,7 @@ deliver(struct http *h, const struct retry_policy *p, const char *url,
 	for (;;) {
 		int64_t delay;
 		char snip[256];
+		int over;
 
 		vp_buf_reset(&r->resp);
 		h->resp = &r->resp;
@@ -263,7 +241,7 @@ deliver(struct http *h, const struct retry_policy *p, const char *url,
 		h->resp = NULL;
 		r->attempts++;
 		if (r->status >= 200 && r->status < 300) {
-			r->out = OUT_OK;
+			r->out = VP_OUT_OK;
 			r->error[0] = '\0';
 			return;
 		}
@@ -273,6 +251,11 @@ deliver(struct http *h, const struct retry_policy *p, const char *url,
 		else
 			snprintf(r->error, sizeof(r->error), "HTTP %ld%s%s",
 			    r->status, snip[0] ? ": " : "", snip);
+		if (r->status == 0 && vp_curl_permanent(h->cc)) {
+			/* a certificate that is not trusted stays so */
+			r->out = VP_OUT_CONFIG;
+			return;
+		}
 		if ((r->status == 401 || r->status == 403) && reread_token) {
 			/* a rotated token file (projected service account
 			 * token) is worth one more try */
@@ -289,36 +272,30 @@ deliver(struct http *h, const struct retry_policy *p, const char *url,
 			vp_free_secret(t);
 		}
 		if (r->status == 401 || r->status == 403) {
-			r->out = OUT_AUTH;
+			r->out = VP_OUT_AUTH;
 			return;
 		}
-		if (!retryable(p, r->status)) {
-			r->out = OUT_REJECTED;
+		if (!vp_retry_status(p, r->status)) {
+			r->out = VP_OUT_REJECTED;
 			return;
 		}
 		if (vp_stop_requested) {
-			r->out = OUT_STOPPED;
+			r->out = VP_OUT_STOPPED;
 			return;
 		}
-		if ((int)r->attempts > p->max_retries) {
-			r->out = OUT_EXHAUSTED;
-			return;
-		}
-		delay = vp_backoff_next(&bo);
-		if (h->retry_after_ms >= 0)
-			delay = h->retry_after_ms;
-		if (p->max_retry_ms > 0 &&
-		    vp_now_ms() + delay - start > p->max_retry_ms) {
-			r->out = OUT_EXHAUSTED;
-			snprintf(r->error + strlen(r->error),
-			    sizeof(r->error) - strlen(r->error),
-			    " (next retry past --max-retry-time)");
+		delay = vp_retry_delay(&bo, h->retry_after_ms);
+		if ((over = vp_retry_over(p, r->attempts, start, delay)) != 0) {
+			r->out = VP_OUT_EXHAUSTED;
+			if (over == 2)
+				snprintf(r->error + strlen(r->error),
+				    sizeof(r->error) - strlen(r->error),
+				    " (next retry past --max-retry-time)");
 			return;
 		}
 		vp_warn("stdin:%lu: %s: %s; retry %u in %lld ms", ev->lineno,
 		    url, r->error, r->attempts, (long long)delay);
 		if (vp_sleep_ms(delay)) {
-			r->out = OUT_STOPPED;
+			r->out = VP_OUT_STOPPED;
 			return;
 		}
 	}

@@ -1,6 +1,7 @@
 /*
  * event.c: reading CloudEvent lines (src/lib/ce.c, as every stage reads
- * them) into what sink-http sends, and writing dead-letter records.
+ * them) into what sink-http sends, and the text a dead-letter record keeps
+ * (src/lib/sinkcore writes the record).
  *
  * A dead-letter record is the original line with one more top-level member,
  * "deadletter", an object saying why. An object is never a valid CloudEvents
@@ -16,7 +17,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ce.h"
 #include "sink.h"
@@ -137,71 +137,27 @@ event_free(struct event *ev)
 }
 
 char *
-event_deadletter(const struct event *ev, const char *reason,
-    const struct result *r, const char *url, const char *function,
-    size_t *lenp)
+event_dl_text(const struct event *ev, size_t *lenp, int *is_object)
 {
-	json_t *dl = json_object(), *resp;
-	char now[64], *dls;
-	struct timespec ts;
-	struct vp_buf out = { 0 };
-	const char *line = ev->line;
-	size_t len = ev->len, tlen;
 	const char *text;
+	char *out;
+	size_t tlen;
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	vp_format_rfc3339(ts.tv_sec, 0, now, sizeof(now));
-	json_object_set_new(dl, "reason", json_string(reason));
-	if (r) {
-		json_t *e = r->error[0] ? json_string(r->error) : NULL;
-
-		if (e)
-			json_object_set_new(dl, "error", e);
-		json_object_set_new(dl, "status", json_integer(r->status));
-		json_object_set_new(dl, "attempts", json_integer(r->attempts));
-		/* invalid UTF-8 makes json_stringn return NULL: then leave it out */
-		if (r->resp.len > 0 &&
-		    (resp = json_stringn(r->resp.data, r->resp.len)) != NULL)
-			json_object_set_new(dl, "response", resp);
-	}
-	if (url)
-		json_object_set_new(dl, "url", json_string(url));
-	if (function)
-		json_object_set_new(dl, "function", json_string(function));
-	json_object_set_new(dl, "line", json_integer((json_int_t)ev->lineno));
-	json_object_set_new(dl, "time", json_string(now));
-	dls = json_dumps(dl, JSON_COMPACT | JSON_ENSURE_ASCII);
-	json_decref(dl);
-	if (dls == NULL)
-		vp_die(VP_EXIT_SOFTWARE, "out of memory");
+	*is_object = 0;
+	*lenp = 0;
 	if (ev->ce && ce_record_text(ev->ce, &text, &tlen)) {
 		/* the line without any "deadletter" member: a replayed
 		 * record's old reason is replaced, never written twice */
-		size_t end = tlen;
-
-		while (end > 0 && (text[end - 1] == ' ' ||
-		    text[end - 1] == '\t' || text[end - 1] == '\r' ||
-		    text[end - 1] == '\n'))
-			end--;
-		/* up to the closing brace; blanks after it stay after it */
-		vp_buf_append(&out, text, end - 1);
-		vp_buf_printf(&out, "%s\"deadletter\":%s}",
-		    ev->ce->nm > 0 ? "," : "", dls);
-		vp_buf_append(&out, text + end, tlen - end);
-	} else {
-		/* not a JSON object: keep the text as a string so nothing is lost */
-		json_t *o = json_object(), *t = line ? json_stringn(line, len) : NULL;
-		char *s;
-
-		json_object_set_new(o, "invalid", t ? t : json_string(
-		    "(line not kept: too long or not UTF-8)"));
-		s = json_dumps(o, JSON_COMPACT);
-		json_decref(o);
-		vp_buf_append(&out, s, strlen(s) - 1);
-		free(s);
-		vp_buf_printf(&out, ",\"deadletter\":%s}", dls);
-	}
-	free(dls);
-	*lenp = out.len;
-	return out.data;
+		*is_object = 1;
+	} else if (ev->line) {
+		/* not a JSON object: the text is kept as a string */
+		text = ev->line;
+		tlen = ev->len;
+	} else
+		return NULL;
+	out = vp_xmalloc(tlen + 1);
+	memcpy(out, text, tlen);
+	out[tlen] = '\0';
+	*lenp = tlen;
+	return out;
 }

@@ -176,7 +176,7 @@ load_list(struct openfaas *of, const char *text, size_t len)
  * no failure ends the run: the list is kept and tried again next time.
  */
 static int
-refresh(struct openfaas *of, struct http *h, const struct retry_policy *p)
+refresh(struct openfaas *of, struct http *h, const struct vp_retry *p)
 {
 	struct vp_buf b = { 0 };
 	struct vp_backoff bo;
@@ -237,11 +237,13 @@ refresh(struct openfaas *of, struct http *h, const struct retry_policy *p)
 			rc = VP_EXIT_CONFIG;
 			break;
 		}
-		delay = vp_backoff_next(&bo);
-		if (h->retry_after_ms >= 0)
-			delay = h->retry_after_ms;
-		if ((int)attempt > p->max_retries || (p->max_retry_ms > 0 &&
-		    vp_now_ms() + delay - start > p->max_retry_ms)) {
+		if (st == 0 && vp_curl_permanent(h->cc)) {
+			vp_error("%s: %s", url, why);
+			rc = VP_EXIT_CONFIG;
+			break;
+		}
+		delay = vp_retry_delay(&bo, h->retry_after_ms);
+		if (vp_retry_over(p, attempt, start, delay)) {
 			vp_error("%s: %s; giving up", url, why);
 			rc = VP_EXIT_TEMPFAIL;
 			break;
@@ -275,13 +277,13 @@ matches(const struct function *fn, const char *subject, const char *dotted)
 
 /*
  * Deliver to one function; 0 when done (or dead-lettered), else an exit code.
- * After a stop request the function is not invoked at all: it is
- * dead-lettered with no attempts, or the event is not done.
+ * After a stop request the function is not invoked at all: the event is not
+ * done.
  */
 static int
-invoke(struct openfaas *of, struct http *h, const struct retry_policy *p,
+invoke(struct openfaas *of, struct http *h, const struct vp_retry *p,
     const struct event *ev, const char *name, struct curl_slist *extra,
-    int have_dlq, dead_letter_fn dl)
+    settle_fn settle, size_t *nok)
 {
 	size_t ulen = strlen(of->gateway) + strlen(name) + 32;
 	char *url = vp_xmalloc(ulen);
@@ -293,29 +295,17 @@ invoke(struct openfaas *of, struct http *h, const struct retry_policy *p,
 	snprintf(url, ulen, "%s/%s/%s", of->gateway,
 	    of->async ? "async-function" : "function", name);
 	if (vp_stop_requested) {
-		r.out = OUT_STOPPED;
+		r.out = VP_OUT_STOPPED;
+		r.status = -1;
 		snprintf(r.error, sizeof(r.error), "stopped before this "
 		    "function was invoked");
 	} else
 		deliver(h, p, url, ev, extra, AUTH_BEARER, &r);
-	switch (r.out) {
-	case OUT_OK:
+	if (r.out == VP_OUT_OK) {
 		vp_debug("stdin:%lu: %s: HTTP %ld", ev->lineno, url, r.status);
-		break;
-	case OUT_AUTH:
-		vp_error("stdin:%lu: %s: %s", ev->lineno, url, r.error);
-		rc = VP_EXIT_NOPERM;
-		break;
-	default:
-		if (have_dlq)
-			rc = dl(ev, outcome_reason(r.out), &r, url, name);
-		else {
-			vp_error("stdin:%lu: %s: %s: %s", ev->lineno, url,
-			    outcome_reason(r.out), r.error);
-			rc = r.out == OUT_REJECTED ? VP_EXIT_DATAERR :
-			    VP_EXIT_TEMPFAIL;
-		}
-	}
+		(*nok)++;
+	} else
+		rc = settle(ev, &r, url, name);
 	vp_buf_free(&r.resp);
 	free(url);
 	return rc;
@@ -323,15 +313,16 @@ invoke(struct openfaas *of, struct http *h, const struct retry_policy *p,
 
 int
 openfaas_deliver(struct openfaas *of, struct http *h,
-    const struct retry_policy *p, const struct event *ev, int have_dlq,
-    dead_letter_fn dl)
+    const struct vp_retry *p, const struct event *ev, settle_fn settle,
+    int *acked)
 {
 	struct curl_slist *extra = NULL;
 	struct vp_buf b = { 0 };
 	char *dotted;
 	int rc;
-	size_t hits = 0;
+	size_t hits = 0, nok = 0;
 
+	*acked = 0;
 	if ((rc = refresh(of, h, p)) != 0)
 		return rc;
 	dotted = dotted_topic(ev->subject ? ev->subject : "");
@@ -349,18 +340,20 @@ openfaas_deliver(struct openfaas *of, struct http *h,
 	if (ev->dlq_function) {
 		/* a replayed dead letter goes back to the function that failed */
 		hits = 1;
-		rc = invoke(of, h, p, ev, ev->dlq_function, extra, have_dlq, dl);
+		rc = invoke(of, h, p, ev, ev->dlq_function, extra, settle,
+		    &nok);
 	} else
 		for (size_t i = 0; i < of->nfn && rc == 0; i++) {
 			if (!matches(&of->fn[i], ev->subject, dotted))
 				continue;
 			hits++;
-			rc = invoke(of, h, p, ev, of->fn[i].name, extra,
-			    have_dlq, dl);
+			rc = invoke(of, h, p, ev, of->fn[i].name, extra, settle,
+			    &nok);
 		}
 	if (hits == 0)
 		vp_debug("stdin:%lu: no function subscribes to \"%s\"",
 		    ev->lineno, ev->subject ? ev->subject : "");
+	*acked = hits > 0 && nok == hits;
 	curl_slist_free_all(extra);
 	free(dotted);
 	return rc;

@@ -8,6 +8,7 @@
 #include <jansson.h>
 
 #include "ce.h"
+#include "sinkcore.h"
 #include "vp.h"
 
 #define SINK_MAX_LINE (4 * 1024 * 1024)
@@ -32,28 +33,12 @@ struct event {
 };
 
 /* How one delivery ended. */
-enum outcome {
-	OUT_OK,		/* acknowledged (2xx) */
-	OUT_REJECTED,	/* permanent rejection: dead-letter or exit 65 */
-	OUT_EXHAUSTED,	/* retries or retry time used up: dead-letter or exit 75 */
-	OUT_STOPPED,	/* stop requested while retrying: dead-letter or exit 75 */
-	OUT_AUTH	/* 401/403: exit 77, never dead-lettered */
-};
-
 struct result {
-	enum outcome out;
+	enum vp_outcome out;
 	long status;		/* last HTTP status, 0 for a transport error */
 	unsigned attempts;
 	char error[640];		/* last failure, for humans */
 	struct vp_buf resp;	/* first SINK_RESP_KEEP bytes of the last response */
-};
-
-struct retry_policy {
-	int max_retries;
-	int64_t max_retry_ms;	/* 0 = no time limit */
-	int64_t base_ms, cap_ms;
-	long extra[16];		/* statuses retried besides the standard ones */
-	int nextra;
 };
 
 struct http {
@@ -66,6 +51,7 @@ struct http {
 	const char *token_file;
 	const char *cred_file;	/* --credentials-file, read again after 401 */
 	char errbuf[CURL_ERROR_SIZE];
+	CURLcode cc;		/* of the last request */
 	int64_t retry_after_ms;	/* from the last response, -1 if none */
 	struct vp_buf *resp;	/* where the response body goes */
 	size_t resp_seen;
@@ -86,12 +72,10 @@ int http_reload_credentials(struct http *h);
  */
 long http_post(struct http *h, const char *url, const struct event *ev,
     struct curl_slist *extra, int auth);
-/* "rejected", "retries exhausted", ... for logs and dead letters. */
-const char *outcome_reason(enum outcome o);
 /* One GET into out (bounded). Status and auth as for http_post. */
 long http_get(struct http *h, const char *url, struct vp_buf *out, int auth);
 /* Deliver with retries according to p; the outcome lands in r. */
-void deliver(struct http *h, const struct retry_policy *p, const char *url,
+void deliver(struct http *h, const struct vp_retry *p, const char *url,
     const struct event *ev, struct curl_slist *extra, int auth,
     struct result *r);
 
@@ -100,10 +84,12 @@ void deliver(struct http *h, const struct retry_policy *p, const char *url,
 int event_parse(struct event *ev, const char *line, size_t len,
     char *err, size_t errlen);
 void event_free(struct event *ev);
-/* The dead-letter record for an event, or for a line that could not be read. */
-char *event_deadletter(const struct event *ev, const char *reason,
-    const struct result *r, const char *url, const char *function,
-    size_t *len);
+/*
+ * The event's text for its dead-letter record (vp_dl_record()): the line
+ * without any "deadletter" member when it is a JSON object (*is_object set),
+ * else the line as read (NULL when not kept). Free the result.
+ */
+char *event_dl_text(const struct event *ev, size_t *len, int *is_object);
 
 /* openfaas.c */
 struct openfaas;
@@ -111,15 +97,20 @@ struct openfaas *openfaas_new(const char *gateway, int async,
     int64_t refresh_ms, const char *connector);
 void openfaas_free(struct openfaas *of);
 /*
- * Deliver ev to every function whose topic matches. Calls dead_letter for each
- * function that failed when a dead-letter file is in use. Returns 0, or the
- * exit code that ends the run.
+ * What becomes of one delivery (r->out not VP_OUT_OK: dead-lettered or the
+ * end of the run): 0 when the event is done for that receiver, else the exit
+ * code. function is NULL outside OpenFaaS.
  */
-typedef int (*dead_letter_fn)(const struct event *, const char *reason,
-    const struct result *, const char *url, const char *function);
+typedef int (*settle_fn)(const struct event *, struct result *r,
+    const char *url, const char *function);
+/*
+ * Deliver ev to every function whose topic matches, settling each failed
+ * one. Returns 0 (*acked: every function that matched acknowledged it and at
+ * least one did), or the exit code that ends the run.
+ */
 int openfaas_deliver(struct openfaas *of, struct http *h,
-    const struct retry_policy *p, const struct event *ev, int have_dlq,
-    dead_letter_fn dl);
+    const struct vp_retry *p, const struct event *ev, settle_fn settle,
+    int *acked);
 /* Is this a function name that can go into a gateway URL as it is? */
 int function_name_ok(const char *s);
 /* The dotted topic the old vcenter-connector used: VmPoweredOnEvent -> vm.powered.on. */
