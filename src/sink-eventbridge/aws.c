@@ -131,13 +131,13 @@ static const char *const auth_types[] = {
 
 
 int
-aws_classify(const struct resp *r)
+aws_classify(const struct resp *r, const struct vp_retry *p)
 {
 	if (r->cred_fail)
 		return r->cred_fail == VP_EXIT_TEMPFAIL ? RES_RETRY :
 		    r->cred_fail == VP_EXIT_NOPERM ? RES_AUTH : RES_CONFIG;
 	if (r->cc != CURLE_OK)
-		return RES_RETRY;
+		return vp_curl_permanent(r->cc) ? RES_CONFIG : RES_RETRY;
 	if (r->status == 200)
 		return RES_OK;
 	if (r->errtype[0] && type_in(r->errtype, throttle_types))
@@ -145,7 +145,7 @@ aws_classify(const struct resp *r)
 	if ((r->errtype[0] && type_in(r->errtype, auth_types)) ||
 	    r->status == 401 || r->status == 403)
 		return RES_AUTH;
-	if (vp_http_status_retryable(r->status))
+	if (vp_retry_status(p, r->status))
 		return RES_RETRY;
 	if (strcmp(r->errtype, "ResourceNotFoundException") == 0)
 		return RES_CONFIG;
@@ -204,7 +204,7 @@ eb_load_rule(struct eb *eb, int at_start)
 	aws_call(eb, "AWSEvents.DescribeRule", body, strlen(body), &r);
 	free(body);
 	eb->next_refresh_ms = vp_now_ms() + eb->o.refresh_ms;
-	c = aws_classify(&r);
+	c = aws_classify(&r, &eb->core.o.retry);
 	aws_describe(&r, why, sizeof(why));
 	if (c != RES_OK) {
 		vp_buf_free(&r.body);

@@ -89,67 +89,30 @@ fill_input(struct eb_input *in)
 }
 
 void
-eb_write_checkpoint(struct eb *eb)
+eb_checkpoint(struct eb *eb)
 {
-	json_t *o;
-	char now[64], *s;
-	struct timespec ts;
-
-	eb->need_checkpoint = 0;
-	eb->ck_written_ms = vp_now_ms();
-	if (eb->o.checkpoint == NULL || eb->last_done.id == NULL)
-		return;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	vp_format_rfc3339(ts.tv_sec, (int32_t)ts.tv_nsec, now, sizeof(now));
-	o = json_pack("{s:i, s:s, s:s}", "version", 1, "source",
-	    eb->last_done.source, "id", eb->last_done.id);
-	if (eb->last_done.time)
-		json_object_set_new(o, "time",
-		    json_string(eb->last_done.time));
-	if (eb->last_done.has_key)
-		json_object_set_new(o, "key", json_integer(eb->last_done.key));
-	json_object_set_new(o, "delivered",
-	    json_integer((json_int_t)eb->delivered));
-	json_object_set_new(o, "updated", json_string(now));
-	s = json_dumps(o, JSON_COMPACT);
-	json_decref(o);
-	{
-		size_t n = strlen(s);
-
-		s = vp_xrealloc(s, n + 2);
-		s[n] = '\n';
-		s[n + 1] = '\0';
-		if (vp_write_file_atomic(eb->o.checkpoint, s, n + 1) != 0)
-			vp_die(VP_EXIT_IOERR, "%s: %s", eb->o.checkpoint,
-			    strerror(errno));
-	}
-	free(s);
+	if (vp_ckpt_flush(&eb->core.ck) != 0)
+		exit(VP_EXIT_IOERR);
 }
 
-/* More input ready right now (buffered or in the pipe)? */
+/* No more input ready right now (buffered or in the pipe)? */
 static int
-input_pending(const struct eb_input *in)
+input_idle(void *arg)
 {
+	const struct eb_input *in = arg;
 	struct pollfd pfd = { 0, POLLIN, 0 };
 
 	if (in->off < in->len &&
 	    memchr(in->buf + in->off, '\n', in->len - in->off))
-		return 1;
-	return !in->eof && poll(&pfd, 1, 0) > 0;
+		return 0;
+	return in->eof || poll(&pfd, 1, 0) <= 0;
 }
 
-/*
- * A quiet stream is checkpointed after every batch, a busy one without an
- * fsync per request (sink-http's rule).
- */
 void
 eb_checkpoint_maybe(struct eb *eb)
 {
-	if (!eb->need_checkpoint)
-		return;
-	if (vp_now_ms() - eb->ck_written_ms >= eb->o.ckpt_interval_ms ||
-	    !input_pending(&eb->in))
-		eb_write_checkpoint(eb);
+	if (vp_ckpt_maybe(&eb->core.ck, input_idle, &eb->in) != 0)
+		exit(VP_EXIT_IOERR);
 }
 
 void
@@ -164,18 +127,8 @@ eb_pop_done(struct eb *eb)
 	for (size_t i = 0; i < n; i++) {
 		struct ev *e = eb->q[i];
 
-		if (e->id) {
-			free(eb->last_done.id);
-			free(eb->last_done.source);
-			free(eb->last_done.time);
-			eb->last_done.id = e->id;
-			eb->last_done.source = e->source;
-			eb->last_done.time = e->time;
-			eb->last_done.has_key = e->has_key;
-			eb->last_done.key = e->key;
-			e->id = e->source = e->time = NULL;
-			eb->need_checkpoint = 1;
-		}
+		vp_ckpt_note(&eb->core.ck, e->source, e->id, e->time,
+		    e->has_key, e->key);
 		ev_free(e);
 	}
 	memmove(eb->q, eb->q + n, (eb->qlen - n) * sizeof(*eb->q));
@@ -208,41 +161,20 @@ take_line(struct eb *eb, char *line, size_t len, int toolong)
 	e->state = ST_DONE;
 	eb->q[eb->qlen++] = e;
 	if (toolong) {
-		e->line = vp_xstrdup("");
-		if (eb->o.strict)
-			vp_die(VP_EXIT_DATAERR, "line %lu: longer than %u bytes",
-			    e->lineno, LINE_MAX_BYTES);
-		if (eb->o.dlq) {
-			char why[64];
+		char why[64];
 
-			snprintf(why, sizeof(why), "line longer than %u bytes",
-			    LINE_MAX_BYTES);
-			eb_dead_letter(eb, e, "invalid line", NULL, why);
-		} else
-			vp_error("line %lu: longer than %u bytes, skipped",
-			    e->lineno, LINE_MAX_BYTES);
+		e->line = vp_xstrdup("");
+		snprintf(why, sizeof(why), "line longer than %u bytes",
+		    LINE_MAX_BYTES);
+		eb_settle(eb, e, VP_OUT_INVALID, NULL, why, -1);
 		return;
 	}
 	e->line = vp_xmalloc(len + 1);
 	memcpy(e->line, line, len);
 	e->line[len] = '\0';
 	e->len = len;
-	if (len == 0)
-		return;
 	if (ev_parse(e, err, sizeof(err)) != 0) {
-		if (eb->o.strict) {
-			/* the checkpoint stays before the bad line */
-			unsigned long lineno = e->lineno;
-
-			e->state = ST_PENDING;
-			eb_pop_done(eb);
-			eb_write_checkpoint(eb);
-			vp_die(VP_EXIT_DATAERR, "line %lu: %s", lineno, err);
-		}
-		if (eb->o.dlq)
-			eb_dead_letter(eb, e, "invalid line", NULL, err);
-		else
-			vp_error("line %lu: %s, skipped", e->lineno, err);
+		eb_settle(eb, e, VP_OUT_INVALID, NULL, err, -1);
 		free(e->id);
 		e->id = NULL;	/* no position to checkpoint */
 		return;
@@ -262,7 +194,7 @@ take_line(struct eb *eb, char *line, size_t len, int toolong)
 
 		snprintf(why, sizeof(why), "entry is %zu bytes, over the %zu "
 		    "byte limit", e->size, eb->o.max_bytes);
-		eb_reject(eb, e, "EntryTooLarge", why);
+		eb_settle(eb, e, VP_OUT_REJECTED, "EntryTooLarge", why, -1);
 		return;
 	}
 	e->state = ST_PENDING;
@@ -290,6 +222,8 @@ eb_gather(struct eb *eb)
 		    eb->qlen >= QUEUE_MAX || vp_stop_requested)
 			return;
 		rl = read_line(&eb->in, &line, &len);
+		if (rl == RL_LINE && vp_sink_blank_line(line, len))
+			continue;
 		if (rl == RL_LINE || rl == RL_TOOLONG) {
 			take_line(eb, line, len, rl == RL_TOOLONG);
 			continue;
@@ -298,8 +232,7 @@ eb_gather(struct eb *eb)
 			return;
 		if (np == 0) {
 			eb_pop_done(eb);
-			if (eb->need_checkpoint)
-				eb_write_checkpoint(eb);
+			eb_checkpoint(eb);
 			timeout = -1;
 			if (eb->pattern && eb->rule_name) {
 				int64_t left = eb->next_refresh_ms - vp_now_ms();

@@ -16,6 +16,7 @@
 
 #include "creds.h"
 #include "pattern.h"
+#include "sinkcore.h"
 #include "vp.h"
 
 #define MAX_ENTRIES 10
@@ -34,8 +35,8 @@ struct ev {
 	size_t detail_len;
 	int64_t tsec;
 	int has_time, has_key;
-	int appendable;		/* line is a JSON object without "deadletter" */
-	size_t nmembers;	/* its members */
+	int is_object;		/* a JSON object without "deadletter": the record
+				 * appends its member (vp_dl_record) */
 	long long key;
 	size_t size;		/* entry size as AWS computes it */
 	int state;
@@ -44,13 +45,11 @@ struct ev {
 };
 
 struct eb_opts {
-	const char *region, *bus, *endpoint, *credfile, *profile, *dlq;
-	const char *checkpoint, *pattern_file, *rule, *rule_arn;
-	int batch, strict;
+	const char *region, *bus, *endpoint, *credfile, *profile;
+	const char *pattern_file, *rule, *rule_arn;
+	int batch;
 	size_t max_bytes;
-	int64_t linger_ms, max_retry_ms, retry_base_ms, retry_cap_ms;
-	int64_t timeout_ms, refresh_ms, ckpt_interval_ms;
-	int max_retries;	/* -1: no limit */
+	int64_t linger_ms, timeout_ms, refresh_ms;
 	struct vp_tls tls;
 };
 
@@ -64,6 +63,7 @@ struct eb_input {
 
 struct eb {
 	struct eb_opts o;
+	struct vp_sink core;	/* the options and state both sinks share */
 	/* AWS */
 	struct eb_creds creds;
 	CURL *curl;
@@ -78,11 +78,7 @@ struct eb {
 	size_t qlen;
 	int single_until;	/* requests left to send one entry each */
 	struct vp_backoff backoff;
-	/* results and the checkpoint position (strings owned) */
-	unsigned long delivered, dead, filtered;
-	int need_checkpoint;
-	int64_t ck_written_ms;
-	struct ev last_done;
+	unsigned long filtered;
 };
 
 /* One AWS JSON 1.1 response. */
@@ -105,7 +101,8 @@ enum { RES_OK, RES_RETRY, RES_AUTH, RES_CONFIG, RES_REJECT };
 /* POST one JSON 1.1 request, signed with SigV4 by libcurl. */
 void aws_call(struct eb *eb, const char *target, const char *body, size_t len,
     struct resp *r);
-int aws_classify(const struct resp *r);
+/* RES_*: what a response means; p: statuses retried besides AWS's. */
+int aws_classify(const struct resp *r, const struct vp_retry *p);
 void aws_describe(const struct resp *r, char *buf, size_t len);
 /* The --pattern text, or a rule's: 0, or -1 logged. */
 int eb_set_pattern(struct eb *eb, const char *text, size_t len,
@@ -131,7 +128,8 @@ void eb_gather(struct eb *eb);
 size_t eb_pending(const struct eb *eb, size_t *bytes);
 /* Drop the finished prefix of the queue; it moves the checkpoint. */
 void eb_pop_done(struct eb *eb);
-void eb_write_checkpoint(struct eb *eb);
+/* Write the checkpoint now (exits 74 when it cannot be written). */
+void eb_checkpoint(struct eb *eb);
 /* Checkpoint when the interval has passed or the input is idle. */
 void eb_checkpoint_maybe(struct eb *eb);
 /* All input read? */
@@ -140,9 +138,12 @@ int eb_input_done(const struct eb *eb);
 /* send.c */
 /* Send the first pending events as one PutEvents call and settle them. */
 void eb_send_batch(struct eb *eb);
-/* A refused event: dead-lettered, or the end of the run without --dlq. */
-void eb_reject(struct eb *eb, struct ev *e, const char *code, const char *why);
-void eb_dead_letter(struct eb *eb, struct ev *e, const char *reason,
-    const char *code, const char *error);
+/*
+ * e was not delivered (sinkcore.h's rule): dead-lettered and done, or the
+ * run ends here with the checkpoint before e.  status: the last HTTP status
+ * (-1: never sent).
+ */
+void eb_settle(struct eb *eb, struct ev *e, enum vp_outcome out,
+    const char *code, const char *error, long status);
 
 #endif

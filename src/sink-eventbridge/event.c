@@ -51,9 +51,8 @@ ev_parse(struct ev *e, char *err, size_t errlen)
 	 * member (a replayed record's old one goes), or keeps the line as a
 	 * string when that is impossible: never a member twice.
 	 */
-	e->appendable = ce_record_text(ce, &text, &tlen);
-	e->nmembers = ce->nm;
-	if (e->appendable && ce->record) {
+	e->is_object = ce_record_text(ce, &text, &tlen);
+	if (e->is_object && ce->record) {
 		char *s = vp_xmalloc(tlen + 1);
 
 		memcpy(s, text, tlen);

@@ -47,21 +47,11 @@ static const struct vp_opt options[] = {
 	    "Filter with this rule's event pattern (its ARN names the bus)."),
 	VP_OPT("rule-refresh", VP_OPT_DURATION, &E.o.refresh_ms, "DURATION",
 	    "How often the rule is read again.", .def = "5m", .min = 1000),
-	VP_OPT("strict", VP_OPT_FLAG, &E.o.strict, NULL,
-	    "Exit 65 on a line that is not a CloudEvent instead of "
-	    "dead-lettering (or logging) and skipping it."),
 	VP_OPT_END
 };
 
-static const struct vp_opt delivery_options[] = {
-	VP_OPT("dlq", VP_OPT_STRING, &E.o.dlq, "FILE",
-	    "Append entries AWS refuses or that run out of retries to FILE "
-	    "(else such an entry stops the sink)."),
-	VP_OPT("checkpoint", VP_OPT_STRING, &E.o.checkpoint, "FILE",
-	    "Keep the last event done in FILE, replaced atomically."),
-	VP_OPT("checkpoint-interval", VP_OPT_DURATION, &E.o.ckpt_interval_ms,
-	    "DURATION", "Longest time between checkpoint writes while busy.",
-	    .def = "100ms"),
+/* the delivery rows both sinks share are sinkcore's vp_sink_opts */
+static const struct vp_opt aws_options[] = {
 	VP_OPT("batch-size", VP_OPT_INT, &E.o.batch, "N",
 	    "Entries per PutEvents request; 1 turns batching off.",
 	    .def = "10", .min = 1, .max = MAX_ENTRIES),
@@ -70,24 +60,14 @@ static const struct vp_opt delivery_options[] = {
 	    .min = 1024, .max = 16 << 20),
 	VP_OPT("linger", VP_OPT_DURATION, &E.o.linger_ms, "DURATION",
 	    "How long a batch waits for more events.", .def = "20ms"),
-	VP_OPT("max-retries", VP_OPT_INT, &E.o.max_retries, "N",
-	    "Give up on an entry after N retries (default: no limit).",
-	    .min = 0, .max = 1000000),
-	VP_OPT("max-retry-time", VP_OPT_DURATION, &E.o.max_retry_ms,
-	    "DURATION", "Give up on an entry this long after its first "
-	    "attempt (0: no limit).", .def = "0s"),
-	VP_OPT("retry-base", VP_OPT_DURATION, &E.o.retry_base_ms, "DURATION",
-	    "First backoff ceiling; it doubles with each retry.",
-	    .def = "200ms"),
-	VP_OPT("retry-cap", VP_OPT_DURATION, &E.o.retry_cap_ms, "DURATION",
-	    "Largest backoff.", .def = "30s"),
 	VP_OPT("timeout", VP_OPT_DURATION, &E.o.timeout_ms, "DURATION",
 	    "Longest time for one request.", .def = "30s", .min = 1),
 	VP_OPT_END
 };
 
 static const struct vp_optgroup groups[] = {
-	{ "Delivery options", delivery_options, NULL },
+	{ "Delivery options", vp_sink_opts, &E.core.o },
+	{ "Batching and HTTP options", aws_options, NULL },
 	{ "TLS options", vp_tls_opts, &E.o.tls },
 	{ NULL, NULL, NULL }
 };
@@ -96,8 +76,6 @@ static const struct vp_optgroup groups[] = {
 static void
 check(void)
 {
-	if (!vp_opt_given("max-retries"))
-		E.o.max_retries = -1;
 	if ((E.o.pattern_file != NULL) + (E.o.rule != NULL) +
 	    (E.o.rule_arn != NULL) > 1)
 		vp_usage_error("give one of --pattern, --rule and --rule-arn");
@@ -117,8 +95,7 @@ check(void)
 		    *p == '-'))
 			vp_usage_error("--region: \"%s\" is not a region name",
 			    E.o.region);
-	if (E.o.retry_cap_ms < E.o.retry_base_ms)
-		E.o.retry_cap_ms = E.o.retry_base_ms;
+	vp_sink_opts_check(&E.core.o);
 }
 
 static const struct vp_cmd cmd = {
@@ -173,7 +150,8 @@ setup(struct eb *eb)
 	    (eb->curl = curl_easy_init()) == NULL)
 		vp_die(VP_EXIT_SOFTWARE, "libcurl: cannot initialise");
 	vp_curl_common(eb->curl, &eb->o.tls);
-	vp_backoff_init(&eb->backoff, eb->o.retry_base_ms, eb->o.retry_cap_ms);
+	vp_backoff_init(&eb->backoff, eb->core.o.retry.base_ms,
+	    eb->core.o.retry.cap_ms);
 	eb->q = vp_xmalloc(QUEUE_MAX * sizeof(*eb->q));
 	if (eb->rule_name)
 		eb_load_rule(eb, 1);
@@ -193,8 +171,7 @@ run(struct eb *eb)
 		eb_pop_done(eb);
 		if (eb_pending(eb, &bytes) == 0) {
 			if (eb_input_done(eb) || vp_stop_requested) {
-				if (eb->need_checkpoint)
-					eb_write_checkpoint(eb);
+				eb_checkpoint(eb);
 				break;
 			}
 			eb_checkpoint_maybe(eb);
@@ -213,19 +190,18 @@ main(int argc, char **argv)
 
 	vp_opt_parse(&cmd, argc, argv);
 	vp_signals_init();
+	vp_sink_start(&E.core);
 	setup(&E);
 	run(&E);
 	vp_info("done: %lu delivered, %lu dead-lettered, %lu filtered out",
-	    E.delivered, E.dead, E.filtered);
+	    E.core.ck.pos.delivered, E.core.deadlettered, E.filtered);
 	curl_easy_cleanup(E.curl);
 	curl_global_cleanup();
 	eb_creds_free(&E.creds);
 	eb_pattern_free(E.pattern);
 	free(E.q);
 	free(E.in.buf);
-	free(E.last_done.id);
-	free(E.last_done.source);
-	free(E.last_done.time);
+	vp_sink_free(&E.core);
 	free(E.rule_name);
 	free(E.rule_bus);
 	free(E.account);

@@ -3,116 +3,34 @@
  * and what becomes of each entry: done, sent again after a backoff (failed
  * entries that AWS calls retryable), or dead-lettered.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "eb.h"
 
-/*
- * The record is sink-http's: the input line with a "deadletter" member
- * appended ({"invalid": LINE, "deadletter": ...} when the line is not a JSON
- * object), so either sink replays the other's dead letters.
- */
 void
-eb_dead_letter(struct eb *eb, struct ev *e, const char *reason,
-    const char *code, const char *error)
+eb_settle(struct eb *eb, struct ev *e, enum vp_outcome out, const char *code,
+    const char *error, long status)
 {
-	json_t *meta;
-	char now[64], *m;
-	struct vp_buf b = { 0 };
-	struct timespec ts;
-	size_t n = e->len;
+	struct vp_dl_why why = { .error = error, .code = code,
+	    .status = status, .attempts = e->attempts, .url = eb->url };
+	struct vp_sink_event sev = { .line = e->lineno, .id = e->id,
+	    .text = e->len > 0 ? e->line : NULL, .len = e->len,
+	    .is_object = e->is_object };
+	int rc;
 
-	if (eb->o.dlq == NULL) {
-		vp_error("line %lu: event %s %s: %s%s%s", e->lineno,
-		    e->id ? e->id : "?", reason, code ? code : "",
-		    code ? ": " : "", error);
+	if (out == VP_OUT_INVALID)
+		why.url = NULL;	/* never sent */
+	rc = vp_sink_undelivered(&eb->core, out, &sev, &why);
+	if (rc == 0) {
+		e->state = ST_DONE;
 		return;
 	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	vp_format_rfc3339(ts.tv_sec, 0, now, sizeof(now));
-	meta = json_pack("{s:s, s:s, s:i, s:s, s:i, s:s}", "reason", reason,
-	    "error", error, "attempts", (json_int_t)e->attempts, "url", eb->url,
-	    "line", (json_int_t)e->lineno, "time", now);
-	if (code)
-		json_object_set_new(meta, "code", json_string(code));
-	m = json_dumps(meta, JSON_COMPACT);
-	json_decref(meta);
-	while (n > 0 && (e->line[n - 1] == ' ' || e->line[n - 1] == '\t' ||
-	    e->line[n - 1] == '\r' || e->line[n - 1] == '\n'))
-		n--;
-	if (e->appendable && n > 0 && e->line[n - 1] == '}') {
-		/* up to the closing brace; blanks after it stay after it */
-		vp_buf_append(&b, e->line, n - 1);
-		if (e->nmembers > 0)
-			vp_buf_append(&b, ",", 1);
-		vp_buf_printf(&b, "\"deadletter\":%s}", m);
-		vp_buf_append(&b, e->line + n, e->len - n);
-	} else {
-		json_t *o = json_pack("{s:s%}", "invalid", e->line, e->len);
-		char *enc;
-
-		if (o == NULL)	/* not UTF-8: the line cannot be kept */
-			o = json_pack("{s:s}", "invalid",
-			    "(line is not valid UTF-8)");
-		json_object_set_new(o, "deadletter", json_loads(m, 0, NULL));
-		enc = json_dumps(o, JSON_COMPACT);
-		vp_buf_append(&b, enc, strlen(enc));
-		free(enc);
-		json_decref(o);
-	}
-	free(m);
-	if (vp_append_line_sync(eb->o.dlq, b.data, b.len) != 0)
-		vp_die(VP_EXIT_IOERR, "%s: %s", eb->o.dlq, strerror(errno));
-	vp_warn("line %lu: event %s %s: %s%s%s; dead-lettered to %s",
-	    e->lineno, e->id ? e->id : "?", reason, code ? code : "",
-	    code ? ": " : "", error, eb->o.dlq);
-	eb->dead++;
-	vp_buf_free(&b);
-}
-
-static int
-retries_exhausted(const struct eb *eb, const struct ev *e)
-{
-	if (eb->o.max_retries >= 0 &&
-	    e->attempts > (unsigned long)eb->o.max_retries)
-		return 1;
-	return eb->o.max_retry_ms > 0 &&
-	    vp_now_ms() - e->first_try_ms >= eb->o.max_retry_ms;
-}
-
-/* A retryable failure of e; 0 when it should be sent again. */
-static int
-retry_or_give_up(struct eb *eb, struct ev *e, const char *code,
-    const char *why)
-{
-	if (!retries_exhausted(eb, e) && !vp_stop_requested)
-		return 0;
-	if (eb->o.dlq == NULL) {
-		eb_write_checkpoint(eb);
-		vp_die(VP_EXIT_TEMPFAIL, "line %lu: event %s not delivered: "
-		    "%s%s%s", e->lineno, e->id, code ? code : "",
-		    code ? ": " : "", why);
-	}
-	eb_dead_letter(eb, e, vp_stop_requested ? "stopped while retrying" :
-	    "retries exhausted", code, why);
-	e->state = ST_DONE;
-	return 1;
-}
-
-void
-eb_reject(struct eb *eb, struct ev *e, const char *code, const char *why)
-{
-	if (eb->o.dlq == NULL) {
-		eb_dead_letter(eb, e, "rejected", code, why);
-		eb_pop_done(eb);
-		eb_write_checkpoint(eb);
-		exit(VP_EXIT_DATAERR);
-	}
-	eb_dead_letter(eb, e, "rejected", code, why);
-	e->state = ST_DONE;
+	/* not done: the checkpoint stays before it */
+	e->state = ST_PENDING;
+	eb_pop_done(eb);
+	eb_checkpoint(eb);
+	exit(rc);
 }
 
 static char *
@@ -152,7 +70,9 @@ eb_send_batch(struct eb *eb)
 	struct resp r;
 	char *body, why[600];
 	int c, any_retry = 0;
+	int64_t delay = -1;
 	json_t *j = NULL, *entries = NULL;
+	struct ev *stopped = NULL;
 
 	if (eb->single_until > 0)
 		limit = 1;
@@ -166,6 +86,9 @@ eb_send_batch(struct eb *eb)
 	}
 	if (n == 0)
 		return;
+	if (vp_stop_requested && b[0]->attempts > 0)
+		eb_settle(eb, b[0], VP_OUT_STOPPED, NULL, "not sent again after "
+		    "the stop request", -1);
 	if (eb->single_until > 0)
 		eb->single_until--;
 	for (size_t i = 0; i < n; i++) {
@@ -175,15 +98,15 @@ eb_send_batch(struct eb *eb)
 	body = batch_body(eb, b, n);
 	aws_call(eb, "AWSEvents.PutEvents", body, strlen(body), &r);
 	free(body);
-	c = aws_classify(&r);
+	c = aws_classify(&r, &eb->core.o.retry);
 	aws_describe(&r, why, sizeof(why));
 	if (c == RES_AUTH) {
-		eb_write_checkpoint(eb);
+		eb_checkpoint(eb);
 		vp_die(VP_EXIT_NOPERM, "PutEvents: %s (credentials from %s)",
 		    why, eb->creds.where);
 	}
 	if (c == RES_CONFIG) {
-		eb_write_checkpoint(eb);
+		eb_checkpoint(eb);
 		vp_die(VP_EXIT_CONFIG, "PutEvents: %s", why);
 	}
 	if (c == RES_REJECT) {
@@ -197,7 +120,8 @@ eb_send_batch(struct eb *eb)
 			eb->single_until = (int)n;
 			return;
 		}
-		eb_reject(eb, b[0], r.errtype[0] ? r.errtype : NULL, why);
+		eb_settle(eb, b[0], VP_OUT_REJECTED,
+		    r.errtype[0] ? r.errtype : NULL, why, r.status);
 		return;
 	}
 	if (c == RES_OK) {
@@ -211,46 +135,64 @@ eb_send_batch(struct eb *eb)
 		}
 	}
 	vp_buf_free(&r.body);
-	if (c == RES_RETRY) {
+	if (c == RES_RETRY)
 		vp_warn("PutEvents (%zu entries): %s", n, why);
-		for (size_t i = 0; i < n; i++)
-			any_retry |= !retry_or_give_up(eb, b[i],
-			    r.errtype[0] ? r.errtype : NULL, why);
-	} else {
-		for (size_t i = 0; i < n; i++) {
-			json_t *res = json_array_get(entries, i);
-			const char *code = json_str_member(res, "ErrorCode");
-			const char *msg = json_str_member(res, "ErrorMessage");
+	for (size_t i = 0; i < n; i++) {
+		json_t *res = c == RES_OK ? json_array_get(entries, i) : NULL;
+		const char *code = json_str_member(res, "ErrorCode");
+		const char *msg = json_str_member(res, "ErrorMessage");
+		char ewhy[600];
+		int over;
 
+		if (c == RES_OK) {
 			if (code == NULL && json_str_member(res, "EventId")) {
 				b[i]->state = ST_DONE;
-				eb->delivered++;
+				eb->core.ck.pos.delivered++;
 				continue;
 			}
-			snprintf(why, sizeof(why), "%s", msg ? msg : "failed");
-			if (code && (strcmp(code, "InternalFailure") == 0 ||
-			    strcmp(code, "ThrottlingException") == 0)) {
-				vp_info("line %lu: entry %s: %s: %s, retrying",
-				    b[i]->lineno, b[i]->id, code, why);
-				any_retry |= !retry_or_give_up(eb, b[i], code,
-				    why);
-			} else
-				eb_reject(eb, b[i], code ? code : "Unknown",
-				    why);
+			snprintf(ewhy, sizeof(ewhy), "%s", msg ? msg : "failed");
+			if (code == NULL || (strcmp(code, "InternalFailure") != 0 &&
+			    strcmp(code, "ThrottlingException") != 0)) {
+				eb_settle(eb, b[i], VP_OUT_REJECTED,
+				    code ? code : "Unknown", ewhy, r.status);
+				continue;
+			}
+			vp_info("line %lu: entry %s: %s: %s, retrying",
+			    b[i]->lineno, b[i]->id, code, ewhy);
+		} else {
+			code = r.errtype[0] ? r.errtype : NULL;
+			snprintf(ewhy, sizeof(ewhy), "%s", why);
 		}
+		/* a retryable failure: again after the delay, or give up */
+		if (delay < 0)
+			delay = vp_retry_delay(&eb->backoff, r.retry_after_ms);
+		if (vp_stop_requested) {
+			if (stopped == NULL)
+				stopped = b[i];
+			continue;
+		}
+		over = vp_retry_over(&eb->core.o.retry, b[i]->attempts,
+		    b[i]->first_try_ms, delay);
+		if (over == 2)
+			snprintf(ewhy + strlen(ewhy), sizeof(ewhy) - strlen(ewhy),
+			    " (next retry past --max-retry-time)");
+		if (over)
+			eb_settle(eb, b[i], VP_OUT_EXHAUSTED, code, ewhy,
+			    r.status);
+		else
+			any_retry = 1;
 	}
 	json_decref(j);
+	if (stopped) {
+		/* it comes again from the source after the restart */
+		eb_settle(eb, stopped, VP_OUT_STOPPED, NULL, why, r.status);
+	}
 	if (any_retry) {
-		int64_t d = vp_backoff_next(&eb->backoff);
-
-		if (r.retry_after_ms > d)
-			d = r.retry_after_ms;
+		/* the checkpoint before each backoff */
 		eb_pop_done(eb);
-		if (eb->need_checkpoint)
-			eb_write_checkpoint(eb);
-		vp_debug("retrying in %lld ms", (long long)d);
-		vp_sleep_ms(d);
+		eb_checkpoint(eb);
+		vp_debug("retrying in %lld ms", (long long)delay);
+		vp_sleep_ms(delay);
 	} else
 		vp_backoff_reset(&eb->backoff);
 }
-
