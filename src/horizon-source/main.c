@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "opt.h"
 #include "vp.h"
 
@@ -374,36 +375,27 @@ poll_once(void)
 	return ret;
 }
 
-/* Resume after the event a sink acknowledged last (its checkpoint file). */
+/* Resume after the event a sink acknowledged last (vcpipe-formats(5)). */
 static void
 read_checkpoint(void)
 {
-	json_t *cp, *t, *k;
-	json_error_t jerr;
-	int64_t sec;
-	int32_t nsec;
+	struct vp_ckpt c;
+	char err[1200];
+	int rc = vp_ckpt_read(opt.checkpoint, &c, err, sizeof(err));
 
-	cp = json_load_file(opt.checkpoint, 0, &jerr);
-	if (cp == NULL) {
-		if (errno == ENOENT || access(opt.checkpoint, F_OK) != 0) {
-			vp_info("%s: no checkpoint yet", opt.checkpoint);
-			return;
-		}
-		vp_die(VP_EXIT_DATAERR, "%s: %s", opt.checkpoint, jerr.text);
+	if (rc == 1) {
+		vp_info("%s: no checkpoint yet", opt.checkpoint);
+		return;
 	}
-	t = json_object_get(cp, "time");
-	k = json_object_get(cp, "key");
-	if (!json_is_string(t) || vp_parse_rfc3339(json_string_value(t), &sec,
-	    &nsec) != 0)
-		vp_die(VP_EXIT_DATAERR, "%s: no valid \"time\"", opt.checkpoint);
-	since_ms = sec * 1000 + nsec / 1000000;
+	if (rc != 0)
+		vp_die(rc, "%s", err);
+	since_ms = c.sec * 1000 + c.nsec / 1000000;
 	nseen = 0;
-	if (json_is_integer(k))
-		seen[nseen++] = json_integer_value(k);
+	if (c.has_key)
+		seen[nseen++] = c.key;
 	vp_info("%s: resuming after event %lld at %s", opt.checkpoint,
-	    json_is_integer(k) ? (long long)json_integer_value(k) : -1LL,
-	    json_string_value(t));
-	json_decref(cp);
+	    c.has_key ? (long long)c.key : -1LL, c.time);
+	vp_ckpt_clear(&c);
 }
 
 static const struct vp_optchoice styles[] = {

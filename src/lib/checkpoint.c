@@ -32,7 +32,7 @@ int
 vp_ckpt_read(const char *path, struct vp_ckpt *c, char *err, size_t errlen)
 {
 	json_error_t je;
-	json_t *o, *k, *d;
+	json_t *o, *k, *d, *u;
 	size_t len;
 	char *text = vp_read_file(path, 1 << 20, &len);
 
@@ -73,6 +73,10 @@ vp_ckpt_read(const char *path, struct vp_ckpt *c, char *err, size_t errlen)
 		c->delivered = (unsigned long)json_integer_value(d);
 	c->source = dup_member(o, "source");
 	c->id = dup_member(o, "id");
+	u = json_object_get(o, "updated");
+	if (json_is_string(u) && vp_parse_rfc3339(json_string_value(u),
+	    &c->updated_sec, &c->updated_nsec) == 0)
+		c->has_updated = 1;
 	json_decref(o);
 	return 0;
 bad:

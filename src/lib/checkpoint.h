@@ -32,6 +32,9 @@ struct vp_ckpt {
 	int has_key;
 	int64_t key;
 	unsigned long delivered; /* events acknowledged by the receiver */
+	int has_updated;	/* when the sink wrote it (read only) */
+	int64_t updated_sec;
+	int32_t updated_nsec;
 };
 
 void vp_ckpt_clear(struct vp_ckpt *c);

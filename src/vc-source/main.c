@@ -37,6 +37,7 @@
 #include <sys/stat.h>
 #include <curl/curl.h>
 
+#include "checkpoint.h"
 #include "opt.h"
 #include "soap.h"
 #include "vimjson.h"
@@ -1213,47 +1214,35 @@ static int
 read_position(struct state *s, const char *path, const char *what,
     struct pos *p, struct pos *updated)
 {
-	json_error_t je;
-	json_t *o, *t, *k, *src, *u;
-	size_t len;
-	char *text = vp_read_file(path, 1 << 20, &len);
+	struct vp_ckpt c;
+	char err[1200];
+	int rc = vp_ckpt_read(path, &c, err, sizeof(err));
 
-	if (text == NULL) {
-		if (errno == ENOENT)
-			return 1;
-		vp_die(VP_EXIT_NOINPUT, "%s: %s", path, strerror(errno));
-	}
-	o = json_loadb(text, len, 0, &je);
-	free(text);
-	if (o == NULL || !json_is_object(o))
-		vp_die(VP_EXIT_DATAERR, "%s:%d: not a %s: %s", path,
-		    o ? 1 : je.line, what, o ? "not a JSON object" : je.text);
-	t = json_object_get(o, "time");
-	k = json_object_get(o, "key");
-	src = json_object_get(o, "source");
-	u = json_object_get(o, "updated");
+	if (rc == 1)
+		return 1;
+	if (rc != 0)
+		vp_die(rc, "%s", err);
 	memset(p, 0, sizeof(*p));
-	if (!json_is_string(t) || vp_parse_rfc3339(json_string_value(t),
-	    &p->sec, &p->nsec) != 0)
-		vp_die(VP_EXIT_DATAERR, "%s: %s: \"time\" is not an RFC 3339 "
-		    "string", path, what);
+	p->sec = c.sec;
+	p->nsec = c.nsec;
 	p->has_time = 1;
-	if (k != NULL && !json_is_null(k)) {
-		json_int_t kv = json_is_integer(k) ? json_integer_value(k) : 0;
-		if (!json_is_integer(k) || kv < INT32_MIN || kv > INT32_MAX)
+	if (c.has_key) {
+		/* vCenter event keys are xsd:int; the sinks write no other */
+		if (c.key < INT32_MIN || c.key > INT32_MAX)
 			vp_die(VP_EXIT_DATAERR, "%s: %s: \"key\" is not an "
 			    "int32", path, what);
 		p->has_key = 1;
-		p->key = (int32_t)kv;
+		p->key = (int32_t)c.key;
 	}
-	if (updated != NULL && json_is_string(u) &&
-	    vp_parse_rfc3339(json_string_value(u), &updated->sec,
-	    &updated->nsec) == 0)
+	if (updated != NULL && c.has_updated) {
+		updated->sec = c.updated_sec;
+		updated->nsec = c.updated_nsec;
 		updated->has_time = 1;
-	if (json_is_string(src) && strcmp(json_string_value(src), s->o.url) != 0)
+	}
+	if (c.source && strcmp(c.source, s->o.url) != 0)
 		vp_warn("%s: %s source %s is not %s; resuming from its time "
-		    "anyway", path, what, json_string_value(src), s->o.url);
-	json_decref(o);
+		    "anyway", path, what, c.source, s->o.url);
+	vp_ckpt_clear(&c);
 	return 0;
 }
 
