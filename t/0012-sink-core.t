@@ -12,7 +12,7 @@
 . "$VP_SRCDIR/t/http-receiver/lib.sh"
 . "$VP_SRCDIR/t/fake-eventbridge/fake.sh"
 command -v cc >/dev/null || skip_all "no C compiler for the file system shim"
-plan 61
+plan 65
 D=$VP_SRCDIR/t/data
 FAST="--retry-base 10ms --retry-cap 40ms"
 S1=$(sed -n 1p "$D/sink-http-structured.ndjson")
@@ -278,6 +278,40 @@ expect_exit "sink-eventbridge: an entry too large without --dlq ends the run (65
     --max-batch-bytes 1024 --checkpoint "$T/huge.ck" <"$T/huge"
 is "sink-eventbridge: the checkpoint does not name the refused event" no \
     "$(test -e "$T/huge.ck" && echo yes || echo no)"
+
+# ---- a stop while the receiver hangs: 5 s of grace, then exit 75 ---------
+python3 -c 'import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(8)
+open(sys.argv[1], "w").write(str(s.getsockname()[1]))
+held = []
+while True:
+    c, _ = s.accept(); held.append(c)
+    with open(sys.argv[2], "a") as f: f.write("c\n")' "$T/hang.port" "$T/hang.conns" &
+bg_pid $!
+wait_for 10 test -s "$T/hang.port" || bail "no hanging server"
+HANG=http://127.0.0.1:$(cat "$T/hang.port")/
+gone() { ! kill -0 "$1" 2>/dev/null; }
+# hang_stop NAME LINE PROGRAM ARGS...: TERM once PROGRAM's request hangs
+hang_stop() {
+	_n=$1 _line=$2; shift 2
+	rm -f "$T/$_n.fifo" "$T/hang.conns"; mkfifo "$T/$_n.fifo"
+	$VP_WRAP "$@" --timeout 60s --checkpoint "$T/$_n.ck" --dlq "$T/$_n.dlq" \
+	    <"$T/$_n.fifo" 2>"$T/$_n.err" &
+	_pid=$!; bg_pid $_pid
+	exec 3>"$T/$_n.fifo"
+	printf '%s\n' "$_line" >&3
+	wait_for 20 test -s "$T/hang.conns" || true
+	sleep 0.3
+	kill -TERM $_pid
+	if wait_for 9 gone $_pid; then ok "$_n: a hanging request is given up 5 s after the stop"
+	else not_ok "$_n: a hanging request is given up 5 s after the stop"; fi
+	exec 3>&-
+	set +e; wait $_pid; _rc=$?; set -e
+	is "$_n: exit 75, nothing dead-lettered, no checkpoint" "75 no no" \
+	    "$_rc $(test -s "$T/$_n.dlq" && echo yes || echo no) $(test -e "$T/$_n.ck" && echo yes || echo no)"
+}
+hang_stop sink-http "$S1" sink-http --url "$HANG"
+hang_stop sink-eventbridge "$E1" sink-eventbridge --region us-east-1 --endpoint-url "$HANG"
 
 # ---- dead letters replay through the other sink --------------------------
 start_receiver r --default 400

@@ -83,6 +83,29 @@ vp_parse_retry_after(const char *v)
 	return secs > 0 ? (int64_t)secs * 1000 : 0;
 }
 
+/* After a stop request the request in flight may run this much longer. */
+#define STOP_GRACE_MS 5000
+
+static int
+stop_grace(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+	static int64_t stop_seen_ms;
+
+	(void)p; (void)dt; (void)dn; (void)ut; (void)un;
+	if (!vp_stop_requested)
+		return 0;
+	if (stop_seen_ms == 0)
+		stop_seen_ms = vp_now_ms();
+	return vp_now_ms() - stop_seen_ms > STOP_GRACE_MS;
+}
+
+void
+vp_curl_stop_grace(void *curl)
+{
+	curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, stop_grace);
+}
+
 int
 vp_curl_permanent(int code)
 {

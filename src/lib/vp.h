@@ -203,6 +203,12 @@ struct vp_tls {
  * malformed. Permanent everywhere (exit 78), never retried.
  */
 int vp_curl_permanent(int code);
+/*
+ * A hanging server must not hold a stopping program: once a stop is
+ * requested, a request in flight gets 5 s more, then is aborted
+ * (CURLE_ABORTED_BY_CALLBACK).
+ */
+void vp_curl_stop_grace(void *curl);
 /* Apply TLS settings (verification on unless insecure) and common options. */
 void vp_curl_common(void *curl, const struct vp_tls *tls);
 /* libcurl's version string, for --version (struct vp_libversion). */

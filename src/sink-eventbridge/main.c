@@ -150,6 +150,7 @@ setup(struct eb *eb)
 	    (eb->curl = curl_easy_init()) == NULL)
 		vp_die(VP_EXIT_SOFTWARE, "libcurl: cannot initialise");
 	vp_curl_common(eb->curl, &eb->o.tls);
+	vp_curl_stop_grace(eb->curl);
 	vp_backoff_init(&eb->backoff, eb->core.o.retry.base_ms,
 	    eb->core.o.retry.cap_ms);
 	eb->q = vp_xmalloc(QUEUE_MAX * sizeof(*eb->q));

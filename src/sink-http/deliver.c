@@ -13,11 +13,6 @@
 
 #include "sink.h"
 
-/* After a stop request the in-flight attempt may run this much longer. */
-#define STOP_GRACE_MS 5000
-
-static int64_t stop_seen_ms;
-
 static size_t
 on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
@@ -54,17 +49,6 @@ on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 		h->retry_after_ms = vp_parse_retry_after(v);
 	}
 	return n;
-}
-
-/* A hanging receiver must not keep a stopping sink past the grace period. */
-static int
-on_progress(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
-{
-	if (!vp_stop_requested)
-		return 0;
-	if (stop_seen_ms == 0)
-		stop_seen_ms = vp_now_ms();
-	return vp_now_ms() - stop_seen_ms > STOP_GRACE_MS;
 }
 
 void
@@ -129,8 +113,7 @@ setup(struct http *h, const char *url, int auth)
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, h);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
-	curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_progress);
+	vp_curl_stop_grace(c);
 	/* redirects would carry the event (and credentials) somewhere else */
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	if ((auth & AUTH_BASIC) && h->user) {
