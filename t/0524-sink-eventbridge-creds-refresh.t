@@ -55,7 +55,8 @@ source_profile = ops
 EOF
 
 # start_sink NAME [VAR=VALUE...] [-- OPTIONS]: the sink with that environment
-# and options reading the FIFO $T/NAME.in (fd 3)
+# and options reading the FIFO $T/NAME.in (fd 3); it retries through the
+# STS outages below as bin/vcpipe runs it (the default gives up after 10)
 start_sink() {
 	_n=$1; shift
 	_env=""
@@ -63,7 +64,7 @@ start_sink() {
 	[ $# -gt 0 ] && shift
 	rm -f "$T/$_n.in"; mkfifo "$T/$_n.in"
 	env $_env $SE --region us-east-1 --endpoint-url "$FAKE_URL" --linger 10ms \
-	    --retry-base 100ms --retry-cap 500ms "$@" <"$T/$_n.in" >/dev/null 2>"$T/$_n.err" &
+	    --retry-base 100ms --retry-cap 500ms --max-retries 1000 "$@" <"$T/$_n.in" >/dev/null 2>"$T/$_n.err" &
 	SPID=$!; bg_pid $SPID
 	exec 3>"$T/$_n.in"
 }
