@@ -11,7 +11,9 @@ start_receiver() {
 	_pid=$!
 	bg_pid "$_pid"
 	eval "RPID_$_n=$_pid"
-	wait_for 10 test -s "$T/$_n.port" || bail "receiver $_n did not start"
+	# a loaded machine (the suite at -j2 beside other builds) can take long
+	wait_for 60 test -s "$T/$_n.port" ||
+	    bail "receiver $_n did not start: $(cat "$T/$_n.stderr" 2>/dev/null)"
 	RPORT=$(cat "$T/$_n.port")
 }
 
