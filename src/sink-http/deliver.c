@@ -239,6 +239,13 @@ deliver(struct http *h, const struct vp_retry *p, const char *url,
 			r->out = VP_OUT_CONFIG;
 			return;
 		}
+		if (h->reresolve) {
+			/* the receiver may have moved (a ref resolved again) */
+			const char *nu = h->reresolve(h->reresolve_arg,
+			    r->status);
+			if (nu)
+				url = nu;
+		}
 		if ((r->status == 401 || r->status == 403) && reread_token) {
 			/* a rotated token file (projected service account
 			 * token) is worth one more try */

@@ -22,6 +22,8 @@
 struct sink {
 	const char *url;
 	struct vp_sink core;	/* options, checkpoint, dead letters */
+	struct k8s *k8s;		/* --ref: where url comes from */
+	int64_t k8s_tried_ms;
 	struct openfaas *of;
 	struct http http;
 };
@@ -65,6 +67,62 @@ settle(const struct event *ev, struct result *r, const char *url,
 	rc = vp_sink_undelivered(&S.core, r->out, &sev, &why);
 	free(text);
 	return rc;
+}
+
+/* ---- a Knative ref -------------------------------------------------------------- */
+
+/* Resolve again at most this often while deliveries fail. */
+#define RERESOLVE_MS 1000
+
+/* Delivery failed to connect, or found nothing at the path: ask again. */
+static const char *
+reresolve(void *arg, long status)
+{
+	struct k8s *k = arg;
+	char err[1024];
+
+	if ((status != 0 && status != 404) ||
+	    vp_now_ms() - S.k8s_tried_ms < RERESOLVE_MS)
+		return NULL;
+	S.k8s_tried_ms = vp_now_ms();
+	if (k8s_resolve(k, err, sizeof(err)) != 0)
+		vp_warn("%s; still delivering to %s", err, k8s_url(k));
+	return k8s_url(k);
+}
+
+/* The first resolution: retried like a delivery while it can get better. */
+static void
+resolve_first(const char *spec)
+{
+	struct vp_backoff bo;
+	int64_t start = vp_now_ms();
+	char err[1024];
+	int code;
+
+	if ((S.k8s = k8s_new(spec, err, sizeof(err), &code)) == NULL)
+		vp_die(code, "--ref %s", err);
+	vp_backoff_init(&bo, S.core.o.retry.base_ms, S.core.o.retry.cap_ms);
+	for (unsigned attempt = 1;; attempt++) {
+		int64_t delay;
+
+		S.k8s_tried_ms = vp_now_ms();
+		if ((code = k8s_resolve(S.k8s, err, sizeof(err))) == 0)
+			break;
+		if (code != VP_EXIT_TEMPFAIL)
+			vp_die(code, "%s", err);
+		delay = vp_backoff_next(&bo);
+		if ((int)attempt > S.core.o.retry.max_retries ||
+		    (S.core.o.retry.max_retry_ms > 0 && vp_now_ms() + delay - start >
+		    S.core.o.retry.max_retry_ms))
+			vp_die(VP_EXIT_TEMPFAIL, "%s; giving up", err);
+		vp_warn("%s; retry in %lld ms", err, (long long)delay);
+		if (vp_sleep_ms(delay))
+			vp_die(VP_EXIT_TEMPFAIL, "%s; stopped before the "
+			    "address was known", err);
+	}
+	S.url = k8s_url(S.k8s);
+	S.http.reresolve = reresolve;
+	S.http.reresolve_arg = S.k8s;
 }
 
 static int
@@ -127,9 +185,9 @@ invalid:
 /* ---- options ----------------------------------------------------------------- */
 
 static struct {
-	const char *cred_path, *token_path, *gateway, *connector;
+	const char *cred_path, *token_path, *gateway, *connector, *ref;
 	int64_t refresh_ms;
-	int async;
+	int async, resolve;
 } O;
 
 static int
@@ -137,6 +195,15 @@ knative_arg(void *dest, const char *v, char *err, size_t errlen)
 {
 	(void)v;
 	return vp_sink_retry_on(dest, "404,409", err, errlen);
+}
+
+static int
+ref_arg(void *dest, const char *v, char *err, size_t errlen)
+{
+	if (k8s_ref_check(v, err, errlen) != 0)
+		return -1;
+	*(const char **)dest = v;
+	return 0;
 }
 
 static int
@@ -153,6 +220,13 @@ connector_arg(void *dest, const char *v, char *err, size_t errlen)
 static const struct vp_opt options[] = {
 	VP_OPT("url", VP_OPT_URL, &S.url, "URL",
 	    "POST every event to this CloudEvents receiver."),
+	VP_OPT("ref", VP_OPT_CALL, &O.ref, "APIVERSION/KIND/NAMESPACE/NAME",
+	    "POST every event to the address of this Kubernetes object (a "
+	    "Knative destination.ref: a Broker, Channel, Service, ...), asked "
+	    "of the API server from inside the cluster and asked again when "
+	    "delivery cannot connect.", .fn = ref_arg),
+	VP_OPT("resolve", VP_OPT_FLAG, &O.resolve, NULL,
+	    "With --ref: print the address and exit."),
 	VP_OPT("openfaas", VP_OPT_URL, &O.gateway, "GATEWAY",
 	    "Invoke the OpenFaaS functions whose topic annotation matches the "
 	    "event, through this gateway."),
@@ -196,18 +270,20 @@ static const struct vp_optgroup groups[] = {
 static void
 check(void)
 {
-	if ((S.url == NULL) == (O.gateway == NULL))
-		vp_usage_error("give exactly one of --url and --openfaas");
-	if (S.url && (O.async || vp_opt_given("connector")))
+	if ((S.url != NULL) + (O.ref != NULL) + (O.gateway != NULL) != 1)
+		vp_usage_error("give exactly one of --url, --ref and --openfaas");
+	if (O.gateway == NULL && (O.async || vp_opt_given("connector")))
 		vp_usage_error("--async and --connector go with --openfaas");
-	if (S.url && O.cred_path && O.token_path)
+	if (O.resolve && O.ref == NULL)
+		vp_usage_error("--resolve goes with --ref");
+	if (O.gateway == NULL && O.cred_path && O.token_path)
 		vp_usage_error("give one of --credentials-file and --token-file");
 	vp_sink_opts_check(&S.core.o);
 }
 
 static const struct vp_cmd cmd = {
 	.name = "sink-http",
-	.synopsis = "--url URL | --openfaas GATEWAY [OPTION]...",
+	.synopsis = "--url URL | --ref REF | --openfaas GATEWAY [OPTION]...",
 	.about = "Deliver CloudEvent lines (ce-encode output) from stdin over "
 	    "HTTP, in order, at least once, with retries, a dead-letter file "
 	    "and a checkpoint.",
@@ -247,6 +323,18 @@ main(int argc, char *argv[])
 	}
 	vp_sink_start(&S.core);
 	http_init(&S.http);
+	if (O.ref) {
+		resolve_first(O.ref);
+		if (O.resolve) {
+			int rc2 = vp_write_line(stdout, S.url, strlen(S.url)) ?
+			    VP_EXIT_IOERR : VP_EXIT_OK;
+			k8s_free(S.k8s);
+			vp_sink_free(&S.core);
+			http_free(&S.http);
+			curl_global_cleanup();
+			return rc2;
+		}
+	}
 	if (O.gateway)
 		S.of = openfaas_new(O.gateway, O.async, O.refresh_ms,
 		    O.connector);
@@ -278,6 +366,7 @@ main(int argc, char *argv[])
 	    S.core.deadlettered, vp_stop_requested ? " (stopped)" : "");
 	vp_linereader_free(&lr);
 	openfaas_free(S.of);
+	k8s_free(S.k8s);
 	http_free(&S.http);
 	vp_sink_free(&S.core);
 	curl_global_cleanup();

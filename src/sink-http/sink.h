@@ -55,6 +55,12 @@ struct http {
 	int64_t retry_after_ms;	/* from the last response, -1 if none */
 	struct vp_buf *resp;	/* where the response body goes */
 	size_t resp_seen;
+	/*
+	 * After a failed attempt (status 0: no connection), before the next:
+	 * where to send it now (a Knative ref resolved again), or NULL.
+	 */
+	const char *(*reresolve)(void *arg, long status);
+	void *reresolve_arg;
 };
 
 #define AUTH_BASIC 1	/* send the --credentials-file user and password */
@@ -115,5 +121,25 @@ int openfaas_deliver(struct openfaas *of, struct http *h,
 int function_name_ok(const char *s);
 /* The dotted topic the old vcenter-connector used: VmPoweredOnEvent -> vm.powered.on. */
 char *dotted_topic(const char *name);
+
+/* k8s.c: a Knative destination.ref, resolved through the Kubernetes API */
+struct k8s;
+/* Is this a --ref value (APIVERSION/KIND/NAMESPACE/NAME)? 0, or -1 and why. */
+int k8s_ref_check(const char *spec, char *err, size_t errlen);
+/*
+ * The in-cluster configuration for a ref; NULL with a message and the exit
+ * code (78 not in a cluster, 66 the token unreadable) when there is none.
+ */
+struct k8s *k8s_new(const char *spec, char *err, size_t errlen, int *code);
+void k8s_free(struct k8s *k);
+/*
+ * GET the object and read its address: 0, or an exit code with a message:
+ * 78 (no such object or API, no usable address form), 77 (the token or its
+ * permissions refused), 75 (the server, the network, or not ready yet).
+ */
+int k8s_resolve(struct k8s *k, char *err, size_t errlen);
+/* The address last resolved: one buffer, rewritten in place. */
+const char *k8s_url(const struct k8s *k);
+const char *k8s_describe(const struct k8s *k);
 
 #endif
