@@ -159,6 +159,20 @@ from_raw(struct ce_encoder *e)
 			return ce_bad(ev, "\"xml\" is not a string");
 		return CE_OK;
 	}
+	/* the OpenFaaS vcenter-connector's message vc-source --connector adds */
+	if (e->cfg->payload == CE_PAYLOAD_CONNECTOR) {
+		const struct js_span *x = ce_member(ev, "connector");
+
+		if (x == NULL)
+			return ce_bad(ev, "no \"connector\" member for "
+			    "vcenter-connector (run vc-source with --connector)");
+		if (x->type == JS_OBJECT) {
+			ce_set_json_data(ev, x);
+			ce_set_str(ev, &ev->dct, "application/json", 16);
+		} else if (x->type != JS_NULL)
+			return ce_bad(ev, "\"connector\" is not an object");
+		return CE_OK;
+	}
 	/* null data: vc-source could not map the event; it is sent without data */
 	if (d->type != JS_NULL) {
 		ce_set_json_data(ev, d);

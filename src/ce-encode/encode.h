@@ -16,7 +16,7 @@
 enum ce_mode { CE_STRUCTURED, CE_BINARY };
 enum ce_style { CE_ROUTER, CE_VSPHERE };
 enum ce_idmode { CE_ID_V5, CE_ID_UUID, CE_ID_KEY };
-enum ce_payload { CE_PAYLOAD_JSON, CE_PAYLOAD_XML };	/* raw lines' data */
+enum ce_payload { CE_PAYLOAD_JSON, CE_PAYLOAD_XML, CE_PAYLOAD_CONNECTOR };	/* raw lines' data */
 
 struct ce_set {			/* one --set NAME=VALUE */
 	const char *name;

@@ -312,7 +312,8 @@ static const struct vp_optchoice styles[] = {
 };
 static const struct vp_optchoice payloads[] = {
 	{ "application/json", CE_PAYLOAD_JSON },
-	{ "application/xml", CE_PAYLOAD_XML }, { NULL, 0 }
+	{ "application/xml", CE_PAYLOAD_XML },
+	{ "vcenter-connector", CE_PAYLOAD_CONNECTOR }, { NULL, 0 }
 };
 static const struct vp_optchoice ids[] = {
 	{ "stable", CE_ID_V5 }, { "uuid", CE_ID_UUID }, { "key", CE_ID_KEY },
@@ -332,8 +333,9 @@ static const struct vp_opt options[] = {
 	    "Event ids: stable (UUIDv5 of vCenter and key), random, or the key.",
 	    .def = "stable", .choices = ids),
 	VP_OPT("payload-encoding", VP_OPT_ENUM, &opt.payload, NULL,
-	    "Data of vCenter events: govmomi's JSON, or VSphereSource's XML "
-	    "(the xml member vc-source --xml adds).",
+	    "Data of vCenter events: govmomi's JSON, VSphereSource's XML "
+	    "(the xml member vc-source --xml adds), or the OpenFaaS "
+	    "vcenter-connector's message (vc-source --connector).",
 	    .def = "application/json", .choices = payloads),
 	VP_OPT("source", VP_OPT_CALL, &cfg.source, "URI",
 	    "The source attribute, instead of the event's vCenter URL.",

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "sink.h"
+#include "topic.h"
 
 #define LIST_MAX (8 * 1024 * 1024)
 
@@ -69,38 +70,6 @@ openfaas_free(struct openfaas *of)
 	free(of->gateway);
 	free(of->connector);
 	free(of);
-}
-
-char *
-dotted_topic(const char *name)
-{
-	size_t n = strlen(name);
-	struct vp_buf b = { 0 };
-
-	if (n > 5 && strcmp(name + n - 5, "Event") == 0)
-		n -= 5;
-	/* a word starts at an upper-case letter after a lower-case one or a
-	 * digit, or at the last capital of an acronym (HAEnabled -> ha.enabled) */
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)name[i];
-		int start = 0;
-
-		if (i > 0 && isupper(c)) {
-			unsigned char p = (unsigned char)name[i - 1];
-			if (islower(p) || isdigit(p))
-				start = 1;
-			else if (isupper(p) && i + 1 < n &&
-			    islower((unsigned char)name[i + 1]))
-				start = 1;
-		}
-		if (start)
-			vp_buf_append(&b, ".", 1);
-		c = (unsigned char)tolower(c);
-		vp_buf_append(&b, &c, 1);
-	}
-	if (b.data == NULL)
-		vp_buf_append(&b, "", 0);
-	return b.data;
 }
 
 int
@@ -263,16 +232,47 @@ refresh(struct openfaas *of, struct http *h, const struct vp_retry *p)
 	return rc;
 }
 
+/* A topic annotation names the subject, the connector's topic of the
+ * subject or of the class (EventEx: "ex"), or "*". */
 static int
-matches(const struct function *fn, const char *subject, const char *dotted)
+matches(const struct function *fn, const char *subject, const char *dotted,
+    const char *class_topic)
 {
 	for (size_t i = 0; i < fn->ntopics; i++) {
 		const char *t = fn->topics[i];
 		if (strcmp(t, "*") == 0 || (subject && (strcmp(t, subject) == 0
-		    || strcmp(t, dotted) == 0)))
+		    || strcmp(t, dotted) == 0)) ||
+		    (class_topic && strcmp(t, class_topic) == 0))
 			return 1;
 	}
 	return 0;
+}
+
+/* The connector's topic of the event's class: "ex" for every EventEx. */
+static char *
+class_topic(const struct event *ev)
+{
+	char *cls = NULL, *type = NULL, *ec = NULL, *t;
+
+	if (ev->ce) {
+		struct ce_event *ce = ev->ce;
+
+		type = ce_strdup(ce, &ce->type);
+		for (size_t i = 0; i < ce->next; i++)
+			if (ce->ext[i].nlen == 10 && memcmp(ce->strs.data +
+			    ce->ext[i].noff, "eventclass", 10) == 0) {
+				ec = vp_xmalloc(ce->ext[i].vlen + 1);
+				memcpy(ec, ce->strs.data + ce->ext[i].voff,
+				    ce->ext[i].vlen);
+				ec[ce->ext[i].vlen] = '\0';
+			}
+	}
+	cls = vp_event_class(type, ev->subject, ec);
+	t = cls ? vp_connector_topic(cls) : NULL;
+	free(cls);
+	free(type);
+	free(ec);
+	return t;
 }
 
 /*
@@ -318,14 +318,15 @@ openfaas_deliver(struct openfaas *of, struct http *h,
 {
 	struct curl_slist *extra = NULL;
 	struct vp_buf b = { 0 };
-	char *dotted;
+	char *dotted, *ctopic;
 	int rc;
 	size_t hits = 0, nok = 0;
 
 	*acked = 0;
 	if ((rc = refresh(of, h, p)) != 0)
 		return rc;
-	dotted = dotted_topic(ev->subject ? ev->subject : "");
+	dotted = vp_connector_topic(ev->subject ? ev->subject : "");
+	ctopic = class_topic(ev);
 	if (ev->subject) {
 		/* header values must not break the request */
 		if (strpbrk(ev->subject, "\r\n") == NULL) {
@@ -344,7 +345,7 @@ openfaas_deliver(struct openfaas *of, struct http *h,
 		    &nok);
 	} else
 		for (size_t i = 0; i < of->nfn && rc == 0; i++) {
-			if (!matches(&of->fn[i], ev->subject, dotted))
+			if (!matches(&of->fn[i], ev->subject, dotted, ctopic))
 				continue;
 			hits++;
 			rc = invoke(of, h, p, ev, of->fn[i].name, extra, settle,
@@ -356,5 +357,6 @@ openfaas_deliver(struct openfaas *of, struct http *h,
 	*acked = hits > 0 && nok == hits;
 	curl_slist_free_all(extra);
 	free(dotted);
+	free(ctopic);
 	return rc;
 }

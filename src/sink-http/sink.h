@@ -119,8 +119,6 @@ int openfaas_deliver(struct openfaas *of, struct http *h,
     int *acked);
 /* Is this a function name that can go into a gateway URL as it is? */
 int function_name_ok(const char *s);
-/* The dotted topic the old vcenter-connector used: VmPoweredOnEvent -> vm.powered.on. */
-char *dotted_topic(const char *name);
 
 /* k8s.c: a Knative destination.ref, resolved through the Kubernetes API */
 struct k8s;

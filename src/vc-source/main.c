@@ -38,6 +38,7 @@
 #include <curl/curl.h>
 
 #include "checkpoint.h"
+#include "connector.h"
 #include "opt.h"
 #include "soap.h"
 #include "vimjson.h"
@@ -83,6 +84,7 @@ struct opts {
 	int64_t max_replay_ms;	/* 0: resume from any checkpoint age */
 	int once;
 	int xml;		/* add the "xml" member (VSphereSource's XML) */
+	int connector;		/* add the "connector" member (OpenFaaS) */
 	int page;
 	int read_size;
 	int wait_s;
@@ -135,6 +137,7 @@ struct state {
 	int64_t clock_ms;
 	int ring_server;	/* collectors are rings of the newest events */
 	char *start_file;	/* the first start position, next to --checkpoint */
+	struct connector conn;	/* --connector: the event categories */
 	int write_start;	/* record the start position there once resolved */
 	struct batch b;
 	struct {		/* unseen events a latestPage update showed */
@@ -497,6 +500,30 @@ add_xml(struct state *s, xmlNodePtr ev, const struct cand *c)
 }
 
 /*
+ * The "connector" member ends the line: the OpenFaaS vcenter-connector's
+ * message (connector.c), or null when the event cannot be put that way.
+ */
+static void
+add_connector(struct state *s, xmlNodePtr ev, const struct cand *c)
+{
+	struct vp_buf *l = &s->b.lines;
+	size_t at;
+	char err[512];
+
+	l->len--;		/* the line's closing brace */
+	vp_buf_append(l, ",\"connector\":", 13);
+	at = l->len;
+	if (connector_message(&s->conn, s->o.url, ev, l, err, sizeof(err))
+	    != 0) {
+		l->len = at;
+		vp_error("%s: event %d: no connector message: %s; "
+		    "\"connector\":null", s->o.url, (int)c->key, err);
+		vp_buf_append(l, "null", 4);
+	}
+	vp_buf_append(l, "}", 1);
+}
+
+/*
  * soap_call_events' callback: an event of the answer being read, about to
  * be freed. What was emitted already or lies outside the window costs only
  * its key and time; the rest is mapped to its line at once.
@@ -521,6 +548,8 @@ take_event(xmlNodePtr ev, void *arg)
 		fallback_line(s, ev, &c, err);
 	if (s->o.xml)
 		add_xml(s, ev, &c);
+	if (s->o.connector)
+		add_connector(s, ev, &c);
 	c.len = b->lines.len - c.off;
 	if (b->n == b->cap) {
 		b->cap = b->cap ? b->cap * 2 : 64;
@@ -666,6 +695,41 @@ call_failed(struct state *s, enum soap_result r)
 	return STEP_RETRY;
 }
 
+/*
+ * The categories govmomi's EventCategory reads (the EventManager's
+ * description.eventInfo), once per run as the connector's Manager caches
+ * them. A server that has none leaves the categories out.
+ */
+static enum step
+load_categories(struct state *s)
+{
+	struct vp_buf b = { 0 };
+	xmlNodePtr ret;
+	enum soap_result r;
+
+	if (!s->o.connector || s->conn.loaded)
+		return STEP_OK;
+	vp_buf_printf(&b, "<specSet><propSet><type>EventManager</type>"
+	    "<pathSet>description.eventInfo</pathSet></propSet><objectSet>"
+	    "<obj type=\"EventManager\">");
+	soap_xml_escape(&b, s->event_manager);
+	vp_buf_printf(&b, "</obj></objectSet></specSet><options/>");
+	r = soap_call(&s->soap, "RetrievePropertiesEx", "PropertyCollector",
+	    s->property_collector, b.data, 0, &ret);
+	vp_buf_free(&b);
+	if (r == SOAP_FAULT) {
+		vp_warn("%s: description.eventInfo: a fault; connector "
+		    "messages go without a category", s->o.url);
+		s->conn.loaded = 1;
+		return STEP_OK;
+	}
+	if (r != SOAP_OK)
+		return call_failed(s, r);
+	connector_load(&s->conn, ret);
+	vp_debug("%s: %zu event categories", s->o.url, s->conn.n);
+	return STEP_OK;
+}
+
 static enum step server_time(struct state *, int64_t *, int32_t *);
 
 static enum step
@@ -724,6 +788,11 @@ login(struct state *s)
 	s->worked = 1;
 	vp_info("%s: logged in (instance %s, API %s)", s->o.url,
 	    s->instance_uuid, s->api_version);
+	{
+		enum step st = load_categories(s);
+		if (st != STEP_OK)
+			return st;
+	}
 	{
 		/* vCenter's clock: where "now" is, and what is in the future */
 		int64_t sec;
@@ -1560,6 +1629,10 @@ static const struct vp_opt options[] = {
 	VP_OPT("xml", VP_OPT_FLAG, &st.o.xml, NULL,
 	    "Also carry each event as VSphereSource's application/xml "
 	    "payload (the line's xml member)."),
+	VP_OPT("connector", VP_OPT_FLAG, &st.o.connector, NULL,
+	    "Also carry each event as the message the OpenFaaS "
+	    "vcenter-connector sent its functions (the line's connector "
+	    "member)."),
 	VP_OPT_END
 };
 
@@ -1679,6 +1752,7 @@ main(int argc, char **argv)
 	free(s->b.v);
 	free(s->upd);
 	free(s->start_file);
+	connector_free(&s->conn);
 	vp_buf_free(&s->b.lines);
 	vp_buf_free(&s->line);
 	xmlCleanupParser();

@@ -7,7 +7,11 @@
 // data is exactly govmomi's json.Marshal of the event. With -stamp each line
 // also gets "recvNs", the Unix time in nanoseconds when it was written; with
 // -xml, "xml": what Tanzu's VSphereSource sends as its application/xml
-// payload (encoding/xml.Marshal of the event, as cloudevents sdk-go does).
+// payload (encoding/xml.Marshal of the event, as cloudevents sdk-go does);
+// with -connector, "connector": the message the OpenFaaS vcenter-connector
+// sent its functions, built by its own code (handleEvent and its helpers
+// from openfaas-incubator/vcenter-connector pkg/events/events.go @56e929e,
+// verbatim but for a nil argument, which made it panic: left out here).
 //
 // -mode latest (default) reads like `govc events [-f]`: event.Manager.Events
 // on the root folder, i.e. the collector's latestPage and then property
@@ -30,7 +34,9 @@ import (
 	"os/signal"
 	"reflect"
 	"strconv"
+	"strings"
 	"syscall"
+	"unicode"
 	"time"
 
 	"github.com/vmware/govmomi/event"
@@ -42,9 +48,113 @@ import (
 )
 
 var (
-	out   = bufio.NewWriter(os.Stdout)
-	asXML bool
+	out         = bufio.NewWriter(os.Stdout)
+	asXML       bool
+	asConnector bool
+	connMgr     *event.Manager
+	connSource  string
 )
+
+// ---- the vcenter-connector's message (pkg/events/events.go) ----
+
+type OutboundEvent struct {
+	Topic    string `json:"topic,omitempty"`
+	Category string `json:"category,omitempty"`
+	Source   string `json:"source"`
+
+	UserName               string                         `json:"userName,omitempty"`
+	CreatedTime            time.Time                      `json:"createdTime,omitempty"`
+	ObjectName             string                         `json:"objectName,omitempty"`
+	ManagedObjectReference *types.ManagedObjectReference `json:"managedObjectReference,omitempty"`
+}
+
+func handleEvent(event types.BaseEvent, m *event.Manager, source string) (string, string, error) {
+	eventType := reflect.TypeOf(event).Elem().Name()
+	topic := convertToTopic(eventType)
+	user := event.GetEvent().UserName
+	createdTime := event.GetEvent().CreatedTime
+	category, err := m.EventCategory(context.Background(), event)
+	if err != nil {
+		return "", "", fmt.Errorf("error retrieving event category: %v", err)
+	}
+	name, ref := getObjectNameAndMoref(event)
+	message, err := json.Marshal(OutboundEvent{Topic: topic, Category: category, UserName: user,
+		CreatedTime: createdTime, ObjectName: name, ManagedObjectReference: ref, Source: source})
+	if err != nil {
+		return "", "", err
+	}
+	return topic, string(message), nil
+}
+
+func getObjectNameAndMoref(event types.BaseEvent) (string, *types.ManagedObjectReference) {
+	var ref *types.ManagedObjectReference
+	var objName string
+	switch baseEvent := event.(type) {
+	case types.BaseAlarmEvent:
+		e := baseEvent.GetAlarmEvent()
+		objName = e.Alarm.Name
+		ref = &e.Alarm.Alarm
+	case types.BaseDatastoreEvent:
+		e := baseEvent.GetDatastoreEvent()
+		if e.Datastore != nil {
+			objName = e.Datastore.Name
+			ref = &e.Datastore.Datastore
+		}
+	case types.BaseHostEvent:
+		e := baseEvent.GetHostEvent()
+		if e.Host != nil {
+			objName = e.Host.Name
+			ref = &e.Host.Host
+		}
+	case types.BaseResourcePoolEvent:
+		e := baseEvent.GetResourcePoolEvent()
+		objName = e.ResourcePool.Name
+		ref = &e.ResourcePool.ResourcePool
+	case types.BaseVmEvent:
+		e := baseEvent.GetVmEvent()
+		if e.Vm != nil {
+			objName = e.Vm.Name
+			ref = &e.Vm.Vm
+		}
+	}
+	return objName, ref
+}
+
+func convertToTopic(eventType string) string {
+	eventType = strings.Replace(eventType, "Event", "", -1)
+	return camelCaseToLowerSeparated(eventType, ".")
+}
+
+// From https://github.com/vmware/dispatch/blob/master/pkg/utils/str_convert.go
+func camelCaseToLowerSeparated(src string, sep string) string {
+	var words []string
+	var word []rune
+	var last rune
+	for _, r := range src {
+		if unicode.IsUpper(r) {
+			if unicode.IsUpper(last) {
+				word = append(word, r)
+			} else {
+				if len(word) > 0 {
+					words = append(words, strings.ToLower(string(word)))
+				}
+				word = []rune{r}
+			}
+		} else {
+			if unicode.IsUpper(last) && len(word) >= 2 {
+				words = append(words, strings.ToLower(string(word[:len(word)-1])))
+				word = []rune{last, r}
+			} else {
+				word = append(word, r)
+			}
+		}
+		last = r
+	}
+	if len(word) > 0 {
+		words = append(words, strings.ToLower(string(word)))
+	}
+	return strings.Join(words, sep)
+}
 
 func className(ev types.BaseEvent) string {
 	switch e := ev.(type) {
@@ -77,6 +187,14 @@ func emit(ev types.BaseEvent, stamp bool) error {
 		xs, _ := json.Marshal(string(x))
 		line = append(line, `,"xml":`...)
 		line = append(line, xs...)
+	}
+	if asConnector {
+		_, msg, err := handleEvent(ev, connMgr, connSource)
+		if err != nil {
+			return err
+		}
+		line = append(line, `,"connector":`...)
+		line = append(line, msg...)
 	}
 	if stamp {
 		line = append(line, `,"recvNs":`...)
@@ -114,6 +232,7 @@ func main() {
 	mode := flag.String("mode", "latest", "latest (govc events style) or readnext")
 	poll := flag.Duration("poll", time.Second, "readnext follow mode: wait between empty reads")
 	stamp := flag.Bool("stamp", false, "add recvNs to each line")
+	flag.BoolVar(&asConnector, "connector", false, "add connector: the OpenFaaS vcenter-connector's message")
 	flag.BoolVar(&asXML, "xml", false, "add xml: encoding/xml.Marshal of each event (VSphereSource's application/xml)")
 	begin := flag.String("begin", "", "readnext: filter.time.beginTime (RFC 3339)")
 	end := flag.String("end", "", "readnext: filter.time.endTime (RFC 3339)")
@@ -158,6 +277,8 @@ func main() {
 		_ = sm.Logout(lctx)
 	}()
 
+	connMgr = event.NewManager(c)
+	connSource = c.URL().Host
 	root := c.ServiceContent.RootFolder
 	filter := types.EventFilterSpec{
 		Entity: &types.EventFilterSpecByEntity{Entity: root, Recursion: types.EventFilterSpecRecursionOptionAll},
