@@ -20,9 +20,9 @@ else
 	ok "no password or secret key in any command line"
 fi
 
-# the knative ref resolves to the broker ingress URL it names
-check "Broker ref -> broker-ingress URL" grep -q -- \
-	'--url http://broker-ingress.knative-eventing.svc.cluster.local/default/rabbit --knative' \
+# the knative ref is resolved by sink-http through the Kubernetes API
+check "Broker ref -> sink-http --ref" grep -q -- \
+	'sink-http --ref eventing.knative.dev/v1/Broker/default/rabbit --knative' \
 	"$T/router-knative.plan"
 # encoding: binary makes ce-encode write binary mode; RouterConfig keeps the
 # router's CloudEvent type

@@ -348,6 +348,18 @@ scalar_flags(struct ctx *c, const yaml_node_t *n, const struct field *f,
 	if ((f->flags & F_DURATION) && vp_parse_duration_ms(s) < 0)
 		err_at(c, n, path, "expected a duration (like 90s, 10m, 1h), "
 		    "got \"%s\"", s);
+	if (f->flags & F_PEMCA) {
+		/* the router's check (govmomi SetRootCAs): every file a CA */
+		char *text = vp_read_file(s, 16 << 20, NULL);
+
+		if (text == NULL)
+			err_at(c, n, path, "%s: %s", s, strerror(errno));
+		else if (strstr(text, "-----BEGIN CERTIFICATE-----") == NULL)
+			err_at(c, n, path, "invalid certificate '%s', cannot be "
+			    "used as a trusted CA certificate (no PEM "
+			    "certificate in it)", s);
+		free(text);
+	}
 }
 
 /* ---- schema walk ------------------------------------------------------ */
@@ -436,14 +448,10 @@ map_rules(struct ctx *c, const yaml_node_t *at, yaml_node_t *n,
 			err_at(c, at, path, "give exactly one of uri and ref");
 		break;
 	case CHECK_REF:
-		v = has(c, n, "kind");
-		if (v && v->type == YAML_SCALAR_NODE &&
-		    strcmp(stext(v), "Broker") != 0 &&
-		    strcmp(stext(v), "Service") != 0) {
-			join(sub, sizeof(sub), path, "kind");
-			err_at(c, v, sub, "%s: only Broker and Service can be "
-			    "resolved without the Kubernetes API; give "
-			    "destination.uri instead", stext(v));
+		/* knative.dev/pkg's KReference: apiVersion, or the group */
+		if (!has(c, n, "apiVersion") && !has(c, n, "group")) {
+			join(sub, sizeof(sub), path, "apiVersion");
+			err_at(c, at, sub, "required (or group)");
 		}
 		break;
 	case CHECK_VCAUTH:
@@ -643,11 +651,72 @@ check(struct ctx *c, yaml_node_t *n, const struct field *f, const char *path)
  * A webhook provider is a server: its events cannot be read twice, so it
  * feeds exactly one processor (a RouterConfig has only one anyway).
  */
+/*
+ * A RouterConfig keeps the router's keys; what vcpipe adds to it and the
+ * router would refuse as unknown keys goes in metadata.labels, which the
+ * router accepts and ignores (vcpipe.yaml(5), "Labels").
+ */
+static const struct {
+	const char *label;
+	const char *const *choices;	/* NULL: a duration */
+} vcpipe_labels[] = {
+	{ "vcpipe/type-style", schema_type_styles },
+	{ "vcpipe/id", schema_ids },
+	{ "vcpipe/payload-encoding", schema_payloads },
+	{ "vcpipe/max-replay", NULL },
+	{ NULL, NULL }
+};
+
+static void
+check_labels(struct ctx *c, yaml_node_t *root)
+{
+	yaml_node_t *md = has(c, root, "metadata"), *labels;
+	char path[512];
+
+	if (md == NULL || md->type != YAML_MAPPING_NODE ||
+	    (labels = has(c, md, "labels")) == NULL ||
+	    labels->type != YAML_MAPPING_NODE)
+		return;
+	for (yaml_node_pair_t *p = labels->data.mapping.pairs.start;
+	    p < labels->data.mapping.pairs.top; p++) {
+		yaml_node_t *k = yaml_document_get_node(&c->doc, p->key);
+		yaml_node_t *v = yaml_document_get_node(&c->doc, p->value);
+		int i;
+
+		if (k->type != YAML_SCALAR_NODE || v->type != YAML_SCALAR_NODE ||
+		    strncmp(stext(k), "vcpipe/", 7) != 0)
+			continue;
+		snprintf(path, sizeof(path), "metadata.labels.%s", stext(k));
+		for (i = 0; vcpipe_labels[i].label; i++)
+			if (strcmp(vcpipe_labels[i].label, stext(k)) == 0)
+				break;
+		if (vcpipe_labels[i].label == NULL) {
+			err_at(c, k, path, "unknown vcpipe label (known: "
+			    "vcpipe/type-style, vcpipe/id, "
+			    "vcpipe/payload-encoding, vcpipe/max-replay)");
+		} else if (vcpipe_labels[i].choices == NULL) {
+			if (vp_parse_duration_ms(stext(v)) < 0)
+				err_at(c, v, path, "expected a duration (like "
+				    "90s, 10m, 1h), got \"%s\"", stext(v));
+		} else if (!one_of(stext(v), vcpipe_labels[i].choices)) {
+			struct vp_buf b = { 0 };
+			for (const char *const *ch = vcpipe_labels[i].choices;
+			    *ch; ch++)
+				vp_buf_printf(&b, "%s%s", b.len ? ", " : "", *ch);
+			err_at(c, v, path, "expected one of %s, got \"%s\"",
+			    b.data, stext(v));
+			vp_buf_free(&b);
+		}
+	}
+}
+
 static void
 check_runnable(struct ctx *c, yaml_node_t *root)
 {
 	char path[128];
 	yaml_node_t *list, *p, *t, *procs;
+
+	check_labels(c, root);
 
 	if ((list = has(c, root, "providers")) == NULL ||
 	    list->type != YAML_SEQUENCE_NODE)
@@ -833,7 +902,7 @@ main(int argc, char **argv)
 		struct field top = { "", F_MAP, 0, native ? schema_native :
 		    schema_router, NULL, NULL, CHECK_NONE };
 		j = check(&c, root, &top, "");
-		if (c.errors == 0 && native)
+		if (c.errors == 0)
 			check_runnable(&c, root);
 	}
 	yaml_document_delete(&c.doc);

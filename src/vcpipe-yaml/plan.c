@@ -89,6 +89,7 @@ struct sink_kind {
 
 struct unit {
 	const struct plan_opts *o;
+	json_t *cfg;		/* the whole configuration */
 	int native;
 	char *name;		/* provider.processor, made a file name */
 	char *dir;		/* RUN/u/NAME */
@@ -157,6 +158,35 @@ static struct word
 plain(char *s)
 {
 	return (struct word){ s, 0 };
+}
+
+/*
+ * A setting vcpipe adds: in vcpipe/v1, the key in the provider's encode
+ * section; in a RouterConfig, which must stay the router's, the
+ * metadata.labels entry "vcpipe/LABEL" (vcpipe.yaml(5), "Labels").
+ */
+static const char *
+setting(struct unit *u, const char *encode_key, const char *label)
+{
+	char k[128];
+
+	if (u->native) {
+		snprintf(k, sizeof(k), "encode.%s", encode_key);
+		return jstr(u->p, k);
+	}
+	snprintf(k, sizeof(k), "vcpipe/%s", label);
+	return json_string_value(json_object_get(jat(u->cfg,
+	    "metadata.labels"), k));
+}
+
+/* certificates.rootCAs, as one bundle in the run directory (plan_write). */
+static struct word
+root_cas(struct unit *u)
+{
+	if (json_array_size(jat(u->cfg, "certificates.rootCAs")) == 0)
+		return plain(NULL);
+	return (struct word){ fmt("%s/rootcas.pem", u->o->run_dir),
+	    strlen(u->o->run_dir) };
 }
 
 /* A file in the pipeline's run directory. */
@@ -341,18 +371,97 @@ horizon_credentials(struct unit *u)
 	return secret(u, "horizon.cred", a, jstr(a, "username"), 0);
 }
 
+/* The provider's caFile (vcpipe), else certificates.rootCAs. */
+static struct word
+source_ca(struct unit *u)
+{
+	const char *f = jstr(u->src, "caFile");
+
+	return f ? plain(vp_xstrdup(f)) : root_cas(u);
+}
+
+/* vcenter.maxReplay, else the vcpipe/max-replay label, else vc-source's 1h. */
+static struct word
+max_replay(struct unit *u)
+{
+	const char *v = jstr(u->src, "maxReplay");
+
+	if (v == NULL && !u->native)
+		v = setting(u, "maxReplay", "max-replay");
+	return plain(v ? vp_xstrdup(v) : NULL);
+}
+
+static const char *
+payload(struct unit *u)
+{
+	return setting(u, "payloadEncoding", "payload-encoding");
+}
+
+static struct word
+want_xml(struct unit *u)
+{
+	const char *pe = payload(u);
+
+	return plain(pe && strcmp(pe, "application/xml") == 0 ?
+	    vp_xstrdup("1") : NULL);
+}
+
+static struct word
+want_connector(struct unit *u)
+{
+	const char *pe = payload(u);
+
+	return plain(pe && strcmp(pe, "vcenter-connector") == 0 ?
+	    vp_xstrdup("1") : NULL);
+}
+
+/*
+ * webhook.path as the router's validatePath has it: slashes trimmed at
+ * both ends, lower-cased, "" is /webhook ("/" is refused by unit_check).
+ */
+static char *
+webhook_path(json_t *src)
+{
+	const char *p = jstr(src, "path");
+	size_t n;
+	char *s;
+
+	if (p == NULL || *p == '\0')
+		return vp_xstrdup("/webhook");
+	while (*p == '/')
+		p++;
+	n = strlen(p);
+	while (n > 0 && p[n - 1] == '/')
+		n--;
+	s = fmt("/%.*s", (int)n, p);
+	for (char *c = s; *c; c++)
+		*c = (char)tolower((unsigned char)*c);
+	return s;
+}
+
+static struct word
+webhook_path_arg(struct unit *u)
+{
+	return plain(webhook_path(u->src));
+}
+
+static struct word type_style(struct unit *u);
+
 static const struct arg vcenter_args[] = {
 	{ "--url", A_STR, "address", NULL, NULL },
 	{ "--credentials-file", A_FN, NULL, NULL, vc_credentials },
 	{ "--insecure", A_FLAG, "insecureSSL", NULL, NULL },
-	{ "--ca-file", A_STR, "caFile", NULL, NULL },
+	{ "--ca-file", A_FN, NULL, NULL, source_ca },
 	{ "--begin", A_STR, "begin", NULL, NULL },
+	{ "--max-replay", A_FN, NULL, NULL, max_replay },
+	{ "--xml", A_IF, NULL, NULL, want_xml },
+	{ "--connector", A_IF, NULL, NULL, want_connector },
 	{ "--checkpoint", A_FN, NULL, NULL, source_checkpoint },
 	ROW_END
 };
 static const struct arg webhook_args[] = {
 	{ "--listen", A_STR, "bindAddress", NULL, NULL },
-	{ "--path", A_STR, "path", NULL, NULL },
+	{ "--path", A_FN, NULL, NULL, webhook_path_arg },
 	{ "--basic-auth-file", A_FN, NULL, NULL, hook_credentials },
 	ROW_END
 };
@@ -361,6 +470,8 @@ static const struct arg horizon_args[] = {
 	{ "--domain", A_STR, "auth.activeDirectoryAuth.domain", NULL, NULL },
 	{ "--credentials-file", A_FN, NULL, NULL, horizon_credentials },
 	{ "--insecure", A_FLAG, "insecureSSL", NULL, NULL },
+	{ "--ca-file", A_FN, NULL, NULL, source_ca },
+	{ "--type-style", A_FN, NULL, NULL, type_style },
 	{ "--checkpoint", A_FN, NULL, NULL, source_checkpoint },
 	ROW_END
 };
@@ -421,18 +532,24 @@ static const struct provider_kind providers[] = {
 static struct word
 encode_mode(struct unit *u)
 {
-	const char *m = jstr(u->p, "encode.mode");
+	const char *m = jstr(u->p, "encode.mode"), *pe = payload(u);
 
 	if (m == NULL && strcmp(u->sk->type, "knative") == 0)
 		m = jstr(u->s, "encoding");
+	/* the connector's functions read its message as the whole body */
+	if (m == NULL && pe && strcmp(pe, "vcenter-connector") == 0)
+		m = "binary";
 	return plain(m ? vp_xstrdup(m) : NULL);
 }
 
-/* RouterConfig keeps the router's CloudEvent types for vCenter events. */
+/*
+ * The CloudEvent type names: encode.typeStyle or the vcpipe/type-style
+ * label; a RouterConfig keeps the router's for vCenter events.
+ */
 static struct word
-encode_style(struct unit *u)
+type_style(struct unit *u)
 {
-	const char *t = jstr(u->p, "encode.typeStyle");
+	const char *t = setting(u, "typeStyle", "type-style");
 
 	if (t == NULL && !u->native && u->pk->vcenter)
 		t = "router";
@@ -445,6 +562,22 @@ encode_reject(struct unit *u)
 	return (struct word){ vp_xstrdup(u->rej), u->rej_run };
 }
 
+static struct word
+encode_id(struct unit *u)
+{
+	const char *v = setting(u, "id", "id");
+
+	return plain(v ? vp_xstrdup(v) : NULL);
+}
+
+static struct word
+encode_payload(struct unit *u)
+{
+	const char *v = payload(u);
+
+	return plain(v && u->pk->vcenter ? vp_xstrdup(v) : NULL);
+}
+
 /*
  * Lines as long as vc-source writes (an event of up to 32 MiB of JSON:
  * VIM_MAX_EVENT_JSON, a long fullFormattedMessage or EventEx argument
@@ -455,7 +588,9 @@ static const struct arg encode_args[] = {
 	{ "--max-line-bytes", A_CONST, "40m", NULL, NULL },
 	{ "--reject", A_FN, NULL, NULL, encode_reject },
 	{ "--mode", A_FN, NULL, NULL, encode_mode },
-	{ "--type-style", A_FN, NULL, NULL, encode_style },
+	{ "--type-style", A_FN, NULL, NULL, type_style },
+	{ "--id", A_FN, NULL, NULL, encode_id },
+	{ "--payload-encoding", A_FN, NULL, NULL, encode_payload },
 	{ "--source", A_STR, "encode.source", NULL, NULL },
 	{ "--set", A_SETS, "encode.set", NULL, NULL },
 	ROW_END
@@ -493,8 +628,22 @@ aws_credentials(struct unit *u)
 
 /*
  * A Knative destination: a URI (a string, or net/url's scheme/host/path),
- * or a Broker or Service reference resolved as the cluster's DNS names it.
+ * or a ref, which sink-http --ref resolves through the Kubernetes API as
+ * the router does (APIVERSION/KIND/NAMESPACE/NAME; GROUP/... for
+ * ref.group).
  */
+static char *
+knative_ref(struct unit *u)
+{
+	json_t *r = jat(u->s, "destination.ref");
+	const char *av = jstr(r, "apiVersion");
+
+	if (r == NULL)
+		return NULL;
+	return fmt("%s/%s/%s/%s", av ? av : jstr(r, "group"), jstr(r, "kind"),
+	    jstr(r, "namespace"), jstr(r, "name"));
+}
+
 static char *
 knative_url(struct unit *u)
 {
@@ -505,18 +654,28 @@ knative_url(struct unit *u)
 	if (uri)
 		return fmt("%s://%s%s", jstr(uri, "scheme"), jstr(uri, "host"),
 		    jstr(uri, "path") ? jstr(uri, "path") : "");
-	if (strcmp(jstr(d, "ref.kind"), "Broker") == 0)
-		return fmt("http://broker-ingress.knative-eventing.svc."
-		    "cluster.local/%s/%s", jstr(d, "ref.namespace"),
-		    jstr(d, "ref.name"));
-	return fmt("http://%s.%s.svc.cluster.local", jstr(d, "ref.name"),
-	    jstr(d, "ref.namespace"));
+	return knative_ref(u);
 }
 
 static struct word
 knative_url_arg(struct unit *u)
 {
-	return plain(knative_url(u));
+	return plain(jat(u->s, "destination.uri") ? knative_url(u) : NULL);
+}
+
+static struct word
+knative_ref_arg(struct unit *u)
+{
+	return plain(knative_ref(u));
+}
+
+/* The processor's caFile (vcpipe), else certificates.rootCAs. */
+static struct word
+sink_ca(struct unit *u)
+{
+	const char *f = jstr(u->s, "caFile");
+
+	return f ? plain(vp_xstrdup(f)) : root_cas(u);
 }
 
 static char *
@@ -552,12 +711,13 @@ stdout_address(struct unit *u)
 
 static const struct arg knative_args[] = {
 	{ "--url", A_FN, NULL, NULL, knative_url_arg },
+	{ "--ref", A_FN, NULL, NULL, knative_ref_arg },
 	{ "--knative", A_CONST, NULL, NULL, NULL },
 	{ "--checkpoint", A_FN, NULL, NULL, sink_checkpoint },
 	{ "--dlq", A_FN, NULL, NULL, sink_dlq },
 	RETRIES,
 	{ "--insecure", A_FLAG, "insecureSSL", NULL, NULL },
-	{ "--ca-file", A_STR, "caFile", NULL, NULL },
+	{ "--ca-file", A_FN, NULL, NULL, sink_ca },
 	{ "--credentials-file", A_FN, NULL, NULL, sink_credentials },
 	ROW_END
 };
@@ -567,6 +727,7 @@ static const struct arg openfaas_args[] = {
 	{ "--checkpoint", A_FN, NULL, NULL, sink_checkpoint },
 	{ "--dlq", A_FN, NULL, NULL, sink_dlq },
 	RETRIES,
+	{ "--ca-file", A_FN, NULL, NULL, sink_ca },
 	{ "--credentials-file", A_FN, NULL, NULL, sink_credentials },
 	ROW_END
 };
@@ -578,6 +739,7 @@ static const struct arg eventbridge_args[] = {
 	{ "--checkpoint", A_FN, NULL, NULL, sink_checkpoint },
 	{ "--dlq", A_FN, NULL, NULL, sink_dlq },
 	RETRIES,
+	{ "--ca-file", A_FN, NULL, NULL, sink_ca },
 	{ "--credentials-file", A_FN, NULL, NULL, aws_credentials },
 	ROW_END
 };
@@ -1052,8 +1214,10 @@ write_unit(struct unit *u, struct vp_buf *units)
 		char *addr = u->sk->address(u), *s;
 
 		if (strcmp(u->pk->type, "webhook") == 0) {
+			char *wp = webhook_path(u->src);
 			char *a = fmt("http://%s%s", jstr(u->src, "bindAddress"),
-			    jstr(u->src, "path"));
+			    wp);
+			free(wp);
 			json_object_set_new(j, "providerAddress",
 			    json_string(a));
 			free(a);
@@ -1069,6 +1233,94 @@ write_unit(struct unit *u, struct vp_buf *units)
 		json_decref(j);
 	}
 	return 0;
+}
+
+/*
+ * What the run would refuse, said before anything starts (also at
+ * --check): a webhook path the router refuses, a ref outside a cluster
+ * (probe_dir_of checks the state directories).
+ */
+static int
+unit_check(struct unit *u)
+{
+	const struct plan_opts *o = u->o;
+
+	if (strcmp(u->pk->type, "webhook") == 0) {
+		const char *p = jstr(u->src, "path");
+
+		if (p && strcmp(p, "/") == 0) {
+			vp_error("%s: eventProvider.webhook.path: \"/\": invalid "
+			    "webhook endpoint path (the router refuses the root "
+			    "path too)", o->file);
+			return VP_EXIT_CONFIG;
+		}
+	}
+	if (jat(u->s, "destination.ref") && o->mode != PLAN_DRY) {
+		const char *h = getenv("KUBERNETES_SERVICE_HOST");
+		const char *pt = getenv("KUBERNETES_SERVICE_PORT");
+
+		if (h == NULL || *h == '\0' || pt == NULL || *pt == '\0') {
+			vp_error("%s: %s: knative.destination.ref is resolved "
+			    "through the Kubernetes API, and this is not a "
+			    "Kubernetes pod (KUBERNETES_SERVICE_HOST and "
+			    "KUBERNETES_SERVICE_PORT are not set); outside a "
+			    "cluster give knative.destination.uri", o->file,
+			    u->name);
+			return VP_EXIT_CONFIG;
+		}
+	}
+	return 0;
+}
+
+/* --check: every secret can be had (passwordEnv set, passwordFile readable). */
+static int
+secrets_check(struct unit *u)
+{
+	for (int i = 0; i < u->nsec; i++) {
+		char *pw;
+		int rc = secret_value(u->o, &u->sec[i], &pw);
+
+		vp_free_secret(pw);
+		if (rc != 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* certificates.rootCAs, concatenated into RUN/rootcas.pem (0600). */
+static int
+write_root_cas(json_t *cfg, const struct plan_opts *o)
+{
+	json_t *list = jat(cfg, "certificates.rootCAs"), *f;
+	struct vp_buf b = { 0 };
+	char path[4096];
+	size_t i;
+	int rc = 0;
+
+	if (json_array_size(list) == 0)
+		return 0;
+	json_array_foreach(list, i, f) {
+		size_t n;
+		char *t = vp_read_file(json_string_value(f), 16 << 20, &n);
+
+		if (t == NULL) {
+			vp_error("%s: certificates.rootCAs: %s: %s", o->file,
+			    json_string_value(f), strerror(errno));
+			vp_buf_free(&b);
+			return VP_EXIT_NOINPUT;
+		}
+		vp_buf_append(&b, t, n);
+		if (n && t[n - 1] != '\n')
+			vp_buf_append(&b, "\n", 1);
+		free(t);
+	}
+	snprintf(path, sizeof(path), "%s/rootcas.pem", o->run_dir);
+	if (write_file(path, b.data, b.len) != 0) {
+		vp_error("%s: cannot write: %s", path, strerror(errno));
+		rc = VP_EXIT_IOERR;
+	}
+	vp_buf_free(&b);
+	return rc;
 }
 
 int
@@ -1097,6 +1349,10 @@ plan_write(json_t *cfg, const struct plan_opts *o)
 		vp_error("%s: cannot create: %s", o->run_dir, strerror(errno));
 		json_decref(provs);
 		return VP_EXIT_IOERR;
+	}
+	if (o->mode == PLAN_RUN && (rc = write_root_cas(cfg, o)) != 0) {
+		json_decref(provs);
+		return rc;
 	}
 	vp_buf_printf(&plan, "# vcpipe's plan, written by vcpipe-yaml from %s "
 	    "for bin/vcpipe: see vcpipe(1), \"The plan\"\n", o->file);
@@ -1134,6 +1390,7 @@ plan_write(json_t *cfg, const struct plan_opts *o)
 			int mk;
 
 			u.o = o;
+			u.cfg = cfg;
 			u.native = native;
 			u.p = p;
 			u.q = q;
@@ -1176,6 +1433,10 @@ plan_write(json_t *cfg, const struct plan_opts *o)
 				rc = VP_EXIT_CONFIG;
 				goto out;
 			}
+			if ((rc = unit_check(&u)) != 0) {
+				unit_free(&u);
+				goto out;
+			}
 			/* the stages write files, not the directories they go in */
 			mk = o->mode == PLAN_RUN;
 			if (o->mode != PLAN_DRY && ((rc = probe_dir_of(u.rej,
@@ -1186,6 +1447,11 @@ plan_write(json_t *cfg, const struct plan_opts *o)
 				goto out;
 			}
 			build_stages(&u);
+			if (o->mode == PLAN_CHECK &&
+			    (rc = secrets_check(&u)) != 0) {
+				unit_free(&u);
+				goto out;
+			}
 			if (o->mode == PLAN_DRY) {
 				vp_buf_printf(&dry, "# pipeline %s\n", u.name);
 				for (int s = 0; s < u.nst; s++) {
@@ -1215,6 +1481,7 @@ plan_write(json_t *cfg, const struct plan_opts *o)
 		struct word w;
 
 		m.o = o;
+		m.cfg = cfg;
 		m.dir = fmt("%s/metrics", o->run_dir);
 		m.name = vp_xstrdup("metrics");
 		st = new_stage(&m, "vcpipe-metrics", "vcpipe-metrics");
@@ -1228,6 +1495,10 @@ plan_write(json_t *cfg, const struct plan_opts *o)
 		if (w.s) {
 			addv(st, "--credentials-file");
 			add(st, w);
+		}
+		if (o->mode == PLAN_CHECK && (rc = secrets_check(&m)) != 0) {
+			unit_free(&m);
+			goto out;
 		}
 		if (o->mode == PLAN_DRY) {
 			vp_buf_append(&dry, "# metrics\n", 10);

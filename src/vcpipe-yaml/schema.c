@@ -79,6 +79,7 @@ static const struct field f_vcenter[] = {
 	S("credentialsFile", 0),	/* vcpipe: file or Secret directory */
 	S("caFile", 0),			/* vcpipe */
 	S("begin", F_DURATION),		/* vcpipe: how far back a first start reads */
+	S("maxReplay", F_DURATION),	/* vcpipe: resume at most this far back */
 	END
 };
 static const struct field f_webhook[] = {
@@ -147,8 +148,9 @@ static const struct field f_uri[] = {	/* net/url.URL as yaml.v2 spells it */
 	S("path", 0),
 	END
 };
-static const struct field f_ref[] = {
-	S("apiVersion", F_REQUIRED),
+static const struct field f_ref[] = {	/* knative.dev/pkg's KReference */
+	S("apiVersion", 0),
+	S("group", 0),
 	S("kind", F_REQUIRED),
 	S("name", F_REQUIRED),
 	S("namespace", F_REQUIRED),
@@ -237,6 +239,15 @@ static const struct field f_metrics[] = {
 	END
 };
 
+/* ---- certificates --------------------------------------------------------- */
+
+static const struct field f_file_el[] = { S(NULL, F_PEMCA), END };
+static const struct field f_certificates[] = {
+	/* PEM files of the CAs to trust, instead of the system's */
+	{ "rootCAs", F_LIST, 0, f_file_el, NULL, NULL, CHECK_NONE },
+	END
+};
+
 /* ---- RouterConfig ------------------------------------------------------- */
 
 static const struct field f_metadata[] = {
@@ -256,15 +267,23 @@ const struct field schema_router[] = {
 	M("eventProvider", F_REQUIRED, f_provider, v_provider, CHECK_NONE),
 	M("eventProcessor", F_REQUIRED, f_processor, v_processor, CHECK_NONE),
 	M("metricsProvider", 0, f_metrics, v_metrics, CHECK_NONE),
+	M("certificates", 0, f_certificates, NULL, CHECK_NONE),
 	END
 };
 
 /* ---- vcpipe/v1 Config: several providers, several processors each ------ */
 
 static const char *const t_mode[] = { "structured", "binary", NULL };
+const char *const schema_type_styles[] = { "router", "vsphere", NULL };
+const char *const schema_ids[] = { "stable", "uuid", "key", NULL };
+const char *const schema_payloads[] = {
+	"application/json", "application/xml", "vcenter-connector", NULL
+};
 static const struct field f_encode[] = {	/* ce-encode's options */
 	E("mode", 0, t_mode),
-	S("typeStyle", 0),
+	E("typeStyle", 0, schema_type_styles),
+	E("id", 0, schema_ids),
+	E("payloadEncoding", 0, schema_payloads),
 	S("source", 0),
 	{ "set", F_STRMAP, 0, NULL, NULL, NULL, CHECK_NONE },
 	END
@@ -318,5 +337,6 @@ const struct field schema_native[] = {
 	{ "providers", F_LIST, F_REQUIRED, f_nprovider_el, NULL, NULL,
 	    CHECK_UNIQUE_NAMES },
 	M("metricsProvider", 0, f_metrics, v_metrics, CHECK_NONE),
+	M("certificates", 0, f_certificates, NULL, CHECK_NONE),
 	END
 };

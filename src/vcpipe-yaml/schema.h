@@ -29,6 +29,7 @@ enum fkind {
 #define F_VCURL		0x80	/* a vCenter address as govmomi's soap.ParseURL
 				 * takes it: https://VC/sdk, https://VC, VC */
 #define F_AMQPURL	0x100	/* amqp:// or amqps://, no user information */
+#define F_PEMCA		0x200	/* a readable file of PEM certificates */
 
 struct variant {
 	const char *value;	/* the type value */
@@ -50,11 +51,14 @@ enum {
 	CHECK_SECRET_ONE,	/* exactly one of password, passwordFile, passwordEnv */
 	CHECK_AWS_ONE,		/* one source for each AWS key */
 	CHECK_DEST,		/* knative destination: one of uri, ref */
-	CHECK_REF,		/* knative ref kinds we can resolve */
+	CHECK_REF,		/* knative ref: apiVersion or group */
 	CHECK_VCAUTH,		/* vcenter: auth or credentialsFile */
 	CHECK_UNIQUE_NAMES	/* a list whose elements' names are unique */
 };
 
 extern const struct field schema_router[];	/* RouterConfig top level */
 extern const struct field schema_native[];	/* vcpipe/v1 Config top level */
+/* encode.typeStyle, encode.id, encode.payloadEncoding; the vcpipe/ labels */
+extern const char *const schema_type_styles[], *const schema_ids[],
+    *const schema_payloads[];
 #endif
