@@ -341,7 +341,6 @@ while IFS="$(printf '\t')" read -r s name events got dlq lost dup bad ok; do
 	todo=
 	case $s/$name in
 	*"10 min behind"*) todo=" # TODO vc-source: an event stamped before the resume point is outside its collector's filter (issue 12 item 3)" ;;
-	http/"receiver down"*) todo=" # TODO sinks: a stop while retrying dead-letters the event (issue 12 item 1)" ;;
 	esac
 	case $l in
 	*", 0 lost, 0 dead-lettered, 0 duplicates with another id, fault applied 1") ok "$l$todo" ;;
