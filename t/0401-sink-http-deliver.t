@@ -6,7 +6,7 @@
 . "$VP_SRCDIR/t/http-receiver/lib.sh"
 command -v sink-http >/dev/null || skip_all "sink-http not built"
 command -v jq >/dev/null || skip_all "jq not installed"
-plan 27
+plan 29
 D=$VP_SRCDIR/t/data
 E=$VP_SRCDIR/t/expected
 
@@ -35,12 +35,17 @@ same "checkpoint names the last event (format 4)" "$E/sink-http-deliver.checkpoi
 check "checkpoint has an RFC 3339 updated time" \
     sh -c "jq -er '.updated|test(\"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+Z\$\")' '$T/ck'"
 
+is "checkpoint: invocations by subject, counted at delivery (the router's /stats)" \
+    '{"VmPoweredOnEvent":[1,0],"VmPoweredOffEvent":[1,0],"com.vmware.vc.HA.ClusterFailoverActionTriggeredEvent":[1,0],"VmCreatedEvent":[1,0],"UserLoginSessionEvent":[1,0],"DrsVmPoweredOnEvent":[1,0]}' \
+    "$(jq -c .invocations "$T/ck")"
+
 # an event without eventkey: the checkpoint has no "key"
 head -1 "$D/sink-http-structured.ndjson" | jq -c 'del(.eventkey)|.id="nokey-1"' >"$T/nokey"
 expect_exit "an event without eventkey is delivered" 0 \
     $VP_WRAP sink-http --url "$URL" --checkpoint "$T/ck" <"$T/nokey"
 is "its checkpoint leaves out key" '{"version":1,"source":"https://vc.example.com/sdk","id":"nokey-1","time":"2026-11-23T09:00:00.123456Z","delivered":1}' \
     "$(checkpoint "$T/ck")"
+is "the counts carry on from the checkpoint's" '[2,0]' "$(jq -c .invocations.VmPoweredOnEvent "$T/ck")"
 
 # a line that is not a CloudEvent, without --dlq: exit 65, checkpoint at the
 # event before it, nothing after it sent

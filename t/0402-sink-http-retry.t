@@ -6,7 +6,7 @@
 . "$VP_SRCDIR/t/http-receiver/lib.sh"
 command -v sink-http >/dev/null || skip_all "sink-http not built"
 command -v jq >/dev/null || skip_all "jq not installed"
-plan 42
+plan 43
 D=$VP_SRCDIR/t/data
 E=$VP_SRCDIR/t/expected
 FAST="--retry-base 10ms --retry-cap 40ms"
@@ -65,6 +65,9 @@ same "dead letters say why" "$E/sink-http-retry.deadletters" "$T/dl.got"
 check "dead letters carry the URL and a time" \
     sh -c "jq -e '.deadletter.url == \"http://127.0.0.1:$RPORT/x\" and (.deadletter.time|test(\"Z\$\"))' '$T/dlq'"
 is "checkpoint moved past dead-lettered events" vc-4f2a-2001 "$(jq -r .id "$T/ck2")"
+is "dead-lettered events count as failed invocations" \
+    "$(jq -r '.subject // .headers["ce-subject"]' "$T/two" | awk '{printf "%s[0,1]\n", $1}' | sort | paste -sd' ' -)" \
+    "$(jq -r '.invocations | to_entries[] | "\(.key)\(.value | tojson)"' "$T/ck2" | sort | paste -sd' ' -)"
 stop_receiver e
 
 # replay the dead-letter file: the same bytes arrive

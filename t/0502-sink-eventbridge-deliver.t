@@ -7,7 +7,7 @@
 # --credentials-file, the checkpoint, a quiet stream sent at once.
 . "${0%/*}/lib.sh"
 . "$VP_SRCDIR/t/fake-eventbridge/fake.sh"
-plan 38
+plan 39
 D=$VP_SRCDIR/t/data
 X=$VP_SRCDIR/t/expected
 SE="$VP_WRAP sink-eventbridge"
@@ -26,8 +26,11 @@ jq -r .Detail "$T/fake.log" >"$T/details"
 same "structured: Detail is the CloudEvent exactly as read" "$D/sink-eventbridge-structured.ndjson" "$T/details"
 is "structured: 10 + 2 entries in two requests" "10 2" "$(jq -r .entries "$T/fake.req" | tr '\n' ' ' | sed 's/ $//')"
 is "structured: host header signed with the port" "$(cat "$T/fake.port")" "$(jq -r '.host | sub(".*:"; "")' "$T/fake.req" | sort -u)"
-jq -c 'del(.updated)' "$T/ck.json" >"$T/ck"
+jq -c 'del(.updated, .invocations)' "$T/ck.json" >"$T/ck"
 same "checkpoint names the last event (format 4)" "$X/sink-eventbridge-structured.checkpoint" "$T/ck"
+is "checkpoint: invocations by subject, counted at delivery (the router's /stats)" \
+    "$(jq -r .subject "$D/sink-eventbridge-structured.ndjson" | sort | uniq -c | awk '{printf "%s[%s,0]\n", $2, $1}' | sort | paste -sd' ' -)" \
+    "$(jq -r '.invocations | to_entries[] | "\(.key)\(.value | tojson)"' "$T/ck.json" | sort | paste -sd' ' -)"
 check "checkpoint has an RFC 3339 updated time" jq -e '.updated | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T.*Z$")' "$T/ck.json"
 
 # binary lines: the structured CloudEvent is rebuilt from headers and body

@@ -228,6 +228,8 @@ vp_ckpt_flush(struct vp_ckpt_writer *w)
 	json_object_set_new(o, "delivered",
 	    json_integer((json_int_t)w->pos.delivered));
 	json_object_set_new(o, "updated", json_string(now));
+	if (w->inv && json_object_size(w->inv) > 0)
+		json_object_set(o, "invocations", w->inv);
 	s = json_dumps(o, JSON_COMPACT);
 	json_decref(o);
 	if (s == NULL)
@@ -261,4 +263,47 @@ void
 vp_ckpt_writer_free(struct vp_ckpt_writer *w)
 {
 	vp_ckpt_clear(&w->pos);
+	json_decref(w->inv);
+	w->inv = NULL;
+}
+
+void
+vp_ckpt_count(struct vp_ckpt_writer *w, const char *subject, int ok)
+{
+	json_t *a;
+	size_t i = ok ? 0 : 1;
+
+	if (w->inv == NULL)
+		w->inv = json_object();
+	if (subject == NULL)
+		subject = "";
+	if ((a = json_object_get(w->inv, subject)) == NULL) {
+		a = json_pack("[I,I]", (json_int_t)0, (json_int_t)0);
+		json_object_set_new(w->inv, subject, a);
+	}
+	json_array_set_new(a, i,
+	    json_integer(json_integer_value(json_array_get(a, i)) + 1));
+	w->dirty = 1;
+}
+
+void
+vp_ckpt_counts_load(struct vp_ckpt_writer *w)
+{
+	json_t *j, *inv, *v;
+	const char *k;
+
+	if (w->path == NULL || (j = json_load_file(w->path, 0, NULL)) == NULL)
+		return;
+	inv = json_object_get(j, "invocations");
+	json_object_foreach(inv, k, v) {
+		/* a counter that is not two counts is dropped, not trusted */
+		if (!json_is_array(v) || json_array_size(v) != 2 ||
+		    !json_is_integer(json_array_get(v, 0)) ||
+		    !json_is_integer(json_array_get(v, 1)))
+			continue;
+		if (w->inv == NULL)
+			w->inv = json_object();
+		json_object_set(w->inv, k, v);
+	}
+	json_decref(j);
 }

@@ -66,6 +66,7 @@ struct vp_ckpt_writer {
 	struct vp_ckpt pos;	/* last event done */
 	int dirty;		/* pos moved since the last write */
 	int64_t written_ms;
+	void *inv;		/* "invocations": subject -> [acked, failed] */
 };
 
 /*
@@ -84,5 +85,14 @@ int vp_ckpt_flush(struct vp_ckpt_writer *w);
 int vp_ckpt_maybe(struct vp_ckpt_writer *w, int (*input_idle)(void *),
     void *arg);
 void vp_ckpt_writer_free(struct vp_ckpt_writer *w);
+/*
+ * Count an event done at delivery, by subject (NULL counts as ""): ok when
+ * the receiver acknowledged it, else it failed (dead-lettered).  The counts
+ * go in the checkpoint as "invocations": {"SUBJECT": [ok, failed]}, which
+ * vcpipe-metrics serves as the router's /stats invocations; they carry on
+ * from the checkpoint already there (vp_ckpt_counts_load).
+ */
+void vp_ckpt_count(struct vp_ckpt_writer *w, const char *subject, int ok);
+void vp_ckpt_counts_load(struct vp_ckpt_writer *w);
 
 #endif

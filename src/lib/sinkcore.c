@@ -223,6 +223,7 @@ vp_sink_start(struct vp_sink *s)
 	if (s->o.dlq &&
 	    (rc = vp_state_path_check(s->o.dlq, err, sizeof(err))) != 0)
 		vp_die(rc, "--dlq: %s", err);
+	vp_ckpt_counts_load(&s->ck);
 }
 
 int

@@ -23,6 +23,8 @@ eb_settle(struct eb *eb, struct ev *e, enum vp_outcome out, const char *code,
 		why.url = NULL;	/* never sent */
 	rc = vp_sink_undelivered(&eb->core, out, &sev, &why);
 	if (rc == 0) {
+		if (out != VP_OUT_INVALID)
+			vp_ckpt_count(&eb->core.ck, e->dtype, 0);
 		e->state = ST_DONE;
 		return;
 	}
@@ -148,6 +150,7 @@ eb_send_batch(struct eb *eb)
 			if (code == NULL && json_str_member(res, "EventId")) {
 				b[i]->state = ST_DONE;
 				eb->core.ck.pos.delivered++;
+				vp_ckpt_count(&eb->core.ck, b[i]->dtype, 1);
 				continue;
 			}
 			snprintf(ewhy, sizeof(ewhy), "%s", msg ? msg : "failed");

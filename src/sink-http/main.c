@@ -158,6 +158,7 @@ handle_line(struct vp_linereader *lr, const char *line, size_t len, int toolong)
 	}
 	if (rc == 0) {
 		S.core.ck.pos.delivered += acked;
+		vp_ckpt_count(&S.core.ck, ev.subject, acked);
 		vp_ckpt_note(&S.core.ck, ev.source, ev.id, ev.time, ev.has_key,
 		    ev.key);
 	}

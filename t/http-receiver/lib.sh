@@ -35,7 +35,7 @@ requests() {
 	if [ -f "$T/$1.log" ]; then wc -l <"$T/$1.log" | tr -d ' '; else echo 0; fi
 }
 
-# checkpoint FILE: the checkpoint without its "updated" time
+# checkpoint FILE: the checkpoint without its "updated" time and counts
 checkpoint() {
-	jq -c 'del(.updated)' "$1"
+	jq -c 'del(.updated, .invocations)' "$1"
 }
