@@ -736,9 +736,8 @@ vp_pct_decode(struct vp_buf *out, const char *s, size_t n,
 
 /* ---- Go's encoding/json strings -------------------------------------------- */
 
-/* Length of the valid UTF-8 sequence at p (Go's utf8.DecodeRune), 0 if invalid. */
-static size_t
-go_utf8_len(const unsigned char *p, size_t n, uint32_t *r)
+size_t
+js_go_rune_len(const unsigned char *p, size_t n, uint32_t *r)
 {
 	if (n >= 2 && p[0] >= 0xc2 && p[0] <= 0xdf && (p[1] & 0xc0) == 0x80) {
 		*r = ((uint32_t)(p[0] & 0x1f) << 6) | (p[1] & 0x3f);
@@ -803,7 +802,7 @@ js_quote_go(struct vp_buf *out, const char *s, size_t len)
 			}
 			n = 1;
 		} else {
-			n = go_utf8_len(p, (size_t)(end - p), &r);
+			n = js_go_rune_len(p, (size_t)(end - p), &r);
 			if (n == 0) {
 				e = "\\ufffd"; elen = 6; n = 1;
 			} else if (r == 0x2028 || r == 0x2029) {

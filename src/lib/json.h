@@ -85,6 +85,8 @@ void js_escape(struct vp_buf *out, const char *s, size_t len);
  * U+2028/U+2029 escaped, invalid UTF-8 as \ufffd. 0, or -1 (out->max).
  */
 int js_quote_go(struct vp_buf *out, const char *s, size_t len);
+/* Length of the valid UTF-8 sequence at p, its rune in *r (Go's utf8.DecodeRune); 0 if invalid. */
+size_t js_go_rune_len(const unsigned char *p, size_t n, uint32_t *r);
 
 /*
  * Length of the valid UTF-8 prefix of s: n when all of s is valid (no

@@ -93,34 +93,6 @@ putc1(struct ctx *c, char ch)
 
 /* ---- Go's JSON strings ------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at p (Go's utf8.DecodeRune), 0 if invalid. */
-static size_t
-utf8_len(const unsigned char *p, size_t n, uint32_t *r)
-{
-	if (n >= 2 && p[0] >= 0xc2 && p[0] <= 0xdf && (p[1] & 0xc0) == 0x80) {
-		*r = ((uint32_t)(p[0] & 0x1f) << 6) | (p[1] & 0x3f);
-		return 2;
-	}
-	if (n >= 3 && (p[0] & 0xf0) == 0xe0 && (p[1] & 0xc0) == 0x80 &&
-	    (p[2] & 0xc0) == 0x80) {
-		*r = ((uint32_t)(p[0] & 0x0f) << 12) |
-		    ((uint32_t)(p[1] & 0x3f) << 6) | (p[2] & 0x3f);
-		if (*r < 0x800 || (*r >= 0xd800 && *r <= 0xdfff))
-			return 0;
-		return 3;
-	}
-	if (n >= 4 && p[0] >= 0xf0 && p[0] <= 0xf4 && (p[1] & 0xc0) == 0x80 &&
-	    (p[2] & 0xc0) == 0x80 && (p[3] & 0xc0) == 0x80) {
-		*r = ((uint32_t)(p[0] & 0x07) << 18) |
-		    ((uint32_t)(p[1] & 0x3f) << 12) |
-		    ((uint32_t)(p[2] & 0x3f) << 6) | (p[3] & 0x3f);
-		if (*r < 0x10000 || *r > 0x10ffff)
-			return 0;
-		return 4;
-	}
-	return 0;
-}
-
 int
 vim_json_string(struct vp_buf *out, const char *s, size_t len)
 {
@@ -1563,7 +1535,7 @@ xput_text(struct ctx *c, const char *s, size_t len)
 		uint32_t r = *p;
 
 		if (*p >= 0x80) {
-			n = utf8_len(p, (size_t)(end - p), &r);
+			n = js_go_rune_len(p, (size_t)(end - p), &r);
 			if (n == 0) {		/* invalid UTF-8: one byte, U+FFFD */
 				e = "\xef\xbf\xbd";
 				n = 1;
