@@ -87,7 +87,8 @@ int main(int argc, char **argv) {
 			{
 				long long t = now_us();
 				char *ts = memmem(buf + hlen, blen, "\"sentus\":", 9);
-				fprintf(log, "%lld %lld\n", t, ts ? atoll(ts + 9) : 0LL);
+				/* the stamp is a string: extension integers are 32-bit */
+				fprintf(log, "%lld %lld\n", t, ts ? atoll(ts + 9 + (ts[9] == '"')) : 0LL);
 			}
 			static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
 			if (write(c, resp, sizeof(resp) - 1) < 0) goto done;
@@ -103,7 +104,7 @@ done:
 }
 EOF
 cat >"$W/pace.c" <<'EOF'
-/* pace RATE < lines: write each line at RATE/s, "sentus":0 replaced by now (us). */
+/* pace RATE < lines: write each line at RATE/s, "sentus":"0" replaced by now (us). */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,12 +117,12 @@ int main(int argc, char **argv) {
 	struct timespec next; long long step = (long long)(1e9 / rate);
 	clock_gettime(CLOCK_MONOTONIC, &next);
 	while ((n = getline(&line, &cap, stdin)) > 0) {
-		char *p = strstr(line, "\"sentus\":0"), out[65536];
+		char *p = strstr(line, "\"sentus\":\"0\""), out[65536];
 		struct timespec rt; long long us; int k;
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &next, NULL);
 		clock_gettime(CLOCK_REALTIME, &rt);
 		us = rt.tv_sec * 1000000LL + rt.tv_nsec / 1000;
-		k = snprintf(out, sizeof(out), "%.*s\"sentus\":%lld%s", (int)(p - line), line, us, p + 10);
+		k = snprintf(out, sizeof(out), "%.*s\"sentus\":\"%lld\"%s", (int)(p - line), line, us, p + 12);
 		if (write(1, out, (size_t)k) < 0) return 1;
 		next.tv_nsec += step;
 		while (next.tv_nsec >= 1000000000L) { next.tv_nsec -= 1000000000L; next.tv_sec++; }
@@ -136,7 +137,7 @@ cc -O2 -Wall -Werror -o "$W/pace" "$W/pace.c"
 awk -v n="$N" 'BEGIN {
 	pad = "DC0_H0_VM0 on DC0_H0 in DC0 is powered on";
 	for (i = 1; i <= n; i++)
-		printf "{\"specversion\":\"1.0\",\"id\":\"bench-%d\",\"source\":\"https://vc.example.com/sdk\",\"type\":\"com.vmware.vsphere.VmPoweredOnEvent.v0\",\"subject\":\"VmPoweredOnEvent\",\"time\":\"2026-11-23T09:00:00.123456Z\",\"datacontenttype\":\"application/json\",\"eventkey\":%d,\"sentus\":0,\"data\":{\"Key\":%d,\"ChainId\":%d,\"CreatedTime\":\"2026-11-23T09:00:00.123456Z\",\"UserName\":\"VSPHERE.LOCAL\\\\Administrator\",\"Datacenter\":{\"Name\":\"DC0\",\"Datacenter\":{\"Type\":\"Datacenter\",\"Value\":\"datacenter-2\"}},\"ComputeResource\":{\"Name\":\"DC0_C0\",\"ComputeResource\":{\"Type\":\"ClusterComputeResource\",\"Value\":\"domain-c7\"}},\"Host\":{\"Name\":\"DC0_H0\",\"Host\":{\"Type\":\"HostSystem\",\"Value\":\"host-21\"}},\"Vm\":{\"Name\":\"DC0_H0_VM0\",\"Vm\":{\"Type\":\"VirtualMachine\",\"Value\":\"vm-57\"}},\"Ds\":null,\"Net\":null,\"Dvs\":null,\"FullFormattedMessage\":\"%s\",\"ChangeTag\":\"\",\"Template\":false}}\n", i, i, i, i, pad
+		printf "{\"specversion\":\"1.0\",\"id\":\"bench-%d\",\"source\":\"https://vc.example.com/sdk\",\"type\":\"com.vmware.vsphere.VmPoweredOnEvent.v0\",\"subject\":\"VmPoweredOnEvent\",\"time\":\"2026-11-23T09:00:00.123456Z\",\"datacontenttype\":\"application/json\",\"eventkey\":%d,\"sentus\":\"0\",\"data\":{\"Key\":%d,\"ChainId\":%d,\"CreatedTime\":\"2026-11-23T09:00:00.123456Z\",\"UserName\":\"VSPHERE.LOCAL\\\\Administrator\",\"Datacenter\":{\"Name\":\"DC0\",\"Datacenter\":{\"Type\":\"Datacenter\",\"Value\":\"datacenter-2\"}},\"ComputeResource\":{\"Name\":\"DC0_C0\",\"ComputeResource\":{\"Type\":\"ClusterComputeResource\",\"Value\":\"domain-c7\"}},\"Host\":{\"Name\":\"DC0_H0\",\"Host\":{\"Type\":\"HostSystem\",\"Value\":\"host-21\"}},\"Vm\":{\"Name\":\"DC0_H0_VM0\",\"Vm\":{\"Type\":\"VirtualMachine\",\"Value\":\"vm-57\"}},\"Ds\":null,\"Net\":null,\"Dvs\":null,\"FullFormattedMessage\":\"%s\",\"ChangeTag\":\"\",\"Template\":false}}\n", i, i, i, i, pad
 }' >"$W/events"
 
 "$W/recv" "$W/port" "$W/arrivals" &
