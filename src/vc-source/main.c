@@ -22,10 +22,14 @@
  * collectors are then read whole (a page of 1000, all the server holds) at
  * every wake-up and sorted by key.
  *
- * Resuming from a checkpoint (the last event a sink delivered) reads from a
- * margin before its time (and never from the future) and drops what is not
- * after it in both key and time; before any checkpoint exists, the first
- * start position is kept next to where the checkpoint will be.
+ * Resuming from a checkpoint (the last event a sink delivered) reads from
+ * its time (never from the future) and drops what is not after it in both
+ * key and time. Every collector's time filter opens --look-back before
+ * where reading resumes, so an event with a newer key and an older time (a
+ * clock stepped back, a late commit) is still in its view, before or after
+ * the collector was made; what was delivered is dropped by key. Before any
+ * checkpoint exists, the first start position is kept next to where the
+ * checkpoint will be.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -49,12 +53,6 @@
 #define DEFAULT_READ 250
 #define DEFAULT_WAIT 30
 #define SEEN_CAP 8192		/* recent keys kept for deduplication */
-/*
- * A new collector starts this long before the newest event emitted: an
- * event vCenter made visible late (created earlier, committed later) is
- * still read, and what was already emitted is dropped by key.
- */
-#define REREAD_MARGIN_S 60
 /*
  * An event stamped this far past vCenter's clock is not used as a place to
  * resume from: a clock stepped back (or one bad stamp) must not move the
@@ -82,6 +80,7 @@ struct opts {
 	const char *until;
 	int64_t begin_ms;	/* -1 = not given */
 	int64_t max_replay_ms;	/* 0: resume from any checkpoint age */
+	int64_t look_back_ms;	/* collectors' time filters open this far back */
 	int once;
 	int xml;		/* add the "xml" member (VSphereSource's XML) */
 	int connector;		/* add the "connector" member (OpenFaaS) */
@@ -242,6 +241,21 @@ static struct pos
 pos_add(struct pos p, int64_t delta_s)
 {
 	p.sec += delta_s;
+	return p;
+}
+
+/* pos moved ms milliseconds back */
+static struct pos
+pos_sub_ms(struct pos p, int64_t ms)
+{
+	int64_t ns = (int64_t)p.nsec - (ms % 1000) * 1000000;
+
+	p.sec -= ms / 1000;
+	if (ns < 0) {
+		ns += 1000000000;
+		p.sec--;
+	}
+	p.nsec = (int32_t)ns;
 	return p;
 }
 
@@ -979,6 +993,25 @@ scan_newer(struct state *s)
 	return vp_stop_requested ? STEP_DONE : STEP_OK;
 }
 
+/*
+ * Where a collector resuming at p begins: --look-back before it, so that
+ * events vCenter stamps before p from now on (a clock stepped back, events
+ * committed late) are in its view and pass by key. A checkpoint's
+ * --max-replay bound is not crossed for it.
+ */
+static struct pos
+look_back(const struct state *s, struct pos p)
+{
+	struct pos b = pos_sub_ms(p, s->o.look_back_ms), bound;
+
+	if (s->from_ck && s->o.max_replay_ms > 0) {
+		bound = pos_sub_ms(vc_now(s), s->o.max_replay_ms);
+		if (pos_cmp(&b, &bound) < 0)
+			b = pos_cmp(&p, &bound) < 0 ? p : bound;
+	}
+	return b;
+}
+
 static enum step
 create_collector(struct state *s)
 {
@@ -988,14 +1021,13 @@ create_collector(struct state *s)
 	char ts[64], body[512];
 	struct pos begin = s->begin;
 
-	if (s->newest.has_time) {
-		/* again from a margin before the newest event emitted (what
-		 * was emitted comes again and is dropped by key) */
-		struct pos again = pos_add(s->newest, -REREAD_MARGIN_S);
-
-		if (!begin.has_time || pos_cmp(&again, &begin) > 0)
-			begin = again;
-	}
+	/* again from the newest event emitted (what was emitted comes again
+	 * and is dropped by key) */
+	if (s->newest.has_time && (!begin.has_time ||
+	    pos_cmp(&s->newest, &begin) > 0))
+		begin = s->newest;
+	if (begin.has_time)
+		begin = look_back(s, begin);
 	/* and from the oldest time an event with a newer key carries */
 	if (s->reach.has_time && begin.has_time && pos_cmp(&s->reach,
 	    &begin) < 0) {
@@ -1384,16 +1416,10 @@ write_start_file(struct state *s, const char *from)
 static int
 replay_cap(struct state *s, const struct pos *ck, struct pos now)
 {
-	struct pos limit = now;
 	int64_t ms = s->o.max_replay_ms, span_ms;
+	struct pos limit = pos_sub_ms(now, ms);
 	char from[64], to[64], span[64], cap[64];
 
-	limit.sec -= ms / 1000;
-	limit.nsec -= (int32_t)(ms % 1000) * 1000000;
-	if (limit.nsec < 0) {
-		limit.nsec += 1000000000;
-		limit.sec--;
-	}
 	if (pos_cmp(ck, &limit) >= 0)
 		return 0;
 	span_ms = (limit.sec - ck->sec) * 1000 +
@@ -1430,11 +1456,10 @@ resolve_start(struct state *s)
 		return STEP_OK;
 	if (s->from_ck) {
 		/*
-		 * From a checkpoint: a margin before it, for events that
-		 * became visible after it was written (late commits, a clock
-		 * stepped back); never from the future, whatever time the
-		 * last event carried: not after vCenter's clock, nor after
-		 * the time the sink wrote the checkpoint.
+		 * From a checkpoint (the collector opens --look-back before
+		 * it); never from the future, whatever time the last event
+		 * carried: not after vCenter's clock, nor after the time the
+		 * sink wrote the checkpoint.
 		 */
 		struct pos b = s->done.has_key ? s->done : s->start, now = vc_now(s);
 
@@ -1444,7 +1469,7 @@ resolve_start(struct state *s)
 			b = s->ck_updated;
 		if (pos_cmp(&now, &b) < 0)
 			b = now;
-		s->begin = pos_add(b, -REREAD_MARGIN_S);
+		s->begin = b;
 		s->begin.has_key = 0;
 		return STEP_OK;
 	}
@@ -1461,14 +1486,7 @@ resolve_start(struct state *s)
 	} else {
 		s->start = vc_now(s);
 		if (s->o.begin_ms >= 0) {
-			int64_t ns = (int64_t)s->start.nsec -
-			    (s->o.begin_ms % 1000) * 1000000;
-			s->start.sec -= s->o.begin_ms / 1000;
-			if (ns < 0) {
-				ns += 1000000000;
-				s->start.sec--;
-			}
-			s->start.nsec = (int32_t)ns;
+			s->start = pos_sub_ms(s->start, s->o.begin_ms);
 			from = "begin";
 		}
 		{
@@ -1612,6 +1630,10 @@ static const struct vp_opt options[] = {
 	    "Resume at most this long before vCenter's clock, however old "
 	    "the checkpoint (the span skipped is logged); 0: no limit.",
 	    .def = "1h"),
+	VP_OPT("look-back", VP_OPT_DURATION, &st.o.look_back_ms, "DURATION",
+	    "Open each collector's time filter this long before where "
+	    "reading resumes, for events with newer keys and older times "
+	    "(a clock stepped back, late commits).", .def = "15m"),
 	VP_OPT("credentials-file", VP_OPT_STRING, &st.o.cred_path, "FILE",
 	    "User name and password: a file of two lines, or a directory "
 	    "with username and password files (else VC_USERNAME and "
