@@ -9,7 +9,7 @@
 command -v vcpipe-tap >/dev/null 2>&1 || PATH=$VP_BUILDDIR/src/vcpipe-metrics:$PATH
 command -v vcpipe-tap >/dev/null 2>&1 || skip_all "vcpipe-tap not built"
 command -v jq >/dev/null 2>&1 || skip_all "jq not installed"
-plan 27
+plan 30
 
 # ---- stand-in stages: same flags as the real ones, trivial behaviour ----
 F=$T/fake
@@ -204,4 +204,34 @@ is "vcpipe-metrics killed: started again and serving" "restarted serving" \
 check "...and the restart is logged" grep -q 'vcpipe: warn: vcpipe-metrics exited with 137: restarting' "$T/vcpipe.err"
 stop_vcpipe
 is "SIGTERM with metrics: exit 0" 0 "$VRC"
+
+# ---- two pipelines whose vcpipe-groups die at once, five times: both are
+# restarted every time (bash's wait -n returns one of two children that end
+# together and forgets the other; vcpipe must still see both)
+awk '/^metricsProvider:/ { exit } { print }
+    /uri: http:\/\/127.0.0.1:9\// { print "      - type: knative\n        name: two\n        knative:\n          destination:\n            uri: http://127.0.0.1:9/" }' \
+	"$T/c.yaml" >"$T/c2.yaml" && mv "$T/c2.yaml" "$T/c.yaml"
+rm -rf "$R" "$F/delivered" "$T/state"/*
+FAKE_TOTAL=3 start_vcpipe
+U2=$R/u/vc.two
+restarts_of() { jq .restarts "$1/state.json" 2>/dev/null || echo 0; }
+both_running() {
+	grep -q '"status":"running"' "$U/state.json" && grep -q '"status":"running"' "$U2/state.json"
+}
+both_past() { [ "$(restarts_of "$U")" -gt "$1" ] && [ "$(restarts_of "$U2")" -gt "$2" ]; }
+wait_for 60 both_running || bail "two pipelines did not start: $(cat "$T/vcpipe.err")"
+got=
+for i in 1 2 3 4 5; do
+	r1=$(restarts_of "$U") r2=$(restarts_of "$U2")
+	g1=$(ps -o pgid= -p "$(awk '$1 == "vc-source" { print $2 }' "$U/pids")" | tr -d ' ')
+	g2=$(ps -o pgid= -p "$(awk '$1 == "vc-source" { print $2 }' "$U2/pids")" | tr -d ' ')
+	[ -n "$g1" ] && [ -n "$g2" ] && kill -9 "$g1" "$g2"
+	if wait_for 20 both_past "$r1" "$r2" && wait_for 20 both_running; then got="$got ok"; else got="$got missed"; fi
+done
+is "both vcpipe-groups killed at once, 5 times: both restarted each time" " ok ok ok ok ok" "$got"
+[ "$got" = " ok ok ok ok ok" ] || sed 's/^/# /' "$T/vcpipe.err" | tail -n 30 >&2
+stop_vcpipe
+is "two pipelines: SIGTERM exits 0" 0 "$VRC"
+left=$(ps -o pid= -g "$g1" -g "$g2" 2>/dev/null | wc -l)
+is "no stage of either group left" 0 "$left"
 done_testing

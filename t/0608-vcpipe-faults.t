@@ -346,6 +346,8 @@ while IFS="$(printf '\t')" read -r s name events got dlq lost dup bad ok; do
 	*) if [ -n "$todo" ]; then _vp_n=$((_vp_n + 1)); echo "not ok $_vp_n - $l$todo"; else not_ok "$l"; fi ;;
 	esac
 done <"$T/table"
+# (a row that failed: what vcpipe said, for the CI log)
+[ "$_vp_failed" -eq 0 ] || tail -n 60 "$T/vcpipe.err" | sed 's/^/# vcpipe: /' >&2
 stop_vcpipe TERM
 is "stopped at the end: exit 0, no stage left" 0 "$VRC"
 if grep -q "$SECRET" "$T/vcpipe.err" "$T/vcpipe.out"; then not_ok "the secret key is not logged"; else ok "the secret key is not logged"; fi
