@@ -1,10 +1,11 @@
 /*
- * deliver.c: one keep-alive curl handle, POSTs with retries.
+ * deliver.c: POSTs and the rules of retrying them.
  *
- * The easy handle is reused for every request so libcurl keeps the
- * connection open (HTTP/1.1 keep-alive, or one HTTP/2 connection when the
- * server offers h2 over TLS); one request at a time is what keeps events in
- * order.
+ * One request at a time (deliver(), OpenFaaS) reuses one easy handle so
+ * libcurl keeps the connection open (HTTP/1.1 keep-alive, or one HTTP/2
+ * connection when the server offers h2 over TLS).  pool.c runs several
+ * requests at once on a multi handle with the same rules per event:
+ * attempt_done() is where they are.
  */
 #include <ctype.h>
 #include <stdlib.h>
@@ -16,7 +17,7 @@
 static size_t
 on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-	struct http *h = userdata;
+	struct xfer *h = userdata;
 	size_t n = size * nmemb;
 
 	/* keep the start for messages, swallow the rest */
@@ -31,7 +32,7 @@ on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
 static size_t
 on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 {
-	struct http *h = userdata;
+	struct xfer *h = userdata;
 	size_t n = size * nmemb;
 	static const char ra[] = "retry-after:";
 
@@ -54,18 +55,18 @@ on_header(char *ptr, size_t size, size_t nmemb, void *userdata)
 void
 http_init(struct http *h)
 {
-	h->curl = curl_easy_init();
-	if (h->curl == NULL)
+	h->x.curl = curl_easy_init();
+	if (h->x.curl == NULL)
 		vp_die(VP_EXIT_SOFTWARE, "curl_easy_init failed");
-	h->retry_after_ms = -1;
+	h->x.retry_after_ms = -1;
 }
 
 void
 http_free(struct http *h)
 {
-	if (h->curl)
-		curl_easy_cleanup(h->curl);
-	h->curl = NULL;
+	if (h->x.curl)
+		curl_easy_cleanup(h->x.curl);
+	h->x.curl = NULL;
 	vp_free_secret(h->user);
 	vp_free_secret(h->pass);
 	vp_free_secret(h->token);
@@ -98,9 +99,9 @@ http_reload_credentials(struct http *h)
 }
 
 static void
-setup(struct http *h, const char *url, int auth)
+setup(struct http *h, struct xfer *x, const char *url, int auth)
 {
-	CURL *c = h->curl;
+	CURL *c = x->curl;
 
 	curl_easy_reset(c);	/* keeps the connection cache */
 	vp_curl_common(c, &h->tls);
@@ -108,11 +109,11 @@ setup(struct http *h, const char *url, int auth)
 	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, h->http1 ?
 	    (long)CURL_HTTP_VERSION_1_1 : (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)h->timeout_ms);
-	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, h->errbuf);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, x->errbuf);
 	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
-	curl_easy_setopt(c, CURLOPT_WRITEDATA, h);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 	vp_curl_stop_grace(c);
 	/* redirects would carry the event (and credentials) somewhere else */
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
@@ -124,36 +125,37 @@ setup(struct http *h, const char *url, int auth)
 		curl_easy_setopt(c, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
 		curl_easy_setopt(c, CURLOPT_XOAUTH2_BEARER, h->token);
 	}
-	h->errbuf[0] = '\0';
-	h->retry_after_ms = -1;
-	h->resp_seen = 0;
+	x->errbuf[0] = '\0';
+	x->retry_after_ms = -1;
+	x->resp_seen = 0;
 }
 
-static long
-perform(struct http *h)
+/* The status of the request that ended with rc, or 0 (errbuf says why). */
+long
+post_status(struct xfer *x, CURLcode rc)
 {
-	CURLcode rc = curl_easy_perform(h->curl);
 	long status = 0;
 
-	h->cc = rc;
+	x->cc = rc;
+	curl_slist_free_all(x->hdrs);
+	x->hdrs = NULL;
 	if (rc != CURLE_OK) {
-		if (h->errbuf[0] == '\0')
-			snprintf(h->errbuf, sizeof(h->errbuf), "%s",
+		if (x->errbuf[0] == '\0')
+			snprintf(x->errbuf, sizeof(x->errbuf), "%s",
 			    curl_easy_strerror(rc));
 		return 0;
 	}
-	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_getinfo(x->curl, CURLINFO_RESPONSE_CODE, &status);
 	return status;
 }
 
-long
-http_post(struct http *h, const char *url, const struct event *ev,
-    struct curl_slist *extra, int auth)
+void
+post_prepare(struct http *h, struct xfer *x, const char *url,
+    const struct event *ev, struct curl_slist *extra, int auth)
 {
 	struct curl_slist *hdrs = NULL, *p;
-	long status;
 
-	setup(h, url, auth);
+	setup(h, x, url, auth);
 	for (p = ev->headers; p; p = p->next)
 		hdrs = curl_slist_append(hdrs, p->data);
 	for (p = extra; p; p = p->next)
@@ -162,14 +164,24 @@ http_post(struct http *h, const char *url, const struct event *ev,
 	hdrs = curl_slist_append(hdrs, "Expect:");
 	if (hdrs == NULL)
 		vp_die(VP_EXIT_SOFTWARE, "out of memory");
-	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, hdrs);
-	curl_easy_setopt(h->curl, CURLOPT_POST, 1L);
-	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDS, ev->body);
-	curl_easy_setopt(h->curl, CURLOPT_POSTFIELDSIZE_LARGE,
+	curl_slist_free_all(x->hdrs);
+	x->hdrs = hdrs;
+	curl_easy_setopt(x->curl, CURLOPT_HTTPHEADER, hdrs);
+	curl_easy_setopt(x->curl, CURLOPT_POST, 1L);
+	curl_easy_setopt(x->curl, CURLOPT_POSTFIELDS, ev->body);
+	curl_easy_setopt(x->curl, CURLOPT_POSTFIELDSIZE_LARGE,
 	    (curl_off_t)ev->body_len);
-	status = perform(h);
-	curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, NULL);
-	curl_slist_free_all(hdrs);
+}
+
+long
+http_post(struct http *h, const char *url, const struct event *ev,
+    struct curl_slist *extra, int auth)
+{
+	long status;
+
+	post_prepare(h, &h->x, url, ev, extra, auth);
+	status = post_status(&h->x, curl_easy_perform(h->x.curl));
+	curl_easy_setopt(h->x.curl, CURLOPT_HTTPHEADER, NULL);
 	return status;
 }
 
@@ -178,13 +190,13 @@ http_get(struct http *h, const char *url, struct vp_buf *out, int auth)
 {
 	long status;
 
-	setup(h, url, auth);
-	curl_easy_setopt(h->curl, CURLOPT_HTTPGET, 1L);
-	curl_easy_setopt(h->curl, CURLOPT_WRITEFUNCTION, vp_curl_write_buf);
-	curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, out);
-	status = perform(h);
+	setup(h, &h->x, url, auth);
+	curl_easy_setopt(h->x.curl, CURLOPT_HTTPGET, 1L);
+	curl_easy_setopt(h->x.curl, CURLOPT_WRITEFUNCTION, vp_curl_write_buf);
+	curl_easy_setopt(h->x.curl, CURLOPT_WRITEDATA, out);
+	status = post_status(&h->x, curl_easy_perform(h->x.curl));
 	if (status == 0 && out->max && out->len >= out->max)
-		snprintf(h->errbuf, sizeof(h->errbuf),
+		snprintf(h->x.errbuf, sizeof(h->x.errbuf),
 		    "response larger than %zu bytes", out->max);
 	return status;
 }
@@ -203,88 +215,112 @@ resp_snippet(const struct vp_buf *b, char *out, size_t outlen)
 }
 
 void
+attempt_init(struct attempt *a, const struct http *h,
+    const struct vp_retry *p, int auth)
+{
+	vp_backoff_init(&a->bo, p->base_ms, p->cap_ms);
+	a->start_ms = vp_now_ms();
+	a->reread_token = h->token_file != NULL && (auth & AUTH_BEARER);
+}
+
+int
+attempt_done(struct http *h, const struct vp_retry *p, struct attempt *a,
+    struct xfer *x, const char **url, unsigned long lineno, long status,
+    struct result *r, int64_t *delay_ms)
+{
+	char snip[256];
+	int over;
+
+	r->status = status;
+	r->attempts++;
+	*delay_ms = 0;
+	if (r->status >= 200 && r->status < 300) {
+		r->out = VP_OUT_OK;
+		r->error[0] = '\0';
+		return 1;
+	}
+	resp_snippet(&r->resp, snip, sizeof(snip));
+	if (r->status == 0)
+		snprintf(r->error, sizeof(r->error), "%s", x->errbuf);
+	else
+		snprintf(r->error, sizeof(r->error), "HTTP %ld%s%s",
+		    r->status, snip[0] ? ": " : "", snip);
+	if (r->status == 0 && vp_curl_permanent(x->cc)) {
+		/* a certificate that is not trusted stays so */
+		r->out = VP_OUT_CONFIG;
+		return 1;
+	}
+	if (h->reresolve) {
+		/* the receiver may have moved (a ref resolved again) */
+		const char *nu = h->reresolve(h->reresolve_arg, r->status);
+
+		if (nu)
+			*url = nu;
+	}
+	if ((r->status == 401 || r->status == 403) && a->reread_token) {
+		/* a rotated token file (projected service account token) is
+		 * worth one more try */
+		char err[256], *t = vp_read_secret_file(h->token_file, err,
+		    sizeof(err));
+
+		a->reread_token = 0;
+		if (t && strcmp(t, h->token) != 0) {
+			vp_free_secret(h->token);
+			h->token = t;
+			vp_info("stdin:%lu: %s: token file changed, trying "
+			    "again", lineno, *url);
+			return 0;
+		}
+		vp_free_secret(t);
+	}
+	if (r->status == 401 || r->status == 403) {
+		r->out = VP_OUT_AUTH;
+		return 1;
+	}
+	if (!vp_retry_status(p, r->status)) {
+		r->out = VP_OUT_REJECTED;
+		return 1;
+	}
+	if (vp_stop_requested) {
+		r->out = VP_OUT_STOPPED;
+		return 1;
+	}
+	*delay_ms = vp_retry_delay(&a->bo, x->retry_after_ms);
+	if ((over = vp_retry_over(p, r->attempts, a->start_ms,
+	    *delay_ms)) != 0) {
+		r->out = VP_OUT_EXHAUSTED;
+		if (over == 2)
+			snprintf(r->error + strlen(r->error),
+			    sizeof(r->error) - strlen(r->error),
+			    " (next retry past --max-retry-time)");
+		return 1;
+	}
+	vp_warn("stdin:%lu: %s: %s; retry %u in %lld ms", lineno, *url,
+	    r->error, r->attempts, (long long)*delay_ms);
+	return 0;
+}
+
+void
 deliver(struct http *h, const struct vp_retry *p, const char *url,
     const struct event *ev, struct curl_slist *extra, int auth,
     struct result *r)
 {
-	struct vp_backoff bo;
-	int64_t start = vp_now_ms();
-	int reread_token = h->token_file != NULL && (auth & AUTH_BEARER);
+	struct attempt a;
 
-	vp_backoff_init(&bo, p->base_ms, p->cap_ms);
+	attempt_init(&a, h, p, auth);
 	r->attempts = 0;
 	for (;;) {
 		int64_t delay;
-		char snip[256];
-		int over;
+		long status;
 
 		vp_buf_reset(&r->resp);
-		h->resp = &r->resp;
-		r->status = http_post(h, url, ev, extra, auth);
-		h->resp = NULL;
-		r->attempts++;
-		if (r->status >= 200 && r->status < 300) {
-			r->out = VP_OUT_OK;
-			r->error[0] = '\0';
+		h->x.resp = &r->resp;
+		status = http_post(h, url, ev, extra, auth);
+		h->x.resp = NULL;
+		if (attempt_done(h, p, &a, &h->x, &url, ev->lineno, status, r,
+		    &delay))
 			return;
-		}
-		resp_snippet(&r->resp, snip, sizeof(snip));
-		if (r->status == 0)
-			snprintf(r->error, sizeof(r->error), "%s", h->errbuf);
-		else
-			snprintf(r->error, sizeof(r->error), "HTTP %ld%s%s",
-			    r->status, snip[0] ? ": " : "", snip);
-		if (r->status == 0 && vp_curl_permanent(h->cc)) {
-			/* a certificate that is not trusted stays so */
-			r->out = VP_OUT_CONFIG;
-			return;
-		}
-		if (h->reresolve) {
-			/* the receiver may have moved (a ref resolved again) */
-			const char *nu = h->reresolve(h->reresolve_arg,
-			    r->status);
-			if (nu)
-				url = nu;
-		}
-		if ((r->status == 401 || r->status == 403) && reread_token) {
-			/* a rotated token file (projected service account
-			 * token) is worth one more try */
-			char err[256], *t = vp_read_secret_file(h->token_file,
-			    err, sizeof(err));
-			reread_token = 0;
-			if (t && strcmp(t, h->token) != 0) {
-				vp_free_secret(h->token);
-				h->token = t;
-				vp_info("stdin:%lu: %s: token file changed, "
-				    "trying again", ev->lineno, url);
-				continue;
-			}
-			vp_free_secret(t);
-		}
-		if (r->status == 401 || r->status == 403) {
-			r->out = VP_OUT_AUTH;
-			return;
-		}
-		if (!vp_retry_status(p, r->status)) {
-			r->out = VP_OUT_REJECTED;
-			return;
-		}
-		if (vp_stop_requested) {
-			r->out = VP_OUT_STOPPED;
-			return;
-		}
-		delay = vp_retry_delay(&bo, h->retry_after_ms);
-		if ((over = vp_retry_over(p, r->attempts, start, delay)) != 0) {
-			r->out = VP_OUT_EXHAUSTED;
-			if (over == 2)
-				snprintf(r->error + strlen(r->error),
-				    sizeof(r->error) - strlen(r->error),
-				    " (next retry past --max-retry-time)");
-			return;
-		}
-		vp_warn("stdin:%lu: %s: %s; retry %u in %lld ms", ev->lineno,
-		    url, r->error, r->attempts, (long long)delay);
-		if (vp_sleep_ms(delay)) {
+		if (delay > 0 && vp_sleep_ms(delay)) {
 			r->out = VP_OUT_STOPPED;
 			return;
 		}

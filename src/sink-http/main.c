@@ -1,12 +1,14 @@
 /*
- * sink-http: deliver CloudEvent lines from stdin over HTTP, in order, at
- * least once: to any CloudEvents receiver (Knative broker, Knative service,
- * a CloudEvents SDK), or to OpenFaaS functions chosen by topic.
+ * sink-http: deliver CloudEvent lines from stdin over HTTP, at least once:
+ * to any CloudEvents receiver (Knative broker, Knative service, a
+ * CloudEvents SDK), or to OpenFaaS functions chosen by topic.
  *
- * One event at a time: the next line is read only when the current event is
- * acknowledged or dead-lettered, so a slow or absent receiver stops the
- * pipeline (the pipe fills and the upstream stages wait) instead of growing a
- * buffer. The checkpoint only ever names an event that is done.
+ * --url keeps up to --inflight events in flight (pool.c); OpenFaaS takes one
+ * event at a time. Either way at most that many lines are read ahead of the
+ * oldest event not done, so a slow or absent receiver stops the pipeline
+ * (the pipe fills and the upstream stages wait) instead of growing a
+ * buffer, and the checkpoint only ever names an event that is done with
+ * every event before it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -125,6 +127,7 @@ resolve_first(const char *spec)
 	S.http.reresolve_arg = S.k8s;
 }
 
+/* OpenFaaS: one line, delivered to its functions one at a time. */
 static int
 handle_line(struct vp_linereader *lr, const char *line, size_t len, int toolong)
 {
@@ -141,21 +144,8 @@ handle_line(struct vp_linereader *lr, const char *line, size_t len, int toolong)
 	}
 	if (event_parse(&ev, line, len, err, sizeof(err)) != 0)
 		goto invalid;
-	if (S.of)
-		rc = openfaas_deliver(S.of, &S.http, &S.core.o.retry, &ev,
-		    settle, &acked);
-	else {
-		struct result r;
-
-		memset(&r, 0, sizeof(r));
-		r.resp.max = SINK_RESP_KEEP;
-		deliver(&S.http, &S.core.o.retry, S.url, &ev, NULL,
-		    AUTH_BASIC | AUTH_BEARER, &r);
-		acked = r.out == VP_OUT_OK;
-		if (!acked)
-			rc = settle(&ev, &r, S.url, NULL);
-		vp_buf_free(&r.resp);
-	}
+	rc = openfaas_deliver(S.of, &S.http, &S.core.o.retry, &ev, settle,
+	    &acked);
 	if (rc == 0) {
 		S.core.ck.pos.delivered += acked;
 		vp_ckpt_count(&S.core.ck, ev.subject, acked);
@@ -189,6 +179,7 @@ static struct {
 	const char *cred_path, *token_path, *gateway, *connector, *ref;
 	int64_t refresh_ms;
 	int async, resolve;
+	int inflight;
 } O;
 
 static int
@@ -247,6 +238,9 @@ static const struct vp_opt http_options[] = {
 	VP_OPT("knative", VP_OPT_CALL, &S.core.o.retry, NULL,
 	    "Also retry 404 and 409, as Knative's dispatcher does.",
 	    .fn = knative_arg),
+	VP_OPT("inflight", VP_OPT_INT, &O.inflight, "N",
+	    "--url, --ref: keep up to N requests in flight (1: one at a time, in "
+	    "input order).", .def = "1", .min = 1, .max = 1024),
 	VP_OPT("timeout", VP_OPT_DURATION, &S.http.timeout_ms, "DURATION",
 	    "Longest time for one request.", .def = "30s", .min = 1),
 	VP_OPT("credentials-file", VP_OPT_STRING, &O.cred_path, "FILE",
@@ -277,6 +271,9 @@ check(void)
 		vp_usage_error("--async and --connector go with --openfaas");
 	if (O.resolve && O.ref == NULL)
 		vp_usage_error("--resolve goes with --ref");
+	if (O.gateway && vp_opt_given("inflight") && O.inflight != 1)
+		vp_usage_error("--inflight goes with --url (functions are "
+		    "invoked one at a time)");
 	if (O.gateway == NULL && O.cred_path && O.token_path)
 		vp_usage_error("give one of --credentials-file and --token-file");
 	vp_sink_opts_check(&S.core.o);
@@ -341,7 +338,10 @@ main(int argc, char *argv[])
 		    O.connector);
 
 	vp_linereader_init(&lr, stdin, SINK_MAX_LINE);
-	while (rc == 0 && !vp_stop_requested) {
+	if (S.url)
+		rc = pool_run(&S.http, &S.core.o.retry, S.url,
+		    (unsigned)O.inflight, &lr, &S.core.ck, input_idle, settle);
+	while (S.of && rc == 0 && !vp_stop_requested) {
 		size_t len;
 		enum vp_line_status st;
 

@@ -180,7 +180,7 @@ refresh(struct openfaas *of, struct http *h, const struct vp_retry *p)
 		else if (st != 0)
 			snprintf(why, sizeof(why), "HTTP %ld", st);
 		else
-			snprintf(why, sizeof(why), "%s", h->errbuf);
+			snprintf(why, sizeof(why), "%s", h->x.errbuf);
 		if ((st == 401 || st == 403) && reread) {
 			/* a rotated Secret is worth one more try at once */
 			reread = 0;
@@ -206,12 +206,12 @@ refresh(struct openfaas *of, struct http *h, const struct vp_retry *p)
 			rc = VP_EXIT_CONFIG;
 			break;
 		}
-		if (st == 0 && vp_curl_permanent(h->cc)) {
+		if (st == 0 && vp_curl_permanent(h->x.cc)) {
 			vp_error("%s: %s", url, why);
 			rc = VP_EXIT_CONFIG;
 			break;
 		}
-		delay = vp_retry_delay(&bo, h->retry_after_ms);
+		delay = vp_retry_delay(&bo, h->x.retry_after_ms);
 		if (vp_retry_over(p, attempt, start, delay)) {
 			vp_error("%s: %s; giving up", url, why);
 			rc = VP_EXIT_TEMPFAIL;

@@ -41,8 +41,19 @@ struct result {
 	struct vp_buf resp;	/* first SINK_RESP_KEEP bytes of the last response */
 };
 
-struct http {
+/* One request's handle and what came back. */
+struct xfer {
 	CURL *curl;
+	char errbuf[CURL_ERROR_SIZE];
+	CURLcode cc;		/* of the last request */
+	int64_t retry_after_ms;	/* from the last response, -1 if none */
+	struct vp_buf *resp;	/* where the response body goes */
+	size_t resp_seen;
+	struct curl_slist *hdrs;	/* the request's headers, until it ends */
+};
+
+struct http {
+	struct xfer x;		/* the handle for one request at a time */
 	struct vp_tls tls;
 	int64_t timeout_ms;
 	int http1;		/* --http1.1: never negotiate HTTP/2 */
@@ -50,18 +61,22 @@ struct http {
 	char *token;		/* bearer token, or NULL */
 	const char *token_file;
 	const char *cred_file;	/* --credentials-file, read again after 401 */
-	char errbuf[CURL_ERROR_SIZE];
-	CURLcode cc;		/* of the last request */
-	int64_t retry_after_ms;	/* from the last response, -1 if none */
-	struct vp_buf *resp;	/* where the response body goes */
-	size_t resp_seen;
 	/*
-	 * After a failed attempt (status 0: no connection), before the next:
-	 * where to send it now (a Knative ref resolved again), or NULL.
+	 * After a failed attempt (status 0: no connection, or 404), before
+	 * the next: where to send it now (a Knative ref resolved again), or
+	 * NULL.
 	 */
 	const char *(*reresolve)(void *arg, long status);
 	void *reresolve_arg;
 };
+
+/*
+ * What becomes of one delivery (r->out not VP_OUT_OK: dead-lettered or the
+ * end of the run): 0 when the event is done for that receiver, else the exit
+ * code. function is NULL outside OpenFaaS.
+ */
+typedef int (*settle_fn)(const struct event *, struct result *r,
+    const char *url, const char *function);
 
 #define AUTH_BASIC 1	/* send the --credentials-file user and password */
 #define AUTH_BEARER 2	/* send the --token-file token */
@@ -74,16 +89,51 @@ int http_reload_credentials(struct http *h);
 /*
  * One POST of the event to url with extra headers (may be NULL); auth says
  * whether to send credentials. Returns the HTTP status or 0 after a transport
- * error (message in h->errbuf). auth is a mask of AUTH_*.
+ * error (message in h->x.errbuf). auth is a mask of AUTH_*.
  */
 long http_post(struct http *h, const char *url, const struct event *ev,
     struct curl_slist *extra, int auth);
 /* One GET into out (bounded). Status and auth as for http_post. */
 long http_get(struct http *h, const char *url, struct vp_buf *out, int auth);
-/* Deliver with retries according to p; the outcome lands in r. */
+
+/* One event's delivery across its attempts. */
+struct attempt {
+	struct vp_backoff bo;
+	int64_t start_ms;
+	int reread_token;	/* a 401/403 may mean a rotated token file */
+};
+void attempt_init(struct attempt *a, const struct http *h,
+    const struct vp_retry *p, int auth);
+/*
+ * The POST on x, ready to be performed (curl_easy_perform, or a multi
+ * handle); post_status() after it ended gives what http_post returns.
+ */
+void post_prepare(struct http *h, struct xfer *x, const char *url,
+    const struct event *ev, struct curl_slist *extra, int auth);
+long post_status(struct xfer *x, CURLcode rc);
+/*
+ * After one attempt that ended with status (r->resp holds the response):
+ * 1 when the delivery is over (r->out says how), 0 when it is to be tried
+ * again in *delay_ms (0: at once), at *url (h->reresolve may change it).
+ */
+int attempt_done(struct http *h, const struct vp_retry *p, struct attempt *a,
+    struct xfer *x, const char **url, unsigned long lineno, long status,
+    struct result *r, int64_t *delay_ms);
+/* Deliver with retries according to p, one request at a time. */
 void deliver(struct http *h, const struct vp_retry *p, const char *url,
     const struct event *ev, struct curl_slist *extra, int auth,
     struct result *r);
+
+/* pool.c */
+/*
+ * --url with up to inflight requests at once: read lines, deliver each with
+ * deliver()'s rules, settle them in input order (settle, then the
+ * checkpoint), so the checkpoint only moves over the finished prefix.
+ * Returns 0 at the end of input, or the exit code that ends the run.
+ */
+int pool_run(struct http *h, const struct vp_retry *p, const char *url,
+    unsigned inflight, struct vp_linereader *lr, struct vp_ckpt_writer *ck,
+    int (*input_idle)(void *), settle_fn settle);
 
 /* event.c */
 /* Understand a line; -1 with a reason in err when it is not a CloudEvent line. */
@@ -102,13 +152,6 @@ struct openfaas;
 struct openfaas *openfaas_new(const char *gateway, int async,
     int64_t refresh_ms, const char *connector);
 void openfaas_free(struct openfaas *of);
-/*
- * What becomes of one delivery (r->out not VP_OUT_OK: dead-lettered or the
- * end of the run): 0 when the event is done for that receiver, else the exit
- * code. function is NULL outside OpenFaaS.
- */
-typedef int (*settle_fn)(const struct event *, struct result *r,
-    const char *url, const char *function);
 /*
  * Deliver ev to every function whose topic matches, settling each failed
  * one. Returns 0 (*acked: every function that matched acknowledged it and at

@@ -14,6 +14,9 @@ given with --script, one action per request, then --default for the rest:
 Every request is appended to --log as one JSON line:
   {"n":1,"conn":"127.0.0.1:51234","method":"POST","path":"/x",
    "headers":{"content-type":"..."},"body":"...","action":"503"}
+--fail-every N:ACTION answers every Nth request (N, 2N, ...) with ACTION
+instead (after the script): a receiver that fails now and then.
+
 header names lower-cased; "conn" names the client end of the TCP
 connection, so a test can check that requests shared a keep-alive connection.
 
@@ -32,14 +35,19 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 lock = threading.Lock()
-state = {"n": 0, "script": [], "default": "200", "log": None}
+state = {"n": 0, "script": [], "default": "200", "log": None, "every": None}
 
 
 def next_action():
     with lock:
         state["n"] += 1
         n = state["n"]
-        act = state["script"].pop(0) if state["script"] else state["default"]
+        if state["script"]:
+            act = state["script"].pop(0)
+        elif state["every"] and n % state["every"][0] == 0:
+            act = state["every"][1]
+        else:
+            act = state["default"]
     return n, act
 
 
@@ -103,11 +111,15 @@ def main():
     ap.add_argument("--log", required=True)
     ap.add_argument("--script", default="")
     ap.add_argument("--default", default="200")
+    ap.add_argument("--fail-every", metavar="N:ACTION")
     ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"))
     a = ap.parse_args()
     state["log"] = a.log
     state["script"] = [s for s in a.script.split(",") if s]
     state["default"] = a.default
+    if a.fail_every:
+        n, _, act = a.fail_every.partition(":")
+        state["every"] = (int(n), act or "503")
     srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     srv.daemon_threads = True
     if a.tls:

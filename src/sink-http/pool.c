@@ -1,0 +1,437 @@
+/*
+ * pool.c: sink-http --url with several requests in flight (--inflight N).
+ *
+ * Up to N events are read ahead into a window, in input order. Each is
+ * delivered on its own easy handle of one multi handle (libcurl opens
+ * HTTP/1.1 connections as needed, up to N, and multiplexes HTTP/2 streams
+ * on one connection), retried by deliver()'s rules (attempt_done()), and
+ * settled strictly in input order: the window's first event is settled
+ * (acknowledged, dead-lettered, or the end of the run) before the second,
+ * so dead-letter records keep the input order and the checkpoint moves only
+ * over the contiguous prefix of events that are done. An event that ends
+ * the run leaves the checkpoint just before it, as with one request at a
+ * time; events after it that were already sent come again after the
+ * restart (at least once, as always). With N = 1 this is exactly the old
+ * order: the next line is read only when the event before it is done.
+ *
+ * The loop waits in one ppoll (vp_poll) on curl's sockets and stdin, so a
+ * stop signal ends the wait at once.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sink.h"
+
+enum { SL_WAIT, SL_RUN, SL_DONE };
+
+struct slot {
+	struct event ev;	/* its own copies: the reader is reused */
+	char *line;		/* the line as read, NULL when not kept */
+	size_t len;
+	char *body;
+	int state;
+	int64_t due_ms;		/* SL_WAIT: when the next attempt may start */
+	struct attempt a;
+	struct xfer x;
+	struct result r;
+};
+
+struct pool {
+	CURLM *m;
+	struct http *h;
+	const struct vp_retry *p;
+	const char *url;
+	struct slot *s;		/* ring of cap slots; n from head are in use */
+	size_t cap, head, n;
+	struct pollfd *pfd;	/* the sockets curl asked to watch, stdin last */
+	size_t npfd, cappfd;
+	int64_t timer_ms;	/* when curl wants its timeout action, -1 none */
+};
+
+#define AT(P, i) (&(P)->s[((P)->head + (i)) % (P)->cap])
+
+/* ---- curl's socket and timer callbacks ------------------------------------ */
+
+static int
+on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct pool *P = userp;
+	size_t i;
+
+	(void)e;
+	(void)socketp;
+	for (i = 0; i < P->npfd; i++)
+		if (P->pfd[i].fd == fd)
+			break;
+	if (what == CURL_POLL_REMOVE) {
+		if (i < P->npfd)
+			P->pfd[i] = P->pfd[--P->npfd];
+		return 0;
+	}
+	if (i == P->npfd) {
+		if (P->npfd + 2 > P->cappfd) {
+			P->cappfd = P->cappfd ? P->cappfd * 2 : 16;
+			P->pfd = vp_xrealloc(P->pfd, P->cappfd *
+			    sizeof(*P->pfd));
+		}
+		P->pfd[P->npfd++].fd = fd;
+	}
+	P->pfd[i].events = (short)(((what & CURL_POLL_IN) ? POLLIN : 0) |
+	    ((what & CURL_POLL_OUT) ? POLLOUT : 0));
+	P->pfd[i].revents = 0;
+	return 0;
+}
+
+static int
+on_timer(CURLM *m, long timeout_ms, void *userp)
+{
+	struct pool *P = userp;
+
+	(void)m;
+	P->timer_ms = timeout_ms < 0 ? -1 : vp_now_ms() + timeout_ms;
+	return 0;
+}
+
+/* ---- slots -------------------------------------------------------------------- */
+
+static void
+slot_clear(struct slot *sl)
+{
+	event_free(&sl->ev);
+	free(sl->line);
+	free(sl->body);
+	sl->line = sl->body = NULL;
+	sl->len = 0;
+	vp_buf_free(&sl->r.resp);
+	memset(&sl->r, 0, sizeof(sl->r));
+	sl->r.resp.max = SINK_RESP_KEEP;
+}
+
+/* Take a line into the next slot: waiting to be sent, or done (invalid). */
+static void
+slot_fill(struct pool *P, struct vp_linereader *lr, size_t len, int toolong)
+{
+	struct slot *sl = AT(P, P->n);
+	char err[512];
+
+	P->n++;
+	slot_clear(sl);
+	sl->ev.lineno = lr->lineno;
+	if (!toolong) {
+		sl->line = vp_xmalloc(len + 1);
+		memcpy(sl->line, lr->buf, len + 1);
+		sl->len = len;
+	}
+	if (toolong) {
+		snprintf(err, sizeof(err), "line longer than %d bytes",
+		    SINK_MAX_LINE);
+	} else if (event_parse(&sl->ev, sl->line, len, err,
+	    sizeof(err)) == 0) {
+		/* the body may live in the reader's buffers: keep a copy */
+		sl->body = vp_xmalloc(sl->ev.body_len + 1);
+		memcpy(sl->body, sl->ev.body, sl->ev.body_len);
+		sl->ev.body = sl->body;
+		sl->ev.ce = NULL;
+		sl->state = SL_WAIT;
+		sl->due_ms = 0;
+		sl->r.attempts = 0;
+		attempt_init(&sl->a, P->h, P->p, AUTH_BASIC | AUTH_BEARER);
+		return;
+	}
+	sl->ev.ce = NULL;
+	sl->state = SL_DONE;
+	sl->r.out = VP_OUT_INVALID;
+	sl->r.status = -1;
+	snprintf(sl->r.error, sizeof(sl->r.error), "%s", err);
+}
+
+static void
+slot_start(struct pool *P, struct slot *sl)
+{
+	vp_buf_reset(&sl->r.resp);
+	sl->x.resp = &sl->r.resp;
+	post_prepare(P->h, &sl->x, P->url, &sl->ev, NULL,
+	    AUTH_BASIC | AUTH_BEARER);
+	curl_easy_setopt(sl->x.curl, CURLOPT_PRIVATE, sl);
+	/* HTTP/2: wait for the connection to multiplex on rather than open
+	 * one per request */
+	curl_easy_setopt(sl->x.curl, CURLOPT_PIPEWAIT, 1L);
+	if (curl_multi_add_handle(P->m, sl->x.curl) != CURLM_OK)
+		vp_die(VP_EXIT_SOFTWARE, "curl_multi_add_handle failed");
+	sl->state = SL_RUN;
+}
+
+/* A request of sl ended with rc: done, or waiting for its next attempt. */
+static void
+slot_ended(struct pool *P, struct slot *sl, CURLcode rc)
+{
+	int64_t delay;
+	long status;
+
+	curl_multi_remove_handle(P->m, sl->x.curl);
+	status = post_status(&sl->x, rc);
+	sl->x.resp = NULL;
+	if (attempt_done(P->h, P->p, &sl->a, &sl->x, &P->url, sl->ev.lineno,
+	    status, &sl->r, &delay)) {
+		sl->state = SL_DONE;
+		return;
+	}
+	sl->state = SL_WAIT;
+	sl->due_ms = vp_now_ms() + delay;
+}
+
+/* A stop: an event not acknowledged by now is not done. */
+static void
+slot_stop(struct pool *P, struct slot *sl)
+{
+	if (sl->state == SL_RUN) {
+		curl_multi_remove_handle(P->m, sl->x.curl);
+		curl_slist_free_all(sl->x.hdrs);
+		sl->x.hdrs = NULL;
+		sl->x.resp = NULL;
+		if (sl->r.error[0] == '\0')
+			snprintf(sl->r.error, sizeof(sl->r.error),
+			    "stopped before an answer came");
+	}
+	sl->state = SL_DONE;
+	sl->r.out = VP_OUT_STOPPED;
+	if (sl->r.attempts == 0)
+		sl->r.status = -1;
+}
+
+/* ---- the loop ------------------------------------------------------------------- */
+
+/* The window's first event is done: settle it. 0, or the exit code. */
+static int
+settle_head(struct pool *P, struct vp_ckpt_writer *ck, settle_fn settle)
+{
+	struct slot *sl = AT(P, 0);
+	int rc = 0;
+
+	if (sl->r.out == VP_OUT_OK)
+		ck->pos.delivered++;
+	else {
+		/* the dead-letter text comes from the reader: read it again */
+		struct event ev;
+		char err[512];
+
+		memset(&ev, 0, sizeof(ev));
+		ev.lineno = sl->ev.lineno;
+		if (sl->line)
+			(void)event_parse(&ev, sl->line, sl->len, err,
+			    sizeof(err));
+		ev.line = sl->line;
+		ev.len = sl->len;
+		if (ev.id == NULL && sl->ev.id)
+			ev.id = vp_xstrdup(sl->ev.id);
+		rc = settle(&ev, &sl->r, sl->r.out == VP_OUT_INVALID ? NULL :
+		    P->url, NULL);
+		event_free(&ev);
+	}
+	/* an unreadable line moves no checkpoint: it names no event */
+	if (rc == 0 && sl->r.out != VP_OUT_INVALID) {
+		vp_ckpt_count(ck, sl->ev.subject, sl->r.out == VP_OUT_OK);
+		vp_ckpt_note(ck, sl->ev.source, sl->ev.id, sl->ev.time,
+		    sl->ev.has_key, sl->ev.key);
+	}
+	slot_clear(sl);
+	P->head = (P->head + 1) % P->cap;
+	P->n--;
+	return rc;
+}
+
+/* Is a whole line, or the end of input, there without waiting? */
+static int
+input_ready(FILE *fp, int (*input_idle)(void *))
+{
+	return !input_idle(fp) || feof(fp);
+}
+
+int
+pool_run(struct http *h, const struct vp_retry *p, const char *url,
+    unsigned inflight, struct vp_linereader *lr, struct vp_ckpt_writer *ck,
+    int (*input_idle)(void *), settle_fn settle)
+{
+	struct pool P;
+	int rc = 0, eof = 0, running;
+	int64_t stop_ms = -1;
+
+	memset(&P, 0, sizeof(P));
+	P.h = h;
+	P.p = p;
+	P.url = url;
+	P.cap = inflight;
+	P.timer_ms = -1;
+	P.s = vp_xmalloc(P.cap * sizeof(*P.s));
+	memset(P.s, 0, P.cap * sizeof(*P.s));
+	if ((P.m = curl_multi_init()) == NULL)
+		vp_die(VP_EXIT_SOFTWARE, "curl_multi_init failed");
+	curl_multi_setopt(P.m, CURLMOPT_SOCKETFUNCTION, on_socket);
+	curl_multi_setopt(P.m, CURLMOPT_SOCKETDATA, &P);
+	curl_multi_setopt(P.m, CURLMOPT_TIMERFUNCTION, on_timer);
+	curl_multi_setopt(P.m, CURLMOPT_TIMERDATA, &P);
+	curl_multi_setopt(P.m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)P.cap);
+	/* keep them all open between bursts */
+	curl_multi_setopt(P.m, CURLMOPT_MAXCONNECTS, (long)P.cap);
+	curl_multi_setopt(P.m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	for (size_t i = 0; i < P.cap; i++) {
+		if ((P.s[i].x.curl = curl_easy_init()) == NULL)
+			vp_die(VP_EXIT_SOFTWARE, "curl_easy_init failed");
+		P.s[i].x.retry_after_ms = -1;
+		P.s[i].r.resp.max = SINK_RESP_KEEP;
+	}
+
+	for (;;) {
+		int64_t now, wait;
+		size_t nfd;
+		int r;
+		CURLMsg *msg;
+
+		/* settle the finished prefix, in input order */
+		while (P.n > 0 && AT(&P, 0)->state == SL_DONE)
+			if ((rc = settle_head(&P, ck, settle)) != 0)
+				goto out;
+		if (vp_ckpt_maybe(ck, input_idle, lr->fp) != 0) {
+			rc = VP_EXIT_IOERR;
+			goto out;
+		}
+		if (vp_stop_requested) {
+			/* what waits for a retry is not done; what is on the
+			 * wire gets its grace (vp_curl_stop_grace's 5 s) */
+			if (stop_ms < 0)
+				stop_ms = vp_now_ms();
+			for (size_t i = 0; i < P.n; i++) {
+				struct slot *sl = AT(&P, i);
+
+				if (sl->state == SL_WAIT || (sl->state ==
+				    SL_RUN && vp_now_ms() - stop_ms > 5000))
+					slot_stop(&P, sl);
+			}
+			if (P.n > 0 && AT(&P, 0)->state == SL_DONE)
+				continue;
+		}
+		if (P.n == 0 && (eof || vp_stop_requested))
+			break;
+
+		/* read ahead while there is room: block only when idle */
+		while (!eof && !vp_stop_requested && P.n < P.cap &&
+		    (P.n == 0 || input_ready(lr->fp, input_idle))) {
+			size_t len;
+			enum vp_line_status st = vp_read_line(lr, &len);
+
+			if (st == VP_LINE_EOF) {
+				eof = 1;
+				break;
+			}
+			if (st == VP_LINE_ERROR) {
+				vp_error("stdin: %s", strerror(errno));
+				rc = VP_EXIT_IOERR;
+				goto out;
+			}
+			if (st == VP_LINE_OK && vp_sink_blank_line(lr->buf, len))
+				continue;
+			slot_fill(&P, lr, len, st == VP_LINE_TOOLONG);
+		}
+		if (P.n == 0 || AT(&P, 0)->state == SL_DONE)
+			continue;
+
+		/* start what is due */
+		now = vp_now_ms();
+		wait = -1;
+		for (size_t i = 0; i < P.n && !vp_stop_requested; i++) {
+			struct slot *sl = AT(&P, i);
+
+			if (sl->state != SL_WAIT)
+				continue;
+			if (sl->due_ms <= now)
+				slot_start(&P, sl);
+			else if (wait < 0 || sl->due_ms - now < wait)
+				wait = sl->due_ms - now;
+		}
+
+		/* wait for curl, a retry, more input, or the stop's grace */
+		now = vp_now_ms();
+		if (P.timer_ms >= 0 && (wait < 0 || P.timer_ms - now < wait))
+			wait = P.timer_ms > now ? P.timer_ms - now : 0;
+		if (ck->path && ck->dirty && (wait < 0 || ck->interval_ms < wait))
+			wait = ck->interval_ms;
+		if (stop_ms >= 0 && (wait < 0 || wait > 100))
+			wait = 100;
+		nfd = P.npfd;
+		if (!eof && !vp_stop_requested && P.n < P.cap) {
+			if (input_ready(lr->fp, input_idle))
+				wait = 0;
+			if (P.npfd + 1 > P.cappfd) {
+				P.cappfd = P.cappfd ? P.cappfd * 2 : 16;
+				P.pfd = vp_xrealloc(P.pfd, P.cappfd *
+				    sizeof(*P.pfd));
+			}
+			P.pfd[nfd].fd = fileno(lr->fp);
+			P.pfd[nfd].events = POLLIN;
+			nfd++;
+		}
+		for (size_t i = 0; i < nfd; i++)
+			P.pfd[i].revents = 0;
+		if (wait > 0x7fffffff)
+			wait = 0x7fffffff;
+		/* once a stop is seen, vp_poll would not wait at all: the
+		 * requests in flight still get their grace */
+		r = stop_ms >= 0 ? poll(P.pfd, nfd, (int)wait) :
+		    vp_poll(P.pfd, (unsigned)nfd, (int)wait);
+		if (r < 0 && errno != EINTR) {
+			vp_error("poll: %s", strerror(errno));
+			rc = VP_EXIT_SOFTWARE;
+			goto out;
+		}
+		if (r > 0) {
+			/* curl's callbacks may change the array: copy first */
+			struct pollfd ready[64];
+			size_t nr = 0;
+
+			for (size_t i = 0; i < P.npfd && nr < 64; i++)
+				if (P.pfd[i].revents)
+					ready[nr++] = P.pfd[i];
+			for (size_t i = 0; i < nr; i++) {
+				int ev = 0;
+
+				if (ready[i].revents & (POLLIN | POLLHUP))
+					ev |= CURL_CSELECT_IN;
+				if (ready[i].revents & POLLOUT)
+					ev |= CURL_CSELECT_OUT;
+				if (ready[i].revents & (POLLERR | POLLNVAL))
+					ev |= CURL_CSELECT_ERR;
+				curl_multi_socket_action(P.m, ready[i].fd, ev,
+				    &running);
+			}
+		}
+		if (P.timer_ms >= 0 && vp_now_ms() >= P.timer_ms) {
+			P.timer_ms = -1;
+			curl_multi_socket_action(P.m, CURL_SOCKET_TIMEOUT, 0,
+			    &running);
+		}
+		while ((msg = curl_multi_info_read(P.m, &r)) != NULL) {
+			struct slot *sl;
+
+			if (msg->msg != CURLMSG_DONE)
+				continue;
+			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
+			    (char **)&sl);
+			slot_ended(&P, sl, msg->data.result);
+		}
+	}
+out:
+	for (size_t i = 0; i < P.cap; i++) {
+		if (P.s[i].state == SL_RUN)
+			curl_multi_remove_handle(P.m, P.s[i].x.curl);
+		slot_clear(&P.s[i]);
+		vp_buf_free(&P.s[i].r.resp);
+		curl_slist_free_all(P.s[i].x.hdrs);
+		curl_easy_cleanup(P.s[i].x.curl);
+	}
+	curl_multi_cleanup(P.m);
+	free(P.s);
+	free(P.pfd);
+	return rc;
+}
