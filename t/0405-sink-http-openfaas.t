@@ -15,7 +15,7 @@ python3 "$VP_SRCDIR/t/fake-openfaas/gateway.py" --functions "$T/functions.json" 
     --password gw-pass-1 --log "$T/gw.log" --port-file "$T/gw.port" \
     --script fn-fail=500,503 --script fn-reject=400,400 2>"$T/gw.err" &
 bg_pid $!
-wait_for 10 test -s "$T/gw.port" || bail "fake gateway did not start"
+wait_for 60 test -s "$T/gw.port" || bail "fake gateway did not start"
 GW=http://127.0.0.1:$(cat "$T/gw.port")
 head -2 "$D/sink-http-structured.ndjson" >"$T/in"
 head -2 "$D/sink-http-binary.ndjson" >>"$T/in"

@@ -19,7 +19,7 @@ start_gateway() {
 	    --password gw-pass-1 --log "$T/$_n.log" --port-file "$T/$_n.port" \
 	    "$@" 2>"$T/$_n.gw.err" &
 	bg_pid $!
-	wait_for 10 test -s "$T/$_n.port" || bail "fake gateway $_n did not start"
+	wait_for 60 test -s "$T/$_n.port" || bail "fake gateway $_n did not start: $(cat "$T/$_n.gw.err" 2>/dev/null)"
 	GW=http://127.0.0.1:$(cat "$T/$_n.port")
 }
 # calls NAME: "function event-id" for each invocation

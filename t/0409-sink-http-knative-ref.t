@@ -42,7 +42,7 @@ python3 "$VP_SRCDIR/t/fake-k8s/apiserver.py" --objects "$T/objects.json" \
     --cert "$T/api.crt" --key "$T/api.key" --log "$T/api.log" \
     --port-file "$T/api.port" 2>"$T/api.err" &
 bg_pid $!
-wait_for 10 test -s "$T/api.port" || bail "fake API server did not start"
+wait_for 60 test -s "$T/api.port" || bail "fake API server did not start: $(cat "$T/api.err")"
 APORT=$(cat "$T/api.port")
 export VCPIPE_SERVICEACCOUNT_DIR="$SA" VCPIPE_RESOLV_CONF="$T/resolv.conf"
 printf 'nameserver 10.96.0.10\noptions ndots:5\n' >"$T/resolv.conf"
