@@ -14,14 +14,15 @@
  * restart (at least once, as always). With N = 1 this is exactly the old
  * order: the next line is read only when the event before it is done.
  *
- * The loop waits in one ppoll (vp_poll) on curl's sockets and stdin, so a
- * stop signal ends the wait at once.
+ * The loop waits in one ppoll (vp_poll, through src/lib/curlmulti.c) on
+ * curl's sockets and stdin, so a stop signal ends the wait at once.
  */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "curlmulti.h"
 #include "sink.h"
 
 enum { SL_WAIT, SL_RUN, SL_DONE };
@@ -39,60 +40,15 @@ struct slot {
 };
 
 struct pool {
-	CURLM *m;
+	struct vp_multi M;
 	struct http *h;
 	const struct vp_retry *p;
 	const char *url;
 	struct slot *s;		/* ring of cap slots; n from head are in use */
 	size_t cap, head, n;
-	struct pollfd *pfd;	/* the sockets curl asked to watch, stdin last */
-	size_t npfd, cappfd;
-	int64_t timer_ms;	/* when curl wants its timeout action, -1 none */
 };
 
 #define AT(P, i) (&(P)->s[((P)->head + (i)) % (P)->cap])
-
-/* ---- curl's socket and timer callbacks ------------------------------------ */
-
-static int
-on_socket(CURL *e, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-	struct pool *P = userp;
-	size_t i;
-
-	(void)e;
-	(void)socketp;
-	for (i = 0; i < P->npfd; i++)
-		if (P->pfd[i].fd == fd)
-			break;
-	if (what == CURL_POLL_REMOVE) {
-		if (i < P->npfd)
-			P->pfd[i] = P->pfd[--P->npfd];
-		return 0;
-	}
-	if (i == P->npfd) {
-		if (P->npfd + 2 > P->cappfd) {
-			P->cappfd = P->cappfd ? P->cappfd * 2 : 16;
-			P->pfd = vp_xrealloc(P->pfd, P->cappfd *
-			    sizeof(*P->pfd));
-		}
-		P->pfd[P->npfd++].fd = fd;
-	}
-	P->pfd[i].events = (short)(((what & CURL_POLL_IN) ? POLLIN : 0) |
-	    ((what & CURL_POLL_OUT) ? POLLOUT : 0));
-	P->pfd[i].revents = 0;
-	return 0;
-}
-
-static int
-on_timer(CURLM *m, long timeout_ms, void *userp)
-{
-	struct pool *P = userp;
-
-	(void)m;
-	P->timer_ms = timeout_ms < 0 ? -1 : vp_now_ms() + timeout_ms;
-	return 0;
-}
 
 /* ---- slots -------------------------------------------------------------------- */
 
@@ -155,11 +111,7 @@ slot_start(struct pool *P, struct slot *sl)
 	post_prepare(P->h, &sl->x, P->url, &sl->ev, NULL,
 	    AUTH_BASIC | AUTH_BEARER);
 	curl_easy_setopt(sl->x.curl, CURLOPT_PRIVATE, sl);
-	/* HTTP/2: wait for the connection to multiplex on rather than open
-	 * one per request */
-	curl_easy_setopt(sl->x.curl, CURLOPT_PIPEWAIT, 1L);
-	if (curl_multi_add_handle(P->m, sl->x.curl) != CURLM_OK)
-		vp_die(VP_EXIT_SOFTWARE, "curl_multi_add_handle failed");
+	vp_multi_add(&P->M, sl->x.curl);
 	sl->state = SL_RUN;
 }
 
@@ -170,7 +122,6 @@ slot_ended(struct pool *P, struct slot *sl, CURLcode rc)
 	int64_t delay;
 	long status;
 
-	curl_multi_remove_handle(P->m, sl->x.curl);
 	status = post_status(&sl->x, rc);
 	sl->x.resp = NULL;
 	if (attempt_done(P->h, P->p, &sl->a, &sl->x, &P->url, sl->ev.lineno,
@@ -187,7 +138,7 @@ static void
 slot_stop(struct pool *P, struct slot *sl)
 {
 	if (sl->state == SL_RUN) {
-		curl_multi_remove_handle(P->m, sl->x.curl);
+		curl_multi_remove_handle(P->M.m, sl->x.curl);
 		curl_slist_free_all(sl->x.hdrs);
 		sl->x.hdrs = NULL;
 		sl->x.resp = NULL;
@@ -255,7 +206,7 @@ pool_run(struct http *h, const struct vp_retry *p, const char *url,
     int (*input_idle)(void *), settle_fn settle)
 {
 	struct pool P;
-	int rc = 0, eof = 0, running;
+	int rc = 0, eof = 0;
 	int64_t stop_ms = -1;
 
 	memset(&P, 0, sizeof(P));
@@ -263,19 +214,9 @@ pool_run(struct http *h, const struct vp_retry *p, const char *url,
 	P.p = p;
 	P.url = url;
 	P.cap = inflight;
-	P.timer_ms = -1;
 	P.s = vp_xmalloc(P.cap * sizeof(*P.s));
 	memset(P.s, 0, P.cap * sizeof(*P.s));
-	if ((P.m = curl_multi_init()) == NULL)
-		vp_die(VP_EXIT_SOFTWARE, "curl_multi_init failed");
-	curl_multi_setopt(P.m, CURLMOPT_SOCKETFUNCTION, on_socket);
-	curl_multi_setopt(P.m, CURLMOPT_SOCKETDATA, &P);
-	curl_multi_setopt(P.m, CURLMOPT_TIMERFUNCTION, on_timer);
-	curl_multi_setopt(P.m, CURLMOPT_TIMERDATA, &P);
-	curl_multi_setopt(P.m, CURLMOPT_MAX_HOST_CONNECTIONS, (long)P.cap);
-	/* keep them all open between bursts */
-	curl_multi_setopt(P.m, CURLMOPT_MAXCONNECTS, (long)P.cap);
-	curl_multi_setopt(P.m, CURLMOPT_PIPELINING, (long)CURLPIPE_MULTIPLEX);
+	vp_multi_init(&P.M, (long)P.cap);
 	for (size_t i = 0; i < P.cap; i++) {
 		if ((P.s[i].x.curl = curl_easy_init()) == NULL)
 			vp_die(VP_EXIT_SOFTWARE, "curl_easy_init failed");
@@ -285,9 +226,9 @@ pool_run(struct http *h, const struct vp_retry *p, const char *url,
 
 	for (;;) {
 		int64_t now, wait;
-		size_t nfd;
-		int r;
-		CURLMsg *msg;
+		int reading;
+		CURL *e;
+		CURLcode cc;
 
 		/* settle the finished prefix, in input order */
 		while (P.n > 0 && AT(&P, 0)->state == SL_DONE)
@@ -352,86 +293,36 @@ pool_run(struct http *h, const struct vp_retry *p, const char *url,
 		}
 
 		/* wait for curl, a retry, more input, or the stop's grace */
-		now = vp_now_ms();
-		if (P.timer_ms >= 0 && (wait < 0 || P.timer_ms - now < wait))
-			wait = P.timer_ms > now ? P.timer_ms - now : 0;
 		if (ck->path && ck->dirty && (wait < 0 || ck->interval_ms < wait))
 			wait = ck->interval_ms;
 		if (stop_ms >= 0 && (wait < 0 || wait > 100))
 			wait = 100;
-		nfd = P.npfd;
-		if (!eof && !vp_stop_requested && P.n < P.cap) {
-			if (input_ready(lr->fp, input_idle))
-				wait = 0;
-			if (P.npfd + 1 > P.cappfd) {
-				P.cappfd = P.cappfd ? P.cappfd * 2 : 16;
-				P.pfd = vp_xrealloc(P.pfd, P.cappfd *
-				    sizeof(*P.pfd));
-			}
-			P.pfd[nfd].fd = fileno(lr->fp);
-			P.pfd[nfd].events = POLLIN;
-			nfd++;
-		}
-		for (size_t i = 0; i < nfd; i++)
-			P.pfd[i].revents = 0;
-		if (wait > 0x7fffffff)
-			wait = 0x7fffffff;
-		/* once a stop is seen, vp_poll would not wait at all: the
-		 * requests in flight still get their grace */
-		r = stop_ms >= 0 ? poll(P.pfd, nfd, (int)wait) :
-		    vp_poll(P.pfd, (unsigned)nfd, (int)wait);
-		if (r < 0 && errno != EINTR) {
+		reading = !eof && !vp_stop_requested && P.n < P.cap;
+		if (reading && input_ready(lr->fp, input_idle))
+			wait = 0;
+		if (vp_multi_wait(&P.M, reading ? fileno(lr->fp) : -1, wait,
+		    stop_ms >= 0) < 0) {
 			vp_error("poll: %s", strerror(errno));
 			rc = VP_EXIT_SOFTWARE;
 			goto out;
 		}
-		if (r > 0) {
-			/* curl's callbacks may change the array: copy first */
-			struct pollfd ready[64];
-			size_t nr = 0;
-
-			for (size_t i = 0; i < P.npfd && nr < 64; i++)
-				if (P.pfd[i].revents)
-					ready[nr++] = P.pfd[i];
-			for (size_t i = 0; i < nr; i++) {
-				int ev = 0;
-
-				if (ready[i].revents & (POLLIN | POLLHUP))
-					ev |= CURL_CSELECT_IN;
-				if (ready[i].revents & POLLOUT)
-					ev |= CURL_CSELECT_OUT;
-				if (ready[i].revents & (POLLERR | POLLNVAL))
-					ev |= CURL_CSELECT_ERR;
-				curl_multi_socket_action(P.m, ready[i].fd, ev,
-				    &running);
-			}
-		}
-		if (P.timer_ms >= 0 && vp_now_ms() >= P.timer_ms) {
-			P.timer_ms = -1;
-			curl_multi_socket_action(P.m, CURL_SOCKET_TIMEOUT, 0,
-			    &running);
-		}
-		while ((msg = curl_multi_info_read(P.m, &r)) != NULL) {
+		while ((e = vp_multi_done(&P.M, &cc)) != NULL) {
 			struct slot *sl;
 
-			if (msg->msg != CURLMSG_DONE)
-				continue;
-			curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE,
-			    (char **)&sl);
-			slot_ended(&P, sl, msg->data.result);
+			curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&sl);
+			slot_ended(&P, sl, cc);
 		}
 	}
 out:
 	for (size_t i = 0; i < P.cap; i++) {
 		if (P.s[i].state == SL_RUN)
-			curl_multi_remove_handle(P.m, P.s[i].x.curl);
+			curl_multi_remove_handle(P.M.m, P.s[i].x.curl);
 		slot_clear(&P.s[i]);
 		vp_buf_free(&P.s[i].r.resp);
 		curl_slist_free_all(P.s[i].x.hdrs);
 		curl_easy_cleanup(P.s[i].x.curl);
 	}
-	curl_multi_cleanup(P.m);
+	vp_multi_free(&P.M);
 	free(P.s);
-	free(P.pfd);
 	return rc;
 }
