@@ -1,9 +1,11 @@
 #!/bin/sh
 # A three-node RabbitMQ cluster on loopback and a quorum queue (three
-# replicas, its leader on node a): sink-amqp publishes through node b, two
-# workers (amqp-source | sink-http) consume through b and c and deliver to the
-# npm CloudEvents SDK receiver; node a, the leader, is stopped mid-stream.
-# The queue elects a new leader, and every event arrives: none lost,
+# replicas, its leader on node a): sink-amqp publishes given the three
+# nodes (a first), two workers (amqp-source | sink-http) consume given a and
+# b, and c, and deliver to the npm CloudEvents SDK receiver; node a, the
+# leader and the node the publisher and worker ab are connected to, is
+# stopped mid-stream. The queue elects a new leader, the two clients move to
+# the next node of their lists, and every event arrives: none lost,
 # duplicates only with the same id.
 # VP_AMQP_CLUSTER_EVENTS sets the number of events (default 300).
 . "${0%/*}/lib.sh"
@@ -17,7 +19,7 @@ R=$VP_SRCDIR/t/cloudevents-receiver
 DEST=$VP_BUILDDIR/t/cloudevents-receiver
 sh "$R/setup.sh" "$DEST" >/dev/null 2>"$T/setup.err" || skip_all "npm ci failed: $(tail -1 "$T/setup.err")"
 N=${VP_AMQP_CLUSTER_EVENTS:-300}
-plan 7
+plan 9
 
 for n in a b c; do rmq_start $n || bail "rabbitmq node $n did not start"; done
 rmq_join b a || bail "node b did not join a"
@@ -44,21 +46,24 @@ bg_pid $!
 wait_for 20 test -s "$T/ce.port" || bail "SDK receiver did not start"
 RURL=http://127.0.0.1:$(cat "$T/ce.port")/
 
-# two workers, through the nodes that stay
-for w in b c; do
+# two workers: ab given nodes a and b (connected to a), c given node c
+for w in ab c; do
 	mkfifo "$T/w$w.pipe"
 	sink-http --url "$RURL" --checkpoint "$T/w$w.ck" <"$T/w$w.pipe" 2>"$T/w$w.sink.err" &
 	bg_pid $!
-	eval "url=\$RMQ_URL_$w"
-	amqp-source --url "$url" --queue vcpipe.q --prefetch 50 \
+	case $w in
+	ab) urls="--url $RMQ_URL_a --url $RMQ_URL_b" ;;
+	c) urls="--url $RMQ_URL_c" ;;
+	esac
+	amqp-source $urls --queue vcpipe.q --prefetch 50 \
 	    --sink-checkpoint "$T/w$w.ck" >"$T/w$w.pipe" 2>"$T/w$w.src.err" &
 	bg_pid $!
 	eval "src_$w=$!"
 done
-wait_for 60 grep -q consuming "$T/wb.src.err" || bail "worker b did not start: $(tail -3 "$T/wb.src.err")"
+wait_for 60 grep -q consuming "$T/wab.src.err" || bail "worker ab did not start: $(tail -3 "$T/wab.src.err")"
 wait_for 60 grep -q consuming "$T/wc.src.err" || bail "worker c did not start: $(tail -3 "$T/wc.src.err")"
 
-# N events, 10 every 0.3 s, through node b
+# N events, 10 every 0.3 s, given the three nodes (a first)
 i=1
 while [ $i -le "$N" ]; do
 	printf '{"specversion":"1.0","id":"cl-%d","source":"/vcpipe/t/0904","type":"t.cluster","data":{"n":%d}}\n' $i $i
@@ -69,7 +74,8 @@ done >"$T/events"
 	i=$((${i:-0} + 1))
 	[ $((i % 10)) -ne 0 ] || sleep 0.3
   done <"$T/events" ) |
-    sink-amqp --url "$RMQ_URL_b" --routing-key vcpipe.q --checkpoint "$T/pub.ck" \
+    sink-amqp --url "$RMQ_URL_a,$RMQ_URL_b,$RMQ_URL_c" --routing-key vcpipe.q \
+	--checkpoint "$T/pub.ck" \
 	--dlq "$T/pub.dlq" 2>"$T/pub.err" &
 pub=$!
 bg_pid $pub
@@ -84,6 +90,20 @@ check "node a was stopped mid-stream" test "$at_stop" -lt "$N"
 
 set +e; wait $pub; rc=$?; set -e
 is "sink-amqp: every event confirmed (exit 0)" 0 "$rc"
+# "connected to URL" / "consuming Q on URL": the nodes a client used, as
+# "first=a later=b|c" (a stopped node takes no connection)
+nodes_of() {
+	sed -n 's/.*\(connected to\|consuming vcpipe.q on\) amqp:\/\/127.0.0.1:\([0-9]*\).*/\2/p' "$1" |
+	    awk -v a="$RMQ_PORT_a" -v b="$RMQ_PORT_b" -v c="$RMQ_PORT_c" '
+		{ n = $1 == a ? "a" : $1 == b ? "b" : $1 == c ? "c" : $1 }
+		NR == 1 { first = n; next }
+		{ later = n }
+		END { printf "first=%s later=%s", first, later == "b" || later == "c" ? "b|c" : later }'
+}
+is "sink-amqp: on node a, then on another node after a stopped" \
+    "first=a later=b|c" "$(nodes_of "$T/pub.err")"
+is "worker ab: on node a, then on node b after a stopped" \
+    "first=a later=b|c" "$(nodes_of "$T/wab.src.err")"
 all_arrived() { [ "$(arrived)" -ge "$N" ]; }
 wait_for 180 all_arrived || true
 sed 's/.*"id":"\([^"]*\)".*/\1/' "$T/events" | sort >"$T/want"
@@ -100,5 +120,5 @@ queue_empty() { [ "$(rmq_count b vcpipe.q)" = 0 ]; }
 wait_for 60 queue_empty || true
 is "a new leader on b or c, and the queue drained: every message acknowledged" \
     "yes 0" "$(new_leader && echo yes || echo no) $(rmq_count b vcpipe.q)"
-for w in b c; do eval "kill \$src_$w" 2>/dev/null || true; done
+for w in ab c; do eval "kill \$src_$w" 2>/dev/null || true; done
 done_testing

@@ -15,7 +15,7 @@ for p in vc-source ce-encode sink-amqp amqp-source sink-http vcpipe vcpipe-yaml 
 done
 rmq_available || skip_all "rabbitmq-server not installed"
 [ -d /usr/share/gocode/src/github.com/vmware/govmomi ] || skip_all "govmomi source not installed"
-plan 8
+plan 11
 
 # --check: what cannot run is refused with the reason
 cat >"$T/two.yaml" <<'YAML'
@@ -118,4 +118,13 @@ wait_for 60 drained || true
 is "the worker's queue drains: every message acknowledged" 0 "$(rmq_count a vcpipe.events)"
 kill -TERM $VPID
 set +e; wait $VPID; set -e
+
+# a cluster's nodes: url lists them, comma-separated; each is checked
+one "amqp://127.0.0.1:1,$RMQ_URL_a" >"$T/list.yaml"
+check "--check accepts a list of broker URLs" vcpipe --check --config "$T/list.yaml"
+check "... and amqp-source gets the list as its --url" \
+    sh -c "vcpipe --dry-run --config '$T/list.yaml' | grep -q -- '--url amqp://127.0.0.1:1,$RMQ_URL_a'"
+one "$RMQ_URL_a,amqp://u:p@127.0.0.1" >"$T/list-cred.yaml"
+expect_exit "--check: credentials in any URL of the list are refused" 78 \
+    vcpipe --check --config "$T/list-cred.yaml"
 done_testing

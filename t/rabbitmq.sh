@@ -103,6 +103,56 @@ _rmq_cleanup() {
 	fi
 }
 
+# _rmq_config NAME [TLS]: fresh ports and the node's rabbitmq.conf
+_rmq_config() {
+	_d="$T/rmq/$1"
+	rmq_free_port >"$_d/port"
+	rmq_free_port >"$_d/distport"
+	{
+		echo "listeners.tcp.default = 127.0.0.1:$(cat "$_d/port")"
+		echo "log.file.level = info"
+		echo "log.console = false"
+		echo "disk_free_limit.absolute = 10MB"
+		if [ -n "${2:-}" ]; then
+			rmq_free_port >"$_d/tlsport"
+			echo "listeners.ssl.default = 127.0.0.1:$(cat "$_d/tlsport")"
+			echo "ssl_options.cacertfile = $2/ca.pem"
+			echo "ssl_options.certfile = $2/server.pem"
+			echo "ssl_options.keyfile = $2/server.key"
+			echo "ssl_options.verify = verify_none"
+			echo "ssl_options.fail_if_no_peer_cert = false"
+		fi
+	} >"$_d/rabbitmq.conf"
+}
+
+# _rmq_boot NAME: start the node, wait until it serves; 0, 1 (it did not
+# start), 2 (a port it was given was taken meanwhile by someone else)
+_rmq_boot() {
+	_d="$T/rmq/$1"
+	rm -f "$_d/pid"
+	_rmq_from=0
+	[ ! -f "$_d/server.out" ] || _rmq_from=$(wc -c <"$_d/server.out")
+	_rmq_run "$1" "$RMQ_SBIN/rabbitmq-server" >>"$_d/server.out" 2>&1 &
+	_rmq_srv=$!
+	_rmq_run "$1" "$RMQ_SBIN/rabbitmqctl" -q wait --timeout 120 "$_d/pid" \
+	    >>"$_d/wait.out" 2>&1 &
+	_rmq_w=$!
+	# a node that exits while we wait did not start: no need to wait 120 s
+	while kill -0 "$_rmq_w" 2>/dev/null && kill -0 "$_rmq_srv" 2>/dev/null; do
+		sleep 0.2
+	done
+	if kill -0 "$_rmq_srv" 2>/dev/null && wait "$_rmq_w"; then
+		return 0
+	fi
+	kill "$_rmq_w" 2>/dev/null || true
+	wait "$_rmq_w" 2>/dev/null || true
+	if tail -c +"$((_rmq_from + 1))" "$_d/server.out" |
+	    grep -q 'already_used\|eaddrinuse'; then
+		return 2
+	fi
+	return 1
+}
+
 rmq_start() {
 	_n=$1
 	_d="$T/rmq/$_n"
@@ -114,37 +164,29 @@ rmq_start() {
 		chmod 400 "$T/rmq/home/.erlang.cookie"
 		at_exit _rmq_cleanup
 	fi
+	_rmq_fresh=
 	if [ ! -d "$_d" ]; then
 		mkdir -p "$_d/mnesia" "$_d/log"
-		rmq_free_port >"$_d/port"
-		rmq_free_port >"$_d/distport"
 		echo '[].' >"$_d/enabled_plugins"
-		{
-			echo "listeners.tcp.default = 127.0.0.1:$(cat "$_d/port")"
-			echo "log.file.level = info"
-			echo "log.console = false"
-			echo "disk_free_limit.absolute = 10MB"
-			if [ -n "${2:-}" ]; then
-				rmq_free_port >"$_d/tlsport"
-				echo "listeners.ssl.default = 127.0.0.1:$(cat "$_d/tlsport")"
-				echo "ssl_options.cacertfile = $2/ca.pem"
-				echo "ssl_options.certfile = $2/server.pem"
-				echo "ssl_options.keyfile = $2/server.key"
-				echo "ssl_options.verify = verify_none"
-				echo "ssl_options.fail_if_no_peer_cert = false"
-			fi
-		} >"$_d/rabbitmq.conf"
+		_rmq_config "$_n" "${2:-}"
 		_rmq_nodes="$_rmq_nodes $_n"
+		_rmq_fresh=1
 	fi
-	rm -f "$_d/pid"
-	_rmq_run "$_n" "$RMQ_SBIN/rabbitmq-server" >>"$_d/server.out" 2>&1 &
-	# the script's shell, not the VM: the VM is stopped through its pid file
-	if ! _rmq_run "$_n" "$RMQ_SBIN/rabbitmqctl" -q wait --timeout 120 "$_d/pid" \
-	    >>"$_d/wait.out" 2>&1; then
+	_rmq_try=1
+	while :; do
+		set +e; _rmq_boot "$_n"; _rmq_rc=$?; set -e
+		[ "$_rmq_rc" -eq 0 ] && break
+		# ports are picked free, then bound by the node seconds later:
+		# another test may take one meanwhile (a new node picks again)
+		if [ "$_rmq_rc" -eq 2 ] && [ -n "$_rmq_fresh" ] && [ "$_rmq_try" -lt 3 ]; then
+			_rmq_try=$((_rmq_try + 1))
+			_rmq_config "$_n" "${2:-}"
+			continue
+		fi
 		echo "rmq_start $_n: the node did not start:" >&2
-		tail -20 "$_d/server.out" "$_d/wait.out" >&2
+		tail -n 20 "$_d/server.out" "$_d/wait.out" >&2
 		return 1
-	fi
+	done
 	_p=$(cat "$_d/port")
 	eval "RMQ_PORT_$_n=$_p RMQ_URL_$_n=amqp://127.0.0.1:$_p RMQ_NODE_$_n=vcpt-$_n@localhost"
 	export "RMQ_PORT_$_n" "RMQ_URL_$_n" "RMQ_NODE_$_n"

@@ -79,7 +79,7 @@ static struct {
 	int ino_fd, ino_wd;
 	struct stat ck_start;	/* the file as it was at start */
 	int ck_start_seen, ck_fresh;
-	char *ck_last;		/* the content last applied */
+	struct vp_ckpt ck_last;	/* the record last applied */
 	int64_t ck_polled_ms;
 	/* stream offsets */
 	int64_t done_offset;	/* next offset to resume from, -1 none */
@@ -210,23 +210,34 @@ ck_watch_init(void)
 		    strerror(errno));
 }
 
+/* Are a and b the same record (same event, same write)? */
+static int
+ck_same(const struct vp_ckpt *a, const struct vp_ckpt *b)
+{
+	return a->id && b->id && strcmp(a->id, b->id) == 0 &&
+	    strcmp(a->source, b->source) == 0 &&
+	    a->delivered == b->delivered &&
+	    a->has_updated == b->has_updated &&
+	    a->updated_sec == b->updated_sec &&
+	    a->updated_nsec == b->updated_nsec;
+}
+
 /*
  * Read the sink's checkpoint and acknowledge what it covers. The file that
  * was there at start is from an earlier run and names an event of that
  * run: it is ignored until the sink replaces it (a replacement is a new
  * file: the old one stays linked until the rename, so the new one cannot
- * have its inode). A content already applied is not applied twice.
+ * have its inode). A record already applied is not applied twice (a
+ * redelivered copy of its event may be with the sink again).
  */
 static void
 ck_poll(void)
 {
 	struct stat st;
-	json_t *o;
-	json_error_t je;
-	char *text;
-	size_t len;
-	const char *src, *id;
+	struct vp_ckpt c;
+	char err[512];
 	struct inflight *f;
+	int rc;
 
 	S.ck_polled_ms = vp_now_ms();
 	if (stat(S.sink_ck, &st) != 0)
@@ -239,29 +250,20 @@ ck_poll(void)
 			return;
 		S.ck_fresh = 1;
 	}
-	text = vp_read_file(S.sink_ck, 1 << 20, &len);
-	if (text == NULL)
-		return;
-	if (S.ck_last && strcmp(S.ck_last, text) == 0) {
-		free(text);
+	if ((rc = vp_ckpt_read_event(S.sink_ck, &c, err, sizeof(err))) != 0) {
+		if (rc != 1)
+			vp_warn("%s", err);
 		return;
 	}
-	o = json_loadb(text, len, 0, &je);
-	src = json_string_value(json_object_get(o, "source"));
-	id = json_string_value(json_object_get(o, "id"));
-	if (o == NULL || src == NULL || id == NULL) {
-		vp_warn("%s: not a checkpoint (%s)", S.sink_ck,
-		    o ? "no source or id" : je.text);
-		json_decref(o);
-		free(text);
+	if (ck_same(&c, &S.ck_last)) {
+		vp_ckpt_clear(&c);
 		return;
 	}
-	free(S.ck_last);
-	S.ck_last = text;
-	f = find_event(src, strlen(src), id, strlen(id));
+	vp_ckpt_clear(&S.ck_last);
+	S.ck_last = c;
+	f = find_event(c.source, strlen(c.source), c.id, strlen(c.id));
 	if (f != NULL)
 		settle((size_t)(f - S.q + S.cap - S.head) % S.cap + 1);
-	json_decref(o);
 }
 
 static void
@@ -445,19 +447,11 @@ static void
 disconnect(int rc)
 {
 	int was = S.connected;
-	int64_t delay;
 
-	if (rc != VP_EXIT_TEMPFAIL) {
-		vp_error("%s", S.amqp.err);
-		S.fatal = rc;
-		return;
-	}
-	vp_amqp_close(&S.amqp);
 	S.connected = 0;
 	S.gen++;	/* every unacknowledged message goes back to the queue */
-	delay = was ? 0 : vp_backoff_next(&S.bo);
-	vp_warn("%s; %s", S.amqp.err, was ? "reconnecting" : "trying again");
-	S.reconnect_ms = vp_now_ms() + delay;
+	if ((rc = vp_amqp_lost(&S.amqp, rc, was, &S.bo, &S.reconnect_ms)))
+		S.fatal = rc;
 }
 
 static int
@@ -556,46 +550,40 @@ connect_broker(void)
 	vp_backoff_reset(&S.bo);
 }
 
+/* A delivery, or a cancel: 0, -1 (the run ends), or an exit code. */
+static int
+on_method(void *unused, const amqp_frame_t *f)
+{
+	(void)unused;
+	if (f->payload.method.id == AMQP_BASIC_DELIVER_METHOD) {
+		amqp_basic_deliver_t *d = f->payload.method.decoded;
+		uint64_t tag = d->delivery_tag;
+		amqp_message_t msg;
+		int rc = vp_amqp_reply(&S.amqp, amqp_read_message(S.amqp.conn,
+		    f->channel, &msg, 0), "delivery");
+
+		if (rc != 0)
+			return rc;
+		delivered(tag, &msg);
+		amqp_destroy_message(&msg);
+	} else if (f->payload.method.id == AMQP_BASIC_CANCEL_METHOD) {
+		/* the queue was deleted, or a quorum queue lost its leader:
+		 * consume again (or learn why not) */
+		snprintf(S.amqp.err, sizeof(S.amqp.err), "%s: the broker "
+		    "cancelled the consumer", S.queue);
+		return VP_EXIT_TEMPFAIL;
+	}
+	return S.fatal ? -1 : 0;
+}
+
 /* Take every frame that is there (up to the prefetch window). */
 static void
 read_frames(void)
 {
-	amqp_frame_t f;
 	int rc;
 
-	while (S.connected && !S.fatal) {
-		if ((rc = vp_amqp_next_method(&S.amqp, &f)) == 0)
-			break;
-		if (rc != 1) {
-			disconnect(rc);
-			return;
-		}
-		if (f.payload.method.id == AMQP_BASIC_DELIVER_METHOD) {
-			amqp_basic_deliver_t *d = f.payload.method.decoded;
-			uint64_t tag = d->delivery_tag;
-			amqp_message_t msg;
-
-			rc = vp_amqp_reply(&S.amqp, amqp_read_message(
-			    S.amqp.conn, f.channel, &msg, 0), "delivery");
-			if (rc != 0) {
-				disconnect(rc);
-				return;
-			}
-			delivered(tag, &msg);
-			amqp_destroy_message(&msg);
-		} else if (f.payload.method.id == AMQP_BASIC_CANCEL_METHOD) {
-			/* the queue was deleted, or a quorum queue lost its
-			 * leader: consume again (or learn why not) */
-			snprintf(S.amqp.err, sizeof(S.amqp.err), "%s: the "
-			    "broker cancelled the consumer", S.queue);
-			disconnect(VP_EXIT_TEMPFAIL);
-			return;
-		} else if ((rc = vp_amqp_closing_frame(&S.amqp, &f)) != 0) {
-			disconnect(rc);
-			return;
-		}
-		amqp_maybe_release_buffers(S.amqp.conn);
-	}
+	if ((rc = vp_amqp_methods(&S.amqp, on_method, NULL)) > 0)
+		disconnect(rc);
 }
 
 /* ---- options --------------------------------------------------------------- */
@@ -687,12 +675,6 @@ static const struct vp_opt options[] = {
 	VP_OPT_END
 };
 
-static const struct vp_optgroup groups[] = {
-	{ "AMQP options", vp_amqp_opts, &S.amqp },
-	{ "TLS options", vp_tls_opts, &S.amqp.tls },
-	{ NULL, NULL, NULL }
-};
-
 static void
 check(void)
 {
@@ -725,9 +707,8 @@ static const struct vp_cmd cmd = {
 	    "stage's checkpoint names it as done.",
 	.see = "amqp-source(1) and vcpipe-formats(5)",
 	.opts = options,
-	.groups = groups,
-	.libs = VP_LIBS(VP_LIB_RABBITMQ, VP_LIB_CURL,
-	    VP_LIB_JANSSON),
+	.groups = VP_GROUPS(VP_AMQP_GROUPS(&S.amqp)),
+	.libs = VP_LIBS(VP_LIB_RABBITMQ, VP_LIB_JANSSON),
 	.check = check,
 };
 
@@ -859,7 +840,7 @@ main(int argc, char *argv[])
 		S.count--;
 	}
 	free(S.q);
-	free(S.ck_last);
+	vp_ckpt_clear(&S.ck_last);
 	free(S.wrap_source);
 	vp_buf_free(&S.out);
 	ce_amqp_msg_free(&S.am);

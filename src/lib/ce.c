@@ -250,6 +250,29 @@ reset(struct ce_event *ev)
 	ce_clear(ev);
 }
 
+struct ce_str *
+ce_attr(struct ce_event *ev, const char *n, size_t nl)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} attrs[] = {
+		{ "id", offsetof(struct ce_event, id) },
+		{ "source", offsetof(struct ce_event, source) },
+		{ "type", offsetof(struct ce_event, type) },
+		{ "subject", offsetof(struct ce_event, subject) },
+		{ "time", offsetof(struct ce_event, time) },
+		{ "dataschema", offsetof(struct ce_event, dataschema) },
+		{ "datacontenttype", offsetof(struct ce_event, dct) },
+	};
+
+	for (size_t i = 0; i < sizeof(attrs) / sizeof(attrs[0]); i++)
+		if (strlen(attrs[i].name) == nl &&
+		    memcmp(attrs[i].name, n, nl) == 0)
+			return (struct ce_str *)((char *)ev + attrs[i].off);
+	return NULL;
+}
+
 char *
 ce_strdup(const struct ce_event *ev, const struct ce_str *s)
 {
@@ -787,24 +810,14 @@ from_headers(struct ce_event *ev)
 #define IS(lit) (al == sizeof(lit) - 1 && memcmp(a, lit, al) == 0)
 		if (IS("specversion"))
 			dst = &sv;
-		else if (IS("id"))
-			dst = &ev->id;
-		else if (IS("source"))
-			dst = &ev->source;
-		else if (IS("type"))
-			dst = &ev->type;
-		else if (IS("subject"))
-			dst = &ev->subject;
-		else if (IS("time"))
-			dst = &ev->time;
-		else if (IS("dataschema"))
-			dst = &ev->dataschema;
 		else if (IS("datacontenttype") || IS("data"))
 			return ce_bad(ev, "header %s is not allowed (Content-Type "
 			    "and the body carry it)", quoted(q, sizeof(q), n, nl));
 		else if (IS("deadletter"))
 			return ce_bad(ev, "header %s: \"deadletter\" is reserved "
 			    "for dead-letter records", quoted(q, sizeof(q), n, nl));
+		else
+			dst = ce_attr(ev, a, al);
 		if (dst) {
 			if (s.len == 0)
 				return ce_bad(ev, "header %s is empty",

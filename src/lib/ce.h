@@ -136,6 +136,12 @@ enum ce_result ce_write_binary(struct ce_event *ev, struct vp_buf *out);
 
 /* A copy of a decoded attribute as a C string, or NULL when it is absent. */
 char *ce_strdup(const struct ce_event *ev, const struct ce_str *s);
+/*
+ * The field of a context attribute by its name (id, source, type, subject,
+ * time, dataschema, datacontenttype), or NULL: specversion, data and
+ * extensions have none.
+ */
+struct ce_str *ce_attr(struct ce_event *ev, const char *name, size_t len);
 
 /* ---- building events (ce-encode: raw lines, --set, --source) -------------- */
 

@@ -223,6 +223,7 @@ static int
 value_text(const amqp_field_value_t *v, struct vp_buf *o)
 {
 	char b[64];
+	int64_t i;
 
 	switch (v->kind) {
 	case AMQP_FIELD_KIND_UTF8:
@@ -232,33 +233,22 @@ value_text(const amqp_field_value_t *v, struct vp_buf *o)
 	case AMQP_FIELD_KIND_BOOLEAN:
 		snprintf(b, sizeof(b), "%s", v->value.boolean ? "true" : "false");
 		break;
-	case AMQP_FIELD_KIND_I8:
-		snprintf(b, sizeof(b), "%d", v->value.i8);
-		break;
-	case AMQP_FIELD_KIND_U8:
-		snprintf(b, sizeof(b), "%u", v->value.u8);
-		break;
-	case AMQP_FIELD_KIND_I16:
-		snprintf(b, sizeof(b), "%d", v->value.i16);
-		break;
-	case AMQP_FIELD_KIND_U16:
-		snprintf(b, sizeof(b), "%u", v->value.u16);
-		break;
-	case AMQP_FIELD_KIND_I32:
-		snprintf(b, sizeof(b), "%" PRId32, v->value.i32);
-		break;
-	case AMQP_FIELD_KIND_U32:
-		snprintf(b, sizeof(b), "%" PRIu32, v->value.u32);
-		break;
-	case AMQP_FIELD_KIND_I64:
-		snprintf(b, sizeof(b), "%" PRId64, v->value.i64);
+	/* the integers, widened (u64 alone may not fit an int64_t) */
+	case AMQP_FIELD_KIND_I8:  i = v->value.i8;  goto integer;
+	case AMQP_FIELD_KIND_U8:  i = v->value.u8;  goto integer;
+	case AMQP_FIELD_KIND_I16: i = v->value.i16; goto integer;
+	case AMQP_FIELD_KIND_U16: i = v->value.u16; goto integer;
+	case AMQP_FIELD_KIND_I32: i = v->value.i32; goto integer;
+	case AMQP_FIELD_KIND_U32: i = v->value.u32; goto integer;
+	case AMQP_FIELD_KIND_I64: i = v->value.i64;
+	integer:
+		snprintf(b, sizeof(b), "%" PRId64, i);
 		break;
 	case AMQP_FIELD_KIND_U64:
+		snprintf(b, sizeof(b), "%" PRIu64, v->value.u64);
+		break;
 	case AMQP_FIELD_KIND_TIMESTAMP:
-		if (v->kind == AMQP_FIELD_KIND_TIMESTAMP)
-			vp_format_rfc3339((int64_t)v->value.u64, 0, b, sizeof(b));
-		else
-			snprintf(b, sizeof(b), "%" PRIu64, v->value.u64);
+		vp_format_rfc3339((int64_t)v->value.u64, 0, b, sizeof(b));
 		break;
 	case AMQP_FIELD_KIND_F32:
 		snprintf(b, sizeof(b), "%.9g", (double)v->value.f32);

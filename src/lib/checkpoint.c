@@ -28,8 +28,9 @@ dup_member(json_t *o, const char *name)
 	return json_is_string(v) ? vp_xstrdup(json_string_value(v)) : NULL;
 }
 
-int
-vp_ckpt_read(const char *path, struct vp_ckpt *c, char *err, size_t errlen)
+static int
+ckpt_read(const char *path, struct vp_ckpt *c, int need_time, char *err,
+    size_t errlen)
 {
 	json_error_t je;
 	json_t *o, *k, *d, *u;
@@ -52,8 +53,9 @@ vp_ckpt_read(const char *path, struct vp_ckpt *c, char *err, size_t errlen)
 		return VP_EXIT_DATAERR;
 	}
 	c->time = dup_member(o, "time");
-	if (c->time == NULL || vp_parse_rfc3339(c->time, &c->sec,
-	    &c->nsec) != 0) {
+	if ((need_time || json_object_get(o, "time") != NULL) &&
+	    (c->time == NULL || vp_parse_rfc3339(c->time, &c->sec,
+	    &c->nsec) != 0)) {
 		snprintf(err, errlen, "%s: checkpoint: \"time\" is not an "
 		    "RFC 3339 string", path);
 		goto bad;
@@ -73,6 +75,11 @@ vp_ckpt_read(const char *path, struct vp_ckpt *c, char *err, size_t errlen)
 		c->delivered = (unsigned long)json_integer_value(d);
 	c->source = dup_member(o, "source");
 	c->id = dup_member(o, "id");
+	if (!need_time && (c->source == NULL || c->id == NULL)) {
+		snprintf(err, errlen, "%s: checkpoint: no \"source\" or \"id\" "
+		    "string", path);
+		goto bad;
+	}
 	u = json_object_get(o, "updated");
 	if (json_is_string(u) && vp_parse_rfc3339(json_string_value(u),
 	    &c->updated_sec, &c->updated_nsec) == 0)
@@ -83,6 +90,19 @@ bad:
 	json_decref(o);
 	vp_ckpt_clear(c);
 	return VP_EXIT_DATAERR;
+}
+
+int
+vp_ckpt_read(const char *path, struct vp_ckpt *c, char *err, size_t errlen)
+{
+	return ckpt_read(path, c, 1, err, errlen);
+}
+
+int
+vp_ckpt_read_event(const char *path, struct vp_ckpt *c, char *err,
+    size_t errlen)
+{
+	return ckpt_read(path, c, 0, err, errlen);
 }
 
 /* mkdir -p with mode 0700 for what it creates. */

@@ -1,7 +1,7 @@
 /*
  * checkpoint.h: checkpoint files (vcpipe-formats(5)), the one place that
- * writes them (sink-http, sink-eventbridge) and reads them (vc-source,
- * horizon-source).
+ * writes them (sink-http, sink-eventbridge, sink-amqp) and reads them
+ * (vc-source, horizon-source, amqp-source).
  *
  *   {"version":1,"source":S,"id":ID,"time":T,"key":K,"delivered":N,
  *    "updated":U}
@@ -46,6 +46,13 @@ void vp_ckpt_clear(struct vp_ckpt *c);
  * checkpoint (not JSON, no RFC 3339 "time", a "key" that is not an integer).
  */
 int vp_ckpt_read(const char *path, struct vp_ckpt *c, char *err,
+    size_t errlen);
+/*
+ * The same for a reader that needs only the event named (amqp-source's
+ * acknowledgement handshake): "time" may be absent (an event without one),
+ * "source" and "id" must be there (else VP_EXIT_DATAERR).
+ */
+int vp_ckpt_read_event(const char *path, struct vp_ckpt *c, char *err,
     size_t errlen);
 
 /*

@@ -173,7 +173,7 @@ int64_t vp_now_ms(void);
 /* Sleep up to ms, returning early (nonzero) when a stop is requested. */
 int vp_sleep_ms(int64_t ms);
 
-/* ---- retries and HTTP (http.c, in libvp-curl.a) ------------------------- */
+/* ---- retries (backoff.c, libc only) and HTTP (http.c, in libvp-curl.a) -- */
 
 struct vp_backoff {
 	int64_t base_ms;	/* first delay cap */

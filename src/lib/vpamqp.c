@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <sys/time.h>
 
 #include <amqp_ssl_socket.h>
@@ -43,41 +46,74 @@ vp_amqp_str(const char *s)
 	return amqp_cstring_bytes(s ? s : "");
 }
 
-/* --url: the syntax only; vp_amqp_setup() reads it. */
+/* One URL's syntax; vp_amqp_setup() reads it. */
 static int
-url_arg(void *dest, const char *url, char *err, size_t errlen)
+url_check(const char *url, size_t len, char *err, size_t errlen)
 {
-	const char *auth;
+	const char *auth, *end = url + len;
 
 	if (strncmp(url, "amqp://", 7) != 0 && strncmp(url, "amqps://", 8)) {
-		snprintf(err, errlen, "not an amqp:// or amqps:// URL");
+		snprintf(err, errlen, "not an amqp:// or amqps:// URL: "
+		    "\"%.*s\"", (int)len, url);
 		return -1;
 	}
 	auth = strstr(url, "://") + 3;
-	if (memchr(auth, '@', strcspn(auth, "/?#")) != NULL) {
+	if (memchr(auth, '@', strcspn(auth, "/?#,")) != NULL) {
 		snprintf(err, errlen, "credentials do not go in the URL: use "
 		    "--credentials-file or the environment");
 		return -1;
 	}
-	if (strpbrk(url, "?#") != NULL) {
+	if (memchr(url, '?', len) || memchr(url, '#', len)) {
 		snprintf(err, errlen, "query parameters are not supported "
 		    "(use the options)");
 		return -1;
 	}
-	if (auth[0] == '\0' || auth[0] == '/' || auth[0] == ':') {
-		snprintf(err, errlen, "no host in \"%s\"", url);
+	if (auth == end || auth[0] == '/' || auth[0] == ':') {
+		snprintf(err, errlen, "no host in \"%.*s\"", (int)len, url);
 		return -1;
 	}
-	*(const char **)dest = url;
 	return 0;
+}
+
+#define MAX_NODES 16
+
+/* --url: one URL or a comma-separated list, appended to the nodes. */
+static int
+url_arg(void *dest, const char *v, char *err, size_t errlen)
+{
+	struct vp_amqp *a = dest;
+
+	for (const char *p = v;; ) {
+		size_t len = strcspn(p, ",");
+		struct vp_amqp_node *n;
+
+		if (url_check(p, len, err, errlen) != 0)
+			return -1;
+		if (a->nnodes == MAX_NODES) {
+			snprintf(err, errlen, "more than %d brokers", MAX_NODES);
+			return -1;
+		}
+		a->nodes = vp_xrealloc(a->nodes, (size_t)(a->nnodes + 1) *
+		    sizeof(*a->nodes));
+		n = &a->nodes[a->nnodes++];
+		memset(n, 0, sizeof(*n));
+		n->url = vp_xmalloc(len + 1);
+		memcpy(n->url, p, len);
+		n->url[len] = '\0';
+		if (p[len] == '\0')
+			return 0;
+		p += len + 1;
+	}
 }
 
 #define OFF(m) .off = offsetof(struct vp_amqp, m)
 const struct vp_opt vp_amqp_opts[] = {
+	/* (the row's base is the whole struct: url_arg keeps the count) */
 	VP_OPT("url", VP_OPT_CALL, NULL, "URL",
 	    "The broker: amqp://HOST[:PORT][/VHOST] or amqps://... (no "
-	    "credentials in it).", .fn = url_arg, .flags = VP_OPT_REQUIRED,
-	    OFF(url)),
+	    "credentials in it); a cluster's nodes: --url again or a "
+	    "comma-separated list, tried in turn.", .fn = url_arg,
+	    .flags = VP_OPT_REQUIRED, .off = 0),
 	VP_OPT("timeout", VP_OPT_DURATION, NULL, "DURATION",
 	    "Longest time to connect, log in or wait for the broker's answer "
 	    "to a request.", .def = "30s", .min = 1, OFF(timeout_ms)),
@@ -92,18 +128,29 @@ void
 vp_amqp_setup(struct vp_amqp *a, const char *cred_path, const char *user_env,
     const char *pass_env)
 {
-	struct amqp_connection_info ci;
-	char *copy = vp_xstrdup(a->url);
 	int env;
 
-	amqp_default_connection_info(&ci);
-	if (amqp_parse_url(copy, &ci) != AMQP_STATUS_OK || ci.host[0] == '\0')
-		vp_usage_error("--url: cannot parse \"%s\"", a->url);
-	a->host = vp_xstrdup(ci.host);
-	a->vhost = vp_xstrdup(ci.vhost);
-	a->port = ci.port;
-	a->ssl = ci.ssl;
-	free(copy);
+	for (int i = 0; i < a->nnodes; i++) {
+		struct amqp_connection_info ci;
+		char *copy = vp_xstrdup(a->nodes[i].url);
+
+		amqp_default_connection_info(&ci);
+		if (amqp_parse_url(copy, &ci) != AMQP_STATUS_OK ||
+		    ci.host[0] == '\0')
+			vp_usage_error("--url: cannot parse \"%s\"",
+			    a->nodes[i].url);
+		if (i > 0 && (ci.ssl != a->ssl || strcmp(ci.vhost, a->vhost)))
+			vp_usage_error("--url: \"%s\": a cluster's nodes "
+			    "share the scheme and the vhost of \"%s\"",
+			    a->nodes[i].url, a->nodes[0].url);
+		a->nodes[i].host = vp_xstrdup(ci.host);
+		a->nodes[i].port = ci.port;
+		if (i == 0) {
+			a->vhost = vp_xstrdup(ci.vhost);
+			a->ssl = ci.ssl;
+		}
+		free(copy);
+	}
 	if (!a->ssl && (a->tls.ca_file || a->tls.insecure))
 		vp_usage_error("--ca-file and --insecure go with amqps:// URLs");
 	a->heartbeat_s = (int)((a->heartbeat_ms + 999) / 1000);
@@ -127,8 +174,10 @@ vp_amqp_where(const struct vp_amqp *a)
 {
 	static char buf[600];
 
+	const struct vp_amqp_node *n = &a->nodes[a->cur];
+
 	snprintf(buf, sizeof(buf), "%s://%s:%d/%s", a->ssl ? "amqps" : "amqp",
-	    a->host, a->port, strcmp(a->vhost, "/") == 0 ? "" : a->vhost);
+	    n->host, n->port, strcmp(a->vhost, "/") == 0 ? "" : a->vhost);
 	return buf;
 }
 
@@ -233,8 +282,8 @@ vp_amqp_closing_frame(struct vp_amqp *a, const amqp_frame_t *f)
 	return close_method(a, f->payload.method, vp_amqp_where(a));
 }
 
-int
-vp_amqp_connect(struct vp_amqp *a)
+static int
+connect_node(struct vp_amqp *a)
 {
 	amqp_socket_t *s;
 	struct timeval tv;
@@ -266,7 +315,8 @@ vp_amqp_connect(struct vp_amqp *a)
 	tv.tv_usec = (a->timeout_ms % 1000) * 1000;
 	amqp_set_handshake_timeout(a->conn, &tv);
 	amqp_set_rpc_timeout(a->conn, &tv);
-	rc = amqp_socket_open_noblock(s, a->host, a->port, &tv);
+	rc = amqp_socket_open_noblock(s, a->nodes[a->cur].host,
+	    a->nodes[a->cur].port, &tv);
 	if (rc != AMQP_STATUS_OK)
 		return vp_amqp_status(a, rc, what);
 	props[0].key = amqp_cstring_bytes("connection_name");
@@ -290,6 +340,27 @@ vp_amqp_connect(struct vp_amqp *a)
 	return vp_amqp_reply(a, amqp_get_rpc_reply(a->conn), what);
 }
 
+int
+vp_amqp_connect(struct vp_amqp *a)
+{
+	int rc = VP_EXIT_TEMPFAIL;
+
+	for (int k = 0; k < a->nnodes; k++) {
+		a->cur = (a->next + k) % a->nnodes;
+		rc = connect_node(a);
+		if (rc == 0) {
+			a->next = (a->cur + 1) % a->nnodes;
+			return 0;
+		}
+		/* a login or a certificate refused is the cluster's answer */
+		if (rc != VP_EXIT_TEMPFAIL)
+			return rc;
+		if (a->nnodes > 1 && k + 1 < a->nnodes)
+			vp_info("%s; trying the next broker", a->err);
+	}
+	return rc;
+}
+
 void
 vp_amqp_close(struct vp_amqp *a)
 {
@@ -304,6 +375,7 @@ vp_amqp_close(struct vp_amqp *a)
 	}
 	amqp_destroy_connection(a->conn);
 	a->conn = NULL;
+	a->corked = 0;
 }
 
 int
@@ -324,6 +396,56 @@ vp_amqp_next_method(struct vp_amqp *a, amqp_frame_t *f)
 }
 
 int
+vp_amqp_methods(struct vp_amqp *a, int (*fn)(void *, const amqp_frame_t *),
+    void *arg)
+{
+	amqp_frame_t f;
+	int rc;
+
+	while ((rc = vp_amqp_next_method(a, &f)) == 1) {
+		if ((rc = vp_amqp_closing_frame(a, &f)) != 0 ||
+		    (rc = fn(arg, &f)) != 0)
+			break;
+		amqp_maybe_release_buffers(a->conn);
+	}
+	return rc;
+}
+
+int
+vp_amqp_lost(struct vp_amqp *a, int rc, int was_connected,
+    struct vp_backoff *bo, int64_t *retry_ms)
+{
+	int64_t delay;
+
+	if (rc != VP_EXIT_TEMPFAIL) {
+		vp_error("%s", a->err);
+		return rc;
+	}
+	vp_amqp_close(a);
+	/* a connection that worked is tried again at once (the next node
+	 * first: vp_amqp_connect) */
+	delay = was_connected ? 0 : vp_backoff_next(bo);
+	if (was_connected)
+		vp_warn("%s; reconnecting", a->err);
+	else
+		vp_warn("%s; again in %lld ms", a->err, (long long)delay);
+	*retry_ms = vp_now_ms() + delay;
+	return 0;
+}
+
+void
+vp_amqp_cork(struct vp_amqp *a, int on)
+{
+	int fd = vp_amqp_fd(a);
+
+	if (fd < 0 || a->corked == on)
+		return;
+	/* a socket that refuses is only slower */
+	(void)setsockopt(fd, IPPROTO_TCP, TCP_CORK, &on, sizeof(on));
+	a->corked = on;
+}
+
+int
 vp_amqp_buffered(const struct vp_amqp *a)
 {
 	return a->conn && (amqp_frames_enqueued(a->conn) ||
@@ -340,9 +462,15 @@ void
 vp_amqp_free(struct vp_amqp *a)
 {
 	vp_amqp_close(a);
-	free(a->host);
+	for (int i = 0; i < a->nnodes; i++) {
+		free(a->nodes[i].url);
+		free(a->nodes[i].host);
+	}
+	free(a->nodes);
+	a->nodes = NULL;
+	a->nnodes = 0;
 	free(a->vhost);
 	free(a->user);
 	vp_free_secret(a->pass);
-	a->host = a->vhost = a->user = a->pass = NULL;
+	a->vhost = a->user = a->pass = NULL;
 }

@@ -15,15 +15,26 @@
 
 #define VP_AMQP_CHANNEL 1
 
+struct vp_amqp_node {
+	char *url;		/* as given */
+	char *host;
+	int port;
+};
+
 struct vp_amqp {
 	/* options (vp_amqp_opts, vp_tls_opts) */
-	const char *url;
+	struct vp_amqp_node *nodes;	/* every --url, in order */
+	int nnodes;
 	int64_t timeout_ms;	/* connect, handshake and RPC timeout */
 	int64_t heartbeat_ms;
 	struct vp_tls tls;
 	/* configuration */
-	char *host, *vhost;
-	int port, ssl;
+	char *vhost;
+	int ssl;
+	/* the node in use (or last tried); the next connect starts after
+	 * the node of the last connection that worked */
+	int cur, next;
+	int corked;		/* TCP_CORK set (vp_amqp_cork) */
 	char *user, *pass;
 	int heartbeat_s;
 	const char *conn_name;	/* connection_name client property */
@@ -34,8 +45,10 @@ struct vp_amqp {
 
 /*
  * --url (required; amqp://host[:port][/vhost] or amqps://..., never with
- * user information: that would put a secret in argv), --timeout and
- * --heartbeat: one group of rows (opt.h) whose base is the struct vp_amqp.
+ * user information: that would put a secret in argv; repeated or a
+ * comma-separated list for the nodes of a cluster, which share the scheme
+ * and the vhost), --timeout and --heartbeat: one group of rows (opt.h)
+ * whose base is the struct vp_amqp.
  */
 extern const struct vp_opt vp_amqp_opts[];
 
@@ -50,15 +63,17 @@ extern const struct vp_opt vp_amqp_opts[];
 void vp_amqp_setup(struct vp_amqp *a, const char *cred_path,
     const char *user_env, const char *pass_env);
 
-/* The URL without credentials, for logs ("amqp://host:port/vhost"). */
+/* The node's URL, for logs ("amqp://host:port/vhost"). */
 const char *vp_amqp_where(const struct vp_amqp *a);
 
 /*
- * Connect, log in, open channel VP_AMQP_CHANNEL. Returns 0, or an exit
- * code with the reason in a->err: VP_EXIT_TEMPFAIL (worth another try:
- * refused, reset, timeout, a node shutting down), VP_EXIT_NOPERM (login or
- * vhost access refused), VP_EXIT_CONFIG (certificate not trusted, no such
- * vhost).
+ * Connect, log in, open channel VP_AMQP_CHANNEL. With several nodes, they
+ * are tried in turn, starting after the node of the last connection (a
+ * lost connection goes to another node first), until one takes it.
+ * Returns 0, or an exit code with the reason in a->err: VP_EXIT_TEMPFAIL
+ * (worth another try: refused, reset, timeout, a node shutting down, on
+ * every node), VP_EXIT_NOPERM (login or vhost access refused),
+ * VP_EXIT_CONFIG (certificate not trusted, no such vhost).
  */
 int vp_amqp_connect(struct vp_amqp *a);
 
@@ -92,6 +107,38 @@ int vp_amqp_closing_frame(struct vp_amqp *a, const amqp_frame_t *f);
  * unusable).
  */
 int vp_amqp_next_method(struct vp_amqp *a, amqp_frame_t *f);
+
+/*
+ * Hand every method frame that is already there to fn, without waiting
+ * (a frame that closes the channel or the connection is answered here and
+ * ends the call with its exit code): 0 when none is left, else what fn
+ * returned (nonzero stops: an exit code, or -1) or the exit code of a
+ * failed connection.
+ */
+int vp_amqp_methods(struct vp_amqp *a, int (*fn)(void *arg,
+    const amqp_frame_t *f), void *arg);
+
+/*
+ * The connection failed with exit code rc: a temporary failure is logged
+ * as a warning, the connection closed and 0 returned with *retry_ms the
+ * time for the next vp_amqp_connect (at once after a connection that
+ * worked, was_connected, else after the next backoff of bo); anything else
+ * is logged as an error and returned (the run ends with it).
+ */
+int vp_amqp_lost(struct vp_amqp *a, int rc, int was_connected,
+    struct vp_backoff *bo, int64_t *retry_ms);
+
+/* The --url, --timeout, --heartbeat and TLS option groups over a. */
+#define VP_AMQP_GROUPS(a) \
+	{ "AMQP options", vp_amqp_opts, (a) }, \
+	{ "TLS options", vp_tls_opts, &(a)->tls }
+
+/*
+ * Publishing a burst: hold the frames back (TCP_CORK, on) so that many
+ * messages go in full segments, not one small segment per frame (the
+ * broker reads far fewer); off sends what is held (before waiting).
+ */
+void vp_amqp_cork(struct vp_amqp *a, int on);
 
 /* Are frames waiting inside librabbitmq (poll(2) would not see them)? */
 int vp_amqp_buffered(const struct vp_amqp *a);

@@ -43,9 +43,7 @@ struct msg {
 	int64_t first_ms, next_ms;
 	struct vp_backoff bo;
 	int acked;		/* done: confirmed (1) or dead-lettered (0) */
-	char *id, *source, *time;	/* for the checkpoint */
-	int has_key;
-	long long key;
+	struct vp_ckpt pos;	/* the event, for the checkpoint */
 };
 
 struct sent {			/* publishes in sequence order */
@@ -74,6 +72,7 @@ static struct {
 	struct vp_backoff conn_bo;
 	int fatal;		/* the exit code that ends the run */
 	struct ce_event ev;
+	const struct msg *ev_of;	/* the message ev holds, or NULL */
 	struct ce_amqp_msg am;
 	struct vp_buf rk;
 	unsigned long published, republished;
@@ -112,30 +111,14 @@ rkey_arg(void *dest, const char *t, char *err, size_t errlen)
 
 /* An attribute's value by name, or NULL (absent). */
 static const char *
-attr(const struct ce_event *ev, const char *n, size_t nl, size_t *len)
+attr(struct ce_event *ev, const char *n, size_t nl, size_t *len)
 {
-	const struct ce_str *s = NULL;
+	const struct ce_str *s = ce_attr(ev, n, nl);
 
-#define IS(lit) (nl == sizeof(lit) - 1 && memcmp(n, lit, nl) == 0)
-	if (IS("id"))
-		s = &ev->id;
-	else if (IS("source"))
-		s = &ev->source;
-	else if (IS("type"))
-		s = &ev->type;
-	else if (IS("subject"))
-		s = &ev->subject;
-	else if (IS("time"))
-		s = &ev->time;
-	else if (IS("dataschema"))
-		s = &ev->dataschema;
-	else if (IS("datacontenttype"))
-		s = &ev->dct;
-	else if (IS("specversion")) {
+	if (nl == 11 && memcmp(n, "specversion", 11) == 0) {
 		*len = 3;
 		return "1.0";
 	}
-#undef IS
 	if (s) {
 		*len = s->len;
 		return s->set ? CE_S(ev, *s) : NULL;
@@ -151,7 +134,7 @@ attr(const struct ce_event *ev, const char *n, size_t nl, size_t *len)
 
 /* The routing key for ev in S.rk; -1 when it is longer than AMQP allows. */
 static int
-rkey_expand(const struct ce_event *ev)
+rkey_expand(struct ce_event *ev)
 {
 	vp_buf_reset(&S.rk);
 	vp_buf_append(&S.rk, "", 0);
@@ -206,10 +189,10 @@ sent_live(const struct sent *s)
 static void
 msg_free(struct msg *m)
 {
+	if (S.ev_of == m)
+		S.ev_of = NULL;
 	free(m->line);
-	free(m->id);
-	free(m->source);
-	free(m->time);
+	vp_ckpt_clear(&m->pos);
 	free(m);
 }
 
@@ -220,11 +203,12 @@ settle_undelivered(struct msg *m, enum vp_outcome out, const char *error)
 	struct vp_dl_why why = { .error = error && *error ? error : NULL,
 	    .status = -1, .attempts = m->attempts, .line = m->lineno,
 	    .url = out == VP_OUT_INVALID ? NULL : vp_amqp_where(&S.amqp) };
-	struct vp_sink_event sev = { .line = m->lineno, .id = m->id,
+	struct vp_sink_event sev = { .line = m->lineno, .id = m->pos.id,
 	    .text = m->line, .len = m->len, .is_object = 0 };
 	const char *p;
 	size_t n;
 
+	S.ev_of = NULL;
 	if (ce_read(&S.ev, m->line, m->len, 0) != CE_BAD || S.ev.object) {
 		if (ce_record_text(&S.ev, &p, &n)) {
 			sev.text = p;
@@ -313,10 +297,10 @@ returned(const amqp_basic_return_t *r, const amqp_message_t *msg)
 
 	for (size_t i = 0; i < S.scount; i++) {
 		struct sent *s = &S.sent[(S.shead + i) % S.scap];
+		const char *mid = sent_live(s) ? s->m->pos.id : NULL;
 
-		if (!sent_live(s) || s->m->returned || s->m->id == NULL ||
-		    strlen(s->m->id) != id.len ||
-		    memcmp(s->m->id, id.bytes, id.len) != 0)
+		if (mid == NULL || s->m->returned || strlen(mid) != id.len ||
+		    memcmp(mid, id.bytes, id.len) != 0)
 			continue;
 		s->m->returned = 1;
 		snprintf(s->m->why, sizeof(s->m->why), "returned by the "
@@ -340,8 +324,8 @@ advance(void)
 
 		if (m->acked)
 			S.core.ck.pos.delivered++;
-		vp_ckpt_note(&S.core.ck, m->source, m->id, m->time,
-		    m->has_key, m->key);
+		vp_ckpt_note(&S.core.ck, m->pos.source, m->pos.id, m->pos.time,
+		    m->pos.has_key, m->pos.key);
 		msg_free(m);
 		S.head = (S.head + 1) % S.window;
 		S.count--;
@@ -353,22 +337,12 @@ advance(void)
 static void
 disconnect(int rc)
 {
-	int64_t delay;
-	int was = S.connected;
-
-	if (rc != VP_EXIT_TEMPFAIL) {
-		vp_error("%s", S.amqp.err);
+	if ((rc = vp_amqp_lost(&S.amqp, rc, S.connected, &S.conn_bo,
+	    &S.reconnect_ms)) != 0) {
 		S.fatal = rc;
 		return;
 	}
-	vp_amqp_close(&S.amqp);
-	delay = vp_backoff_next(&S.conn_bo);
-	if (was)	/* a connection that worked: at once */
-		vp_warn("%s; reconnecting", S.amqp.err);
-	else
-		vp_warn("%s; again in %lld ms", S.amqp.err, (long long)delay);
 	S.connected = 0;
-	S.reconnect_ms = vp_now_ms() + (was ? 0 : delay);
 	/* whatever was unconfirmed goes again on the next connection */
 	for (size_t i = 0; i < S.count; i++)
 		if (qat(i)->st == M_SENT) {
@@ -418,10 +392,15 @@ publish(struct msg *m)
 {
 	int st;
 
-	if (ce_read(&S.ev, m->line, m->len, 0) != CE_OK ||
+	/* (a line is read when it is taken: most are published then) */
+	if (S.ev_of != m) {
+		S.ev_of = NULL;
+		if (ce_read(&S.ev, m->line, m->len, 0) == CE_OK)
+			S.ev_of = m;
+	}
+	if (S.ev_of != m ||
 	    ce_to_amqp(&S.ev, S.structured, (enum ce_amqp_naming)S.naming,
-	    &S.am) != CE_OK ||
-	    rkey_expand(&S.ev) != 0) {
+	    &S.am) != CE_OK || rkey_expand(&S.ev) != 0) {
 		/* the line was read before: only the message can be wrong */
 		int rc = settle_undelivered(m, VP_OUT_REJECTED,
 		    S.rk.len > 255 ? "routing key longer than 255 bytes" :
@@ -433,6 +412,7 @@ publish(struct msg *m)
 		m->acked = 0;
 		return 0;
 	}
+	vp_amqp_cork(&S.amqp, 1);	/* until the loop waits */
 	st = amqp_basic_publish(S.amqp.conn, VP_AMQP_CHANNEL,
 	    vp_amqp_str(S.exchange), amqp_cstring_bytes(S.rk.data),
 	    !S.no_mandatory, 0, &S.am.props, S.am.body);
@@ -468,57 +448,50 @@ publish_due(void)
 	}
 }
 
+/* One method frame from the broker: 0, -1 (the run ends), or an exit code. */
+static int
+on_method(void *arg, const amqp_frame_t *f)
+{
+	(void)arg;
+	switch (f->payload.method.id) {
+	case AMQP_BASIC_ACK_METHOD: {
+		amqp_basic_ack_t *a = f->payload.method.decoded;
+
+		confirm(a->delivery_tag, a->multiple, 1);
+		break;
+	}
+	case AMQP_BASIC_NACK_METHOD: {
+		amqp_basic_nack_t *a = f->payload.method.decoded;
+
+		confirm(a->delivery_tag, a->multiple, 0);
+		break;
+	}
+	case AMQP_BASIC_RETURN_METHOD: {
+		amqp_basic_return_t r =
+		    *(amqp_basic_return_t *)f->payload.method.decoded;
+		amqp_message_t msg;
+		int rc = vp_amqp_reply(&S.amqp, amqp_read_message(S.amqp.conn,
+		    f->channel, &msg, 0), "basic.return");
+
+		if (rc != 0)
+			return rc;
+		returned(&r, &msg);
+		amqp_destroy_message(&msg);
+		break;
+	}
+	}
+	return S.fatal ? -1 : 0;
+}
+
 /* Handle every frame that is there without waiting. */
 static void
 read_frames(void)
 {
-	amqp_frame_t f;
 	int rc;
 
-	while (S.connected && !S.fatal) {
-		if ((rc = vp_amqp_next_method(&S.amqp, &f)) == 0)
-			break;
-		if (rc != 1) {
-			disconnect(rc);
-			return;
-		}
-		switch (f.payload.method.id) {
-		case AMQP_BASIC_ACK_METHOD: {
-			amqp_basic_ack_t *a = f.payload.method.decoded;
-
-			confirm(a->delivery_tag, a->multiple, 1);
-			break;
-		}
-		case AMQP_BASIC_NACK_METHOD: {
-			amqp_basic_nack_t *a = f.payload.method.decoded;
-
-			confirm(a->delivery_tag, a->multiple, 0);
-			break;
-		}
-		case AMQP_BASIC_RETURN_METHOD: {
-			amqp_basic_return_t r =
-			    *(amqp_basic_return_t *)f.payload.method.decoded;
-			amqp_message_t msg;
-			amqp_rpc_reply_t rr = amqp_read_message(S.amqp.conn,
-			    f.channel, &msg, 0);
-
-			if ((rc = vp_amqp_reply(&S.amqp, rr, "basic.return"))) {
-				disconnect(rc);
-				return;
-			}
-			returned(&r, &msg);
-			amqp_destroy_message(&msg);
-			break;
-		}
-		default:
-			if ((rc = vp_amqp_closing_frame(&S.amqp, &f)) != 0) {
-				disconnect(rc);
-				return;
-			}
-		}
-	}
-	if (S.amqp.conn)
-		amqp_maybe_release_buffers(S.amqp.conn);
+	if (S.connected && !S.fatal &&
+	    (rc = vp_amqp_methods(&S.amqp, on_method, NULL)) > 0)
+		disconnect(rc);
 }
 
 /* ---- input ------------------------------------------------------------------- */
@@ -559,6 +532,7 @@ take_line(struct vp_linereader *lr, size_t len, int toolong)
 	m->first_ms = vp_now_ms();
 	vp_backoff_init(&m->bo, S.core.o.retry.base_ms, S.core.o.retry.cap_ms);
 	S.q[(S.head + S.count++) % S.window] = m;
+	S.ev_of = NULL;
 	if (toolong || ce_read(&S.ev, m->line, m->len, 0) != CE_OK) {
 		char err[300];
 		int rc;
@@ -571,11 +545,12 @@ take_line(struct vp_linereader *lr, size_t len, int toolong)
 		m->st = M_DONE;
 		return;
 	}
-	m->id = ce_strdup(&S.ev, &S.ev.id);
-	m->source = ce_strdup(&S.ev, &S.ev.source);
-	m->time = ce_strdup(&S.ev, &S.ev.time);
-	m->has_key = S.ev.has_key;
-	m->key = S.ev.key;
+	S.ev_of = m;
+	m->pos.id = ce_strdup(&S.ev, &S.ev.id);
+	m->pos.source = ce_strdup(&S.ev, &S.ev.source);
+	m->pos.time = ce_strdup(&S.ev, &S.ev.time);
+	m->pos.has_key = S.ev.has_key;
+	m->pos.key = S.ev.key;
 	m->st = M_WAIT;
 	S.waiting++;
 	if (S.connected)
@@ -621,13 +596,6 @@ static const struct vp_opt options[] = {
 	VP_OPT_END
 };
 
-static const struct vp_optgroup groups[] = {
-	{ "Delivery options", vp_sink_opts, &S.core.o },
-	{ "AMQP options", vp_amqp_opts, &S.amqp },
-	{ "TLS options", vp_tls_opts, &S.amqp.tls },
-	{ NULL, NULL, NULL }
-};
-
 static void
 check(void)
 {
@@ -648,18 +616,18 @@ static const struct vp_cmd cmd = {
 	    "retries, a dead-letter file and a checkpoint.",
 	.see = "sink-amqp(1) and vcpipe-formats(5)",
 	.opts = options,
-	.groups = groups,
-	.libs = VP_LIBS(VP_LIB_RABBITMQ, VP_LIB_CURL,
-	    VP_LIB_JANSSON),
+	.groups = VP_GROUPS({ "Delivery options", vp_sink_opts, &S.core.o },
+	    VP_AMQP_GROUPS(&S.amqp)),
+	.libs = VP_LIBS(VP_LIB_RABBITMQ, VP_LIB_JANSSON),
 	.check = check,
 };
 
 int
 main(int argc, char *argv[])
 {
-	int64_t stop_by = 0;
-	int eof = 0, rc;
 	struct vp_linereader lr;
+	int eof = 0, rc;
+	int64_t stop_by = 0;
 
 	S.exchange = "";
 	S.rkey = "";
@@ -740,6 +708,7 @@ main(int argc, char *argv[])
 			    0 };
 		if (wait_ms > 1000)
 			wait_ms = 1000;	/* heartbeats */
+		vp_amqp_cork(&S.amqp, 0);
 		if (vp_poll(pfd, (unsigned)n, (int)wait_ms) < 0 &&
 		    errno != EINTR) {
 			vp_error("poll: %s", strerror(errno));

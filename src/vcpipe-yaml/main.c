@@ -301,12 +301,12 @@ valid_vcurl(const char *s)
 
 /* user info in a URL's authority (it may hold a password: never echoed) */
 static int
-has_userinfo(const char *s)
+has_userinfo(const char *s, const char *ends)
 {
 	const char *h = strstr(s, "://");
 
 	h = h ? h + 3 : s;
-	return memchr(h, '@', strcspn(h, "/?#")) != NULL;
+	return memchr(h, '@', strcspn(h, ends)) != NULL;
 }
 
 static void
@@ -324,14 +324,26 @@ scalar_flags(struct ctx *c, const yaml_node_t *n, const struct field *f,
 	if ((f->flags & F_HTTPURL) && !valid_httpurl(s))
 		err_at(c, n, path, "expected an http:// or https:// URL, got "
 		    "\"%s\"", s);
-	if ((f->flags & F_AMQPURL) && strncmp(s, "amqp://", 7) != 0 &&
-	    strncmp(s, "amqps://", 8) != 0)
-		err_at(c, n, path, "expected an amqp:// or amqps:// URL, got "
-		    "\"%s\"", s);
-	else if ((f->flags & F_AMQPURL) && has_userinfo(s))
-		err_at(c, n, path, "a user name or password in the URL is "
-		    "refused: use auth or credentialsFile");
-	if ((f->flags & F_VCURL) && has_userinfo(s))
+	/* a cluster's nodes: a comma-separated list, tried in turn */
+	for (const char *u = s; (f->flags & F_AMQPURL) && u; ) {
+		const char *comma = strchr(u, ',');
+		int ul = comma ? (int)(comma - u) : (int)strlen(u);
+
+		if (strncmp(u, "amqp://", 7) != 0 &&
+		    strncmp(u, "amqps://", 8) != 0) {
+			err_at(c, n, path, "expected an amqp:// or amqps:// "
+			    "URL (or a comma-separated list), got \"%.*s\"",
+			    ul, u);
+			break;
+		}
+		if (has_userinfo(u, "/?#,")) {
+			err_at(c, n, path, "a user name or password in the URL "
+			    "is refused: use auth or credentialsFile");
+			break;
+		}
+		u = comma ? comma + 1 : NULL;
+	}
+	if ((f->flags & F_VCURL) && has_userinfo(s, "/?#"))
 		err_at(c, n, path, "a user name or password in the address is "
 		    "refused: use auth or credentialsFile");
 	else if ((f->flags & F_VCURL) && !valid_vcurl(s))
