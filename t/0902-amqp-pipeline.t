@@ -84,7 +84,8 @@ all_arrived() { [ "$(missing)" -eq 0 ]; }
 post() { vcsim_op post-burst "count=$1" >/dev/null; }
 
 t0=$(date +%s)
-el() { diag "$(( $(date +%s) - t0 )) s: $*"; }
+# the timeline, shown when events are missing
+el() { echo "$(( $(date +%s) - t0 )) s: $*" >>"$T/timeline"; }
 post 30
 keys_posted | sort >"$T/want"
 wait_for 120 all_arrived || true
@@ -122,10 +123,13 @@ el "kills done"
 keys_posted | sort >"$T/want"
 wait_for 300 all_arrived || true
 el "all arrived"
-is "$(wc -l <"$T/want") events, kill -9 of$kills: none lost" 0 "$(missing)"
+m=$(missing)
+is "$(wc -l <"$T/want") events, kill -9 of$kills: none lost" 0 "$m"
+[ "$m" -eq 0 ] || diag "$(cat "$T/timeline")" "missing keys: $(keys_received | sort |
+    comm -23 "$T/want" - | sort -n | tr '\n' ' ' | cut -c1-400)"
 # a duplicate is the same event: one key per id, one id per key
 dups=$(jq -r 'select(.ok) | .event.id' "$T/ce.out" | sort | uniq -d | wc -l)
-diag "$(jq -r 'select(.ok)' "$T/ce.out" | grep -c '"ok"') requests, $dups ids seen more than once"
+echo "$(jq -r 'select(.ok)' "$T/ce.out" | grep -c '"ok"') requests, $dups ids seen more than once" >>"$T/timeline"
 is "duplicates only with the same id (one key per id)" 0 \
     "$(jq -r 'select(.ok) | "\(.event.id) \(.event.eventkey)"' "$T/ce.out" | sort -u |
 	awk '{ print $1 }' | uniq -d | wc -l)"

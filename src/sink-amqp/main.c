@@ -443,8 +443,10 @@ publish_due(void)
 		if (m->st != M_WAIT || m->next_ms > now)
 			continue;
 		S.waiting--;
-		if (publish(m) != 0)
+		if (publish(m) != 0) {
+			S.waiting++;	/* not sent: it waits still */
 			return;
+		}
 	}
 }
 
