@@ -4,15 +4,23 @@ perf-test style: the same work as sink-amqp and amqp-source, with nothing of
 vcpipe's in between.
 
   amqp-pika.py URL declare QUEUE...       durable classic queues, purged
-  amqp-pika.py URL publish QUEUE WINDOW   stdin's lines as persistent messages
+  amqp-pika.py URL publish QUEUE WINDOW [binary]
+                                          stdin's lines as persistent messages
                                           to the default exchange, publisher
-                                          confirms, WINDOW unconfirmed at most
+                                          confirms, WINDOW unconfirmed at most;
+                                          binary: each event as sink-amqp
+                                          publishes it (Knative's layout: the
+                                          attributes as headers, the data as
+                                          the body), the same work for the
+                                          broker
   amqp-pika.py URL consume QUEUE N PREFETCH
                                           N messages, each body written to
                                           stdout, then acknowledged
 URL is amqp://HOST:PORT (guest, as the test node allows from loopback).
 """
 import collections
+import datetime
+import json
 import sys
 
 import pika
@@ -31,18 +39,39 @@ def declare(url, queues):
     conn.close()
 
 
-def publish(url, queue, window):
+def knative(line):
+    """A structured event line as Knative's RabbitMQ broker lays it out."""
+    ev = json.loads(line)
+    data = ev.pop("data", None)
+    ct = ev.pop("datacontenttype", "application/json")
+    headers = {k: v for k, v in ev.items()}
+    headers["content-type"] = ct
+    ts = datetime.datetime.fromisoformat(ev["time"][:19]).replace(
+        tzinfo=datetime.timezone.utc)
+    props = pika.BasicProperties(delivery_mode=2, message_id=ev["id"],
+                                 timestamp=int(ts.timestamp()),
+                                 content_type=ct, headers=headers)
+    body = json.dumps(data, separators=(",", ":")).encode()
+    return props, body
+
+
+def publish(url, queue, window, mode):
     """SelectConnection: publish up to window, refill on each (multiple) ack."""
     lines = [l.rstrip(b"\n") for l in sys.stdin.buffer]
     props = pika.BasicProperties(delivery_mode=2,
                                  content_type="application/cloudevents+json")
+    if mode == "binary":
+        lines = [knative(l) for l in lines]
+    else:
+        lines = [(props, l) for l in lines]
     state = {"next": 0, "tag": 0, "acked": 0, "nacked": 0}
     pending = collections.deque()
     ch = None
 
     def fill():
         while state["next"] < len(lines) and len(pending) < window:
-            ch.basic_publish("", queue, lines[state["next"]], props)
+            p, body = lines[state["next"]]
+            ch.basic_publish("", queue, body, p, mandatory=mode == "binary")
             state["next"] += 1
             state["tag"] += 1
             pending.append(state["tag"])
@@ -101,7 +130,8 @@ def main():
     if cmd == "declare":
         declare(url, sys.argv[3:])
     elif cmd == "publish":
-        publish(url, sys.argv[3], int(sys.argv[4]))
+        publish(url, sys.argv[3], int(sys.argv[4]),
+                sys.argv[5] if len(sys.argv) > 5 else "structured")
     elif cmd == "consume":
         consume(url, sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
     else:
