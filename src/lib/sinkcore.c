@@ -301,6 +301,85 @@ out:
 	return rc;
 }
 
+/* ---- lines from a processor's jq stage ---------------------------------------- */
+
+enum vp_ctl_kind
+vp_sink_ctl_read(const char *line, size_t len, struct vp_sink_ctl *c)
+{
+	static const char mark[] = "{\"vcpipe\":\"";
+	static struct ce_event ev;	/* its buffers serve every line */
+	const char *kind, *text, *p;
+	json_t *j, *m;
+	size_t n;
+
+	memset(c, 0, sizeof(*c));
+	/* jq -c writes the members in the order the program gives them */
+	if (len < sizeof(mark) || memcmp(line, mark, sizeof(mark) - 1) != 0)
+		return VP_CTL_NONE;
+	if ((j = json_loadb(line, len, 0, NULL)) == NULL)
+		return VP_CTL_NONE;
+	kind = json_string_value(json_object_get(j, "vcpipe"));
+	m = json_object_get(j, "event");
+	if (kind == NULL || !json_is_string(m) || (strcmp(kind, "skip") != 0 &&
+	    (strcmp(kind, "error") != 0 ||
+	    !json_is_string(json_object_get(j, "error"))))) {
+		json_decref(j);
+		return VP_CTL_NONE;
+	}
+	c->kind = strcmp(kind, "skip") == 0 ? VP_CTL_SKIP : VP_CTL_ERROR;
+	text = json_string_value(m);
+	n = json_string_length(m);
+	if (ce_read(&ev, text, n, 0) == CE_OK) {
+		c->id = ce_strdup(&ev, &ev.id);
+		c->source = ce_strdup(&ev, &ev.source);
+		c->time = ce_strdup(&ev, &ev.time);
+		c->subject = ce_strdup(&ev, &ev.subject);
+		c->has_key = ev.has_key;
+		c->key = ev.key;
+	}
+	if (c->kind == VP_CTL_ERROR) {
+		c->error = vp_xstrdup(json_string_value(json_object_get(j,
+		    "error")));
+		/* a replayed dead letter is dead-lettered without its member */
+		if (ce_record_text(&ev, &p, &n))
+			c->is_object = 1;
+		else
+			p = text;
+		c->text = vp_xmalloc(n + 1);
+		memcpy(c->text, p, n);
+		c->text[n] = '\0';
+		c->len = n;
+	}
+	json_decref(j);
+	return c->kind;
+}
+
+int
+vp_sink_ctl_settle(struct vp_sink *s, struct vp_sink_ctl *c,
+    unsigned long line)
+{
+	struct vp_dl_why why = { .reason = "filter error", .error = c->error,
+	    .status = -1 };
+	struct vp_sink_event ev = { .line = line, .id = c->id, .text = c->text,
+	    .len = c->len, .is_object = c->is_object };
+
+	if (c->kind != VP_CTL_ERROR)
+		return 0;
+	return vp_sink_undelivered(s, VP_OUT_INVALID, &ev, &why);
+}
+
+void
+vp_sink_ctl_free(struct vp_sink_ctl *c)
+{
+	free(c->id);
+	free(c->source);
+	free(c->time);
+	free(c->subject);
+	free(c->error);
+	free(c->text);
+	memset(c, 0, sizeof(*c));
+}
+
 int
 vp_sink_blank_line(const char *line, size_t len)
 {

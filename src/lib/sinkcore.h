@@ -22,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ce.h"
 #include "checkpoint.h"
 #include "opt.h"
 #include "vp.h"
@@ -145,6 +146,52 @@ struct vp_sink_event {
  */
 int vp_sink_undelivered(struct vp_sink *s, enum vp_outcome out,
     const struct vp_sink_event *ev, struct vp_dl_why *why);
+
+/* ---- lines from a processor's jq stage ---------------------------------------- */
+
+/*
+ * A processor's filter and transform (vcpipe.yaml(5)) run in a jq stage
+ * before the sink.  For an event it does not pass on, the stage writes a
+ * line in its place, so that the sink keeps its place in the stream
+ * (vcpipe-formats(5), "Filtered events"):
+ *   {"vcpipe":"skip","event":LINE}              filtered out: done, not
+ *                                               sent (LINE without data)
+ *   {"vcpipe":"error","error":MSG,"event":LINE} the program failed on it:
+ *                                               dead-lettered, then done
+ * LINE is the event's line as a JSON string.  A sink reads the position
+ * from it (the checkpoint moves over a filtered event as over a delivered
+ * one: a restart replays none of them).
+ */
+enum vp_ctl_kind { VP_CTL_NONE, VP_CTL_SKIP, VP_CTL_ERROR };
+
+struct vp_sink_ctl {
+	enum vp_ctl_kind kind;
+	char *id, *source, *time;	/* the event's position, or NULL */
+	int has_key;
+	long long key;
+	char *subject;		/* or NULL */
+	char *error;		/* VP_CTL_ERROR: the program's message */
+	char *text;		/* VP_CTL_ERROR: what is dead-lettered */
+	size_t len;
+	int is_object;		/* see vp_dl_record() */
+};
+
+/*
+ * Is the line one of those?  VP_CTL_NONE (an event, or anything else:
+ * read it as the sink reads any line), or its kind with c filled (free it
+ * with vp_sink_ctl_free).
+ */
+enum vp_ctl_kind vp_sink_ctl_read(const char *line, size_t len,
+    struct vp_sink_ctl *c);
+/*
+ * Settle it: a skip is done at once; an error is dead-lettered as an
+ * invalid line (reason "filter error"; exit 65 without --dlq).  Returns 0
+ * when the line is done (the sink then notes c's position in the
+ * checkpoint, in its order), else the exit code (vp_sink_undelivered).
+ */
+int vp_sink_ctl_settle(struct vp_sink *s, struct vp_sink_ctl *c,
+    unsigned long line);
+void vp_sink_ctl_free(struct vp_sink_ctl *c);
 
 /* Lines made only of blanks carry nothing: every sink skips them. */
 int vp_sink_blank_line(const char *line, size_t len);

@@ -523,6 +523,7 @@ static void
 take_line(struct vp_linereader *lr, size_t len, int toolong)
 {
 	struct msg *m = vp_xmalloc(sizeof(*m));
+	struct vp_sink_ctl ctl;
 
 	memset(m, 0, sizeof(*m));
 	m->lineno = lr->lineno;
@@ -535,6 +536,23 @@ take_line(struct vp_linereader *lr, size_t len, int toolong)
 	vp_backoff_init(&m->bo, S.core.o.retry.base_ms, S.core.o.retry.cap_ms);
 	S.q[(S.head + S.count++) % S.window] = m;
 	S.ev_of = NULL;
+	if (!toolong && vp_sink_ctl_read(m->line, m->len, &ctl) !=
+	    VP_CTL_NONE) {
+		/* filtered out, or the filter failed on it: done in its turn */
+		int rc = vp_sink_ctl_settle(&S.core, &ctl, m->lineno);
+
+		if (rc != 0)
+			S.fatal = rc;
+		m->pos.id = ctl.id;
+		m->pos.source = ctl.source;
+		m->pos.time = ctl.time;
+		m->pos.has_key = ctl.has_key;
+		m->pos.key = ctl.key;
+		ctl.id = ctl.source = ctl.time = NULL;
+		vp_sink_ctl_free(&ctl);
+		m->st = M_DONE;
+		return;
+	}
 	if (toolong || ce_read(&S.ev, m->line, m->len, 0) != CE_OK) {
 		char err[300];
 		int rc;

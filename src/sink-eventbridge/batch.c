@@ -149,11 +149,40 @@ eb_pending(const struct eb *eb, size_t *bytes)
 	return n;
 }
 
+/*
+ * A line of the jq stage in place of an event (sinkcore.h): done in its
+ * turn, after the events before it; one the program failed on is
+ * dead-lettered first.
+ */
+static void
+take_ctl(struct eb *eb, struct ev *e, struct vp_sink_ctl *c)
+{
+	int rc;
+
+	e->id = c->id;
+	e->source = c->source;
+	e->time = c->time;
+	e->has_key = c->has_key;
+	e->key = c->key;
+	c->id = c->source = c->time = NULL;
+	e->line = vp_xstrdup("");
+	if ((rc = vp_sink_ctl_settle(&eb->core, c, e->lineno)) != 0) {
+		/* not done: the checkpoint stays before it (eb_settle) */
+		vp_sink_ctl_free(c);
+		e->state = ST_PENDING;
+		eb_pop_done(eb);
+		eb_checkpoint(eb);
+		exit(rc);
+	}
+	vp_sink_ctl_free(c);
+}
+
 /* Take one input line into the queue (or straight to done). */
 static void
 take_line(struct eb *eb, char *line, size_t len, int toolong)
 {
 	struct ev *e = vp_xmalloc(sizeof(*e));
+	struct vp_sink_ctl ctl;
 	char err[512];
 
 	memset(e, 0, sizeof(*e));
@@ -167,6 +196,10 @@ take_line(struct eb *eb, char *line, size_t len, int toolong)
 		snprintf(why, sizeof(why), "line longer than %u bytes",
 		    LINE_MAX_BYTES);
 		eb_settle(eb, e, VP_OUT_INVALID, NULL, why, -1);
+		return;
+	}
+	if (vp_sink_ctl_read(line, len, &ctl) != VP_CTL_NONE) {
+		take_ctl(eb, e, &ctl);
 		return;
 	}
 	e->line = vp_xmalloc(len + 1);

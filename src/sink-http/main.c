@@ -132,6 +132,7 @@ static int
 handle_line(struct vp_linereader *lr, const char *line, size_t len, int toolong)
 {
 	struct event ev;
+	struct vp_sink_ctl ctl;
 	char err[512];
 	int rc = 0, acked = 0;
 
@@ -141,6 +142,14 @@ handle_line(struct vp_linereader *lr, const char *line, size_t len, int toolong)
 		snprintf(err, sizeof(err), "line longer than %d bytes",
 		    SINK_MAX_LINE);
 		goto invalid;
+	}
+	if (vp_sink_ctl_read(line, len, &ctl) != VP_CTL_NONE) {
+		/* filtered out, or the filter failed on it: not sent */
+		if ((rc = vp_sink_ctl_settle(&S.core, &ctl, ev.lineno)) == 0)
+			vp_ckpt_note(&S.core.ck, ctl.source, ctl.id, ctl.time,
+			    ctl.has_key, ctl.key);
+		vp_sink_ctl_free(&ctl);
+		return rc;
 	}
 	if (event_parse(&ev, line, len, err, sizeof(err)) != 0)
 		goto invalid;

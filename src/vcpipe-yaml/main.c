@@ -15,6 +15,7 @@
 #include <yaml.h>
 
 #include "bound.h"
+#include "jq.h"
 #include "opt.h"
 #include "plan.h"
 #include "schema.h"
@@ -360,6 +361,12 @@ scalar_flags(struct ctx *c, const yaml_node_t *n, const struct field *f,
 	if ((f->flags & F_DURATION) && vp_parse_duration_ms(s) < 0)
 		err_at(c, n, path, "expected a duration (like 90s, 10m, 1h), "
 		    "got \"%s\"", s);
+	if (f->flags & F_JQ) {
+		char why[1024];
+
+		if (jq_check(s, why, sizeof(why)) != 0)
+			err_at(c, n, path, "jq: %s", why);
+	}
 	if (f->flags & F_PEMCA) {
 		/* the router's check (govmomi SetRootCAs): every file a CA */
 		char *text = vp_read_file(s, 16 << 20, NULL);

@@ -24,6 +24,7 @@
 
 #include <jansson.h>
 
+#include "jq.h"
 #include "plan.h"
 #include "vp.h"
 
@@ -813,6 +814,14 @@ build_stages(struct unit *u)
 	add_rows(u, st, u->p, encode_args);
 	add_log(st);
 	tap(u, "tap-encoded", "encoded.json", "ce.ndjson");
+	if (jstr(u->q, "filter") || jstr(u->q, "transform")) {
+		/* one more process, only where a processor asks for it */
+		st = new_stage(u, "jq", "jq");
+		addv(st, "-c");
+		addv(st, "--unbuffered");
+		add(st, plain(jq_program(jstr(u->q, "filter"),
+		    jstr(u->q, "transform"), u->sk->prog != NULL)));
+	}
 	if (u->sk->prog) {
 		st = new_stage(u, u->sk->prog, u->sk->prog);
 		add_rows(u, st, u->s, u->sk->args);

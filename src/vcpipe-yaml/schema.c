@@ -305,6 +305,8 @@ static const struct field f_nprocessor[] = {
 	M("amqp", 0, f_amqp_sink, NULL, CHECK_NONE),
 	M("stdout", 0, f_stdout, NULL, CHECK_NONE),
 	S("deadLetterFile", 0),
+	S("filter", F_JQ),		/* jq: which events go to this processor */
+	S("transform", F_JQ),		/* jq: the data it receives */
 	END
 };
 static const struct field f_nprocessor_el[] = {

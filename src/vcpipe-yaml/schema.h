@@ -30,6 +30,7 @@ enum fkind {
 				 * takes it: https://VC/sdk, https://VC, VC */
 #define F_AMQPURL	0x100	/* amqp:// or amqps://, no user information */
 #define F_PEMCA		0x200	/* a readable file of PEM certificates */
+#define F_JQ		0x400	/* a jq program jq compiles (jq.h) */
 
 struct variant {
 	const char *value;	/* the type value */
