@@ -15,7 +15,13 @@
  *     (128+N for signal N, 127/126 when it could not be run), and exits
  *     with the first code;
  *   - each stage's standard error comes through a pipe of its own and is
- *     passed on line by line, tagged with the pipeline's name.
+ *     passed on line by line, tagged with the pipeline's name;
+ *   - a vcpipe-tap stage between two others (the metrics taps of the plan)
+ *     is not a process: this program relays that pipe itself, counting
+ *     as vcpipe-tap does (src/lib/tap.c, the same options), and passes on
+ *     whole lines only: the half line a killed stage leaves at the end is
+ *     dropped (with a warning), never read as an event.  DIR/pids names
+ *     this program's pid for it (kill -9 of it stops the group).
  *
  * Stopping (SIGTERM, SIGINT or SIGHUP, or vcpipe's death): the first stage
  * (the source) is told first, so what is already in the pipes is
@@ -40,6 +46,7 @@
 #include <unistd.h>
 
 #include "opt.h"
+#include "tap.h"
 #include "vp.h"
 
 #define MAX_STAGES 16
@@ -53,6 +60,10 @@ struct stage {
 	int code;		/* when done */
 	int errfd;		/* its stderr, -1 once closed */
 	struct vp_buf line;	/* a partial stderr line */
+	/* a tap relayed here: no process (done from the start) */
+	struct vp_tap *tap;
+	struct vp_relay relay;
+	int relaying;		/* the relay has more to do */
 };
 
 static struct {
@@ -160,6 +171,44 @@ read_stages(const char *dir)
 	return;
 bad:
 	vp_die(VP_EXIT_DATAERR, "%s: not a stages file", path);
+}
+
+/*
+ * A stage "vcpipe-tap --stats FILE [--copy FILE] [--interval D]
+ * [--log-level L] [--log-json]" between two others is relayed here.
+ */
+static void
+find_taps(void)
+{
+	for (int i = 1; i < G.n - 1; i++) {
+		struct stage *st = &G.st[i];
+		const char *b = strrchr(st->argv[0], '/');
+		struct vp_tap t = { .interval_ms = 1000 };
+		char **a;
+
+		if (strcmp(b ? b + 1 : st->argv[0], "vcpipe-tap") != 0)
+			continue;
+		for (a = st->argv + 1; *a; a++) {
+			if (strcmp(*a, "--log-json") == 0)
+				continue;
+			if (a[1] == NULL)
+				break;
+			if (strcmp(*a, "--stats") == 0)
+				t.stats = a[1];
+			else if (strcmp(*a, "--copy") == 0)
+				t.copy = a[1];
+			else if (strcmp(*a, "--interval") == 0) {
+				if ((t.interval_ms = vp_parse_duration_ms(a[1])) <= 0)
+					break;
+			} else if (strcmp(*a, "--log-level") != 0)
+				break;
+			a++;
+		}
+		if (*a || t.stats == NULL)
+			continue;	/* something else: run it as it is */
+		st->tap = vp_xmalloc(sizeof(*st->tap));
+		*st->tap = t;
+	}
 }
 
 /* ---- logs ------------------------------------------------------------------ */
@@ -357,6 +406,22 @@ start_all(void)
 
 		if (!last && pipe2(p, O_CLOEXEC) != 0)
 			vp_die(VP_EXIT_TEMPFAIL, "pipe: %s", strerror(errno));
+		if (G.st[i].tap) {
+			struct stage *st = &G.st[i];
+
+			/* our end of both pipes; the stages keep theirs */
+			if (vp_tap_open(st->tap) != 0)
+				vp_die(VP_EXIT_NOINPUT, "%s: %s", st->tap->copy,
+				    strerror(errno));
+			(void)fcntl(in, F_SETFL, O_NONBLOCK);
+			(void)fcntl(p[1], F_SETFL, O_NONBLOCK);
+			vp_relay_init(&st->relay, in, p[1], st->tap, 0);
+			st->relaying = 1;
+			st->done = 1;
+			in = p[0];
+			G.started = i + 1;
+			continue;
+		}
 		rc = start(i, in, last ? STDOUT_FILENO : p[1]);
 		close(in);
 		if (!last)
@@ -384,7 +449,8 @@ write_pids(void)
 	char path[4096];
 
 	for (int i = 0; i < G.started; i++)
-		vp_buf_printf(&b, "%s %ld\n", G.st[i].name, (long)G.st[i].pid);
+		vp_buf_printf(&b, "%s %ld\n", G.st[i].name, (long)(G.st[i].tap ?
+		    getpid() : G.st[i].pid));
 	snprintf(path, sizeof(path), "%s/pids", G.dir);
 	if (vp_write_file_atomic(path, b.data, b.len) != 0)
 		vp_warn("%s: %s", path, strerror(errno));
@@ -474,37 +540,112 @@ reaped(pid_t pid, int status)
 	}
 }
 
+/* A relay is done: say how it ended, write its counts. */
+static void
+relay_end(int i)
+{
+	struct stage *st = &G.st[i];
+	struct vp_relay *r = &st->relay;
+
+	st->relaying = 0;
+	if (r->torn) {
+		vp_warn("%s: dropped a last line of %zu bytes without "
+		    "its end (the output of %s ended in the middle of it); "
+		    "it comes again after the restart", st->name, r->torn,
+		    G.st[i - 1].name);
+		/* part of it went on already: the rest never will */
+		if (r->cont)
+			for (int k = i + 1; k < G.started; k++)
+				tell(k, SIGTERM);
+	}
+	if (r->err && r->err != EPIPE)
+		vp_warn("%s: %s", st->name, strerror(r->err));
+	vp_relay_free(r);
+	vp_tap_close(st->tap);
+}
+
+/* Move what the relays can. */
+static void
+relay_all(void)
+{
+	for (int i = 0; i < G.started; i++)
+		if (G.st[i].relaying && vp_relay_step(&G.st[i].relay, 1) == 0)
+			relay_end(i);
+}
+
+/*
+ * Every stage has ended.  A relay still open then has nowhere to write
+ * (or a stage's child holds its input): it ends too.
+ */
 static int
 all_done(void)
 {
 	for (int i = 0; i < G.started; i++)
 		if (!G.st[i].done)
 			return 0;
+	relay_all();
+	for (int i = 0; i < G.started; i++)
+		if (G.st[i].relaying)
+			relay_end(i);
 	return 1;
+}
+
+/* The relays' soonest stats file write, or -1. */
+static int
+relay_timeout(void)
+{
+	int t = -1;
+
+	for (int i = 0; i < G.started; i++) {
+		int k;
+
+		if (G.st[i].tap == NULL || !G.st[i].relaying)
+			continue;
+		k = vp_tap_tick(G.st[i].tap);
+		if (k >= 0 && (t < 0 || k < t))
+			t = k;
+	}
+	return t;
 }
 
 static int
 run(int sfd)
 {
-	struct pollfd pfd[MAX_STAGES + 1];
+	struct pollfd pfd[3 * MAX_STAGES + 1];
 	struct signalfd_siginfo si;
 	int code;
 
 	while (!all_done()) {
-		int nfd = 0, timeout = -1;
+		int nfd = 0, timeout = relay_timeout();
 
 		pfd[nfd++] = (struct pollfd){ sfd, POLLIN, 0 };
-		for (int i = 0; i < G.started; i++)
-			if (G.st[i].errfd >= 0)
-				pfd[nfd++] = (struct pollfd){ G.st[i].errfd,
+		for (int i = 0; i < G.started; i++) {
+			struct stage *st = &G.st[i];
+			short ev;
+
+			if (st->errfd >= 0)
+				pfd[nfd++] = (struct pollfd){ st->errfd,
 				    POLLIN, 0 };
+			if (!st->relaying)
+				continue;
+			if ((ev = vp_relay_want_in(&st->relay)) != 0)
+				pfd[nfd++] = (struct pollfd){ st->relay.in,
+				    ev, 0 };
+			if ((ev = vp_relay_want_out(&st->relay)) != 0)
+				pfd[nfd++] = (struct pollfd){ st->relay.out,
+				    ev, 0 };
+		}
 		if (G.phase > 0 && G.phase < 3) {
 			int64_t left = G.deadline - vp_now_ms();
-			timeout = left < 0 ? 0 : left > 3600000 ? 3600000 :
+			int t = left < 0 ? 0 : left > 3600000 ? 3600000 :
 			    (int)left;
+
+			if (timeout < 0 || t < timeout)
+				timeout = t;
 		}
 		if (poll(pfd, (nfds_t)nfd, timeout) < 0 && errno != EINTR)
 			vp_die(VP_EXIT_SOFTWARE, "poll: %s", strerror(errno));
+		relay_all();
 		for (int i = 0; i < G.started; i++)
 			if (G.st[i].errfd >= 0)
 				drain_err(&G.st[i]);
@@ -579,6 +720,8 @@ main(int argc, char **argv)
 	    getppid() != G.parent))
 		return 128 + SIGTERM;	/* vcpipe is already gone */
 	read_stages(G.dir);
+	if (!G.exec)
+		find_taps();
 	if (G.exec) {
 		if (G.n != 1)
 			vp_die(VP_EXIT_USAGE, "--exec: %s/stages has %d stages, "
