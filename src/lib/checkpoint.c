@@ -150,7 +150,7 @@ int
 vp_state_path_check(const char *path, char *err, size_t errlen)
 {
 	size_t n = strlen(path);
-	char *dir = vp_xmalloc(n + 40), *slash;
+	char *dir = vp_xmalloc(n + 40);
 	struct stat st;
 	int fd, e;
 
@@ -160,13 +160,7 @@ vp_state_path_check(const char *path, char *err, size_t errlen)
 		return VP_EXIT_CONFIG;
 	}
 	memcpy(dir, path, n + 1);
-	slash = strrchr(dir, '/');
-	if (slash == NULL)
-		strcpy(dir, ".");
-	else if (slash == dir)
-		dir[1] = '\0';
-	else
-		*slash = '\0';
+	vp_dir_of(dir);
 	if (make_dirs(dir) != 0) {
 		e = errno;
 		snprintf(err, errlen, "%s: cannot create the directory: %s",

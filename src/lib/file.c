@@ -147,3 +147,17 @@ vp_append_line_sync(const char *path, const char *line, size_t len)
 		return -1;
 	return 0;
 }
+
+int
+vp_dir_of(char *path)
+{
+	char *slash = strrchr(path, '/');
+
+	if (slash == NULL)
+		strcpy(path, ".");
+	else if (slash == path)
+		path[1] = '\0';
+	else
+		*slash = '\0';
+	return slash != NULL;
+}

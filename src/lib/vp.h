@@ -128,6 +128,11 @@ int vp_write_file_atomic(const char *path, const char *data, size_t len);
 /* Read a whole file (NUL-terminated). NULL with errno on failure. */
 char *vp_read_file(const char *path, size_t max, size_t *len);
 /*
+ * Cut a path (a buffer of at least 2 bytes) to its directory: "." for a
+ * bare name, "/" for a name in the root.  Returns 0 when it had no slash.
+ */
+int vp_dir_of(char *path);
+/*
  * Append a line and fsync (dead-letter and reject files, mode 0600 when
  * created): all or nothing. A failed write or fsync (a full disk) truncates
  * the file back to where it was and returns -1 with errno.

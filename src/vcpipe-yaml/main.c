@@ -414,6 +414,25 @@ has(struct ctx *c, const yaml_node_t *m, const char *key)
 	return v && !is_null(v) ? v : NULL;
 }
 
+/* A secret from exactly one of KEY, KEYFile and KEYEnv. */
+static void
+one_secret(struct ctx *c, const yaml_node_t *at, yaml_node_t *n,
+    const char *path, const char *key)
+{
+	char sub[1024], file[64], env[64];
+	int k;
+
+	snprintf(file, sizeof(file), "%sFile", key);
+	snprintf(env, sizeof(env), "%sEnv", key);
+	k = !!has(c, n, key) + !!has(c, n, file) + !!has(c, n, env);
+	join(sub, sizeof(sub), path, key);
+	if (k > 1)
+		err_at(c, at, sub, "give only one of %s, %s and %s", key, file,
+		    env);
+	else if (k == 0)
+		err_at(c, at, sub, "required (or %s, or %s)", file, env);
+}
+
 /* Rules across a mapping's keys; errors point at the mapping's key (at). */
 static void
 map_rules(struct ctx *c, const yaml_node_t *at, yaml_node_t *n,
@@ -444,22 +463,10 @@ map_rules(struct ctx *c, const yaml_node_t *at, yaml_node_t *n,
 	}
 	switch (f->check) {
 	case CHECK_SECRET_ONE:
-		k = !!has(c, n, "password") + !!has(c, n, "passwordFile") +
-		    !!has(c, n, "passwordEnv");
-		join(sub, sizeof(sub), path, "password");
-		if (k != 1)
-			err_at(c, at, sub, k ? "give only one of password, "
-			    "passwordFile and passwordEnv" : "required (or "
-			    "passwordFile, or passwordEnv)");
+		one_secret(c, at, n, path, "password");
 		break;
 	case CHECK_AWS_ONE:
-		k = !!has(c, n, "secretKey") + !!has(c, n, "secretKeyFile") +
-		    !!has(c, n, "secretKeyEnv");
-		join(sub, sizeof(sub), path, "secretKey");
-		if (k != 1)
-			err_at(c, at, sub, k ? "give only one of secretKey, "
-			    "secretKeyFile and secretKeyEnv" : "required (or "
-			    "secretKeyFile, or secretKeyEnv)");
+		one_secret(c, at, n, path, "secretKey");
 		break;
 	case CHECK_DEST:
 		k = !!has(c, n, "uri") + !!has(c, n, "ref");

@@ -709,14 +709,17 @@ stdout_address(struct unit *u)
 #define RETRIES \
 	{ "--max-retries", A_CONST, "1000000", NULL, NULL }, \
 	{ "--max-retry-time", A_STR, "maxRetryTime", "10m", NULL }
+/* what every sink stage takes: its state files, and RETRIES */
+#define SINK_STATE \
+	{ "--checkpoint", A_FN, NULL, NULL, sink_checkpoint }, \
+	{ "--dlq", A_FN, NULL, NULL, sink_dlq }, \
+	RETRIES
 
 static const struct arg knative_args[] = {
 	{ "--url", A_FN, NULL, NULL, knative_url_arg },
 	{ "--ref", A_FN, NULL, NULL, knative_ref_arg },
 	{ "--knative", A_CONST, NULL, NULL, NULL },
-	{ "--checkpoint", A_FN, NULL, NULL, sink_checkpoint },
-	{ "--dlq", A_FN, NULL, NULL, sink_dlq },
-	RETRIES,
+	SINK_STATE,
 	{ "--insecure", A_FLAG, "insecureSSL", NULL, NULL },
 	{ "--ca-file", A_FN, NULL, NULL, sink_ca },
 	{ "--credentials-file", A_FN, NULL, NULL, sink_credentials },
@@ -725,9 +728,7 @@ static const struct arg knative_args[] = {
 static const struct arg openfaas_args[] = {
 	{ "--openfaas", A_STR, "address", NULL, NULL },
 	{ "--async", A_FLAG, "async", NULL, NULL },
-	{ "--checkpoint", A_FN, NULL, NULL, sink_checkpoint },
-	{ "--dlq", A_FN, NULL, NULL, sink_dlq },
-	RETRIES,
+	SINK_STATE,
 	{ "--ca-file", A_FN, NULL, NULL, sink_ca },
 	{ "--credentials-file", A_FN, NULL, NULL, sink_credentials },
 	ROW_END
@@ -737,9 +738,7 @@ static const struct arg eventbridge_args[] = {
 	{ "--event-bus", A_STR, "eventBus", NULL, NULL },
 	{ "--rule-arn", A_STR, "ruleARN", NULL, NULL },
 	{ "--endpoint-url", A_STR, "endpointUrl", NULL, NULL },
-	{ "--checkpoint", A_FN, NULL, NULL, sink_checkpoint },
-	{ "--dlq", A_FN, NULL, NULL, sink_dlq },
-	RETRIES,
+	SINK_STATE,
 	{ "--ca-file", A_FN, NULL, NULL, sink_ca },
 	{ "--credentials-file", A_FN, NULL, NULL, aws_credentials },
 	ROW_END
@@ -765,9 +764,7 @@ static const struct arg amqp_sink_args[] = {
 	{ "--mode", A_STR, "encoding", NULL, NULL },
 	{ "--headers", A_STR, "headers", NULL, NULL },
 	{ "--no-mandatory", A_FLAG, "dropUnroutable", NULL, NULL },
-	{ "--checkpoint", A_FN, NULL, NULL, sink_checkpoint },
-	{ "--dlq", A_FN, NULL, NULL, sink_dlq },
-	RETRIES,
+	SINK_STATE,
 	{ "--insecure", A_FLAG, "insecureSSL", NULL, NULL },
 	{ "--ca-file", A_STR, "caFile", NULL, NULL },
 	{ "--credentials-file", A_FN, NULL, NULL, amqp_sink_credentials },
@@ -997,20 +994,14 @@ fail:
 static int
 probe_dir_of(const char *file, const char *what, int create)
 {
-	char *d = vp_xstrdup(file), *slash, *probe;
+	char *d = vp_xmalloc(strlen(file) + 2), *probe;
 	struct stat sb;
 	int fd, e = 0, rc = 0;
 
-	do {
-		slash = strrchr(d, '/');
-		if (slash == NULL)
-			strcpy(d, ".");
-		else if (slash == d)
-			d[1] = '\0';
-		else
-			*slash = '\0';
-	} while (!create && slash && slash != d && stat(d, &sb) != 0 &&
-	    errno == ENOENT);
+	strcpy(d, file);
+	while (vp_dir_of(d) && !create && strcmp(d, "/") != 0 &&
+	    stat(d, &sb) != 0 && errno == ENOENT)
+		;
 	if (create ? mkdirs(d, 0700) != 0 : stat(d, &sb) != 0 ||
 	    (!S_ISDIR(sb.st_mode) && (errno = ENOTDIR)))
 		e = errno;

@@ -15,29 +15,30 @@
 
 /* ---- auth ------------------------------------------------------------ */
 
+/*
+ * A secret as the router has it (KEY), or, vcpipe's, from a file (KEYFile)
+ * or a variable (KEYEnv): exactly one of them (CHECK_SECRET_ONE,
+ * CHECK_AWS_ONE).
+ */
+#define SECRET(k) S(k, F_SECRET), S(k "File", 0), S(k "Env", F_ENVNAME)
+/* An auth mapping of one type: {type: TYPE, SECTION: {FIELDS}}. */
+#define AUTH_ONE(name, type, section, fields)				\
+	static const char *const t_##name[] = { type, NULL };		\
+	static const struct variant v_##name[] = {			\
+		{ type, section }, { NULL, NULL }			\
+	};								\
+	static const struct field f_auth_##name[] = {			\
+		E("type", F_REQUIRED, t_##name),			\
+		M(section, 0, fields, NULL, CHECK_SECRET_ONE), END	\
+	}
+
 static const struct field f_basic[] = {
-	S("username", F_REQUIRED),
-	S("password", F_SECRET),
-	S("passwordFile", 0),		/* vcpipe: read the password from a file */
-	S("passwordEnv", F_ENVNAME),	/* vcpipe: or from this variable */
-	END
+	S("username", F_REQUIRED), SECRET("password"), END
 };
-static const char *const t_basic[] = { "basic_auth", NULL };
-static const struct variant v_basic[] = {
-	{ "basic_auth", "basicAuth" }, { NULL, NULL }
-};
-static const struct field f_auth_basic[] = {
-	E("type", F_REQUIRED, t_basic),
-	M("basicAuth", 0, f_basic, NULL, CHECK_SECRET_ONE),
-	END
-};
+AUTH_ONE(basic, "basic_auth", "basicAuth", f_basic);
 
 static const struct field f_awskey[] = {
-	S("accessKey", F_REQUIRED),
-	S("secretKey", F_SECRET),
-	S("secretKeyFile", 0),		/* vcpipe */
-	S("secretKeyEnv", F_ENVNAME),	/* vcpipe */
-	END
+	S("accessKey", F_REQUIRED), SECRET("secretKey"), END
 };
 static const char *const t_aws[] = { "aws_access_key", "aws_iam_role", NULL };
 static const struct variant v_aws[] = {
@@ -51,22 +52,10 @@ static const struct field f_auth_aws[] = {
 };
 
 static const struct field f_ad[] = {
-	S("domain", F_REQUIRED),
-	S("username", F_REQUIRED),
-	S("password", F_SECRET),
-	S("passwordFile", 0),
-	S("passwordEnv", F_ENVNAME),
+	S("domain", F_REQUIRED), S("username", F_REQUIRED), SECRET("password"),
 	END
 };
-static const char *const t_ad[] = { "active_directory", NULL };
-static const struct variant v_ad[] = {
-	{ "active_directory", "activeDirectoryAuth" }, { NULL, NULL }
-};
-static const struct field f_auth_ad[] = {
-	E("type", F_REQUIRED, t_ad),
-	M("activeDirectoryAuth", 0, f_ad, NULL, CHECK_SECRET_ONE),
-	END
-};
+AUTH_ONE(ad, "active_directory", "activeDirectoryAuth", f_ad);
 
 /* ---- providers ------------------------------------------------------- */
 
