@@ -349,7 +349,7 @@ main(int argc, char *argv[])
 	vp_linereader_init(&lr, stdin, SINK_MAX_LINE);
 	if (S.url)
 		rc = pool_run(&S.http, &S.core.o.retry, S.url,
-		    (unsigned)O.inflight, &lr, &S.core.ck, input_idle, settle);
+		    (unsigned)O.inflight, &lr, &S.core, input_idle, settle);
 	while (S.of && rc == 0 && !vp_stop_requested) {
 		size_t len;
 		enum vp_line_status st;

@@ -37,6 +37,7 @@ struct slot {
 	struct attempt a;
 	struct xfer x;
 	struct result r;
+	struct vp_sink_ctl ctl;	/* a line of the jq stage (sinkcore.h) */
 };
 
 struct pool {
@@ -63,6 +64,7 @@ slot_clear(struct slot *sl)
 	vp_buf_free(&sl->r.resp);
 	memset(&sl->r, 0, sizeof(sl->r));
 	sl->r.resp.max = SINK_RESP_KEEP;
+	vp_sink_ctl_free(&sl->ctl);
 }
 
 /* Take a line into the next slot: waiting to be sent, or done (invalid). */
@@ -79,6 +81,12 @@ slot_fill(struct pool *P, struct vp_linereader *lr, size_t len, int toolong)
 		sl->line = vp_xmalloc(len + 1);
 		memcpy(sl->line, lr->buf, len + 1);
 		sl->len = len;
+	}
+	if (!toolong && vp_sink_ctl_read(sl->line, len, &sl->ctl) !=
+	    VP_CTL_NONE) {
+		/* filtered out, or the filter failed on it: not sent */
+		sl->state = SL_DONE;
+		return;
 	}
 	if (toolong) {
 		snprintf(err, sizeof(err), "line longer than %d bytes",
@@ -156,12 +164,19 @@ slot_stop(struct pool *P, struct slot *sl)
 
 /* The window's first event is done: settle it. 0, or the exit code. */
 static int
-settle_head(struct pool *P, struct vp_ckpt_writer *ck, settle_fn settle)
+settle_head(struct pool *P, struct vp_sink *core, settle_fn settle)
 {
+	struct vp_ckpt_writer *ck = &core->ck;
 	struct slot *sl = AT(P, 0);
 	int rc = 0;
 
-	if (sl->r.out == VP_OUT_OK)
+	if (sl->ctl.kind != VP_CTL_NONE) {
+		/* done in its turn: noted after the events before it */
+		if ((rc = vp_sink_ctl_settle(core, &sl->ctl,
+		    sl->ev.lineno)) == 0)
+			vp_ckpt_note(ck, sl->ctl.source, sl->ctl.id,
+			    sl->ctl.time, sl->ctl.has_key, sl->ctl.key);
+	} else if (sl->r.out == VP_OUT_OK)
 		ck->pos.delivered++;
 	else {
 		/* the dead-letter text comes from the reader: read it again */
@@ -182,7 +197,8 @@ settle_head(struct pool *P, struct vp_ckpt_writer *ck, settle_fn settle)
 		event_free(&ev);
 	}
 	/* an unreadable line moves no checkpoint: it names no event */
-	if (rc == 0 && sl->r.out != VP_OUT_INVALID) {
+	if (rc == 0 && sl->ctl.kind == VP_CTL_NONE &&
+	    sl->r.out != VP_OUT_INVALID) {
 		vp_ckpt_count(ck, sl->ev.subject, sl->r.out == VP_OUT_OK);
 		vp_ckpt_note(ck, sl->ev.source, sl->ev.id, sl->ev.time,
 		    sl->ev.has_key, sl->ev.key);
@@ -202,9 +218,10 @@ input_ready(FILE *fp, int (*input_idle)(void *))
 
 int
 pool_run(struct http *h, const struct vp_retry *p, const char *url,
-    unsigned inflight, struct vp_linereader *lr, struct vp_ckpt_writer *ck,
+    unsigned inflight, struct vp_linereader *lr, struct vp_sink *core,
     int (*input_idle)(void *), settle_fn settle)
 {
+	struct vp_ckpt_writer *ck = &core->ck;
 	struct pool P;
 	int rc = 0, eof = 0;
 	int64_t stop_ms = -1;
@@ -232,7 +249,7 @@ pool_run(struct http *h, const struct vp_retry *p, const char *url,
 
 		/* settle the finished prefix, in input order */
 		while (P.n > 0 && AT(&P, 0)->state == SL_DONE)
-			if ((rc = settle_head(&P, ck, settle)) != 0)
+			if ((rc = settle_head(&P, core, settle)) != 0)
 				goto out;
 		if (vp_ckpt_maybe(ck, input_idle, lr->fp) != 0) {
 			rc = VP_EXIT_IOERR;

@@ -132,7 +132,7 @@ void deliver(struct http *h, const struct vp_retry *p, const char *url,
  * Returns 0 at the end of input, or the exit code that ends the run.
  */
 int pool_run(struct http *h, const struct vp_retry *p, const char *url,
-    unsigned inflight, struct vp_linereader *lr, struct vp_ckpt_writer *ck,
+    unsigned inflight, struct vp_linereader *lr, struct vp_sink *core,
     int (*input_idle)(void *), settle_fn settle);
 
 /* event.c */
