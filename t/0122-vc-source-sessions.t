@@ -1,12 +1,13 @@
 #!/bin/sh
 # vc-source and its vCenter sessions (vcsim -history): long waits are not
-# taken for stalls, failed sessions are logged out before new ones, SIGTERM,
-# a gone next stage and permanent faults log out; --until reads once more
-# after the clock passes it; a reconnect re-reads a margin before the newest
-# event, so an event that became visible late is not lost.
+# taken for stalls, a hung answer is (after the stall window), failed
+# sessions are logged out before new ones, SIGTERM, a gone next stage and
+# permanent faults log out; --until reads once more after the clock passes
+# it; a reconnect re-reads from before the newest event, so an event that
+# became visible late is not lost.
 . "${0%/*}/lib.sh"
 . "$VP_SRCDIR/t/vcsim.sh"
-plan 15
+plan 17
 
 vcsim_start -history || bail "simulator did not start"
 VS="vc-source --url $VCSIM_URL"
@@ -32,6 +33,13 @@ vcsim_op fault mode=http500 method=WaitForUpdatesEx count=1 >/dev/null
 two_logins() { [ "$(logins "$T/follow.err")" -ge 2 ]; }
 wait_for 30 two_logins || bail "no second login after an HTTP 500"
 is "after an HTTP error: still one session" "$((n0 + 1))" "$(nsess)"
+
+# -- an answer that stops coming: given up after the stall window (2 s) -------
+vcsim_op fault mode=hang method=ReadNextEvents count=1 >/dev/null
+key=$(vcsim_op post-event class=VmPoweredOnEvent | jq .lastKey)
+wait_for 30 has_key "$key" "$T/follow.out" && ok "a hung ReadNextEvents is given up: the event arrives" ||
+	not_ok "a hung ReadNextEvents is given up: the event arrives"
+check "... after the stall window, logged" grep -q "ReadNextEvents: no data for 2 s" "$T/follow.err"
 
 # -- an event made visible late, across a reconnect ---------------------------
 # vCenter is down; meanwhile an event created 20 s ago becomes visible

@@ -1,7 +1,10 @@
 /* soap.c: vim25 SOAP calls over one keep-alive libcurl handle. */
 #include <curl/curl.h>
+#include <errno.h>
 #include <libxml/parser.h>
+#include <poll.h>
 #include <string.h>
+#include <sys/select.h>
 
 #include "soap.h"
 #include "vimjson.h"
@@ -21,6 +24,7 @@ on_body(char *ptr, size_t size, size_t nmemb, void *arg)
 		return 0;	/* CURLE_WRITE_ERROR */
 	}
 	c->resp_len += n;
+	c->rx_ms = vp_now_ms();
 	if (c->parse_failed)
 		return n;	/* not XML: read it to the end all the same */
 	if (c->st == NULL) {
@@ -34,21 +38,13 @@ on_body(char *ptr, size_t size, size_t nmemb, void *arg)
 	return n;
 }
 
-static int
-progress_cb(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
-{
-	struct soap_client *c = p;
-
-	(void)dt; (void)dn; (void)ut; (void)un;
-	return c->stoppable && vp_stop_requested;
-}
-
 int
 soap_init(struct soap_client *c, const char *url, const struct vp_tls *tls)
 {
 	memset(c, 0, sizeof(*c));
 	c->curl = curl_easy_init();
-	if (c->curl == NULL)
+	c->multi = curl_multi_init();
+	if (c->curl == NULL || c->multi == NULL)
 		return -1;
 	c->url = vp_xstrdup(url);
 	c->action = vp_xstrdup("urn:vim25/6.5");
@@ -59,13 +55,9 @@ soap_init(struct soap_client *c, const char *url, const struct vp_tls *tls)
 	curl_easy_setopt(c->curl, CURLOPT_COOKIEFILE, "");
 	curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
-	curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
-	curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, progress_cb);
-	curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c);
 	curl_easy_setopt(c->curl, CURLOPT_ACCEPT_ENCODING, "");
-	/* a stalled peer: under 1 byte/s for stall_s is a dead connection */
+	/* a stalled peer: no byte for stall_s is a dead connection */
 	c->stall_s = 60;
-	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
 	return 0;
 }
 
@@ -76,6 +68,8 @@ soap_free(struct soap_client *c)
 		xmlFreeDoc(c->doc);
 	if (c->curl)
 		curl_easy_cleanup(c->curl);
+	if (c->multi)
+		curl_multi_cleanup(c->multi);
 	free(c->url);
 	free(c->action);
 	vim_stream_free(c->st);
@@ -160,6 +154,83 @@ set_error(struct soap_client *c, const char *fmt, ...)
 }
 
 /*
+ * Run the transfer set up on c->curl, sleeping in poll until its socket
+ * moves, libcurl's own timer (the call's timeout), the stall deadline (no
+ * byte for stall_s + quiet_s) or a stop request. curl_easy_perform would
+ * wake every second (its poll is capped at 1 s, a low-speed limit adds a 1 s
+ * timer): that was all an idle vc-source did, twice a second per vCenter.
+ */
+static CURLcode
+transfer(struct soap_client *c, char *errbuf)
+{
+	CURLM *m = c->multi;
+	CURLMsg *msg;
+	CURLcode rc = CURLE_OK;
+	int running = 1, left;
+	long stall_ms = (c->stall_s + c->quiet_s) * 1000;
+
+	c->rx_ms = vp_now_ms();
+	if (curl_multi_add_handle(m, c->curl) != CURLM_OK)
+		return CURLE_FAILED_INIT;
+	for (;;) {
+		struct pollfd pfd[8];
+		fd_set r, w, e;
+		int maxfd = -1, n = 0, pr;
+		long wait, t = -1;
+		int64_t now;
+
+		if (curl_multi_perform(m, &running) != CURLM_OK) {
+			rc = CURLE_FAILED_INIT;
+			break;
+		}
+		if (!running)
+			break;
+		if (c->stoppable && vp_stop_requested) {
+			rc = CURLE_ABORTED_BY_CALLBACK;
+			break;
+		}
+		now = vp_now_ms();
+		if ((wait = (long)(c->rx_ms + stall_ms - now)) <= 0) {
+			snprintf(errbuf, CURL_ERROR_SIZE, "no data for %ld s: "
+			    "the connection is taken as dead", stall_ms / 1000);
+			rc = CURLE_OPERATION_TIMEDOUT;
+			break;
+		}
+		curl_multi_timeout(m, &t);
+		if (t >= 0 && t < wait)
+			wait = t;
+		FD_ZERO(&r);
+		FD_ZERO(&w);
+		FD_ZERO(&e);
+		curl_multi_fdset(m, &r, &w, &e, &maxfd);
+		for (int fd = 0; fd <= maxfd && n < 8; fd++) {
+			short ev = (FD_ISSET(fd, &r) ? POLLIN : 0) |
+			    (FD_ISSET(fd, &w) ? POLLOUT : 0) |
+			    (FD_ISSET(fd, &e) ? POLLPRI : 0);
+			if (ev)
+				pfd[n++] = (struct pollfd){ .fd = fd, .events = ev };
+		}
+		/* no socket to wait on yet (name resolution): look again soon */
+		if (n == 0 && wait > 100)
+			wait = 100;
+		/* cleanup calls go on after a stop: a plain poll for them */
+		pr = c->stoppable ? vp_poll(pfd, (unsigned)n, (int)wait) :
+		    poll(pfd, (nfds_t)n, (int)wait);
+		if (pr < 0 && errno != EINTR) {
+			snprintf(errbuf, CURL_ERROR_SIZE, "poll: %s",
+			    strerror(errno));
+			rc = CURLE_RECV_ERROR;
+			break;
+		}
+	}
+	while (!running && (msg = curl_multi_info_read(m, &left)) != NULL)
+		if (msg->msg == CURLMSG_DONE && msg->easy_handle == c->curl)
+			rc = msg->data.result;
+	curl_multi_remove_handle(m, c->curl);
+	return rc;
+}
+
+/*
  * One HTTP exchange; the answer's document (events handed to on_event and
  * dropped) is left in c->doc, or NULL with the parser's message in perr.
  */
@@ -186,13 +257,11 @@ perform(struct soap_client *c, const char *method, long timeout_ms,
 	snprintf(perr, perrlen, "no answer");
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(c->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
-	/* a long poll is silent by design: only silence beyond it is a stall */
-	curl_easy_setopt(c->curl, CURLOPT_LOW_SPEED_TIME,
-	    c->stall_s + c->quiet_s);
-	c->quiet_s = 0;
 	/* cleanup must reach the server even after a stop was requested */
 	c->stoppable = !c->cleanup;
-	rc = curl_easy_perform(c->curl);
+	/* a long poll is silent by design: only silence beyond it is a stall */
+	rc = transfer(c, errbuf);
+	c->quiet_s = 0;
 	c->stoppable = 0;
 	curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, NULL);
 	curl_easy_getinfo(c->curl, CURLINFO_RESPONSE_CODE, &c->http_status);

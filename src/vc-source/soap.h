@@ -21,6 +21,7 @@ struct vim_stream;
 
 struct soap_client {
 	void *curl;
+	void *multi;		/* drives curl: see transfer() */
 	char *url;		/* https://vc/sdk */
 	char *action;		/* SOAPAction header value */
 	struct vp_tls tls;
@@ -42,6 +43,7 @@ struct soap_client {
 	long stall_s;		/* no byte for this long: a dead peer */
 	long quiet_s;		/* the next call may be silent this much
 				 * longer (a long poll); reset by each call */
+	int64_t rx_ms;		/* when the answer last brought bytes */
 	int cleanup;		/* calls go on after a stop is requested */
 	int stoppable;		/* abort the transfer when a stop is requested */
 };
