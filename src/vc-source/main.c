@@ -359,6 +359,18 @@ seen_add(struct state *s, const struct cand *c)
 
 /* ---- session cleanup ---------------------------------------------------- */
 
+/* The session and what lived in it are gone: the next run starts over. */
+static void
+forget_session(struct state *s)
+{
+	s->logged_in = 0;
+	s->collector[0] = '\0';
+	s->wake[0] = '\0';
+	s->filter[0] = '\0';
+	s->wait_pc[0] = '\0';
+	soap_reset_session(&s->soap);
+}
+
 /*
  * Best effort: end the session (and with destroy, its collector and
  * filter first) so neither lingers on vCenter until its idle timeout.
@@ -391,12 +403,7 @@ end_session(struct state *s, int destroy)
 	    NULL, CLEANUP_MS, &ret);
 	s->soap.cleanup = 0;
 	memcpy(s->soap.error, saved, sizeof(saved));
-	s->logged_in = 0;
-	s->collector[0] = '\0';
-	s->wake[0] = '\0';
-	s->filter[0] = '\0';
-	s->wait_pc[0] = '\0';
-	soap_reset_session(&s->soap);
+	forget_session(s);
 }
 
 /* vp_die, after ending the session. */
@@ -696,13 +703,20 @@ call_failed(struct state *s, enum soap_result r)
 	 * leave it to vCenter's session limit.
 	 */
 	end_session(s, 0);
-	s->logged_in = 0;
-	s->collector[0] = '\0';
-	s->wake[0] = '\0';
-	s->filter[0] = '\0';
-	s->wait_pc[0] = '\0';
-	soap_reset_session(&s->soap);
+	forget_session(s);
 	return STEP_RETRY;
+}
+
+/* RetrievePropertiesEx's arguments for one property of one object. */
+static void
+retrieve_spec(struct vp_buf *b, const char *type, const char *obj,
+    const char *path)
+{
+	vp_buf_printf(b, "<specSet><propSet><type>%s</type><pathSet>%s"
+	    "</pathSet></propSet><objectSet><obj type=\"%s\">", type, path,
+	    type);
+	soap_xml_escape(b, obj);
+	vp_buf_printf(b, "</obj></objectSet></specSet><options/>");
 }
 
 /*
@@ -719,11 +733,8 @@ load_categories(struct state *s)
 
 	if (!s->o.connector || s->conn.loaded)
 		return STEP_OK;
-	vp_buf_printf(&b, "<specSet><propSet><type>EventManager</type>"
-	    "<pathSet>description.eventInfo</pathSet></propSet><objectSet>"
-	    "<obj type=\"EventManager\">");
-	soap_xml_escape(&b, s->event_manager);
-	vp_buf_printf(&b, "</obj></objectSet></specSet><options/>");
+	retrieve_spec(&b, "EventManager", s->event_manager,
+	    "description.eventInfo");
 	r = soap_call(&s->soap, "RetrievePropertiesEx", "PropertyCollector",
 	    s->property_collector, b.data, 0, &ret);
 	vp_buf_free(&b);
@@ -919,15 +930,26 @@ probe_ring(struct state *s)
 	return destroy(s, "DestroyCollector", coll);
 }
 
+/*
+ * Key and time for a callback that only looks at them: 0 when the event
+ * has none (it is never mapped here; take_event logs such events).
+ */
+static int
+has_position(xmlNodePtr ev, struct cand *c)
+{
+	char err[256];
+
+	return event_position(ev, c, err, sizeof(err)) == 0;
+}
+
 /* The scan's callback: keys and times only, nothing is mapped. */
 static int
 scan_event(xmlNodePtr ev, void *arg)
 {
 	struct state *s = arg;
 	struct cand c;
-	char err[256];
 
-	if (event_position(ev, &c, err, sizeof(err)) != 0)
+	if (!has_position(ev, &c))
 		return 0;
 	s->scan_n++;
 	if (!key_after(c.key, s->top.key))
@@ -1178,10 +1200,8 @@ note_update(xmlNodePtr ev, void *arg)
 {
 	struct state *s = arg;
 	struct cand c;
-	char err[256];
 
-	if (event_position(ev, &c, err, sizeof(err)) != 0 ||
-	    seen_has(s, c.key) || !in_window(s, &c) || s->nupd >= RING_PAGE)
+	if (!has_position(ev, &c) || seen_has(s, c.key) || !in_window(s, &c) || s->nupd >= RING_PAGE)
 		return 0;
 	if (s->upd == NULL)
 		s->upd = vp_xmalloc(RING_PAGE * sizeof(*s->upd));
@@ -1198,11 +1218,11 @@ take_missed(xmlNodePtr ev, void *arg)
 {
 	struct state *s = arg;
 	struct cand c;
-	char err[256];
+	size_t i;
 
-	if (event_position(ev, &c, err, sizeof(err)) != 0)
+	if (!has_position(ev, &c))
 		return 0;
-	for (size_t i = 0; i < s->nupd; i++)
+	for (i = 0; i < s->nupd; i++)
 		if (s->upd[i].key == c.key)
 			return take_event(ev, arg);
 	return 0;
@@ -1242,11 +1262,7 @@ read_missed(struct state *s)
 			return st;
 		return read_all(s);
 	}
-	vp_buf_printf(&b, "<specSet><propSet><type>EventHistoryCollector</type>"
-	    "<pathSet>latestPage</pathSet></propSet><objectSet>"
-	    "<obj type=\"EventHistoryCollector\">");
-	soap_xml_escape(&b, s->collector);
-	vp_buf_printf(&b, "</obj></objectSet></specSet><options/>");
+	retrieve_spec(&b, "EventHistoryCollector", s->collector, "latestPage");
 	r = soap_call_events(&s->soap, "RetrievePropertiesEx",
 	    "PropertyCollector", s->property_collector, b.data, 0, take_missed,
 	    s, &ret);

@@ -32,6 +32,7 @@ struct ctx {
 	int depth;
 	int failed;
 	int xml;		/* encoding/xml's rules, not encoding/json's */
+	size_t start, oldmax;	/* out as it was before this event */
 };
 
 /* ---- errors and output ---------------------------------------------------- */
@@ -473,13 +474,29 @@ fixed_notation(char *out, const char *digits, int nd, int e)
 	return o;
 }
 
+/* the same with an exponent of at least two digits, as %e: 1.5e+03 */
+static int
+exp_notation(char *out, size_t len, const char *digits, int nd, int e)
+{
+	int i, o = 0;
+
+	out[o++] = digits[0];
+	if (nd > 1) {
+		out[o++] = '.';
+		for (i = 1; i < nd; i++)
+			out[o++] = digits[i];
+	}
+	return o + snprintf(out + o, len - (size_t)o, "e%c%02d",
+	    e < 0 ? '-' : '+', e < 0 ? -e : e);
+}
+
 /* encoding/json's float format: shortest round trip, 'f' or cleaned 'e'. */
 static int
 put_float(struct ctx *c, double v, int bits)
 {
 	char digits[24], out[400];
 	double a = fabs(v);
-	int e, nd, i, o = 0, use_e;
+	int e, nd, o = 0, use_e;
 
 	if (isnan(v) || isinf(v))
 		return fail(c, NULL, "NaN or Inf cannot be printed as JSON");
@@ -491,14 +508,7 @@ put_float(struct ctx *c, double v, int bits)
 	if (signbit(v))
 		out[o++] = '-';
 	if (use_e) {
-		out[o++] = digits[0];
-		if (nd > 1) {
-			out[o++] = '.';
-			for (i = 1; i < nd; i++)
-				out[o++] = digits[i];
-		}
-		o += snprintf(out + o, sizeof(out) - (size_t)o, "e%c%02d",
-		    e < 0 ? '-' : '+', e < 0 ? -e : e);
+		o += exp_notation(out + o, sizeof(out) - (size_t)o, digits, nd, e);
 		if (o >= 4 && out[o - 4] == 'e' && out[o - 3] == '-' &&
 		    out[o - 2] == '0') {
 			out[o - 2] = out[o - 1];
@@ -1585,7 +1595,7 @@ static int
 xput_float(struct ctx *c, double v, int bits)
 {
 	char digits[24], out[64];
-	int e, nd, i, o = 0;
+	int e, nd, o = 0;
 
 	if (isnan(v))
 		return PUTS(c, "NaN");
@@ -1598,16 +1608,9 @@ xput_float(struct ctx *c, double v, int bits)
 		return put(c, out, (size_t)o);
 	}
 	nd = shortest_digits(v, bits, digits, &e);
-	if (e < -4 || e >= 6) {		/* %e, at least two exponent digits */
-		out[o++] = digits[0];
-		if (nd > 1) {
-			out[o++] = '.';
-			for (i = 1; i < nd; i++)
-				out[o++] = digits[i];
-		}
-		o += snprintf(out + o, sizeof(out) - (size_t)o, "e%c%02d",
-		    e < 0 ? '-' : '+', e < 0 ? -e : e);
-	} else
+	if (e < -4 || e >= 6)
+		o += exp_notation(out + o, sizeof(out) - (size_t)o, digits, nd, e);
+	else
 		o += fixed_notation(out + o, digits, nd, e);
 	return put(c, out, (size_t)o);
 }
@@ -1679,6 +1682,18 @@ xemit_mor(struct ctx *c, xmlNodePtr *m, size_t nm, const char *name)
 	return xclose(c, name);
 }
 
+/* A scalar element named name (none where omitempty leaves it out). */
+static int
+xemit_value(struct ctx *c, int kind, const struct scalar *v,
+    const char *name, int omit)
+{
+	if (omit && scalar_empty(kind, v))
+		return 0;
+	if (xopen(c, name) || xput_scalar(c, kind, v))
+		return -1;
+	return xclose(c, name);
+}
+
 /* A zero value where no element came: what xml.Marshal prints for it. */
 static int
 xemit_zero(struct ctx *c, int kind, int ref, const char *name, int omit)
@@ -1696,11 +1711,7 @@ xemit_zero(struct ctx *c, int kind, int ref, const char *name, int omit)
 	memset(&v, 0, sizeof(v));
 	v.s = "";
 	v.tv.year = v.tv.mon = v.tv.day = 1;
-	if (omit && scalar_empty(kind, &v))
-		return 0;
-	if (xopen(c, name) || xput_scalar(c, kind, &v))
-		return -1;
-	return xclose(c, name);
+	return xemit_value(c, kind, &v, name, omit);
 }
 
 /* An interface field: the value emit_iface would print, named name. */
@@ -1753,11 +1764,7 @@ xemit_elem(struct ctx *c, int kind, int ref, xmlNodePtr *m, size_t nm,
 		return xemit_zero(c, kind, ref, name, omit);
 	if (decode_scalar(c, kind, m, nm, &v) != 0)
 		return -1;
-	if (omit && scalar_empty(kind, &v))
-		return 0;
-	if (xopen(c, name) || xput_scalar(c, kind, &v))
-		return -1;
-	return xclose(c, name);
+	return xemit_value(c, kind, &v, name, omit);
 }
 
 static int
@@ -1828,28 +1835,58 @@ out:
 	return rc;
 }
 
-int
-vim_event_xml(xmlNodePtr ev, struct vp_buf *out, char *err, size_t errlen)
+/*
+ * Start writing one event to out (its size capped at VIM_MAX_EVENT_JSON):
+ * -1 with err set when ev is not an element.
+ */
+static int
+event_begin(struct ctx *c, xmlNodePtr ev, struct vp_buf *out, char *err,
+    size_t errlen)
 {
-	struct ctx c;
-	struct resolved r;
-	size_t start = out->len, oldmax = out->max;
-	const char *x;
-	int rc, type;
-
-	memset(&c, 0, sizeof(c));
-	c.out = out;
-	c.err = err;
-	c.errlen = errlen;
-	c.xml = 1;
+	memset(c, 0, sizeof(*c));
+	c->out = out;
+	c->err = err;
+	c->errlen = errlen;
+	c->start = out->len;
+	c->oldmax = out->max;
 	if (errlen > 0)
 		err[0] = '\0';
 	if (ev == NULL || ev->type != XML_ELEMENT_NODE) {
 		snprintf(err, errlen, "not an element");
 		return -1;
 	}
-	if (oldmax == 0 || oldmax - start > VIM_MAX_EVENT_JSON)
-		out->max = start + VIM_MAX_EVENT_JSON;
+	if (c->oldmax == 0 || c->oldmax - c->start > VIM_MAX_EVENT_JSON)
+		out->max = c->start + VIM_MAX_EVENT_JSON;
+	return 0;
+}
+
+/* Done with the event: out as it was when rc says it failed. */
+static int
+event_end(struct ctx *c, int rc)
+{
+	struct vp_buf *out = c->out;
+
+	out->max = c->oldmax;
+	vp_buf_free(&c->tmp);
+	if (rc != 0) {
+		out->len = c->start;
+		if (out->data)
+			out->data[c->start] = '\0';
+	}
+	return rc;
+}
+
+int
+vim_event_xml(xmlNodePtr ev, struct vp_buf *out, char *err, size_t errlen)
+{
+	struct ctx c;
+	struct resolved r;
+	const char *x;
+	int rc, type;
+
+	if (event_begin(&c, ev, out, err, errlen) != 0)
+		return -1;
+	c.xml = 1;
 	r = resolve(ev, vim_iface_event);
 	if (r.kind == VK_STRUCT)
 		rc = xemit_struct(&c, r.type, &ev, 1, 0,
@@ -1863,14 +1900,7 @@ vim_event_xml(xmlNodePtr ev, struct vp_buf *out, char *err, size_t errlen)
 		    VIM_STR(vim_types[type].name));
 	} else
 		rc = fail(&c, ev, "not an event");
-	out->max = oldmax;
-	vp_buf_free(&c.tmp);
-	if (rc != 0) {
-		out->len = start;
-		if (out->data)
-			out->data[start] = '\0';
-	}
-	return rc;
+	return event_end(&c, rc);
 }
 
 /* ---- events ---------------------------------------------------------------- */
@@ -1976,23 +2006,12 @@ vim_event_json(xmlNodePtr ev, struct vp_buf *out, struct vim_event_meta *m,
 {
 	struct ctx c;
 	struct resolved r;
-	size_t start = out->len, oldmax = out->max;
 	int rc, type, known;
 
-	memset(&c, 0, sizeof(c));
-	c.out = out;
-	c.err = err;
-	c.errlen = errlen;
-	if (errlen > 0)
-		err[0] = '\0';
 	if (m != NULL)
 		memset(m, 0, sizeof(*m));
-	if (ev == NULL || ev->type != XML_ELEMENT_NODE) {
-		snprintf(err, errlen, "not an element");
+	if (event_begin(&c, ev, out, err, errlen) != 0)
 		return -1;
-	}
-	if (oldmax == 0 || oldmax - start > VIM_MAX_EVENT_JSON)
-		out->max = start + VIM_MAX_EVENT_JSON;
 	r = resolve(ev, vim_iface_event);
 	known = r.kind == VK_STRUCT;
 	if (known) {
@@ -2004,16 +2023,9 @@ vim_event_json(xmlNodePtr ev, struct vp_buf *out, struct vim_event_meta *m,
 	}
 	if (rc == 0 && m != NULL)
 		rc = fill_meta(&c, ev, type, known, m);
-	out->max = oldmax;
-	vp_buf_free(&c.tmp);
-	if (rc != 0) {
-		out->len = start;
-		if (out->data)
-			out->data[start] = '\0';
-		if (m != NULL)
-			vim_event_meta_free(m);
-	}
-	return rc;
+	if (rc != 0 && m != NULL)
+		vim_event_meta_free(m);
+	return event_end(&c, rc);
 }
 
 int
