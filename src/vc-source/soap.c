@@ -2,9 +2,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <libxml/parser.h>
-#include <poll.h>
 #include <string.h>
-#include <sys/select.h>
 
 #include "soap.h"
 #include "vimjson.h"
@@ -43,9 +41,9 @@ soap_init(struct soap_client *c, const char *url, const struct vp_tls *tls)
 {
 	memset(c, 0, sizeof(*c));
 	c->curl = curl_easy_init();
-	c->multi = curl_multi_init();
-	if (c->curl == NULL || c->multi == NULL)
+	if (c->curl == NULL)
 		return -1;
+	vp_multi_init(&c->multi, 1);
 	c->url = vp_xstrdup(url);
 	c->action = vp_xstrdup("urn:vim25/6.5");
 	c->tls = *tls;
@@ -68,8 +66,7 @@ soap_free(struct soap_client *c)
 		xmlFreeDoc(c->doc);
 	if (c->curl)
 		curl_easy_cleanup(c->curl);
-	if (c->multi)
-		curl_multi_cleanup(c->multi);
+	vp_multi_free(&c->multi);
 	free(c->url);
 	free(c->action);
 	vim_stream_free(c->st);
@@ -154,79 +151,39 @@ set_error(struct soap_client *c, const char *fmt, ...)
 }
 
 /*
- * Run the transfer set up on c->curl, sleeping in poll until its socket
- * moves, libcurl's own timer (the call's timeout), the stall deadline (no
- * byte for stall_s + quiet_s) or a stop request. curl_easy_perform would
- * wake every second (its poll is capped at 1 s, a low-speed limit adds a 1 s
- * timer): that was all an idle vc-source did, twice a second per vCenter.
+ * Run the transfer set up on c->curl on src/lib's multi loop, sleeping in
+ * poll until its socket moves, libcurl's own timer (the call's timeout),
+ * the stall deadline (no byte for stall_s + quiet_s) or a stop request.
+ * curl_easy_perform would wake every second (its poll is capped at 1 s, a
+ * low-speed limit adds a 1 s timer): that was all an idle vc-source did.
  */
 static CURLcode
 transfer(struct soap_client *c, char *errbuf)
 {
-	CURLM *m = c->multi;
-	CURLMsg *msg;
-	CURLcode rc = CURLE_OK;
-	int running = 1, left;
 	long stall_ms = (c->stall_s + c->quiet_s) * 1000;
+	CURLcode rc = CURLE_OK;
+	int64_t left;
 
 	c->rx_ms = vp_now_ms();
-	if (curl_multi_add_handle(m, c->curl) != CURLM_OK)
-		return CURLE_FAILED_INIT;
-	for (;;) {
-		struct pollfd pfd[8];
-		fd_set r, w, e;
-		int maxfd = -1, n = 0, pr;
-		long wait, t = -1;
-		int64_t now;
-
-		if (curl_multi_perform(m, &running) != CURLM_OK) {
-			rc = CURLE_FAILED_INIT;
-			break;
-		}
-		if (!running)
-			break;
-		if (c->stoppable && vp_stop_requested) {
+	vp_multi_add(&c->multi, c->curl);
+	while (vp_multi_done(&c->multi, &rc) == NULL) {
+		if (c->stoppable && vp_stop_requested)
 			rc = CURLE_ABORTED_BY_CALLBACK;
-			break;
-		}
-		now = vp_now_ms();
-		if ((wait = (long)(c->rx_ms + stall_ms - now)) <= 0) {
+		else if ((left = c->rx_ms + stall_ms - vp_now_ms()) <= 0) {
 			snprintf(errbuf, CURL_ERROR_SIZE, "no data for %ld s: "
 			    "the connection is taken as dead", stall_ms / 1000);
 			rc = CURLE_OPERATION_TIMEDOUT;
-			break;
-		}
-		curl_multi_timeout(m, &t);
-		if (t >= 0 && t < wait)
-			wait = t;
-		FD_ZERO(&r);
-		FD_ZERO(&w);
-		FD_ZERO(&e);
-		curl_multi_fdset(m, &r, &w, &e, &maxfd);
-		for (int fd = 0; fd <= maxfd && n < 8; fd++) {
-			short ev = (FD_ISSET(fd, &r) ? POLLIN : 0) |
-			    (FD_ISSET(fd, &w) ? POLLOUT : 0) |
-			    (FD_ISSET(fd, &e) ? POLLPRI : 0);
-			if (ev)
-				pfd[n++] = (struct pollfd){ .fd = fd, .events = ev };
-		}
-		/* no socket to wait on yet (name resolution): look again soon */
-		if (n == 0 && wait > 100)
-			wait = 100;
-		/* cleanup calls go on after a stop: a plain poll for them */
-		pr = c->stoppable ? vp_poll(pfd, (unsigned)n, (int)wait) :
-		    poll(pfd, (nfds_t)n, (int)wait);
-		if (pr < 0 && errno != EINTR) {
+		} else if (vp_multi_wait(&c->multi, -1, left,
+		    !c->stoppable) < 0) {
 			snprintf(errbuf, CURL_ERROR_SIZE, "poll: %s",
 			    strerror(errno));
 			rc = CURLE_RECV_ERROR;
-			break;
-		}
+		} else
+			continue;
+		/* given up: the connection goes with it */
+		curl_multi_remove_handle(c->multi.m, c->curl);
+		break;
 	}
-	while (!running && (msg = curl_multi_info_read(m, &left)) != NULL)
-		if (msg->msg == CURLMSG_DONE && msg->easy_handle == c->curl)
-			rc = msg->data.result;
-	curl_multi_remove_handle(m, c->curl);
 	return rc;
 }
 

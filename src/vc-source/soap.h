@@ -4,6 +4,7 @@
 
 #include <libxml/tree.h>
 
+#include "curlmulti.h"
 #include "vp.h"
 
 enum soap_result {
@@ -21,7 +22,7 @@ struct vim_stream;
 
 struct soap_client {
 	void *curl;
-	void *multi;		/* drives curl: see transfer() */
+	struct vp_multi multi;	/* drives curl: see transfer() */
 	char *url;		/* https://vc/sdk */
 	char *action;		/* SOAPAction header value */
 	struct vp_tls tls;
