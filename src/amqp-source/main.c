@@ -67,6 +67,7 @@ static struct {
 	size_t head, count, cap;
 	unsigned gen;
 	int connected;
+	int consuming;		/* the connection got as far as basic.consume */
 	int64_t reconnect_ms;
 	struct vp_backoff bo;
 	int fatal;
@@ -446,9 +447,11 @@ delivered(uint64_t tag, const amqp_message_t *msg)
 static void
 disconnect(int rc)
 {
-	int was = S.connected;
+	/* a connection lost before it consumed (a queue declaration the
+	 * cluster refused for now) waits out the backoff, or it would spin */
+	int was = S.consuming;
 
-	S.connected = 0;
+	S.connected = S.consuming = 0;
 	S.gen++;	/* every unacknowledged message goes back to the queue */
 	if ((rc = vp_amqp_lost(&S.amqp, rc, was, &S.bo, &S.reconnect_ms)))
 		S.fatal = rc;
@@ -547,6 +550,7 @@ connect_broker(void)
 	if (!rpc_ok("basic.consume"))
 		return;
 	vp_info("consuming %s on %s", S.queue, vp_amqp_where(&S.amqp));
+	S.consuming = 1;
 	vp_backoff_reset(&S.bo);
 }
 
