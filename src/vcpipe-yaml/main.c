@@ -572,16 +572,11 @@ check(struct ctx *c, yaml_node_t *n, const struct field *f, const char *path)
 		/* FALLTHROUGH */
 	case F_MAP:
 	case F_STRMAP:
-		if (n->type != YAML_MAPPING_NODE) {
-			err_at(c, n, path, "expected a mapping, got %s",
-			    node_kind(n));
-			return json_null();
-		}
-		break;
 	case F_LIST:
-		if (n->type != YAML_SEQUENCE_NODE) {
-			err_at(c, n, path, "expected a list, got %s",
-			    node_kind(n));
+		if (n->type != (f->kind == F_LIST ? YAML_SEQUENCE_NODE :
+		    YAML_MAPPING_NODE)) {
+			err_at(c, n, path, "expected %s, got %s", f->kind ==
+			    F_LIST ? "a list" : "a mapping", node_kind(n));
 			return json_null();
 		}
 		break;
