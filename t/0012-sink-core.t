@@ -12,7 +12,7 @@
 . "$VP_SRCDIR/t/http-receiver/lib.sh"
 . "$VP_SRCDIR/t/fake-eventbridge/fake.sh"
 command -v cc >/dev/null || skip_all "no C compiler for the file system shim"
-plan 65
+plan 77
 D=$VP_SRCDIR/t/data
 FAST="--retry-base 10ms --retry-cap 40ms"
 S1=$(sed -n 1p "$D/sink-http-structured.ndjson")
@@ -202,6 +202,52 @@ expect_exit "sink-eventbridge: binary lines with an eventkey past int32" 0 \
     $VP_WRAP sink-eventbridge --region us-east-1 --endpoint-url "$FAKE_URL" \
     --checkpoint "$T/bigb.ck" <"$T/bigb"
 is "its checkpoint has no key" null "$(jq -r .key "$T/bigb.ck")"
+
+# ---- a torn last line, long lines (issue 12) ------------------------------
+# A last line without a newline is what a writer killed mid-line leaves: it
+# is neither delivered nor dead-lettered, even when it happens to parse; the
+# sink exits 75 with the checkpoint before it, so the restarted pipeline
+# reads it again, whole, from the source.
+for inf in 1 4; do
+	printf '%s\n' "$S1" | jq -c '.id = "t1"' >"$T/torn"
+	printf '%s' "$S1" | jq -c '.id = "t2"' | tr -d '\n' >>"$T/torn"
+	n0=$(requests s)
+	expect_exit "sink-http --inflight $inf: a last line without a newline: exit 75" 75 \
+	    $VP_WRAP sink-http --url "$H" --inflight $inf --checkpoint "$T/torn$inf.ck" \
+	    --dlq "$T/torn$inf.dlq" <"$T/torn"
+	is "sink-http --inflight $inf: only the whole line was sent; checkpoint at it; no dead letter" \
+	    "1 t1 no" "$(($(requests s) - n0)) $(jq -r .id "$T/torn$inf.ck") $(test -s "$T/torn$inf.dlq" && echo yes || echo no)"
+done
+check "sink-http: it says why, with the line number" \
+    grep -q 'stdin:2: input ended inside this line' "$T/.exit.err"
+printf '%s\n' "$E1" >"$T/etorn"
+printf '%s' "$E3" | head -c 40 >>"$T/etorn"
+: >"$T/fake.log"
+expect_exit "sink-eventbridge: a last line without a newline: exit 75" 75 \
+    $VP_WRAP sink-eventbridge --region us-east-1 --endpoint-url "$FAKE_URL" \
+    --inflight 4 --checkpoint "$T/etorn.ck" --dlq "$T/etorn.dlq" <"$T/etorn"
+is "sink-eventbridge: only the whole line was sent; checkpoint at it; no dead letter" \
+    "1 $(printf '%s' "$E1" | jq -r .id) no" \
+    "$(grep -c . "$T/fake.log") $(jq -r .id "$T/etorn.ck") $(test -s "$T/etorn.dlq" && echo yes || echo no)"
+check "sink-eventbridge: it says why, with the line number" \
+    grep -q 'stdin:2: input ended inside this line' "$T/.exit.err"
+
+# lines as long as vc-source writes and ce-encode passes under bin/vcpipe
+# (--max-line-bytes 40m): a 6 MiB event is delivered, not refused as a line
+# too long (the sinks' limit was 4 MiB); EventBridge's own entry limit
+# dead-letters it with its text and EntryTooLarge
+head -c 6291456 /dev/zero | tr '\0' x >"$T/6m"
+printf '%s' "$S1" | jq -c --rawfile m "$T/6m" \
+    '.id = "big6" | .data.FullFormattedMessage = $m' >"$T/six"
+n0=$(requests s)
+expect_exit "sink-http: a 6 MiB line is delivered" 0 \
+    $VP_WRAP sink-http --url "$H" --checkpoint "$T/six.ck" <"$T/six"
+is "sink-http: it reached the receiver" "1 big6" "$(($(requests s) - n0)) $(jq -r .id "$T/six.ck")"
+expect_exit "sink-eventbridge: a 6 MiB line" 0 \
+    $VP_WRAP sink-eventbridge --region us-east-1 --endpoint-url "$FAKE_URL" \
+    --dlq "$T/six.dlq" <"$T/six"
+is "sink-eventbridge: dead-lettered whole, as EntryTooLarge" "big6 EntryTooLarge" \
+    "$(jq -r '"\(.id) \(.deadletter.code)"' "$T/six.dlq")"
 stop_receiver s
 
 # ---- one verdict per checkpoint file, in every reader ---------------------
@@ -211,7 +257,7 @@ python3 -c 'import socket, sys, time
 s = socket.socket(); s.bind(("127.0.0.1", 0))
 open(sys.argv[1], "w").write(str(s.getsockname()[1])); time.sleep(600)' "$T/closed.port" &
 bg_pid $!
-wait_for 10 test -s "$T/closed.port" || bail "no closed port"
+wait_for 60 test -s "$T/closed.port" || bail "no closed port"
 CLOSED=http://127.0.0.1:$(cat "$T/closed.port")
 cat >"$T/rows" <<'EOF'
 with a key|{"version":1,"source":"s","id":"a","time":"2026-11-23T09:00:00Z","key":1234}|ok|ok
@@ -291,7 +337,7 @@ while True:
     c, _ = s.accept(); held.append(c)
     with open(sys.argv[2], "a") as f: f.write("c\n")' "$T/hang.port" "$T/hang.conns" &
 bg_pid $!
-wait_for 10 test -s "$T/hang.port" || bail "no hanging server"
+wait_for 60 test -s "$T/hang.port" || bail "no hanging server"
 HANG=http://127.0.0.1:$(cat "$T/hang.port")/
 gone() { ! kill -0 "$1" 2>/dev/null; }
 # hang_stop NAME LINE PROGRAM ARGS...: TERM once PROGRAM's request hangs

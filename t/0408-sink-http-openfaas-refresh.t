@@ -102,7 +102,7 @@ cp "$D/sink-http-functions.json" "$T/fns.json"
 start_gateway a "$T/fns.json"
 python3 "$T/proxy.py" "$(cat "$T/a.port")" "$T" "$T/px.port" 2>"$T/px.err" &
 bg_pid $!
-wait_for 10 test -s "$T/px.port" || bail "proxy did not start"
+wait_for 60 test -s "$T/px.port" || bail "proxy did not start"
 PX=http://127.0.0.1:$(cat "$T/px.port")
 printf 'p1\n' >"$T/px.pass"
 printf 'admin\np1\n' >"$T/cred"
@@ -162,7 +162,7 @@ python3 -c 'import socket, sys, time
 s = socket.socket(); s.bind(("127.0.0.1", 0))
 open(sys.argv[1], "w").write(str(s.getsockname()[1])); time.sleep(600)' "$T/closed.port" &
 bg_pid $!
-wait_for 10 test -s "$T/closed.port" || bail "no closed port"
+wait_for 60 test -s "$T/closed.port" || bail "no closed port"
 run_fifo s --openfaas "http://127.0.0.1:$(cat "$T/closed.port")" --retry-base 2s --retry-cap 2s \
     --dlq "$T/s.dlq" --checkpoint "$T/s.ck"
 ev s1

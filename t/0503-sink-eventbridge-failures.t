@@ -28,12 +28,13 @@ is "partial failure: 1005 dead-lettered with its ErrorCode" "1005 MalformedDetai
 is "partial failure: checkpoint at the last event" 1011 "$(ck_id "$T/p.ck")"
 check "partial failure: every request signed" all_signed
 
-# without --dlq a rejected entry stops the sink; the checkpoint stays
-# before 1003, which was still waiting for its retry
+# without --dlq a rejected entry stops the sink when it is settled, in input
+# order: 1003's retry is delivered first, and the checkpoint stays just
+# before 1005
 fake_config "$T/c2.json" '{"entry_failures": {"1003": ["ThrottlingException"], "1005": ["MalformedDetail"]}}'
 start_fake "$T/c2.json"
 expect_exit "rejected entry without --dlq: exit 65" 65 eb --checkpoint "$T/r.ck" <"$IN"
-is "rejected entry: checkpoint stops before the retried middle entry" 1002 "$(ck_id "$T/r.ck")"
+is "rejected entry: checkpoint just before it, after the retried middle entry" 1004 "$(ck_id "$T/r.ck")"
 check "rejected entry: the reason is logged with the line number" grep -q 'stdin:6: event 1005: .*: rejected: MalformedDetail' "$T/.exit.err"
 
 # retries exhausted

@@ -38,7 +38,6 @@ vp_parse_retry_after(const char *v)
 }
 
 /* After a stop request the request in flight may run this much longer. */
-#define STOP_GRACE_MS 5000
 
 static int
 stop_grace(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
@@ -50,7 +49,7 @@ stop_grace(void *p, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
 		return 0;
 	if (stop_seen_ms == 0)
 		stop_seen_ms = vp_now_ms();
-	return vp_now_ms() - stop_seen_ms > STOP_GRACE_MS;
+	return vp_now_ms() - stop_seen_ms > VP_STOP_GRACE_MS;
 }
 
 void

@@ -81,6 +81,11 @@ vp_read_line(struct vp_linereader *r, size_t *len)
 			}
 			if (!any)
 				return VP_LINE_EOF;
+			if (r->whole_lines) {
+				r->lineno++;
+				*len = n;
+				return VP_LINE_TORN;
+			}
 			break;
 		}
 		any = 1;

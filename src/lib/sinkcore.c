@@ -381,6 +381,15 @@ vp_sink_ctl_free(struct vp_sink_ctl *c)
 }
 
 int
+vp_sink_torn_line(unsigned long lineno)
+{
+	vp_error("stdin:%lu: input ended inside this line (its writer was "
+	    "stopped mid-line): not delivered and not dead-lettered; it comes "
+	    "again, whole, after the restart", lineno);
+	return VP_EXIT_TEMPFAIL;
+}
+
+int
 vp_sink_blank_line(const char *line, size_t len)
 {
 	for (size_t i = 0; i < len; i++)

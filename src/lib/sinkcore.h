@@ -68,6 +68,16 @@ struct vp_sink_opts {
  * group of rows (opt.h) whose base is the program's struct vp_sink_opts.
  */
 extern const struct vp_opt vp_sink_opts[];
+/*
+ * --inflight N, the row both sinks put in their own group (dest an int):
+ * requests on the wire at once; 1, the default, one at a time in input
+ * order.  Whatever N, events are settled and checkpointed in input order.
+ */
+#define VP_SINK_INFLIGHT_OPT(dest, what) \
+	VP_OPT("inflight", VP_OPT_INT, (dest), "N", "Keep up to N " what \
+	    " in flight (1: one at a time, in input order); the checkpoint " \
+	    "moves only over the events done.", .def = "1", .min = 1, \
+	    .max = 1024)
 /* --retry-on CODES (VP_OPT_CALL, dest a struct vp_retry): add statuses. */
 int vp_sink_retry_on(void *dest, const char *codes, char *err, size_t errlen);
 /* Checks that span the options (from the program's check hook; exits 64). */
@@ -192,6 +202,14 @@ enum vp_ctl_kind vp_sink_ctl_read(const char *line, size_t len,
 int vp_sink_ctl_settle(struct vp_sink *s, struct vp_sink_ctl *c,
     unsigned long line);
 void vp_sink_ctl_free(struct vp_sink_ctl *c);
+
+/*
+ * Input ended inside line lineno (no newline: the writer was killed
+ * mid-line).  The line is neither delivered nor dead-lettered; logs why
+ * and returns 75, so the run ends with the checkpoint before it and the
+ * restarted pipeline reads it again, whole, from the source.
+ */
+int vp_sink_torn_line(unsigned long lineno);
 
 /* Lines made only of blanks carry nothing: every sink skips them. */
 int vp_sink_blank_line(const char *line, size_t len);

@@ -90,20 +90,34 @@ struct vp_linereader {
 	size_t cap;
 	size_t max;		/* longest line accepted, without newline */
 	unsigned long lineno;	/* number of the line last returned */
+	/*
+	 * Set by the sinks: a last line without a newline is a torn write (a
+	 * writer killed mid-line), VP_LINE_TORN, never a line to deliver.
+	 */
+	int whole_lines;
 };
 
 enum vp_line_status {
 	VP_LINE_OK = 0,
 	VP_LINE_EOF = 1,
 	VP_LINE_TOOLONG = 2,	/* line skipped; lineno still counts it */
-	VP_LINE_ERROR = 3	/* read error; errno set */
+	VP_LINE_ERROR = 3,	/* read error; errno set */
+	VP_LINE_TORN = 4	/* whole_lines: input ended inside this line */
 };
+
+/*
+ * The longest event line the sinks take: vc-source writes events of up to
+ * 32 MiB of JSON, bin/vcpipe gives ce-encode --max-line-bytes 40m, and the
+ * CloudEvent ce-encode makes of a 40 MiB line (base64 in binary mode) stays
+ * under this.  A longer line is refused as invalid, its text not kept.
+ */
+#define VP_SINK_MAX_LINE (64u << 20)
 
 void vp_linereader_init(struct vp_linereader *r, FILE *fp, size_t max);
 void vp_linereader_free(struct vp_linereader *r);
 /*
  * Read one line (newline stripped, NUL-terminated in r->buf, length in *len).
- * A last line without a newline still counts. A stop request while waiting
+ * A last line without a newline still counts, unless r->whole_lines. A stop request while waiting
  * for the next line (or made just before the wait) reports EOF so the caller
  * finishes cleanly; one in the middle of a line lets the line finish.
  */
@@ -214,6 +228,8 @@ int vp_curl_permanent(int code);
  * (CURLE_ABORTED_BY_CALLBACK).
  */
 void vp_curl_stop_grace(void *curl);
+/* How long a request on the wire may still take after a stop. */
+#define VP_STOP_GRACE_MS 5000
 /* Apply TLS settings (verification on unless insecure) and common options. */
 void vp_curl_common(void *curl, const struct vp_tls *tls);
 /* libcurl's version string, for --version (struct vp_libversion). */

@@ -24,8 +24,6 @@
 #include "sinkcore.h"
 #include "vpamqp.h"
 
-#define MAX_LINE (4 * 1024 * 1024)
-
 static const char *const extypes[] = { NULL, "direct", "topic", "fanout",
     "headers" };
 
@@ -663,7 +661,7 @@ main(int argc, char *argv[])
 	vp_buf_append(&S.rk, "", 0);
 	vp_backoff_init(&S.conn_bo, S.core.o.retry.base_ms,
 	    S.core.o.retry.cap_ms);
-	vp_linereader_init(&lr, stdin, MAX_LINE);
+	vp_linereader_init(&lr, stdin, VP_SINK_MAX_LINE);
 
 	while (!S.fatal) {
 		struct pollfd pfd[2];

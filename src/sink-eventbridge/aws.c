@@ -38,18 +38,20 @@ refresh_credentials(struct eb *eb, struct resp *r)
 	return r->cred_fail;
 }
 
-void
-aws_call(struct eb *eb, const char *target, const char *body, size_t len,
-    struct resp *r)
+int
+aws_prepare(struct eb *eb, CURL *c, const char *target, const char *body,
+    size_t len, struct resp *r, struct curl_slist **hdrs)
 {
 	struct curl_slist *h = NULL;
 	char hb[8192];
 
+	vp_buf_free(&r->body);
 	memset(r, 0, sizeof(*r));
 	r->retry_after_ms = -1;
 	r->body.max = 16 << 20;
+	*hdrs = NULL;
 	if (refresh_credentials(eb, r) != 0)
-		return;
+		return -1;
 	h = curl_slist_append(h, "Content-Type: application/x-amz-json-1.1");
 	/*
 	 * No "Expect:" to suppress 100-continue: libcurl 7.88 would list the
@@ -62,30 +64,37 @@ aws_call(struct eb *eb, const char *target, const char *body, size_t len,
 		snprintf(hb, sizeof(hb), "X-Amz-Security-Token: %s", eb->creds.token);
 		h = curl_slist_append(h, hb);
 	}
-	curl_easy_setopt(eb->curl, CURLOPT_URL, eb->url);
-	curl_easy_setopt(eb->curl, CURLOPT_HTTPHEADER, h);
-	curl_easy_setopt(eb->curl, CURLOPT_AWS_SIGV4, eb->sigv4);
-	curl_easy_setopt(eb->curl, CURLOPT_USERNAME, eb->creds.akid);
-	curl_easy_setopt(eb->curl, CURLOPT_PASSWORD, eb->creds.secret);
-	curl_easy_setopt(eb->curl, CURLOPT_POSTFIELDS, body);
-	curl_easy_setopt(eb->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
-	curl_easy_setopt(eb->curl, CURLOPT_WRITEFUNCTION, vp_curl_write_buf);
-	curl_easy_setopt(eb->curl, CURLOPT_WRITEDATA, &r->body);
-	curl_easy_setopt(eb->curl, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(eb->curl, CURLOPT_HEADERDATA, r);
-	curl_easy_setopt(eb->curl, CURLOPT_ERRORBUFFER, r->curlerr);
-	curl_easy_setopt(eb->curl, CURLOPT_TIMEOUT_MS, (long)eb->o.timeout_ms);
-	r->cc = curl_easy_perform(eb->curl);
-	curl_easy_setopt(eb->curl, CURLOPT_HTTPHEADER, NULL);
-	curl_slist_free_all(h);
 	explicit_bzero(hb, sizeof(hb));
+	if (h == NULL)
+		vp_die(VP_EXIT_SOFTWARE, "out of memory");
+	*hdrs = h;
+	curl_easy_setopt(c, CURLOPT_URL, eb->url);
+	curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+	curl_easy_setopt(c, CURLOPT_AWS_SIGV4, eb->sigv4);
+	curl_easy_setopt(c, CURLOPT_USERNAME, eb->creds.akid);
+	curl_easy_setopt(c, CURLOPT_PASSWORD, eb->creds.secret);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, vp_curl_write_buf);
+	curl_easy_setopt(c, CURLOPT_WRITEDATA, &r->body);
+	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(c, CURLOPT_HEADERDATA, r);
+	curl_easy_setopt(c, CURLOPT_ERRORBUFFER, r->curlerr);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)eb->o.timeout_ms);
+	return 0;
+}
+
+void
+aws_finish(CURL *c, struct resp *r, CURLcode cc)
+{
+	r->cc = cc;
 	if (r->cc != CURLE_OK) {
 		if (r->curlerr[0] == '\0')
 			snprintf(r->curlerr, sizeof(r->curlerr), "%s",
 			    curl_easy_strerror(r->cc));
 		return;
 	}
-	curl_easy_getinfo(eb->curl, CURLINFO_RESPONSE_CODE, &r->status);
+	curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r->status);
 	if (r->status != 200) {
 		json_t *j = r->body.data ? json_loadb(r->body.data, r->body.len,
 		    0, NULL) : NULL;
@@ -103,6 +112,20 @@ aws_call(struct eb *eb, const char *target, const char *body, size_t len,
 		snprintf(r->message, sizeof(r->message), "%s", m ? m : "");
 		json_decref(j);
 	}
+}
+
+void
+aws_call(struct eb *eb, const char *target, const char *body, size_t len,
+    struct resp *r)
+{
+	struct curl_slist *h;
+
+	memset(r, 0, sizeof(*r));
+	if (aws_prepare(eb, eb->curl, target, body, len, r, &h) != 0)
+		return;
+	aws_finish(eb->curl, r, curl_easy_perform(eb->curl));
+	curl_easy_setopt(eb->curl, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(h);
 }
 
 static int

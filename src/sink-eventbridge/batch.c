@@ -1,10 +1,13 @@
 /*
- * batch.c: input lines into the queue, batches out of it, and the
- * checkpoint over the queue's finished prefix.
+ * batch.c: input lines into the queue, and the queue's finished prefix
+ * settled in input order.
  *
  * The checkpoint only ever names the last event of a prefix of the input
  * that is entirely acknowledged, dead-lettered or filtered out, so a restart
- * never skips an event that a retried middle entry still holds.
+ * never skips an event that a retried middle entry, or a batch still on the
+ * wire, holds.  Failed events are dead-lettered when they reach the head of
+ * the queue, so the dead-letter file keeps the input order whatever the
+ * order the requests in flight end in.
  */
 #include <errno.h>
 #include <poll.h>
@@ -14,7 +17,7 @@
 
 #include "eb.h"
 
-enum { RL_LINE, RL_NONE, RL_EOF, RL_TOOLONG };
+enum { RL_LINE, RL_NONE, RL_EOF, RL_TOOLONG, RL_TORN };
 
 static int
 read_line(struct eb_input *in, char **line, size_t *len)
@@ -40,23 +43,18 @@ read_line(struct eb_input *in, char **line, size_t *len)
 			*len = n;
 			return RL_LINE;
 		}
-		if (in->len - in->off > LINE_MAX_BYTES) {
+		if (in->len - in->off > VP_SINK_MAX_LINE) {
 			in->skipping = 1;
 			in->off = in->len;
 		}
 		if (in->eof) {
-			if (in->off < in->len && !in->skipping) {
-				/* a last line without a newline still counts */
-				if (in->len == in->cap)
-					in->buf = vp_xrealloc(in->buf, ++in->cap);
-				in->buf[in->len] = '\n';
-				in->len++;
-				continue;
-			}
-			if (in->skipping) {
+			if (in->off < in->len || in->skipping) {
+				/* a last line without a newline is a torn write
+				 * (vp_sink_torn_line) */
+				in->off = in->len;
 				in->skipping = 0;
 				in->lineno++;
-				return RL_TOOLONG;
+				return RL_TORN;
 			}
 			return RL_EOF;
 		}
@@ -120,45 +118,44 @@ eb_pop_done(struct eb *eb)
 {
 	size_t n = 0;
 
-	while (n < eb->qlen && eb->q[n]->state == ST_DONE)
-		n++;
-	if (n == 0)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		struct ev *e = eb->q[i];
+	for (; n < eb->qlen; n++) {
+		struct ev *e = eb->q[n];
 
-		vp_ckpt_note(&eb->core.ck, e->source, e->id, e->time,
-		    e->has_key, e->key);
+		if (e->state == ST_FAILED) {
+			int rc = eb_settle(eb, e);
+
+			if (rc != 0) {
+				/* not done: the checkpoint stays before it */
+				memmove(eb->q, eb->q + n, (eb->qlen - n) *
+				    sizeof(*eb->q));
+				eb->qlen -= n;
+				eb_checkpoint(eb);
+				exit(rc);
+			}
+			e->state = ST_DONE;
+		}
+		if (e->state != ST_DONE)
+			break;
+		/* an invalid line names no event: no position to note */
+		if (e->out != VP_OUT_INVALID)
+			vp_ckpt_note(&eb->core.ck, e->source, e->id, e->time,
+			    e->has_key, e->key);
 		ev_free(e);
 	}
+	if (n == 0)
+		return;
 	memmove(eb->q, eb->q + n, (eb->qlen - n) * sizeof(*eb->q));
 	eb->qlen -= n;
-}
-
-size_t
-eb_pending(const struct eb *eb, size_t *bytes)
-{
-	size_t n = 0;
-
-	*bytes = 0;
-	for (size_t i = 0; i < eb->qlen; i++)
-		if (eb->q[i]->state == ST_PENDING) {
-			n++;
-			*bytes += eb->q[i]->size;
-		}
-	return n;
 }
 
 /*
  * A line of the jq stage in place of an event (sinkcore.h): done in its
  * turn, after the events before it; one the program failed on is
- * dead-lettered first.
+ * dead-lettered in its turn too (eb_settle), as failed events are.
  */
 static void
-take_ctl(struct eb *eb, struct ev *e, struct vp_sink_ctl *c)
+take_ctl(struct ev *e, struct vp_sink_ctl *c)
 {
-	int rc;
-
 	e->id = c->id;
 	e->source = c->source;
 	e->time = c->time;
@@ -166,15 +163,13 @@ take_ctl(struct eb *eb, struct ev *e, struct vp_sink_ctl *c)
 	e->key = c->key;
 	c->id = c->source = c->time = NULL;
 	e->line = vp_xstrdup("");
-	if ((rc = vp_sink_ctl_settle(&eb->core, c, e->lineno)) != 0) {
-		/* not done: the checkpoint stays before it (eb_settle) */
+	if (c->kind != VP_CTL_ERROR) {
 		vp_sink_ctl_free(c);
-		e->state = ST_PENDING;
-		eb_pop_done(eb);
-		eb_checkpoint(eb);
-		exit(rc);
+		return;		/* done */
 	}
-	vp_sink_ctl_free(c);
+	e->ctl = vp_xmalloc(sizeof(*e->ctl));
+	*e->ctl = *c;
+	e->state = ST_FAILED;
 }
 
 /* Take one input line into the queue (or straight to done). */
@@ -188,18 +183,19 @@ take_line(struct eb *eb, char *line, size_t len, int toolong)
 	memset(e, 0, sizeof(*e));
 	e->lineno = eb->in.lineno;
 	e->state = ST_DONE;
+	e->status = -1;
 	eb->q[eb->qlen++] = e;
 	if (toolong) {
 		char why[64];
 
 		e->line = vp_xstrdup("");
 		snprintf(why, sizeof(why), "line longer than %u bytes",
-		    LINE_MAX_BYTES);
-		eb_settle(eb, e, VP_OUT_INVALID, NULL, why, -1);
+		    VP_SINK_MAX_LINE);
+		eb_fail(e, VP_OUT_INVALID, NULL, why, -1);
 		return;
 	}
 	if (vp_sink_ctl_read(line, len, &ctl) != VP_CTL_NONE) {
-		take_ctl(eb, e, &ctl);
+		take_ctl(e, &ctl);
 		return;
 	}
 	e->line = vp_xmalloc(len + 1);
@@ -207,9 +203,7 @@ take_line(struct eb *eb, char *line, size_t len, int toolong)
 	e->line[len] = '\0';
 	e->len = len;
 	if (ev_parse(e, err, sizeof(err)) != 0) {
-		eb_settle(eb, e, VP_OUT_INVALID, NULL, err, -1);
-		free(e->id);
-		e->id = NULL;	/* no position to checkpoint */
+		eb_fail(e, VP_OUT_INVALID, NULL, err, -1);
 		return;
 	}
 	if (eb->pattern) {
@@ -227,71 +221,41 @@ take_line(struct eb *eb, char *line, size_t len, int toolong)
 
 		snprintf(why, sizeof(why), "entry is %zu bytes, over the %zu "
 		    "byte limit", e->size, eb->o.max_bytes);
-		eb_settle(eb, e, VP_OUT_REJECTED, "EntryTooLarge", why, -1);
+		eb_fail(e, VP_OUT_REJECTED, "EntryTooLarge", why, -1);
 		return;
 	}
 	e->state = ST_PENDING;
+	e->ready_ms = e->due_ms = vp_now_ms();
 }
 
-/*
- * Until a batch is full, the linger time since the first waiting event has
- * passed, or input ends.
- */
-void
-eb_gather(struct eb *eb)
+size_t
+eb_take_input(struct eb *eb)
 {
-	int64_t first = -1;
+	size_t n = 0;
 
-	for (;;) {
-		size_t bytes, np = eb_pending(eb, &bytes);
+	while (eb->qlen < eb->qmax) {
 		char *line = NULL;
 		size_t len = 0;
-		int rl, timeout;
-		struct pollfd pfd = { 0, POLLIN, 0 };
+		int rl = read_line(&eb->in, &line, &len);
 
-		if (np > 0 && first < 0)
-			first = vp_now_ms();
-		if (np >= (size_t)eb->o.batch || bytes >= eb->o.max_bytes ||
-		    eb->qlen >= QUEUE_MAX || vp_stop_requested)
-			return;
-		rl = read_line(&eb->in, &line, &len);
 		if (rl == RL_LINE && vp_sink_blank_line(line, len))
 			continue;
-		if (rl == RL_LINE || rl == RL_TOOLONG) {
-			take_line(eb, line, len, rl == RL_TOOLONG);
-			continue;
-		}
-		if (rl == RL_EOF)
-			return;
-		if (np == 0) {
-			eb_pop_done(eb);
-			eb_checkpoint(eb);
-			timeout = -1;
-			if (eb->pattern && eb->rule_name) {
-				int64_t left = eb->next_refresh_ms - vp_now_ms();
-
-				if (left <= 0)
-					return;
-				timeout = left > 60000 ? 60000 : (int)left;
-			}
-		} else {
-			int64_t left = first + eb->o.linger_ms - vp_now_ms();
-
-			if (left <= 0)
-				timeout = 0;
-			else
-				timeout = (int)left;
-		}
-		rl = vp_poll(&pfd, 1, timeout);
-		if (rl < 0 && errno != EINTR)
-			vp_die(VP_EXIT_IOERR, "stdin: poll: %s", strerror(errno));
-		if (rl == 0 && np > 0)
-			return;
-		if (rl > 0 && fill_input(&eb->in) != 0)
-			vp_die(VP_EXIT_IOERR, "stdin: %s", strerror(errno));
+		if (rl == RL_TORN)
+			eb->torn = eb->in.lineno;	/* the end: see run() */
+		if (rl != RL_LINE && rl != RL_TOOLONG)
+			break;
+		take_line(eb, line, len, rl == RL_TOOLONG);
+		n++;
 	}
+	return n;
 }
 
+void
+eb_fill_input(struct eb *eb)
+{
+	if (fill_input(&eb->in) != 0)
+		vp_die(VP_EXIT_IOERR, "stdin: %s", strerror(errno));
+}
 
 int
 eb_input_done(const struct eb *eb)

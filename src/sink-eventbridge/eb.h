@@ -2,10 +2,11 @@
  * eb.h: what the parts of sink-eventbridge share.
  *
  * main.c reads the options and runs the loop; batch.c reads input into the
- * queue and moves the checkpoint over its finished prefix; event.c turns a
- * line into an entry; send.c sends a batch as one PutEvents call and settles
- * each entry (done, retried, dead-lettered); aws.c is the AWS side (signed
- * JSON 1.1 calls, error classes, DescribeRule); creds.c finds the keys.
+ * queue and settles its finished prefix in input order (dead letters, the
+ * checkpoint); event.c turns a line into an entry; send.c sends batches as
+ * PutEvents calls, up to --inflight at once on one multi handle, and decides
+ * each entry (done, retried, failed); aws.c is the AWS side (signed JSON 1.1
+ * calls, error classes, DescribeRule); creds.c finds the keys.
  * The whole run's state is one struct eb.
  */
 #ifndef EB_H
@@ -15,16 +16,22 @@
 #include <jansson.h>
 
 #include "creds.h"
+#include "curlmulti.h"
 #include "pattern.h"
 #include "sinkcore.h"
 #include "vp.h"
 
 #define MAX_ENTRIES 10
 #define ENTRY_TIME_BYTES 14	/* AWS counts a present Time as 14 bytes */
-#define LINE_MAX_BYTES (4u << 20)
-#define QUEUE_MAX 200
+#define QUEUE_MAX 200	/* events read ahead, at --inflight 1 */
 
-enum { ST_PENDING, ST_DONE };
+/*
+ * PENDING: waiting for a batch (not before due_ms); SENDING: in a request
+ * on the wire; FAILED: not delivered, settled (dead-lettered or the end of
+ * the run) when it reaches the head of the queue; DONE: acknowledged,
+ * settled or filtered out.
+ */
+enum { ST_PENDING, ST_SENDING, ST_FAILED, ST_DONE };
 
 /* One input line on its way to EventBridge. */
 struct ev {
@@ -42,12 +49,20 @@ struct ev {
 	int state;
 	unsigned attempts;
 	int64_t first_try_ms;
+	int64_t ready_ms;	/* PENDING since (the linger counts from it) */
+	int64_t due_ms;		/* PENDING: not sent before this */
+	/* FAILED: what happened, for vp_sink_undelivered() */
+	enum vp_outcome out;
+	char *why, *code;
+	long status;
+	struct vp_sink_ctl *ctl;	/* a jq stage's error line, or NULL */
 };
 
 struct eb_opts {
 	const char *region, *bus, *endpoint, *credfile, *profile;
 	const char *pattern_file, *rule, *rule_arn;
 	int batch;
+	int inflight;		/* PutEvents requests at once */
 	size_t max_bytes;
 	int64_t linger_ms, timeout_ms, refresh_ms;
 	struct vp_tls tls;
@@ -59,6 +74,16 @@ struct eb_input {
 	size_t len, cap, off;
 	int eof, skipping;
 	unsigned long lineno;
+};
+
+/* One PutEvents request and the entries it carries. */
+struct batch {
+	CURL *curl;
+	struct ev *e[MAX_ENTRIES];
+	size_t n;		/* 0: the slot is free */
+	char *body;
+	struct curl_slist *hdrs;
+	struct resp *r;
 };
 
 struct eb {
@@ -75,10 +100,15 @@ struct eb {
 	/* input and the queue of events in input order */
 	struct eb_input in;
 	struct ev **q;
-	size_t qlen;
+	size_t qlen, qmax;
 	int single_until;	/* requests left to send one entry each */
-	struct vp_backoff backoff;
 	unsigned long filtered;
+	unsigned long torn;	/* input ended inside this line, 0 if not */
+	/* requests in flight */
+	struct vp_multi multi;
+	struct batch *slots;	/* o.inflight of them */
+	size_t busy;
+	int64_t stop_ms;	/* when the stop was seen, 0 before */
 };
 
 /* One AWS JSON 1.1 response. */
@@ -101,6 +131,15 @@ enum { RES_OK, RES_RETRY, RES_AUTH, RES_CONFIG, RES_REJECT };
 /* POST one JSON 1.1 request, signed with SigV4 by libcurl. */
 void aws_call(struct eb *eb, const char *target, const char *body, size_t len,
     struct resp *r);
+/*
+ * The same request made ready on handle c (to run on a multi handle): 0, or
+ * -1 when there are no credentials to sign with (r->cred_fail).  *hdrs is
+ * the request's header list, freed by the caller when the request ends.
+ */
+int aws_prepare(struct eb *eb, CURL *c, const char *target, const char *body,
+    size_t len, struct resp *r, struct curl_slist **hdrs);
+/* After the request on c ended with cc: status, error type and message. */
+void aws_finish(CURL *c, struct resp *r, CURLcode cc);
 /* RES_*: what a response means; p: statuses retried besides AWS's. */
 int aws_classify(const struct resp *r, const struct vp_retry *p);
 void aws_describe(const struct resp *r, char *buf, size_t len);
@@ -122,11 +161,15 @@ json_t *ev_match_document(const struct eb *eb, const struct ev *e);
 void ev_free(struct ev *e);
 
 /* batch.c */
-/* Read input until a batch is ready (full, lingered long enough, or EOF). */
-void eb_gather(struct eb *eb);
-/* Pending events in the queue and their bytes as AWS counts them. */
-size_t eb_pending(const struct eb *eb, size_t *bytes);
-/* Drop the finished prefix of the queue; it moves the checkpoint. */
+/* Take the whole lines already read into the queue while it has room. */
+size_t eb_take_input(struct eb *eb);
+/* Read what stdin has (poll said so); exits 74 on an error. */
+void eb_fill_input(struct eb *eb);
+/*
+ * Settle the finished prefix of the queue in input order: dead-letter the
+ * failed (or end the run there, exit code from vp_sink_undelivered with the
+ * checkpoint before the event), and move the checkpoint over it.
+ */
 void eb_pop_done(struct eb *eb);
 /* Write the checkpoint now (exits 74 when it cannot be written). */
 void eb_checkpoint(struct eb *eb);
@@ -136,14 +179,25 @@ void eb_checkpoint_maybe(struct eb *eb);
 int eb_input_done(const struct eb *eb);
 
 /* send.c */
-/* Send the first pending events as one PutEvents call and settle them. */
-void eb_send_batch(struct eb *eb);
+void eb_send_init(struct eb *eb);
+void eb_send_free(struct eb *eb);
 /*
- * e was not delivered (sinkcore.h's rule): dead-lettered and done, or the
- * run ends here with the checkpoint before e.  status: the last HTTP status
- * (-1: never sent).
+ * Start the batches that are ready while a request slot is free: full,
+ * lingered long enough, or nothing more to wait for (flush).  Returns the
+ * wait in ms until the next batch could become ready (-1: none waits).
  */
-void eb_settle(struct eb *eb, struct ev *e, enum vp_outcome out,
-    const char *code, const char *error, long status);
+int64_t eb_send_ready(struct eb *eb, int flush);
+/* Wait for requests, stdin (when reading) or wait_ms; settle what ended. */
+void eb_send_wait(struct eb *eb, int reading, int64_t wait_ms);
+/* A stop's grace is over: the requests still on the wire are not done. */
+void eb_send_abandon(struct eb *eb);
+/*
+ * e was not delivered (sinkcore.h's rule): it fails now and is settled in
+ * input order by eb_pop_done.  status: the last HTTP status (-1: never sent).
+ */
+void eb_fail(struct ev *e, enum vp_outcome out, const char *code,
+    const char *error, long status);
+/* Settle a failed e (batch.c's eb_pop_done): 0 when done, else exit code. */
+int eb_settle(struct eb *eb, struct ev *e);
 
 #endif

@@ -23,6 +23,12 @@ ev_free(struct ev *e)
 	free(e->detail);
 	free(e->id);
 	free(e->time);
+	free(e->why);
+	free(e->code);
+	if (e->ctl) {
+		vp_sink_ctl_free(e->ctl);
+		free(e->ctl);
+	}
 	free(e);
 }
 

@@ -58,6 +58,7 @@ static const struct vp_opt aws_options[] = {
 	VP_OPT("max-batch-bytes", VP_OPT_SIZE, &E.o.max_bytes, "SIZE",
 	    "Request size limit as AWS counts it.", .def = "256k",
 	    .min = 1024, .max = 16 << 20),
+	VP_SINK_INFLIGHT_OPT(&E.o.inflight, "PutEvents requests"),
 	VP_OPT("linger", VP_OPT_DURATION, &E.o.linger_ms, "DURATION",
 	    "How long a batch waits for more events.", .def = "20ms"),
 	VP_OPT("timeout", VP_OPT_DURATION, &E.o.timeout_ms, "DURATION",
@@ -112,7 +113,7 @@ static const struct vp_cmd cmd = {
 	.check = check,
 };
 
-/* Endpoint, pattern, keys, the curl handle and the queue. */
+/* Endpoint, pattern, keys, the curl handles and the queue. */
 static void
 setup(struct eb *eb)
 {
@@ -151,36 +152,72 @@ setup(struct eb *eb)
 		vp_die(VP_EXIT_SOFTWARE, "libcurl: cannot initialise");
 	vp_curl_common(eb->curl, &eb->o.tls);
 	vp_curl_stop_grace(eb->curl);
-	vp_backoff_init(&eb->backoff, eb->core.o.retry.base_ms,
-	    eb->core.o.retry.cap_ms);
-	eb->q = vp_xmalloc(QUEUE_MAX * sizeof(*eb->q));
+	eb_send_init(eb);
+	/* room to fill every request twice over while they are on the wire */
+	eb->qmax = (size_t)eb->o.inflight * MAX_ENTRIES * 2;
+	if (eb->qmax < QUEUE_MAX)
+		eb->qmax = QUEUE_MAX;
+	eb->q = vp_xmalloc(eb->qmax * sizeof(*eb->q));
 	if (eb->rule_name)
 		eb_load_rule(eb, 1);
 }
 
-/* Batches until the input ends or a stop is requested. */
-static void
+/*
+ * Batches until the input ends or a stop is requested: read what stdin
+ * has, settle the finished prefix, start the batches that are ready, wait
+ * for the requests, stdin, a linger or a retry.  0, or the exit code.
+ */
+static int
 run(struct eb *eb)
 {
 	for (;;) {
-		size_t bytes;
+		int64_t wait, left;
+		int reading, done;
 
 		if (eb->rule_name && vp_now_ms() >= eb->next_refresh_ms)
 			eb_load_rule(eb, 0);
-		if (!vp_stop_requested)
-			eb_gather(eb);
-		eb_pop_done(eb);
-		if (eb_pending(eb, &bytes) == 0) {
-			if (eb_input_done(eb) || vp_stop_requested) {
-				eb_checkpoint(eb);
-				break;
-			}
-			eb_checkpoint_maybe(eb);
-			continue;
+		/* what the queue takes may be done at once (filtered out,
+		 * invalid): settle it and take more, so nothing waits in the
+		 * buffer while the queue is empty */
+		do
+			eb_pop_done(eb);
+		while (eb_take_input(eb) > 0);
+		if (vp_stop_requested) {
+			if (eb->stop_ms == 0)
+				eb->stop_ms = vp_now_ms();
+			if (vp_now_ms() - eb->stop_ms > VP_STOP_GRACE_MS)
+				eb_send_abandon(eb);
+			/* what waits for a retry is not sent again */
+			for (size_t i = 0; i < eb->qlen; i++)
+				if (eb->q[i]->state == ST_PENDING &&
+				    eb->q[i]->attempts > 0)
+					eb_fail(eb->q[i], VP_OUT_STOPPED, NULL,
+					    "not sent again after the stop "
+					    "request", -1);
 		}
-		eb_send_batch(eb);
 		eb_pop_done(eb);
+		done = eb_input_done(eb) || vp_stop_requested;
+		if (eb->qlen == 0 && done) {
+			eb_checkpoint(eb);
+			return eb->torn ? vp_sink_torn_line(eb->torn) : 0;
+		}
+		wait = eb_send_ready(eb, done);
 		eb_checkpoint_maybe(eb);
+		reading = !eb->in.eof && !vp_stop_requested &&
+		    eb->qlen < eb->qmax;
+		if (eb->core.ck.path && eb->core.ck.dirty &&
+		    (wait < 0 || eb->core.ck.interval_ms < wait))
+			wait = eb->core.ck.interval_ms;
+		if (eb->rule_name) {
+			left = eb->next_refresh_ms - vp_now_ms();
+			if (left < 0)
+				left = 0;
+			if (wait < 0 || left < wait)
+				wait = left;
+		}
+		if (vp_stop_requested && (wait < 0 || wait > 100))
+			wait = 100;
+		eb_send_wait(eb, reading, wait);
 	}
 }
 
@@ -193,9 +230,10 @@ main(int argc, char **argv)
 	vp_signals_init();
 	vp_sink_start(&E.core);
 	setup(&E);
-	run(&E);
+	rc = run(&E);
 	vp_info("done: %lu delivered, %lu dead-lettered, %lu filtered out",
 	    E.core.ck.pos.delivered, E.core.deadlettered, E.filtered);
+	eb_send_free(&E);
 	curl_easy_cleanup(E.curl);
 	curl_global_cleanup();
 	eb_creds_free(&E.creds);

@@ -139,8 +139,8 @@ handle_line(struct vp_linereader *lr, const char *line, size_t len, int toolong)
 	memset(&ev, 0, sizeof(ev));
 	ev.lineno = lr->lineno;
 	if (toolong) {
-		snprintf(err, sizeof(err), "line longer than %d bytes",
-		    SINK_MAX_LINE);
+		snprintf(err, sizeof(err), "line longer than %u bytes",
+		    VP_SINK_MAX_LINE);
 		goto invalid;
 	}
 	if (vp_sink_ctl_read(line, len, &ctl) != VP_CTL_NONE) {
@@ -247,9 +247,7 @@ static const struct vp_opt http_options[] = {
 	VP_OPT("knative", VP_OPT_CALL, &S.core.o.retry, NULL,
 	    "Also retry 404 and 409, as Knative's dispatcher does.",
 	    .fn = knative_arg),
-	VP_OPT("inflight", VP_OPT_INT, &O.inflight, "N",
-	    "--url, --ref: keep up to N requests in flight (1: one at a time, in "
-	    "input order).", .def = "1", .min = 1, .max = 1024),
+	VP_SINK_INFLIGHT_OPT(&O.inflight, "requests (--url, --ref)"),
 	VP_OPT("timeout", VP_OPT_DURATION, &S.http.timeout_ms, "DURATION",
 	    "Longest time for one request.", .def = "30s", .min = 1),
 	VP_OPT("credentials-file", VP_OPT_STRING, &O.cred_path, "FILE",
@@ -346,7 +344,8 @@ main(int argc, char *argv[])
 		S.of = openfaas_new(O.gateway, O.async, O.refresh_ms,
 		    O.connector);
 
-	vp_linereader_init(&lr, stdin, SINK_MAX_LINE);
+	vp_linereader_init(&lr, stdin, VP_SINK_MAX_LINE);
+	lr.whole_lines = 1;
 	if (S.url)
 		rc = pool_run(&S.http, &S.core.o.retry, S.url,
 		    (unsigned)O.inflight, &lr, &S.core, input_idle, settle);
@@ -364,6 +363,10 @@ main(int argc, char *argv[])
 		if (st == VP_LINE_ERROR) {
 			vp_error("stdin: %s", strerror(errno));
 			rc = VP_EXIT_IOERR;
+			break;
+		}
+		if (st == VP_LINE_TORN) {
+			rc = vp_sink_torn_line(lr.lineno);
 			break;
 		}
 		if (st == VP_LINE_OK && vp_sink_blank_line(lr.buf, len))

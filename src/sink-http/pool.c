@@ -89,8 +89,8 @@ slot_fill(struct pool *P, struct vp_linereader *lr, size_t len, int toolong)
 		return;
 	}
 	if (toolong) {
-		snprintf(err, sizeof(err), "line longer than %d bytes",
-		    SINK_MAX_LINE);
+		snprintf(err, sizeof(err), "line longer than %u bytes",
+		    VP_SINK_MAX_LINE);
 	} else if (event_parse(&sl->ev, sl->line, len, err,
 	    sizeof(err)) == 0) {
 		/* the body may live in the reader's buffers: keep a copy */
@@ -224,6 +224,7 @@ pool_run(struct http *h, const struct vp_retry *p, const char *url,
 	struct vp_ckpt_writer *ck = &core->ck;
 	struct pool P;
 	int rc = 0, eof = 0;
+	unsigned long torn = 0;	/* the line input ended inside */
 	int64_t stop_ms = -1;
 
 	memset(&P, 0, sizeof(P));
@@ -257,21 +258,25 @@ pool_run(struct http *h, const struct vp_retry *p, const char *url,
 		}
 		if (vp_stop_requested) {
 			/* what waits for a retry is not done; what is on the
-			 * wire gets its grace (vp_curl_stop_grace's 5 s) */
+			 * wire gets its grace (VP_STOP_GRACE_MS) */
 			if (stop_ms < 0)
 				stop_ms = vp_now_ms();
 			for (size_t i = 0; i < P.n; i++) {
 				struct slot *sl = AT(&P, i);
 
-				if (sl->state == SL_WAIT || (sl->state ==
-				    SL_RUN && vp_now_ms() - stop_ms > 5000))
+				if (sl->state == SL_WAIT ||
+				    (sl->state == SL_RUN && vp_now_ms() -
+				    stop_ms > VP_STOP_GRACE_MS))
 					slot_stop(&P, sl);
 			}
 			if (P.n > 0 && AT(&P, 0)->state == SL_DONE)
 				continue;
 		}
-		if (P.n == 0 && (eof || vp_stop_requested))
+		if (P.n == 0 && (eof || vp_stop_requested)) {
+			if (torn)
+				rc = vp_sink_torn_line(torn);
 			break;
+		}
 
 		/* read ahead while there is room: block only when idle */
 		while (!eof && !vp_stop_requested && P.n < P.cap &&
@@ -287,6 +292,13 @@ pool_run(struct http *h, const struct vp_retry *p, const char *url,
 				vp_error("stdin: %s", strerror(errno));
 				rc = VP_EXIT_IOERR;
 				goto out;
+			}
+			if (st == VP_LINE_TORN) {
+				/* ends the run once the events before it are
+				 * settled */
+				torn = lr->lineno;
+				eof = 1;
+				break;
 			}
 			if (st == VP_LINE_OK && vp_sink_blank_line(lr->buf, len))
 				continue;

@@ -11,7 +11,6 @@
 #include "sinkcore.h"
 #include "vp.h"
 
-#define SINK_MAX_LINE (4 * 1024 * 1024)
 #define SINK_RESP_KEEP 1024	/* response bytes kept for logs and dead letters */
 
 /* One input line, understood. */

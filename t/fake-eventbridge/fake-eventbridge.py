@@ -19,6 +19,12 @@ Configuration (--config FILE, JSON):
   entry_failures    {"<CloudEvent id>": ["ThrottlingException", ...]}: each
                     time an entry with that id arrives, the next code in its
                     list fails it ("" or running out means success)
+  fail_every        [N, STATUS]: every Nth PutEvents request is answered
+                    STATUS (5xx: InternalFailure) before normal handling
+  entry_fail_every  N: every Nth entry (counted over all requests) fails
+                    with ThrottlingException, retryable
+  latency_ms        each PutEvents answer waits this long (a round trip to
+                    a region; requests in flight wait side by side)
 --rules FILE (re-read on every DescribeRule): {"<bus>/<name>": {rule fields}}
 --log FILE: every accepted entry as a JSON line; --requests FILE: one line
 per request with what was checked.  --port-file FILE receives the port.
@@ -30,6 +36,7 @@ import json
 import os
 import sys
 import threading
+import time
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -49,6 +56,8 @@ class Fake:
         self.failures = {k: list(v) for k, v in
                          self.cfg.get("entry_failures", {}).items()}
         self.nreq = 0
+        self.nput = 0
+        self.nentry = 0
         self.log = open(args.log, "a") if args.log else None
         self.reqlog = open(args.requests, "a") if args.requests else None
 
@@ -156,8 +165,16 @@ class Handler(awsfake.Handler):
 
     def put_events(self, req, reqno, rec):
         fake = self.server.fake
+        if fake.cfg.get("latency_ms"):
+            time.sleep(fake.cfg["latency_ms"] / 1000.0)
         with fake.lock:
             step = fake.script.pop(0) if fake.script else None
+        every = fake.cfg.get("fail_every")
+        if step is None and every:
+            with fake.lock:
+                fake.nput += 1
+                if fake.nput % every[0] == 0:
+                    step = {"status": every[1]}
         if step:
             rec["scripted"] = step
             hdr = {"Retry-After": step["retry_after"]} if "retry_after" in step else None
@@ -216,6 +233,12 @@ class Handler(awsfake.Handler):
                     if plan:
                         code = plan.pop(0) or None
                         msg = "scripted %s" % code if code else None
+                    efe = fake.cfg.get("entry_fail_every")
+                    if code is None and efe:
+                        fake.nentry += 1
+                        if fake.nentry % efe == 0:
+                            code = "ThrottlingException"
+                            msg = "scripted every %d" % efe
             if code:
                 failed += 1
                 results.append({"ErrorCode": code, "ErrorMessage": msg})
