@@ -1,9 +1,15 @@
 #!/bin/sh
 # bench/sink-eventbridge.sh: events/s from sink-eventbridge to the local fake
 # EventBridge (t/fake-eventbridge, every request's SigV4 signature checked
-# with botocore), with batching on (10 entries) and off (1 entry), in one run.
+# with botocore), with batching on (10 entries) one request at a time and
+# with --inflight (INFLIGHT requests at once, default 8), and batching off
+# (1 entry), in one run.
 #
-# usage: bench/sink-eventbridge.sh [EVENTS] [BUILDDIR]
+# usage: bench/sink-eventbridge.sh [EVENTS] [BUILDDIR] [MODE...]
+#        (MODE: batched, inflight, unbatched; default all three)
+# env: INFLIGHT (8); LATENCY_MS (0): the fake answers each PutEvents that
+#      much later, as a region's round trip would (EventBridge's own
+#      latency is tens of ms from outside the region)
 # The fake is Python and verifies each signature, so the figures measure the
 # pipeline against that server, not EventBridge's own limits.
 set -eu
@@ -15,8 +21,12 @@ SE=$B/src/sink-eventbridge/sink-eventbridge
 T=$(mktemp -d)
 trap 'kill $fp 2>/dev/null || true; rm -rf "$T"' EXIT
 
-cat >"$T/cfg.json" <<'EOC'
-{"region": "us-east-1", "buses": ["default"],
+INFLIGHT=${INFLIGHT:-8}
+LATENCY_MS=${LATENCY_MS:-0}
+shift $(($# < 2 ? $# : 2))
+MODES=${*:-batched inflight unbatched}
+cat >"$T/cfg.json" <<EOC
+{"region": "us-east-1", "buses": ["default"], "latency_ms": $LATENCY_MS,
  "credentials": [{"akid": "AKIDBENCH", "secret": "bench/secret"}]}
 EOC
 python3 "$SRC/t/fake-eventbridge/fake-eventbridge.py" --config "$T/cfg.json" \
@@ -53,12 +63,18 @@ run() {
 	bad=$(grep -c '"signed": false' "$T/req" || true)
 	echo "$t0 $t1 $reqs $bad $(cat "$T/cpu")"
 }
-printf '%-32s %8s %9s %8s %9s %9s %8s\n' mode events requests seconds events/s sink-cpu-s max-rss-kB
-for mode in "batched --batch-size 10" "unbatched --batch-size 1"; do
-	name=${mode%% *}; args=${mode#* }
+echo "fake latency: $LATENCY_MS ms per PutEvents; load: $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-40s %8s %9s %8s %9s %9s %8s\n' mode events requests seconds events/s sink-cpu-s max-rss-kB
+for name in $MODES; do
+	case $name in
+	batched) args="--batch-size 10" ;;
+	inflight) args="--batch-size 10 --inflight $INFLIGHT" ;;
+	unbatched) args="--batch-size 1" ;;
+	*) echo "unknown mode $name" >&2; exit 64 ;;
+	esac
 	set -- $(run $args)
 	awk -v n="$N" -v t0="$1" -v t1="$2" -v r="$3" -v m="$name ($args)" -v bad="$4" \
 	    -v cpu="$5" -v sys="$6" -v rss="$7" \
-	    'BEGIN { s = t1 - t0; printf "%-32s %8d %9d %8.2f %9.0f %9.2f %8d%s\n", m, n, r, s, n / s, cpu + sys, rss,
+	    'BEGIN { s = t1 - t0; printf "%-40s %8d %9d %8.2f %9.0f %9.2f %8d%s\n", m, n, r, s, n / s, cpu + sys, rss,
 	        (bad > 0) ? "  (" bad " bad signatures!)" : "" }'
 done

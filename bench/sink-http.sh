@@ -8,10 +8,13 @@
 #        for the one-curl-per-event run, default 500)
 #
 # The receiver is a small single-threaded C server built here (cc), the
-# same for every client: HTTP/1.1 keep-alive, reads each request whole, answers
-# 200 with an empty body, and notes when each request arrived. Events are
-# ~1 KB structured CloudEvents. Runs:
-#   1. sink-http, unpaced: events/s, max RSS
+# same for every client: poll over many HTTP/1.1 keep-alive connections,
+# reads each request whole, answers 200 with an empty body, and notes when
+# each request arrived. Events are ~1 KB structured CloudEvents. Runs:
+#   0. wrk (Debian's) POSTing one event line over 32 connections: the
+#      receiver's own ceiling, beside which sink-http --inflight is read
+#   1. sink-http, unpaced: --inflight 1 (one keep-alive connection, in
+#      order) and --inflight 32: events/s, max RSS
 #   2. sink-http --checkpoint (default interval), unpaced; and with
 #      --checkpoint-interval 0 (an atomic checkpoint write per event)
 #   3. curl --config with one "next" block per event (one curl, one
@@ -32,11 +35,13 @@ trap 'kill $RPID 2>/dev/null || true; rm -rf "$W"' EXIT
 [ -x "$SINK" ] || { echo "no $SINK (give the build directory)" >&2; exit 1; }
 
 cat >"$W/recv.c" <<'EOF'
-/* bench receiver: serial connections, HTTP/1.1 keep-alive, 200 empty body. */
+/* bench receiver: one thread, poll over up to 256 keep-alive connections
+ * (HTTP/1.1, requests read whole, 200 with an empty body). */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,59 +50,76 @@ cat >"$W/recv.c" <<'EOF'
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#define MAXC 256
+#define BUFSZ (1 << 20)
 static volatile sig_atomic_t stop;
 static void on(int s) { (void)s; stop = 1; }
 static long long now_us(void) { struct timespec t; clock_gettime(CLOCK_REALTIME, &t);
 	return t.tv_sec * 1000000LL + t.tv_nsec / 1000; }
+struct conn { char *buf; size_t have; };
 int main(int argc, char **argv) {
 	int s = socket(AF_INET, SOCK_STREAM, 0), one = 1;
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t al = sizeof(a);
-	static char buf[1 << 20];
 	FILE *log = fopen(argv[2], "w"), *pf;
 	struct sigaction sa = { .sa_handler = on };
+	static struct pollfd pfd[MAXC + 1];
+	static struct conn cs[MAXC + 1];
+	int n = 1;
+	(void)argc;
 	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(s, (void *)&a, sizeof(a)) || listen(s, 64)) { perror("bind"); return 1; }
+	if (bind(s, (void *)&a, sizeof(a)) || listen(s, 256)) { perror("bind"); return 1; }
 	getsockname(s, (void *)&a, &al);
 	pf = fopen(argv[1], "w"); fprintf(pf, "%d\n", ntohs(a.sin_port)); fclose(pf);
 	setvbuf(log, NULL, _IOFBF, 1 << 20);
+	pfd[0].fd = s; pfd[0].events = POLLIN;
 	while (!stop) {
-		int c = accept(s, NULL, NULL);
-		size_t have = 0;
-		if (c < 0) continue;
-		setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-		for (;;) {
-			char *end, *p;
-			size_t hlen, blen = 0, want;
-			ssize_t r;
-			while ((end = memmem(buf, have, "\r\n\r\n", 4)) == NULL) {
-				if ((r = read(c, buf + have, sizeof(buf) - have)) <= 0) goto done;
-				have += (size_t)r;
+		if (poll(pfd, (nfds_t)n, 1000) <= 0) { fflush(log); continue; }
+		if ((pfd[0].revents & POLLIN) && n <= MAXC) {
+			int c = accept(s, NULL, NULL);
+			if (c >= 0) {
+				setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+				pfd[n].fd = c; pfd[n].events = POLLIN; pfd[n].revents = 0;
+				cs[n].buf = malloc(BUFSZ); cs[n].have = 0; n++;
 			}
-			hlen = (size_t)(end - buf) + 4;
-			for (p = buf; p < end; p = strstr(p, "\r\n") + 2)
-				if (strncasecmp(p, "content-length:", 15) == 0) { blen = strtoul(p + 15, NULL, 10); break; }
-			want = hlen + blen;
-			while (have < want) {
-				if ((r = read(c, buf + have, sizeof(buf) - have)) <= 0) goto done;
-				have += (size_t)r;
-			}
-			{
-				long long t = now_us();
-				char *ts = memmem(buf + hlen, blen, "\"sentus\":", 9);
-				/* the stamp is a string: extension integers are 32-bit */
-				fprintf(log, "%lld %lld\n", t, ts ? atoll(ts + 9 + (ts[9] == '"')) : 0LL);
-			}
-			static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
-			if (write(c, resp, sizeof(resp) - 1) < 0) goto done;
-			memmove(buf, buf + want, have - want);
-			have -= want;
 		}
-done:
-		close(c);
-		fflush(log);
+		for (int i = 1; i < n; i++) {
+			struct conn *k = &cs[i];
+			ssize_t r = 1;
+			if (!(pfd[i].revents & (POLLIN | POLLHUP | POLLERR)))
+				continue;
+			pfd[i].revents = 0;
+			r = read(pfd[i].fd, k->buf + k->have, BUFSZ - k->have);
+			if (r > 0)
+				k->have += (size_t)r;
+			for (;;) {
+				char *end, *p;
+				size_t hlen, blen = 0, want;
+				if ((end = memmem(k->buf, k->have, "\r\n\r\n", 4)) == NULL) break;
+				hlen = (size_t)(end - k->buf) + 4;
+				for (p = k->buf; p < end; p = strstr(p, "\r\n") + 2)
+					if (strncasecmp(p, "content-length:", 15) == 0) { blen = strtoul(p + 15, NULL, 10); break; }
+				want = hlen + blen;
+				if (k->have < want) break;
+				{
+					long long t = now_us();
+					char *ts = memmem(k->buf + hlen, blen, "\"sentus\":", 9);
+					/* the stamp is a string: extension integers are 32-bit */
+					fprintf(log, "%lld %lld\n", t, ts ? atoll(ts + 9 + (ts[9] == '"')) : 0LL);
+				}
+				static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+				if (write(pfd[i].fd, resp, sizeof(resp) - 1) < 0) { r = 0; break; }
+				memmove(k->buf, k->buf + want, k->have - want);
+				k->have -= want;
+			}
+			if (r <= 0) {
+				close(pfd[i].fd); free(k->buf);
+				n--; pfd[i] = pfd[n]; cs[i] = cs[n]; i--;
+			}
+		}
 	}
 	fclose(log);
 	return 0;
@@ -150,12 +172,35 @@ rate() { awk -v n="$1" -v a="$2" -v b="$3" 'BEGIN { printf "%.0f", n / (b - a) }
 rss_of() { awk '{ printf "%.1f MB", $1 / 1024 }' "$1"; }
 
 echo "events: $N x $(head -1 "$W/events" | wc -c) bytes; receiver: $URL (C, keep-alive)"
+echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "host: $(nproc) CPUs, $(uname -sr); curl CLI: $(curl --version | head -1 | cut -d' ' -f2-4); sink-http: $("$SINK" --version | sed -n 2p | cut -d' ' -f1-2)"
 
-t0=$(now)
-/usr/bin/time -f %M -o "$W/rss1" "$SINK" --url "$URL" --log-level warn <"$W/events"
-t1=$(now)
-printf '%-44s %8s events/s  max RSS %s\n' "sink-http (one keep-alive connection)" "$(rate "$N" "$t0" "$t1")" "$(rss_of "$W/rss1")"
+# the receiver's ceiling: wrk POSTing a real event line, 32 connections
+if command -v wrk >/dev/null 2>&1; then
+	head -1 "$W/events" | tr -d '\n' >"$W/one"
+	cat >"$W/post.lua" <<EOF
+local f = assert(io.open("$W/one", "rb"))
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["Content-Type"] = "application/cloudevents+json"
+EOF
+	wrk -t 1 -c 32 -d "${WRK_SECONDS:-5}s" -s "$W/post.lua" "$URL" >"$W/wrk.out" 2>&1
+	printf '%-44s %8.0f events/s  (the receiver ceiling, %s s)\n' \
+	    "wrk -t 1 -c 32 (POST of one event line)" \
+	    "$(awk '/^Requests\/sec:/ { print $2 }' "$W/wrk.out")" "${WRK_SECONDS:-5}"
+else
+	printf '%-44s %8s\n' "wrk -t 1 -c 32" "(no wrk: apt-get install wrk)"
+fi
+
+for inf in 1 32; do
+	t0=$(now)
+	/usr/bin/time -f %M -o "$W/rss1" "$SINK" --url "$URL" --inflight $inf \
+	    --log-level warn <"$W/events"
+	t1=$(now)
+	printf '%-44s %8s events/s  max RSS %s\n' "sink-http --inflight $inf" \
+	    "$(rate "$N" "$t0" "$t1")" "$(rss_of "$W/rss1")"
+done
 
 t0=$(now)
 /usr/bin/time -f %M -o "$W/rss2" "$SINK" --url "$URL" --log-level warn --checkpoint "$W/ck" <"$W/events"
