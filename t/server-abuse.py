@@ -7,6 +7,8 @@ them is this host).  Each scenario prints lines "name value" that the test
 compares; times are printed as the bound they stayed within.
 
   framing PORT PATH             bad framing: status of each, and whether at once
+  intact PORT PATH              odd but whole heads (bare LF, blanks, empty
+                                values): status of each
   body PORT PATH                chunk size ffffffffffffffff: status, when
   halfopen PORT N SRC REQFILE   N half-open connections from SRC held while
                                 REQFILE's request is sent from 127.0.0.1
@@ -111,8 +113,36 @@ def framing(port, path):
          head + b"Content-Length: 99999999999999999999999\r\n\r\n"),
         ("nul-in-header-name",
          head + b"X-A\x00b: c\r\nContent-Length: 2\r\n\r\n{}"),
+        # libmicrohttpd 0.9.75 would cut these values at the NUL
+        ("nul-in-header-value",
+         head + b"X-A: b\x00c\r\nContent-Length: 2\r\n\r\n{}"),
+        ("nul-in-last-header-value",
+         head + b"Content-Length: 2\r\nX-A: b\x00c\r\n\r\n{}"),
+        ("nul-ending-header-value",
+         head + b"X-A: b\x00\r\nContent-Length: 2\r\n\r\n{}"),
+        ("nul-starting-header-value",
+         head + b"X-A:\x00 b\r\nContent-Length: 2\r\n\r\n{}"),
+        ("folded-header",
+         head + b"X-A: b\r\n c\r\nContent-Length: 2\r\n\r\n{}"),
         ("chunk-size-17-digits",
          head + b"Transfer-Encoding: chunked\r\n\r\n1ffffffffffffffff\r\n"),
+    ]
+    for name, raw in cases:
+        code, el, _ = request(port, raw)
+        print(name, code, at_once(el))
+
+
+def intact(port, path):
+    """Heads that are odd but whole: the NUL check must let them through."""
+    cases = [
+        ("bare-lf", ("POST %s HTTP/1.1\nHost: t\nce-specversion: 1.0\n"
+                     "ce-id: lf\nce-source: /s\nce-type: t\n" % path).encode()
+         + AUTH_LINE.replace(b"\r\n", b"\n")
+         + b"X-Empty:\nX-Blank: \t \nContent-Length: 2\n\n{}"),
+        ("blanks", ("POST %s HTTP/1.1\r\nHost:t\r\nce-specversion:\t1.0\r\n"
+                    "ce-id:   blanks  \r\nce-source: /s\r\nce-type: t\r\n"
+                    % path).encode() + AUTH_LINE
+         + b"X-Empty:\r\nContent-Length: 2\r\n\r\n{}"),
     ]
     for name, raw in cases:
         code, el, _ = request(port, raw)
@@ -228,6 +258,8 @@ def main():
     a = sys.argv[1:]
     if a[0] == "framing":
         framing(int(a[1]), a[2])
+    elif a[0] == "intact":
+        intact(int(a[1]), a[2])
     elif a[0] == "body":
         body(int(a[1]), a[2], a[3])
     elif a[0] == "halfopen":

@@ -261,6 +261,114 @@ scan_header(void *cls, enum MHD_ValueKind kind, const char *key,
 	return MHD_YES;
 }
 
+/*
+ * Header lines cut at a NUL.  libmicrohttpd 0.9.74 to 0.9.77 parse the
+ * request head in place, in the connection's read buffer, and keep every
+ * header as two C strings pointing into it: get_next_header_line puts NULs
+ * over the line's CRLF (or LF), process_header_line one over the colon, and
+ * process_broken_line/connection_add_header take the lengths with strlen()
+ * (connection.c of 0.9.75).  A NUL inside a value therefore cuts it, and no
+ * program would ever see the rest.  The rest is still there, in the head:
+ * in an intact head each value ends where the next header's name begins,
+ * with only the line end's one or two NULs between, and the last value is
+ * followed only by its line end and the empty line (at most four bytes)
+ * that ends the head.  So a value followed by anything else was cut, and
+ * the request is refused (400).  0.9.77's own folding code relies on the
+ * same adjacency; a line folded onto the next (obs-fold), which 0.9.75
+ * appends to the header's name in a copy elsewhere in its pool, fails the
+ * check too, and RFC 9112 section 5.2 lets a server refuse it with 400.
+ * libmicrohttpd 1.0 refuses both itself, so the walk runs only on the
+ * versions read.  What it cannot tell: one NUL as the last byte of a value
+ * followed by a bare LF leaves the same two NULs as a CRLF (the value seen
+ * is then whole but for that NUL).
+ */
+struct headwalk {
+	uintptr_t lo, end;	/* the head: the request line's start, its end */
+	const char *prevp;	/* the end of the previous value; NULL: none */
+	int bad;
+};
+
+/* Does [p, p + n) hold only NULs? */
+static int
+nuls(const char *p, uintptr_t n)
+{
+	for (uintptr_t i = 0; i < n; i++)
+		if (p[i] != '\0')
+			return 0;
+	return 1;
+}
+
+static enum MHD_Result
+walk_header(void *cls, enum MHD_ValueKind kind, const char *key,
+    size_t key_size, const char *value, size_t value_size)
+{
+	struct headwalk *w = cls;
+	uintptr_t k = (uintptr_t)key, v = (uintptr_t)value;
+	uintptr_t prev = w->prevp ? (uintptr_t)w->prevp : w->lo;
+	uintptr_t gap;
+
+	(void)kind;
+	if (key == NULL || value == NULL)
+		return MHD_YES;
+	/* the name, the colon's NUL, blanks, the value, inside the head,
+	 * after the previous line */
+	if (k <= prev || v <= k + key_size || v + value_size >= w->end) {
+		w->bad = 1;
+		return MHD_NO;
+	}
+	for (const char *p = key + key_size + 1; p < value; p++)
+		if (*p != ' ' && *p != '\t') {
+			w->bad = 1;
+			return MHD_NO;
+		}
+	if (w->prevp) {
+		gap = k - prev;
+		if (gap > 2 || !nuls(w->prevp, gap)) {
+			w->bad = 1;
+			return MHD_NO;
+		}
+	}
+	w->prevp = value + value_size;
+	return MHD_YES;
+}
+
+/* Set at start: is libmicrohttpd one of the versions the walk was read
+ * against? */
+static int head_walk;
+
+static int
+head_walk_applies(void)
+{
+	unsigned a, b, c;
+
+	return sscanf(MHD_get_version(), "%u.%u.%u", &a, &b, &c) == 3 &&
+	    a == 0 && b == 9 && c >= 74 && c <= 77;
+}
+
+/* 1 when a header line of c's head was cut at a NUL (or folded). */
+static int
+head_cut(struct MHD_Connection *c, const char *method)
+{
+	const union MHD_ConnectionInfo *i;
+	struct headwalk w = { 0 };
+	uintptr_t gap;
+
+	if (!head_walk)
+		return 0;
+	i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_REQUEST_HEADER_SIZE);
+	if (i == NULL)
+		return 0;
+	w.lo = (uintptr_t)method;
+	w.end = w.lo + i->header_size;
+	MHD_get_connection_values_n(c, MHD_HEADER_KIND, walk_header, &w);
+	if (w.bad)
+		return 1;
+	if (w.prevp == NULL)
+		return 0;	/* no header at all */
+	gap = w.end - (uintptr_t)w.prevp;
+	return gap < 2 || gap > 4 || !nuls(w.prevp, gap);
+}
+
 static enum MHD_Result
 refuse(struct MHD_Connection *c, const char *method, const char *url,
     unsigned status, const char *msg, const char *hname, const char *hvalue)
@@ -332,6 +440,10 @@ screen(struct MHD_Connection *c, const char *method, const char *url,
 	char ra[16];
 
 	*done = 1;
+	if (head_cut(c, method))
+		return refuse(c, method, url, MHD_HTTP_BAD_REQUEST,
+		    "malformed header line (a NUL byte, or folded)", NULL,
+		    NULL);
 	MHD_get_connection_values_n(c, MHD_HEADER_KIND, scan_header, &s);
 	if (s.cl_conflict)
 		return refuse(c, method, url, MHD_HTTP_BAD_REQUEST,
@@ -493,6 +605,7 @@ httpd_start(struct httpd_conf *hc, char *err, size_t errlen)
 	if (vp_listen_parse(hc->listen, &l, err, errlen) != 0)
 		return NULL;
 	conf = hc;
+	head_walk = head_walk_applies();
 	if (hc->client_rate > 0 && buckets == NULL)
 		{
 		buckets = vp_xmalloc(RATE_SLOTS * sizeof(*buckets));
