@@ -68,39 +68,36 @@ js_skip_ws(struct js *j)
 /*
  * Length of the UTF-8 sequence at p (1..4), or 0 when it is malformed:
  * overlong forms, UTF-16 surrogates and code points past U+10FFFF included.
+ * The well-formed sequences of the Unicode standard's table 3-7: the lead
+ * byte gives the length and the range of the second byte; the others are
+ * 80..BF.
  */
 static size_t
 utf8_seq(const unsigned char *p, const unsigned char *end)
 {
 	unsigned c = p[0];
-	size_t n = (size_t)(end - p);
+	size_t n = (size_t)(end - p), len;
+	unsigned char lo = 0x80, hi = 0xbf;
 
 	if (c < 0x80)
 		return 1;
-	if (c < 0xc2)
+	if (c < 0xc2 || c > 0xf4)
 		return 0;
-	if (c < 0xe0)
-		return n >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
-	if (c < 0xf0) {
-		if (n < 3 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
+	len = c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+	if (c == 0xe0)
+		lo = 0xa0;		/* overlong */
+	else if (c == 0xed)
+		hi = 0x9f;		/* surrogates */
+	else if (c == 0xf0)
+		lo = 0x90;		/* overlong */
+	else if (c == 0xf4)
+		hi = 0x8f;		/* past U+10FFFF */
+	if (n < len || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t k = 2; k < len; k++)
+		if ((p[k] & 0xc0) != 0x80)
 			return 0;
-		if (c == 0xe0 && p[1] < 0xa0)
-			return 0;
-		if (c == 0xed && p[1] >= 0xa0)
-			return 0;
-		return 3;
-	}
-	if (c < 0xf5) {
-		if (n < 4 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80 ||
-		    (p[3] & 0xc0) != 0x80)
-			return 0;
-		if (c == 0xf0 && p[1] < 0x90)
-			return 0;
-		if (c == 0xf4 && p[1] >= 0x90)
-			return 0;
-		return 4;
-	}
-	return 0;
+	return len;
 }
 
 size_t
@@ -345,6 +342,16 @@ next_element(struct js *j, int count, char close)
 	return 1;
 }
 
+/* An element's value into v, counted: 1, or -1 on an error. */
+static int
+element_value(struct js *j, int *count, struct js_span *v)
+{
+	if (js_value(j, v) != 0)
+		return -1;
+	(*count)++;
+	return 1;
+}
+
 /* A member's name (its text into n, when not NULL) and colon, up to its value. */
 static int
 member_name(struct js *j, struct js_span *n)
@@ -457,10 +464,7 @@ js_object_next(struct js *j, int *count, struct vp_buf *name,
 	}
 	if (key)
 		*key = n;
-	if (js_value(j, v) != 0)
-		return -1;
-	(*count)++;
-	return 1;
+	return element_value(j, count, v);
 }
 
 int
@@ -476,10 +480,7 @@ js_array_next(struct js *j, int *count, struct js_span *v)
 
 	if ((rc = next_element(j, *count, ']')) != 1)
 		return rc;
-	if (js_value(j, v) != 0)
-		return -1;
-	(*count)++;
-	return 1;
+	return element_value(j, count, v);
 }
 
 int
@@ -653,21 +654,13 @@ vp_b64_encode(struct vp_buf *out, const void *data, size_t n)
 	}
 }
 
-/* The value of a base64 digit, or -1. */
+/* The value of a base64 digit (its place in b64), or -1. */
 static int
 b64val(unsigned char c)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
+	const char *d = memchr(b64, c, 64);
+
+	return d ? (int)(d - b64) : -1;
 }
 
 int

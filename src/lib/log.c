@@ -5,6 +5,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "json.h"
 #include "vp.h"
 
 const char *vp_progname = "vcpipe";
@@ -64,26 +65,6 @@ vp_log_enabled(enum vp_level lvl)
 	return lvl >= min_level;
 }
 
-/* JSON-escape s into b. */
-static void
-json_escape(struct vp_buf *b, const char *s)
-{
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		switch (*p) {
-		case '"': vp_buf_append(b, "\\\"", 2); break;
-		case '\\': vp_buf_append(b, "\\\\", 2); break;
-		case '\n': vp_buf_append(b, "\\n", 2); break;
-		case '\r': vp_buf_append(b, "\\r", 2); break;
-		case '\t': vp_buf_append(b, "\\t", 2); break;
-		default:
-			if (*p < 0x20)
-				vp_buf_printf(b, "\\u%04x", *p);
-			else
-				vp_buf_append(b, p, 1);
-		}
-	}
-}
-
 void
 vp_vlog(enum vp_level lvl, const char *fmt, va_list ap)
 {
@@ -103,15 +84,15 @@ vp_vlog(enum vp_level lvl, const char *fmt, va_list ap)
 		    sizeof(ts));
 		vp_buf_printf(&b, "{\"time\":\"%s\",\"level\":\"%s\",\"program\":\"",
 		    ts, level_names[lvl]);
-		json_escape(&b, vp_progname);
+		js_escape(&b, vp_progname, strlen(vp_progname));
 		if (tag_key) {
 			vp_buf_append(&b, "\",\"", 3);
-			json_escape(&b, tag_key);
+			js_escape(&b, tag_key, strlen(tag_key));
 			vp_buf_append(&b, "\":\"", 3);
-			json_escape(&b, tag_val);
+			js_escape(&b, tag_val, strlen(tag_val));
 		}
 		vp_buf_append(&b, "\",\"msg\":\"", 9);
-		json_escape(&b, msg);
+		js_escape(&b, msg, strlen(msg));
 		vp_buf_append(&b, "\"}\n", 3);
 	} else {
 		/* errors keep the plain "prog: where: what" shape */

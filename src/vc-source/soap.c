@@ -136,19 +136,9 @@ soap_child_text(xmlNodePtr n, const char *name, char *buf, size_t len)
 	return buf;
 }
 
-static void
-set_error(struct soap_client *c, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void
-set_error(struct soap_client *c, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(c->error, sizeof(c->error), fmt, ap);
-	va_end(ap);
-}
+/* Why the last call failed, into c->error. */
+#define set_error(c, ...) \
+	snprintf((c)->error, sizeof((c)->error), __VA_ARGS__)
 
 /*
  * Run the transfer set up on c->curl on src/lib's multi loop, sleeping in
