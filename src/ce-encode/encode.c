@@ -42,6 +42,27 @@ ce_encoder_free(struct ce_encoder *e)
 
 /* ---- raw event lines --------------------------------------------------------- */
 
+/*
+ * Payloads vc-source adds beside the event as a member of their own:
+ * VSphereSource's application/xml (vc-source --xml) and the OpenFaaS
+ * vcenter-connector's message (vc-source --connector).
+ */
+static const struct payload_member {
+	enum ce_payload payload;
+	const char *member;	/* the member's name */
+	enum js_type type;	/* its JSON type */
+	const char *ct;		/* the data's content type */
+	const char *missing;	/* why a line without it is refused */
+	const char *wrong;	/* ... with one of another type */
+} members[] = {
+	{ CE_PAYLOAD_XML, "xml", JS_STRING, "application/xml",
+	    "no \"xml\" member for application/xml (run vc-source with --xml)",
+	    "\"xml\" is not a string" },
+	{ CE_PAYLOAD_CONNECTOR, "connector", JS_OBJECT, "application/json",
+	    "no \"connector\" member for vcenter-connector (run vc-source "
+	    "with --connector)", "\"connector\" is not an object" },
+};
+
 static enum ce_result
 from_raw(struct ce_encoder *e)
 {
@@ -145,32 +166,19 @@ from_raw(struct ce_encoder *e)
 		ce_add_ext(ev, "vsphereapiversion", 17, CE_EXT_STRING,
 		    CE_S(ev, api), api.len);
 
-	/* VSphereSource's application/xml: the xml member vc-source --xml adds */
-	if (e->cfg->payload == CE_PAYLOAD_XML) {
-		const struct js_span *x = ce_member(ev, "xml");
+	for (size_t i = 0; i < sizeof(members) / sizeof(members[0]); i++) {
+		const struct payload_member *pm = &members[i];
+		const struct js_span *x;
 
-		if (x == NULL)
-			return ce_bad(ev, "no \"xml\" member for application/xml "
-			    "(run vc-source with --xml)");
-		if (x->type == JS_STRING) {
+		if (e->cfg->payload != pm->payload)
+			continue;
+		if ((x = ce_member(ev, pm->member)) == NULL)
+			return ce_bad(ev, "%s", pm->missing);
+		if (x->type == pm->type) {
 			ce_set_json_data(ev, x);
-			ce_set_str(ev, &ev->dct, "application/xml", 15);
+			ce_set_str(ev, &ev->dct, pm->ct, strlen(pm->ct));
 		} else if (x->type != JS_NULL)
-			return ce_bad(ev, "\"xml\" is not a string");
-		return CE_OK;
-	}
-	/* the OpenFaaS vcenter-connector's message vc-source --connector adds */
-	if (e->cfg->payload == CE_PAYLOAD_CONNECTOR) {
-		const struct js_span *x = ce_member(ev, "connector");
-
-		if (x == NULL)
-			return ce_bad(ev, "no \"connector\" member for "
-			    "vcenter-connector (run vc-source with --connector)");
-		if (x->type == JS_OBJECT) {
-			ce_set_json_data(ev, x);
-			ce_set_str(ev, &ev->dct, "application/json", 16);
-		} else if (x->type != JS_NULL)
-			return ce_bad(ev, "\"connector\" is not an object");
+			return ce_bad(ev, "%s", pm->wrong);
 		return CE_OK;
 	}
 	/* null data: vc-source could not map the event; it is sent without data */
