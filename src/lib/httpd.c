@@ -489,10 +489,12 @@ handle(void *cls, struct MHD_Connection *c, const char *url,
     size_t *upload_size, void **con_cls)
 {
 	struct hreq *r = *con_cls;
+	struct httpd_req q;
 	enum MHD_Result ret;
 	int done;
 
 	(void)cls;
+	(void)version;
 	if (r == NULL) {
 		if ((r = calloc(1, sizeof(*r))) == NULL)
 			return MHD_NO;
@@ -504,8 +506,8 @@ handle(void *cls, struct MHD_Connection *c, const char *url,
 		/* read whole: what follows (an answer, a watch stream) is
 		 * the program's to bound */
 		deadline_set(c, 0);
-	return conf->cb(conf->cls, c, url, method, version, upload,
-	    upload_size, &r->ctx);
+	q = (struct httpd_req){ url, method, upload, upload_size, &r->ctx };
+	return conf->cb(c, &q);
 }
 
 static void
@@ -515,10 +517,11 @@ completed(void *cls, struct MHD_Connection *c, void **con_cls,
 	struct hreq *r = *con_cls;
 
 	(void)cls;
+	(void)toe;
 	if (r == NULL)
 		return;
 	if (conf->completed && r->ctx)
-		conf->completed(conf->cls, c, &r->ctx, toe);
+		conf->completed(r->ctx);
 	free(r);
 	*con_cls = NULL;
 	/* a kept-alive connection's next request gets its own deadline */
@@ -549,6 +552,10 @@ load_pem(const char *opt, const char *path, int secret)
 void
 httpd_load(struct httpd_conf *hc)
 {
+	if (hc->basic_opt == NULL)
+		hc->basic_opt = "--basic-auth-file";
+	if (hc->realm == NULL)
+		hc->realm = vp_progname;
 	if ((hc->tls_cert == NULL) != (hc->tls_key == NULL)) {
 		vp_error("--tls-cert and --tls-key go together");
 		exit(VP_EXIT_USAGE);

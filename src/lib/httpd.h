@@ -27,6 +27,22 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* What a program's handler is told of a request. */
+struct httpd_req {
+	const char *url, *method;
+	const char *upload;	/* body bytes of this call; none on the first */
+	size_t *upload_size;	/* how many; the handler sets how many it left */
+	void **ctx;		/* the program's own pointer for the request */
+};
+
+/*
+ * A program's handler: called first when the request's headers are in (and
+ * have passed the checks), then with each piece of its body, then once more
+ * with none; as libmicrohttpd's access handler, whose result it returns.
+ */
+typedef enum MHD_Result (*httpd_handler)(struct MHD_Connection *c,
+    const struct httpd_req *q);
+
 struct httpd_conf {
 	/* options (the HTTPD_*_OPTS rows) */
 	const char *listen;
@@ -39,13 +55,15 @@ struct httpd_conf {
 	const char *token_file;	/* a bearer token */
 	const char *tls_cert, *tls_key;
 	/* set by the program */
-	const char *basic_opt;	/* its Basic option's name, for messages */
-	const char *realm;	/* the 401 challenge's realm */
+	const char *basic_opt;	/* its Basic option's name, for messages;
+				 * NULL: "--basic-auth-file" */
+	const char *realm;	/* the 401 challenge's realm; NULL: the
+				 * program's name */
 	size_t max_body;	/* 0: requests with a body are refused */
 	unsigned flags;		/* more MHD_USE_* flags */
-	MHD_AccessHandlerCallback cb;
-	void *cls;
-	MHD_RequestCompletedCallback completed;	/* may be NULL */
+	httpd_handler cb;
+	void (*completed)(void *ctx);	/* a request's end, when its ctx is
+					 * set; may be NULL */
 	struct MHD_OptionItem *opts;	/* more options, MHD_OPTION_END ended; may be NULL */
 	/* loaded by httpd_load */
 	char *user, *pass, *token, *cert, *key;

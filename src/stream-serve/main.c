@@ -40,10 +40,7 @@ static struct {
 } opt;
 
 /* no request takes a body (max_body 0) */
-static struct httpd_conf srv = {
-	.basic_opt = "--basic-auth-file",
-	.realm = "stream-serve",
-};
+static struct httpd_conf srv;
 
 struct rec {
 	long long off;
@@ -571,23 +568,18 @@ watch(struct MHD_Connection *c, const char *offset)
 }
 
 static enum MHD_Result
-handle(void *cls, struct MHD_Connection *c, const char *url,
-    const char *method, const char *version, const char *upload,
-    size_t *upload_size, void **con_cls)
+handle(struct MHD_Connection *c, const struct httpd_req *q)
 {
 	static int first_call_marker;
-	const char *w;
+	const char *url = q->url, *method = q->method, *w;
 
-	(void)cls;
-	(void)version;
-	(void)upload;
-	if (*con_cls == NULL) {
+	if (*q->ctx == NULL) {
 		/* answer once the request (and any body) is in */
-		*con_cls = &first_call_marker;
+		*q->ctx = &first_call_marker;
 		return MHD_YES;
 	}
-	if (*upload_size) {
-		*upload_size = 0;	/* GET bodies are ignored */
+	if (*q->upload_size) {
+		*q->upload_size = 0;	/* GET bodies are ignored */
 		return MHD_YES;
 	}
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)

@@ -30,10 +30,7 @@
 #include "opt.h"
 #include "vp.h"
 
-static struct httpd_conf srv = {
-	.basic_opt = "--credentials-file",
-	.realm = "vcpipe-metrics",
-};
+static struct httpd_conf srv = { .basic_opt = "--credentials-file" };
 
 static struct {
 	const char *dir;
@@ -642,11 +639,9 @@ reply(struct MHD_Connection *conn, unsigned status, const char *type,
 }
 
 static enum MHD_Result
-handle(void *cls, struct MHD_Connection *conn, const char *url,
-    const char *method, const char *version, const char *upload,
-    size_t *upload_len, void **req)
+handle(struct MHD_Connection *conn, const struct httpd_req *q)
 {
-	(void)cls; (void)version; (void)upload; (void)upload_len; (void)req;
+	const char *url = q->url, *method = q->method;
 
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
 		return reply(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",

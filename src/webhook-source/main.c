@@ -27,10 +27,7 @@
 #define MAX_ORIGINS 16
 #define MAX_HEADERS 64
 
-static struct httpd_conf srv = {
-	.basic_opt = "--basic-auth-file",
-	.realm = "webhook-source",
-};
+static struct httpd_conf srv;
 
 static struct {
 	const char *path;
@@ -298,14 +295,11 @@ process(struct MHD_Connection *c, struct req *r)
 }
 
 static enum MHD_Result
-handle(void *cls, struct MHD_Connection *c, const char *url,
-    const char *method, const char *version, const char *upload,
-    size_t *upload_size, void **con_cls)
+handle(struct MHD_Connection *c, const struct httpd_req *q)
 {
-	struct req *r = *con_cls;
+	const char *url = q->url, *method = q->method;
+	struct req *r = *q->ctx;
 
-	(void)cls;
-	(void)version;
 	if (r == NULL) {
 		int wait;
 
@@ -313,7 +307,7 @@ handle(void *cls, struct MHD_Connection *c, const char *url,
 		if (r == NULL)
 			return MHD_NO;
 		r->body.max = srv.max_body;
-		*con_cls = r;
+		*q->ctx = r;
 		inflight++;
 		/* reject early: no body is read for a request we refuse */
 		if (strcmp(url, opt.path) != 0)
@@ -340,13 +334,13 @@ handle(void *cls, struct MHD_Connection *c, const char *url,
 		}
 		return MHD_YES;
 	}
-	if (*upload_size > 0) {
+	if (*q->upload_size > 0) {
 		if (!r->too_large &&
-		    vp_buf_append(&r->body, upload, *upload_size) != 0) {
+		    vp_buf_append(&r->body, q->upload, *q->upload_size) != 0) {
 			r->too_large = 1;
 			vp_buf_free(&r->body);
 		}
-		*upload_size = 0;
+		*q->upload_size = 0;
 		return MHD_YES;
 	}
 	if (r->too_large)
@@ -356,19 +350,12 @@ handle(void *cls, struct MHD_Connection *c, const char *url,
 }
 
 static void
-completed(void *cls, struct MHD_Connection *c, void **con_cls,
-    enum MHD_RequestTerminationCode toe)
+completed(void *ctx)
 {
-	struct req *r = *con_cls;
+	struct req *r = ctx;
 
-	(void)cls;
-	(void)c;
-	(void)toe;
-	if (r == NULL)
-		return;
 	vp_buf_free(&r->body);
 	free(r);
-	*con_cls = NULL;
 	inflight--;
 }
 
