@@ -22,6 +22,7 @@ VP_BUILDDIR=$(cd "${1:-build}" && pwd)
 VP_SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
 export VP_BUILDDIR VP_SRCDIR
 . "$VP_SRCDIR/bench/lib-vcsim.sh"
+. "$VP_SRCDIR/t/vcpipe-config.sh"
 PATH=$VP_SRCDIR/bin:$PATH
 for _d in "$VP_BUILDDIR"/src/*/; do PATH="${_d%/}:$PATH"; done
 export PATH
@@ -38,31 +39,16 @@ stamp_receiver() {
 
 vcpipe_config() {
 	_f=$1; shift
-	MPORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	MPORT=$(free_port)
 	{
-		printf 'apiVersion: vcpipe/v1\nkind: Config\nstateDir: %s\nproviders:\n' "$T/state"
+		vcfg_head
 		_i=0
 		for _u; do
 			_i=$((_i + 1))
-			cat <<YAML
-  - type: vcenter
-    name: vc$_i
-    vcenter:
-      address: $_u
-      auth:
-        type: basic_auth
-        basicAuth:
-          username: $VC_USERNAME
-          passwordEnv: VC_PASSWORD
-    processors:
-      - type: knative
-        name: rcv
-        knative:
-          destination:
-            uri: http://127.0.0.1:$RPORT/
-YAML
+			vcfg_vcenter "vc$_i" "$_u"
+			vcfg_knative rcv "http://127.0.0.1:$RPORT/"
 		done
-		printf 'metricsProvider:\n  type: default\n  name: m\n  default:\n    bindAddress: 127.0.0.1:%s\n' "$MPORT"
+		vcfg_metrics "$MPORT"
 	} >"$_f"
 }
 

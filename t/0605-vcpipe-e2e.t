@@ -15,34 +15,13 @@ plan 13
 
 vcsim_start -history || bail "vcsim did not start"
 start_receiver r
-mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$T/c.yaml" <<YAML
-apiVersion: vcpipe/v1
-kind: Config
-stateDir: $T/state
-providers:
-  - type: vcenter
-    name: sim
-    vcenter:
-      address: $VCSIM_URL
-      begin: 1h
-      auth:
-        type: basic_auth
-        basicAuth:
-          username: $VC_USERNAME
-          passwordEnv: VC_PASSWORD
-    processors:
-      - type: knative
-        name: rcv
-        knative:
-          destination:
-            uri: http://127.0.0.1:$RPORT/
-metricsProvider:
-  type: default
-  name: m
-  default:
-    bindAddress: 127.0.0.1:$mport
-YAML
+mport=$(free_port)
+{
+	vcfg_head
+	vcfg_vcenter sim "$VCSIM_URL" 1h
+	vcfg_knative rcv "http://127.0.0.1:$RPORT/"
+	vcfg_metrics "$mport"
+} >"$T/c.yaml"
 mkdir -p "$T/state"
 R=$T/run
 U=$R/u/sim.rcv

@@ -3,7 +3,7 @@
 # are the event keys (with gaps), its error responses, watchers, the bound,
 # and the state file that survives a restart.
 . "${0%/*}/lib.sh"
-PATH="$VP_BUILDDIR/src/stream-serve:$PATH"
+. "$VP_SRCDIR/t/stream-serve.sh"
 command -v curl >/dev/null || skip_all "curl not installed"
 plan 38
 
@@ -11,22 +11,6 @@ expect_exit "--help exits 0" 0 stream-serve --help
 expect_exit "bad --max-events: exit 64" 64 stream-serve --max-events 0
 expect_exit "unknown option: exit 64" 64 stream-serve --nope
 
-# start ARGS...: stream-serve reading the fifo $T/in; sets pid, port, api
-start() {
-	rm -f "$T/in"; mkfifo "$T/in"
-	$VP_WRAP stream-serve --listen 127.0.0.1:0 --log-level debug "$@" <"$T/in" \
-		>"$T/out" 2>"$T/err" &
-	pid=$!; bg_pid $pid
-	exec 4>"$T/in"
-	wait_for 10 grep -q 'port [0-9]' "$T/err" || bail "stream-serve did not start"
-	port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$T/err")
-	api=http://127.0.0.1:$port/api/v1
-}
-stop() {
-	exec 4>&-
-	kill -TERM $pid
-	set +e; wait $pid; rc=$?; set -e
-}
 # get PATH: "STATUS BODY"
 get() {
 	code=$(curl -s -o "$T/body" -w '%{http_code}' "$api$1")

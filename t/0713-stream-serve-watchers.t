@@ -3,25 +3,10 @@
 # falls behind the bound has its stream cut rather than silently skipped;
 # --watch-timeout ends streams; a crash-torn state file still loads.
 . "${0%/*}/lib.sh"
-PATH="$VP_BUILDDIR/src/stream-serve:$PATH"
+. "$VP_SRCDIR/t/stream-serve.sh"
 command -v curl >/dev/null || skip_all "curl not installed"
 plan 13
 
-start() {
-	rm -f "$T/in"; mkfifo "$T/in"
-	$VP_WRAP stream-serve --listen 127.0.0.1:0 --log-level debug "$@" \
-		<"$T/in" >"$T/out" 2>"$T/err" &
-	pid=$!; bg_pid $pid
-	exec 4>"$T/in"
-	wait_for 10 grep -q 'port [0-9]' "$T/err" || bail "stream-serve did not start"
-	port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$T/err")
-	api=http://127.0.0.1:$port/api/v1
-}
-stop() {
-	exec 4>&-
-	kill -TERM $pid
-	set +e; wait $pid; rc=$?; set -e
-}
 ev() { printf '{"specversion":"1.0","id":"%s","source":"/s","type":"t","eventkey":%s}\n' "$1" "$1"; }
 
 # 200 watchers, 50 events

@@ -19,39 +19,16 @@ check "promtool check rules" promtool check rules "$rules"
 check "promtool test rules: each alert fires when it should, only then" \
 	sh -c "cd '$VP_SRCDIR/contrib/prometheus' && promtool test rules vcpipe-alerts.test.yml"
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 vcsim_start -history || bail "vcsim did not start"
 start_receiver refuse --default 400
 mport=$(free_port)
-cat >"$T/c.yaml" <<YAML
-apiVersion: vcpipe/v1
-kind: Config
-stateDir: $T/state
-providers:
-  - type: vcenter
-    name: sim
-    vcenter:
-      address: $VCSIM_URL
-      begin: 1h
-      auth:
-        type: basic_auth
-        basicAuth:
-          username: $VC_USERNAME
-          passwordEnv: VC_PASSWORD
-    processors:
-      - type: stdout
-        name: print
-      - type: knative
-        name: refuse
-        knative:
-          destination:
-            uri: http://127.0.0.1:$RPORT/
-metricsProvider:
-  type: default
-  name: m
-  default:
-    bindAddress: 127.0.0.1:$mport
-YAML
+{
+	vcfg_head
+	vcfg_vcenter sim "$VCSIM_URL" 1h
+	vcfg_stdout print
+	vcfg_knative refuse "http://127.0.0.1:$RPORT/"
+	vcfg_metrics "$mport"
+} >"$T/c.yaml"
 mkdir -p "$T/state"
 $VP_WRAP vcpipe -config "$T/c.yaml" >"$T/out" 2>"$T/err" &
 bg_pid $!

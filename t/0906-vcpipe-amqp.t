@@ -49,22 +49,10 @@ expect_exit "--check: a URL that is not amqp:// is refused" 78 vcpipe --check --
 rmq_start a || bail "rabbitmq did not start"
 vcsim_start -history || bail "vcsim did not start"
 start_receiver r
-cat >"$T/c.yaml" <<YAML
-apiVersion: vcpipe/v1
-kind: Config
-stateDir: $T/state
-providers:
-  - type: vcenter
-    name: sim
-    vcenter:
-      address: $VCSIM_URL
-      begin: 1h
-      auth:
-        type: basic_auth
-        basicAuth:
-          username: $VC_USERNAME
-          passwordEnv: VC_PASSWORD
-    processors:
+{
+	vcfg_head
+	vcfg_vcenter sim "$VCSIM_URL" 1h
+	cat <<YAML
       - type: amqp
         name: rabbit
         amqp:
@@ -82,12 +70,9 @@ providers:
       exchangeType: topic
       prefetch: 50
     processors:
-      - type: knative
-        name: rcv
-        knative:
-          destination:
-            uri: http://127.0.0.1:$RPORT/
 YAML
+	vcfg_knative rcv "http://127.0.0.1:$RPORT/"
+} >"$T/c.yaml"
 mkdir -p "$T/state"
 check "--check accepts the collector and the worker" vcpipe --check --config "$T/c.yaml"
 VCPIPE_STOP_TIMEOUT=5 VCPIPE_BACKOFF_CAP=2 vcpipe --config "$T/c.yaml" --run-dir "$T/run" \

@@ -73,3 +73,22 @@ wait_for() {
 	done
 }
 done_testing() { [ "$_vp_failed" -eq 0 ]; }
+# start_server NAME COMMAND...: a test server that writes its port to the
+# file its --port-file option names (added here: $T/NAME.port), its stderr
+# to $T/NAME.err; sets SERVER_PID and SERVER_URL (http://127.0.0.1:PORT/).
+# Bails, showing that stderr, when no port came within 60 s (a loaded
+# machine can take long).
+start_server() {
+	_s_n=$1; shift
+	rm -f "$T/$_s_n.port"
+	"$@" --port-file "$T/$_s_n.port" 2>>"$T/$_s_n.err" &
+	SERVER_PID=$!
+	bg_pid $SERVER_PID
+	if ! wait_for 60 test -s "$T/$_s_n.port"; then
+		sed "s/^/# $_s_n: /" "$T/$_s_n.err" >&2
+		bail "$_s_n did not start"
+	fi
+	SERVER_URL="http://127.0.0.1:$(cat "$T/$_s_n.port")/"
+}
+# free_port and the vcpipe Config writer (vcfg_*), shared with bench/
+. "$VP_SRCDIR/t/vcpipe-config.sh"

@@ -12,18 +12,11 @@ mkdir -p "$CREDS_STATE"
 # requests logged in $T/creds.req
 start_creds() {
 	_cfg=$1; shift
-	rm -f "$T/creds.port"
 	: >"$T/creds.req"
-	python3 "$CREDS_PY" --config "$_cfg" --issued "$CREDS_ISSUED" \
-	    --requests "$T/creds.req" --state "$CREDS_STATE" \
-	    --port-file "$T/creds.port" "$@" 2>>"$T/creds.err" &
-	CREDS_PID=$!
-	bg_pid $CREDS_PID
-	if ! wait_for 60 test -s "$T/creds.port"; then
-		sed 's/^/# fake-creds: /' "$T/creds.err" >&2
-		bail "fake-creds did not start"
-	fi
-	CREDS_URL="http://127.0.0.1:$(cat "$T/creds.port")/"
+	start_server creds python3 "$CREDS_PY" --config "$_cfg" \
+	    --issued "$CREDS_ISSUED" --requests "$T/creds.req" \
+	    --state "$CREDS_STATE" "$@"
+	CREDS_PID=$SERVER_PID CREDS_URL=$SERVER_URL
 }
 
 stop_creds() {
@@ -34,10 +27,6 @@ stop_creds() {
 # The n-th credential handed out (1 = first), as JSON.
 issued() { sed -n "${1}p" "$CREDS_ISSUED"; }
 issued_count() { wc -l <"$CREDS_ISSUED" | tr -d ' '; }
-# A loopback port nothing listens on (for "unreachable" cases).
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # run_sink DESC CODE [VAR=VALUE...] -- [OPTIONS]: expect_exit on the sink
 # with that environment and options, reading $EV, sending to the fake

@@ -23,18 +23,10 @@ fake_config() {
 # start_fake CONFIG [fake options]: sets FAKE_URL; logs in $T/fake.*
 start_fake() {
 	_cfg=$1; shift
-	rm -f "$T/fake.port" "$T/fake.log" "$T/fake.req"
 	: >"$T/fake.log"; : >"$T/fake.req"
-	python3 "$FAKE_PY" --config "$_cfg" --log "$T/fake.log" \
-	    --requests "$T/fake.req" --port-file "$T/fake.port" "$@" \
-	    2>>"$T/fake.err" &
-	FAKE_PID=$!
-	bg_pid $FAKE_PID
-	if ! wait_for 60 test -s "$T/fake.port"; then
-		sed 's/^/# fake: /' "$T/fake.err" >&2
-		bail "fake-eventbridge did not start"
-	fi
-	FAKE_URL="http://127.0.0.1:$(cat "$T/fake.port")/"
+	start_server fake python3 "$FAKE_PY" --config "$_cfg" \
+	    --log "$T/fake.log" --requests "$T/fake.req" "$@"
+	FAKE_PID=$SERVER_PID FAKE_URL=$SERVER_URL
 }
 
 stop_fake() {
