@@ -1091,9 +1091,12 @@ ce_write_binary(struct ce_event *ev, struct vp_buf *o)
 	if (ev->dct.set) {
 		ct = CE_S(ev, ev->dct);
 		ctlen = ev->dct.len;
-		/* Content-Type is a plain HTTP header: no percent-encoding */
+		/* Content-Type is a plain HTTP header: no percent-encoding,
+		 * and no blank around it (a reader drops it, so the event
+		 * would not read back as written) */
 		for (size_t i = 0; i < ctlen; i++)
-			if ((unsigned char)ct[i] < 0x20 || (unsigned char)ct[i] > 0x7e)
+			if ((unsigned char)ct[i] < 0x20 || (unsigned char)ct[i] > 0x7e ||
+			    (ct[i] == ' ' && (i == 0 || i == ctlen - 1)))
 				return ce_bad(ev, "\"datacontenttype\" is not a valid "
 				    "Content-Type header value");
 	} else if (ev->dkind == CE_DATA_JSON) {
