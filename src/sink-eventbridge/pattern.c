@@ -235,22 +235,19 @@ compile_numeric(struct cctx *c, struct matcher *m, const json_t *v)
 			}
 			m->has_lo = m->has_hi = m->lo_incl = m->hi_incl = 1;
 			m->lo = m->hi = d;
-		} else if (op_is(op, ">") || op_is(op, ">=")) {
-			if (m->has_lo) {
-				cerr(c, "numeric: two lower bounds");
+		} else if (op_is(op, ">") || op_is(op, ">=") || op_is(op, "<") ||
+		    op_is(op, "<=")) {
+			int lower = op[0] == '>';
+			int *has = lower ? &m->has_lo : &m->has_hi;
+
+			if (*has) {
+				cerr(c, "numeric: two %s bounds",
+				    lower ? "lower" : "upper");
 				return -1;
 			}
-			m->has_lo = 1;
-			m->lo_incl = op[1] == '=';
-			m->lo = d;
-		} else if (op_is(op, "<") || op_is(op, "<=")) {
-			if (m->has_hi) {
-				cerr(c, "numeric: two upper bounds");
-				return -1;
-			}
-			m->has_hi = 1;
-			m->hi_incl = op[1] == '=';
-			m->hi = d;
+			*has = 1;
+			*(lower ? &m->lo_incl : &m->hi_incl) = op[1] == '=';
+			*(lower ? &m->lo : &m->hi) = d;
 		} else {
 			cerr(c, "numeric: unknown operator \"%s\"", op);
 			return -1;
