@@ -9,7 +9,9 @@
  * same way), calls httpd_load() after parsing its options and httpd_start()
  * to serve.  Every request then passes, before the program's handler is
  * called and before any body is read:
- *   - the framing checks: conflicting Content-Length headers (400), a
+ *   - the framing checks: a header line cut at a NUL byte, or folded
+ *     onto the next (400; libmicrohttpd 0.9.x would pass the value cut
+ *     short), conflicting Content-Length headers (400), a
  *     Transfer-Encoding other than "chunked" (501), Transfer-Encoding with
  *     Content-Length (400), a body declared larger than max_body, or any
  *     body where max_body is 0 (413);
