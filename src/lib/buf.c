@@ -1,4 +1,4 @@
-/* buf.c: growable byte buffer and checked allocation. */
+/* buf.c: growable byte buffer, checked allocation, string lists. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,4 +96,13 @@ vp_buf_free(struct vp_buf *b)
 	free(b->data);
 	b->data = NULL;
 	b->len = b->cap = 0;
+}
+
+int
+vp_str_in(const char *s, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcmp(s, *list) == 0)
+			return 1;
+	return 0;
 }

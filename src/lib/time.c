@@ -146,13 +146,25 @@ vp_format_rfc3339(int64_t sec, int32_t nsec, char *buf, size_t len)
 	    tm.tm_min, tm.tm_sec, frac);
 }
 
-int64_t
-vp_now_ms(void)
+static int64_t
+clock_ms(clockid_t id)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(id, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+vp_now_ms(void)
+{
+	return clock_ms(CLOCK_MONOTONIC);
+}
+
+int64_t
+vp_wall_ms(void)
+{
+	return clock_ms(CLOCK_REALTIME);
 }
 
 int

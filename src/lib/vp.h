@@ -189,6 +189,8 @@ int vp_parse_rfc3339(const char *s, int64_t *sec, int32_t *nsec);
 void vp_format_rfc3339(int64_t sec, int32_t nsec, char *buf, size_t len);
 /* Monotonic milliseconds. */
 int64_t vp_now_ms(void);
+/* Wall-clock milliseconds since the epoch (expiry times, stamps). */
+int64_t vp_wall_ms(void);
 /* Sleep up to ms, returning early (nonzero) when a stop is requested. */
 int vp_sleep_ms(int64_t ms);
 
@@ -263,6 +265,9 @@ void vp_buf_reset(struct vp_buf *b);
 void vp_buf_free(struct vp_buf *b);
 /* libcurl write callback appending to a struct vp_buf (userdata; http.c). */
 size_t vp_curl_write_buf(char *ptr, size_t size, size_t nmemb, void *userdata);
+
+/* Is s one of the strings of list (NULL-terminated)? */
+int vp_str_in(const char *s, const char *const *list);
 
 /* Allocation that exits with VP_EXIT_SOFTWARE on failure. */
 void *vp_xmalloc(size_t n);

@@ -128,15 +128,6 @@ aws_call(struct eb *eb, const char *target, const char *body, size_t len,
 	curl_slist_free_all(h);
 }
 
-static int
-type_in(const char *t, const char *const *list)
-{
-	for (; *list; list++)
-		if (strcmp(t, *list) == 0)
-			return 1;
-	return 0;
-}
-
 static const char *const throttle_types[] = {
 	"ThrottlingException", "Throttling", "ThrottledException",
 	"RequestThrottledException", "TooManyRequestsException",
@@ -163,9 +154,9 @@ aws_classify(const struct resp *r, const struct vp_retry *p)
 		return vp_curl_permanent(r->cc) ? RES_CONFIG : RES_RETRY;
 	if (r->status == 200)
 		return RES_OK;
-	if (r->errtype[0] && type_in(r->errtype, throttle_types))
+	if (r->errtype[0] && vp_str_in(r->errtype, throttle_types))
 		return RES_RETRY;
-	if ((r->errtype[0] && type_in(r->errtype, auth_types)) ||
+	if ((r->errtype[0] && vp_str_in(r->errtype, auth_types)) ||
 	    r->status == 401 || r->status == 403)
 		return RES_AUTH;
 	if (vp_retry_status(p, r->status))

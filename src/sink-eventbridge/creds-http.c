@@ -10,20 +10,10 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "creds-int.h"
 
 #define ANSWER_MAX 65536
-
-int64_t
-eb_wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void
 eb_cval_clear(struct eb_cval *v)

@@ -16,7 +16,6 @@ struct eb_cval {
 	int64_t expiry_ms;	/* wall clock; 0: they do not expire */
 };
 void eb_cval_clear(struct eb_cval *v);
-int64_t eb_wall_ms(void);
 
 /* ---- shared config and credentials files (creds-ini.c) ------------------ */
 

@@ -241,7 +241,7 @@ imds_token(struct eb_imds *m, char *err, size_t errlen)
 	char url[600];
 	int rc = 0;
 
-	if (m->token && eb_wall_ms() < m->token_until_ms)
+	if (m->token && vp_wall_ms() < m->token_until_ms)
 		return 0;
 	vp_free_secret(m->token);
 	m->token = NULL;
@@ -255,7 +255,7 @@ imds_token(struct eb_imds *m, char *err, size_t errlen)
 		m->token = vp_xmalloc(n + 1);
 		memcpy(m->token, h.answer.data, n);
 		m->token[n] = '\0';
-		m->token_until_ms = eb_wall_ms() +
+		m->token_until_ms = vp_wall_ms() +
 		    (int64_t)(IMDS_TOKEN_TTL - 60) * 1000;
 	} else if (h.status == 0 && !h.connected) {
 		snprintf(err, errlen, "EC2 instance metadata (%s): %s",

@@ -29,15 +29,6 @@ static const char *const sts_refused[] = {
 	NULL
 };
 
-static int
-listed(const char *code, const char *const *list)
-{
-	for (; *list; list++)
-		if (strcmp(code, *list) == 0)
-			return 1;
-	return 0;
-}
-
 void
 eb_endpoint_url(const char *service, const char *host, const char *region,
     char *url, size_t len)
@@ -156,9 +147,9 @@ sts_call(const struct eb_fetch_ctx *ctx, const char *action, const char *what,
 		    code && w[5].text ? ": " : "", w[5].text ? w[5].text : "");
 		snprintf(err, errlen, "STS %s (%s): HTTP %ld%s%s", what, url,
 		    h.status, msg[0] ? " " : "", msg);
-		if (code && listed(code, sts_temporary))
+		if (code && vp_str_in(code, sts_temporary))
 			rc = VP_EXIT_TEMPFAIL;
-		else if ((code && listed(code, sts_refused)) ||
+		else if ((code && vp_str_in(code, sts_refused)) ||
 		    h.status == 401 || h.status == 403)
 			rc = VP_EXIT_NOPERM;
 		else if (eb_http_temporary(h.status))

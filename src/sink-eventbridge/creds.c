@@ -173,7 +173,7 @@ jitter_ms(int64_t max)
 	uint32_t r = 0;
 
 	if (getrandom(&r, sizeof(r), 0) != sizeof(r))
-		r = (uint32_t)eb_wall_ms();
+		r = (uint32_t)vp_wall_ms();
 	return max > 0 ? (int64_t)(r % (uint64_t)max) : 0;
 }
 
@@ -212,7 +212,7 @@ fetch(struct eb_prov *p, struct eb_cval *v, char *err, size_t errlen)
 static void
 adopt(struct eb_prov *p, struct eb_cval *v)
 {
-	int64_t now = eb_wall_ms(), life = v->expiry_ms - now;
+	int64_t now = vp_wall_ms(), life = v->expiry_ms - now;
 	char when[64];
 
 	eb_cval_clear(&p->cur);
@@ -250,7 +250,7 @@ static int
 prov_fresh(struct eb_prov *p, int force, char *err, size_t errlen)
 {
 	struct eb_cval v;
-	int64_t now = eb_wall_ms();
+	int64_t now = vp_wall_ms();
 	int rc;
 
 	if (p->kind == PK_ENV)
@@ -340,7 +340,7 @@ session_name(const char *given)
 
 	if (given && *given)
 		return vp_xstrdup(given);
-	snprintf(s, sizeof(s), "vcpipe-%lld", (long long)(eb_wall_ms() / 1000));
+	snprintf(s, sizeof(s), "vcpipe-%lld", (long long)(vp_wall_ms() / 1000));
 	return vp_xstrdup(s);
 }
 

@@ -117,15 +117,6 @@ plain(const yaml_node_t *n)
 	    n->data.scalar.style == YAML_ANY_SCALAR_STYLE;
 }
 
-static int
-one_of(const char *s, const char *const *list)
-{
-	for (; *list; list++)
-		if (strcmp(s, *list) == 0)
-			return 1;
-	return 0;
-}
-
 /* YAML 1.1 as yaml.v2 (the router's parser) reads a plain scalar. */
 static const char *const yes_words[] = { "true", "True", "TRUE", "yes", "Yes",
 	"YES", "on", "On", "ON", "y", "Y", NULL };
@@ -166,11 +157,11 @@ scalar_json(const yaml_node_t *n)
 
 	if (!plain(n))
 		return json_stringn(s, n->data.scalar.length);
-	if (one_of(s, null_words))
+	if (vp_str_in(s, null_words))
 		return json_null();
-	if (one_of(s, yes_words) && strlen(s) > 1)
+	if (vp_str_in(s, yes_words) && strlen(s) > 1)
 		return json_true();
-	if (one_of(s, no_words) && strlen(s) > 1)
+	if (vp_str_in(s, no_words) && strlen(s) > 1)
 		return json_false();
 	if (is_int(s))
 		return json_integer(strtoll(s, NULL, 10));
@@ -402,7 +393,7 @@ static int
 is_null(const yaml_node_t *n)
 {
 	return n->type == YAML_SCALAR_NODE && plain(n) &&
-	    one_of(stext(n), null_words);
+	    vp_str_in(stext(n), null_words);
 }
 
 /* Present and not null. */
@@ -586,7 +577,7 @@ check(struct ctx *c, yaml_node_t *n, const struct field *f, const char *path)
 		scalar_flags(c, n, f, path);
 		return json_stringn(stext(n), n->data.scalar.length);
 	case F_ENUM:
-		if (!one_of(stext(n), f->choices)) {
+		if (!vp_str_in(stext(n), f->choices)) {
 			struct vp_buf b = { 0 };
 			for (const char *const *ch = f->choices; *ch; ch++)
 				vp_buf_printf(&b, "%s%s", b.len ? ", " : "", *ch);
@@ -596,9 +587,9 @@ check(struct ctx *c, yaml_node_t *n, const struct field *f, const char *path)
 		}
 		return json_string(stext(n));
 	case F_BOOL:
-		if (plain(n) && one_of(stext(n), yes_words))
+		if (plain(n) && vp_str_in(stext(n), yes_words))
 			return json_true();
-		if (plain(n) && one_of(stext(n), no_words))
+		if (plain(n) && vp_str_in(stext(n), no_words))
 			return json_false();
 		err_at(c, n, path, "expected true or false, got %s\"%s\"",
 		    plain(n) ? "" : "the string ", stext(n));
@@ -719,7 +710,7 @@ check_labels(struct ctx *c, yaml_node_t *root)
 			if (vp_parse_duration_ms(stext(v)) < 0)
 				err_at(c, v, path, "expected a duration (like "
 				    "90s, 10m, 1h), got \"%s\"", stext(v));
-		} else if (!one_of(stext(v), vcpipe_labels[i].choices)) {
+		} else if (!vp_str_in(stext(v), vcpipe_labels[i].choices)) {
 			struct vp_buf b = { 0 };
 			for (const char *const *ch = vcpipe_labels[i].choices;
 			    *ch; ch++)
