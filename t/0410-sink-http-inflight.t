@@ -7,6 +7,7 @@
 # --inflight 1 keeps input order through the same failures.
 . "${0%/*}/lib.sh"
 . "$VP_SRCDIR/t/http-receiver/lib.sh"
+. "$VP_SRCDIR/t/inflight-kills.sh"
 command -v sink-http >/dev/null || skip_all "sink-http not built"
 command -v jq >/dev/null || skip_all "jq not installed"
 N=${VP_INFLIGHT_EVENTS:-3000}
@@ -26,38 +27,14 @@ acked() {
 	jq -r 'select(.action | test("^2")) | .body | fromjson | .eventkey' "$T/a.log" |
 	    sort -n -u
 }
-# the checkpoint's key, 0 before the first one
-ck_key() {
-	if [ -s "$T/ck" ]; then jq -r '.key // 0' "$T/ck"; else echo 0; fi
-}
-# is every key 1..K acknowledged?
-prefix_acked() {
-	_k=$1
-	[ "$_k" -eq 0 ] && return 0
-	[ "$(acked | awk -v k="$_k" '$1 <= k' | wc -l)" -eq "$_k" ]
-}
-
-i=0; rc=
-while [ "$i" -lt "$KILLS" ]; do
-	i=$((i + 1))
-	k=$(ck_key)
-	awk -v k="$k" 'NR > k' "$T/all" >"$T/in"
+start_sink() {
 	sink-http --url "$URL" --inflight 32 --checkpoint "$T/ck" \
 	    --checkpoint-interval 20ms $FAST --log-level error <"$T/in" 2>>"$T/err" &
-	pid=$!
-	# a random moment: after 1 to 400 more requests reached the receiver
-	# (counted, not timed, so that a loaded machine kills mid-stream too)
-	want=$(( $(wc -l <"$T/a.log") + $(awk -v s="$i$$" 'BEGIN { srand(s); print 1 + int(rand() * 400) }') ))
-	wait_for 60 sh -c "test \$(wc -l <'$T/a.log') -ge $want || ! kill -0 $pid 2>/dev/null" || true
-	kill -KILL "$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null || true
-	k=$(ck_key)
-	check "kill $i: the checkpoint (key $k) names no event past the acknowledged prefix" \
-	    prefix_acked "$k"
-done
+	SINK_PID=$!
+}
+REQLOG=$T/a.log MORE=400
+kill_loop "$KILLS"
 # the last run to the end of its input
-k=$(ck_key)
-awk -v k="$k" 'NR > k' "$T/all" >"$T/in"
 expect_exit "after $KILLS kills, a run to the end" 0 \
     sink-http --url "$URL" --inflight 32 --checkpoint "$T/ck" $FAST --log-level error <"$T/in"
 is "the checkpoint names the last event" "$N" "$(ck_key)"

@@ -9,6 +9,7 @@
 # --inflight 1 keeps input order through failed requests.
 . "${0%/*}/lib.sh"
 . "$VP_SRCDIR/t/fake-eventbridge/fake.sh"
+. "$VP_SRCDIR/t/inflight-kills.sh"
 command -v sink-eventbridge >/dev/null || skip_all "sink-eventbridge not built"
 N=${VP_INFLIGHT_EVENTS:-4000}
 KILLS=${VP_INFLIGHT_KILLS:-10}
@@ -25,39 +26,14 @@ start_fake "$T/c.json"
 
 # the keys EventBridge acknowledged, sorted, once each
 acked() { jq -r '.Detail | fromjson | .eventkey' "$T/fake.log" | sort -n -u; }
-# the checkpoint's key, 0 before the first one
-ck_key() {
-	if [ -s "$T/ck" ]; then jq -r '.key // 0' "$T/ck"; else echo 0; fi
-}
-# is every key 1..K acknowledged?
-prefix_acked() {
-	_k=$1
-	[ "$_k" -eq 0 ] && return 0
-	[ "$(acked | awk -v k="$_k" '$1 <= k' | wc -l)" -eq "$_k" ]
-}
-
-i=0
-while [ "$i" -lt "$KILLS" ]; do
-	i=$((i + 1))
-	k=$(ck_key)
-	awk -v k="$k" 'NR > k' "$T/all" >"$T/in"
-	# not through eb(): $! must be the sink itself, not a subshell
+start_sink() {
 	sink-eventbridge --region us-east-1 --endpoint-url "$FAKE_URL" $FAST \
 	    --inflight 8 --checkpoint "$T/ck" --checkpoint-interval 20ms \
 	    --log-level error <"$T/in" 2>>"$T/err" &
-	pid=$!
-	# a random moment: after 1 to 30 more requests reached the fake
-	# (counted, not timed, so that a loaded machine kills mid-stream too)
-	want=$(( $(wc -l <"$T/fake.req") + $(awk -v s="$i$$" 'BEGIN { srand(s); print 1 + int(rand() * 30) }') ))
-	wait_for 60 sh -c "test \$(wc -l <'$T/fake.req') -ge $want || ! kill -0 $pid 2>/dev/null" || true
-	kill -KILL "$pid" 2>/dev/null || true
-	wait "$pid" 2>/dev/null || true
-	k=$(ck_key)
-	check "kill $i: the checkpoint (key $k) names no event past the acknowledged prefix" \
-	    prefix_acked "$k"
-done
-k=$(ck_key)
-awk -v k="$k" 'NR > k' "$T/all" >"$T/in"
+	SINK_PID=$!
+}
+REQLOG=$T/fake.req MORE=30
+kill_loop "$KILLS"
 expect_exit "after $KILLS kills, a run to the end" 0 \
     eb --inflight 8 --checkpoint "$T/ck" --log-level error <"$T/in"
 is "the checkpoint names the last event" "$N" "$(ck_key)"
