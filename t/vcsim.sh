@@ -15,6 +15,10 @@
 #       destroy one, log in, post an EventEx, host maintenance mode), forever.
 #   govmomi_events [flags...]      runs t/govmomi-events against it
 #       (adds -url, and -cafile with -tls).
+#   vc_keys FILE                   the keys of vc-source's lines in FILE, one a line.
+#   vc_has_key KEY FILE            true when FILE has vc-source's line for KEY.
+#   vc_ckpt OUT KEY FILE           writes to OUT the checkpoint a sink writes
+#                                  after delivering KEY's line of FILE.
 #   vcsim_keys OPREPLY             the event keys an op reply lists, one a line.
 #   vcsim_classes OPREPLY          the event classes it lists, one a line.
 
@@ -114,3 +118,6 @@ govmomi_events() {
 
 vcsim_keys() { printf '%s\n' "$1" | jq -r '.events[].key'; }
 vcsim_classes() { printf '%s\n' "$1" | jq -r '.events[].class'; }
+vc_keys() { jq -r .key "$1"; }
+vc_has_key() { grep -q "\"key\":$1," "$2"; }
+vc_ckpt() { grep "\"key\":$2," "$3" | head -1 | jq -c '{version:1, source:.vcenter, id:"x", time:.createdTime, key:.key, delivered:1, updated:(now|todate)}' >"$1"; }
