@@ -117,7 +117,8 @@ restarts() { jq .restarts "$1/state.json" 2>/dev/null || echo 0; }
 running1() { grep -q '"status":"running"' "$1/state.json" 2>/dev/null && [ -s "$1/pids" ]; }
 running() { running1 "$UH" && running1 "$UE"; }
 restarted_since() { [ "$(restarts "$UH")" -gt "$1" ] && [ "$(restarts "$UE")" -gt "$2" ]; }
-cat >"$CFG" <<YAML
+{
+	cat <<YAML
 apiVersion: vcpipe/v1
 kind: Config
 stateDir: $STATE
@@ -129,24 +130,10 @@ providers:
       credentialsFile: $T/vc.cred
       begin: 1h
     processors:
-      - type: knative
-        name: http
-        knative:
-          destination:
-            uri: http://127.0.0.1:$RPORT/
-      - type: aws_event_bridge
-        name: eb
-        awsEventBridge:
-          region: us-east-1
-          eventBus: vc
-          ruleARN: arn:aws:events:us-east-1:123456789012:rule/vc/all
-          endpointUrl: $FAKE_URL
-          auth:
-            type: aws_access_key
-            awsAccessKeyAuth:
-              accessKey: $AKID
-              secretKey: $SECRET
 YAML
+	vcfg_knative http "http://127.0.0.1:$RPORT/"
+	vcfg_eventbridge eb "$FAKE_URL"
+} >"$CFG"
 start_vcpipe() { # (in a session of its own: its process group is its pid)
 	env VP_FS_DIR="$STATE" VP_FS_FLAGS="$T/flags" LD_PRELOAD="$T/fs.so" \
 		VCPIPE_STOP_TIMEOUT=5 VCPIPE_BACKOFF_CAP=2 \

@@ -54,60 +54,25 @@ PALL=$RPORT
 start_receiver shape
 PSHAPE=$RPORT
 RPORT=$(cat "$T/on.port")
-printf '%s\n%s\n' "$VC_USERNAME" "$VC_PASSWORD" >"$T/vc.cred"
-mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat >"$T/c.yaml" <<YAML
-apiVersion: vcpipe/v1
-kind: Config
-stateDir: $T/state
-providers:
-  - type: vcenter
-    name: sim
-    vcenter:
-      address: $VCSIM_URL
-      credentialsFile: $T/vc.cred
-      begin: 1h
-    processors:
-      - type: knative
-        name: on
-        knative:
-          destination:
-            uri: http://127.0.0.1:$RPORT/
-        filter: .subject == "VmPoweredOnEvent"
-      - type: knative
-        name: all
-        knative:
-          destination:
-            uri: http://127.0.0.1:$PALL/
-      - type: knative
-        name: shape
-        knative:
-          destination:
-            uri: http://127.0.0.1:$PSHAPE/
+mport=$(free_port)
+{
+	vcfg_head
+	vcfg_vcenter sim "$VCSIM_URL" 1h
+	vcfg_knative on "http://127.0.0.1:$RPORT/"
+	printf '        filter: .subject == "VmPoweredOnEvent"\n'
+	vcfg_knative all "http://127.0.0.1:$PALL/"
+	vcfg_knative shape "http://127.0.0.1:$PSHAPE/"
+	cat <<'YAML'
           encoding: binary
         filter: .subject | startswith("Vm") or . == "GeneralUserEvent"
         transform: |
           if .subject == "GeneralUserEvent" then error("no VM in \(.subject)")
           else {vm: .data.Vm.Name, what: .subject, key: .eventkey} end
-      - type: aws_event_bridge
-        name: eb
-        filter: .subject == "VmPoweredOnEvent"
-        awsEventBridge:
-          region: us-east-1
-          eventBus: vc
-          ruleARN: arn:aws:events:us-east-1:123456789012:rule/vc/all
-          endpointUrl: $FAKE_URL
-          auth:
-            type: aws_access_key
-            awsAccessKeyAuth:
-              accessKey: $AKID
-              secretKey: $SECRET
-metricsProvider:
-  type: default
-  name: m
-  default:
-    bindAddress: 127.0.0.1:$mport
 YAML
+	vcfg_eventbridge eb "$FAKE_URL"
+	printf '        filter: .subject == "VmPoweredOnEvent"\n'
+	vcfg_metrics "$mport"
+} >"$T/c.yaml"
 mkdir -p "$T/state"
 R=$T/run
 start_vcpipe() {

@@ -42,3 +42,14 @@ vcfg_metrics() {
 	printf 'metricsProvider:\n  type: default\n  name: m\n  default:\n'
 	printf '    bindAddress: 127.0.0.1:%s\n' "$1"
 }
+
+# vcfg_eventbridge NAME ENDPOINT: a processor putting events on the bus
+# "vc" of the fake EventBridge at ENDPOINT, with the rule vc/all, signed
+# with the fake's keys $AKID and $SECRET (t/fake-eventbridge/fake.sh).
+vcfg_eventbridge() {
+	printf '      - type: aws_event_bridge\n        name: %s\n        awsEventBridge:\n' "$1"
+	printf '          region: us-east-1\n          eventBus: vc\n'
+	printf '          ruleARN: arn:aws:events:us-east-1:123456789012:rule/vc/all\n'
+	printf '          endpointUrl: %s\n          auth:\n            type: aws_access_key\n' "$2"
+	printf '            awsAccessKeyAuth:\n              accessKey: %s\n              secretKey: %s\n' "$AKID" "$SECRET"
+}
