@@ -25,79 +25,8 @@ E3=$(sed -n 3p "$D/sink-eventbridge-structured.ndjson")
 use_env_keys
 
 # The file system as a full disk or a read-only mount would have it, for one
-# file or one directory (as t/0010 slows fsync down).
-cat >"$T/fs.c" <<'EOF'
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-/* VP_FULL=PATH: PATH lives on a full disk: VP_FULL_ROOM more bytes fit
- * (default 0), then write fails with ENOSPC; with VP_FULL_FSYNC set every
- * write fits but fsync fails with ENOSPC (delayed allocation).
- * VP_RO=DIR: nothing can be created under DIR (EROFS). */
-static long used;
-static int full(int fd) {
-	const char *p = getenv("VP_FULL");
-	char link[64], path[4096];
-	ssize_t n;
-	if (p == NULL) return 0;
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	if ((n = readlink(link, path, sizeof(path) - 1)) < 0) return 0;
-	path[n] = '\0';
-	return strcmp(path, p) == 0;
-}
-ssize_t write(int fd, const void *b, size_t n) {
-	static ssize_t (*real)(int, const void *, size_t);
-	if (!real) real = (ssize_t (*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
-	if (full(fd) && !getenv("VP_FULL_FSYNC")) {
-		const char *r = getenv("VP_FULL_ROOM");
-		long room = (r ? atol(r) : 0) - used;
-		if (room <= 0) { errno = ENOSPC; return -1; }
-		if ((long)n > room) n = (size_t)room;
-		used += (long)n;
-	}
-	return real(fd, b, n);
-}
-int fsync(int fd) {
-	static int (*real)(int);
-	if (!real) real = (int (*)(int))dlsym(RTLD_NEXT, "fsync");
-	if (full(fd) && getenv("VP_FULL_FSYNC")) { errno = ENOSPC; return -1; }
-	return real(fd);
-}
-static int ro(const char *path) {
-	const char *d = getenv("VP_RO");
-	return d && strncmp(path, d, strlen(d)) == 0;
-}
-#define OPEN(name) \
-int name(const char *path, int flags, ...) { \
-	static int (*real)(const char *, int, ...); \
-	mode_t m = 0; va_list ap; \
-	if (!real) real = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, #name); \
-	va_start(ap, flags); \
-	if (flags & O_CREAT) m = (mode_t)va_arg(ap, int); \
-	va_end(ap); \
-	if ((flags & O_CREAT) && ro(path)) { errno = EROFS; return -1; } \
-	return real(path, flags, m); \
-}
-OPEN(open)
-OPEN(open64)
-int mkdir(const char *path, mode_t m) {
-	static int (*real)(const char *, mode_t);
-	if (!real) real = (int (*)(const char *, mode_t))dlsym(RTLD_NEXT, "mkdir");
-	if (ro(path)) { errno = EROFS; return -1; }
-	return real(path, m);
-}
-EOF
-cc -shared -fPIC -o "$T/fs.so" "$T/fs.c" -ldl
-# a sanitizer runtime wants to come first; the shim only replaces a few calls
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
-shim() { LD_PRELOAD="$T/fs.so" "$@"; }
+# file or one directory (as t/0010 slows fsync down): t/fs-shim.c.
+build_fs_shim
 valid_records() { [ "$(jq -c .deadletter.reason "$1" 2>/dev/null | grep -c .)" = "$2" ]; }
 
 # ---- a full disk: the dead-letter file is never torn --------------------
@@ -110,13 +39,13 @@ start_receiver h2 --script 200 --default 400
 H="http://127.0.0.1:$RPORT/"
 printf '%s\n%s\n%s\n' "$S1" "$S2" "$S3" >"$T/h.in"
 expect_exit "sink-http, disk full during a dead-letter append: exit 74" 74 \
-    env VP_FULL="$T/h.dlq" VP_FULL_ROOM=10 LD_PRELOAD="$T/fs.so" \
+    env VP_FS_DIR="$T/h.dlq" VP_FS_FULL=1 VP_FS_ROOM=10 LD_PRELOAD="$T/fs.so" \
     $VP_WRAP sink-http --url "$H" $FAST --dlq "$T/h.dlq" --checkpoint "$T/h.ck" <"$T/h.in"
 check "sink-http: the dead-letter file is as it was (the partial record cut)" cmp "$T/h.before" "$T/h.dlq"
 is "sink-http: the checkpoint is before the event" vc-4f2a-1234 "$(jq -r .id "$T/h.ck")"
 check "sink-http: the error names the file and the disk" grep -q "cannot dead-letter it: $T/h.dlq: No space left on device" "$T/.exit.err"
 expect_exit "sink-http, fsync fails with ENOSPC: exit 74" 74 \
-    env VP_FULL="$T/h.dlq" VP_FULL_FSYNC=1 LD_PRELOAD="$T/fs.so" \
+    env VP_FS_DIR="$T/h.dlq" VP_FS_FULL=1 VP_FS_FSYNC=1 LD_PRELOAD="$T/fs.so" \
     $VP_WRAP sink-http --url "$H" $FAST --dlq "$T/h.dlq" <"$T/h.in"
 check "sink-http: after the failed fsync the file is as it was" cmp "$T/h.before" "$T/h.dlq"
 # a record torn by a crash (no newline) gets the next record on a line of its own
@@ -136,13 +65,13 @@ cp "$T/e.dlq" "$T/e.before"
 printf '%s\n%s\n%s\n' "$E1" "$E2" "$E3" >"$T/e.in"
 printf '%s\n%s\n' "$E1" "$E3" >"$T/e13.in"
 expect_exit "sink-eventbridge, disk full during a dead-letter append: exit 74" 74 \
-    env VP_FULL="$T/e.dlq" VP_FULL_ROOM=10 LD_PRELOAD="$T/fs.so" \
+    env VP_FS_DIR="$T/e.dlq" VP_FS_FULL=1 VP_FS_ROOM=10 LD_PRELOAD="$T/fs.so" \
     $VP_WRAP sink-eventbridge --region us-east-1 --endpoint-url "$FAKE_URL" \
     --dlq "$T/e.dlq" --checkpoint "$T/e.ck" <"$T/e.in"
 check "sink-eventbridge: the dead-letter file is as it was" cmp "$T/e.before" "$T/e.dlq"
 is "sink-eventbridge: the checkpoint is before the event" 1000 "$(jq -r .id "$T/e.ck")"
 expect_exit "sink-eventbridge, fsync fails with ENOSPC: exit 74" 74 \
-    env VP_FULL="$T/e.dlq" VP_FULL_FSYNC=1 LD_PRELOAD="$T/fs.so" \
+    env VP_FS_DIR="$T/e.dlq" VP_FS_FULL=1 VP_FS_FSYNC=1 LD_PRELOAD="$T/fs.so" \
     $VP_WRAP sink-eventbridge --region us-east-1 --endpoint-url "$FAKE_URL" \
     --dlq "$T/e.dlq" <"$T/e.in"
 check "sink-eventbridge: after the failed fsync the file is as it was" cmp "$T/e.before" "$T/e.dlq"
@@ -162,15 +91,15 @@ is "sink-eventbridge: directory 0700, checkpoint 0600" "700 600" \
 mkdir "$T/ro"
 : >"$T/s.log"
 expect_exit "sink-http: a read-only checkpoint directory is refused at start (77)" 77 \
-    env VP_RO="$T/ro" LD_PRELOAD="$T/fs.so" \
+    env VP_FS_DIR="$T/ro" VP_FS_RO=1 LD_PRELOAD="$T/fs.so" \
     $VP_WRAP sink-http --url "$H" --checkpoint "$T/ro/ck" <"$T/one"
 check "sink-http: it says why" grep -q "checkpoint: $T/ro/ck: cannot write in $T/ro: Read-only file system" "$T/.exit.err"
 is "sink-http: nothing was sent (no deliver-and-fail loop)" 0 "$(requests s)"
 expect_exit "sink-http: a read-only dead-letter directory is refused at start (77)" 77 \
-    env VP_RO="$T/ro" LD_PRELOAD="$T/fs.so" \
+    env VP_FS_DIR="$T/ro" VP_FS_RO=1 LD_PRELOAD="$T/fs.so" \
     $VP_WRAP sink-http --url "$H" --dlq "$T/ro/dlq" <"$T/one"
 expect_exit "sink-http: a checkpoint directory that cannot be made is refused (77)" 77 \
-    env VP_RO="$T/ro" LD_PRELOAD="$T/fs.so" \
+    env VP_FS_DIR="$T/ro" VP_FS_RO=1 LD_PRELOAD="$T/fs.so" \
     $VP_WRAP sink-http --url "$H" --checkpoint "$T/ro/a/b/ck" <"$T/one"
 : >"$T/afile"
 expect_exit "sink-http: a path through a regular file is a configuration error (78)" 78 \
@@ -180,7 +109,7 @@ expect_exit "sink-http: a directory as the checkpoint is a configuration error (
 is "still nothing sent" 0 "$(requests s)"
 : >"$T/fake.log"
 expect_exit "sink-eventbridge: a read-only checkpoint directory is refused at start (77)" 77 \
-    env VP_RO="$T/ro" LD_PRELOAD="$T/fs.so" \
+    env VP_FS_DIR="$T/ro" VP_FS_RO=1 LD_PRELOAD="$T/fs.so" \
     $VP_WRAP sink-eventbridge --region us-east-1 --endpoint-url "$FAKE_URL" \
     --checkpoint "$T/ro/ck" <"$T/e13.in"
 is "sink-eventbridge: nothing was sent" 0 "$(grep -c . "$T/fake.log")"

@@ -32,68 +32,9 @@ N=3 OUTAGE=2
 ROWS=16
 plan $((2 * ROWS + 8))
 
-# ---- the file system shim: full or read-only under $VP_FS_DIR on demand ----
-cat >"$T/fs.c" <<'EOF'
-#define _GNU_SOURCE
-#include <dlfcn.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <stdarg.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-/* VP_FS_DIR=DIR, VP_FS_FLAGS=FLAGDIR: while FLAGDIR/full exists, writes to
- * files under DIR fail with ENOSPC; while FLAGDIR/ro exists, nothing can be
- * created under DIR (EROFS). */
-static int flag(const char *name) {
-	const char *f = getenv("VP_FS_FLAGS");
-	char p[4096];
-	if (f == NULL) return 0;
-	snprintf(p, sizeof(p), "%s/%s", f, name);
-	return access(p, F_OK) == 0;
-}
-static int under(const char *path) {
-	const char *d = getenv("VP_FS_DIR");
-	return d && path && strncmp(path, d, strlen(d)) == 0;
-}
-static int fd_under(int fd) {
-	char link[64], path[4096];
-	ssize_t n;
-	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
-	if ((n = readlink(link, path, sizeof(path) - 1)) < 0) return 0;
-	path[n] = '\0';
-	return under(path);
-}
-ssize_t write(int fd, const void *b, size_t n) {
-	static ssize_t (*real)(int, const void *, size_t);
-	if (!real) real = (ssize_t (*)(int, const void *, size_t))dlsym(RTLD_NEXT, "write");
-	if (fd > 2 && flag("full") && fd_under(fd)) { errno = ENOSPC; return -1; }
-	return real(fd, b, n);
-}
-#define OPEN(name) \
-int name(const char *path, int flags, ...) { \
-	static int (*real)(const char *, int, ...); \
-	mode_t m = 0; va_list ap; \
-	if (!real) real = (int (*)(const char *, int, ...))dlsym(RTLD_NEXT, #name); \
-	va_start(ap, flags); \
-	if (flags & O_CREAT) m = (mode_t)va_arg(ap, int); \
-	va_end(ap); \
-	if ((flags & (O_CREAT | O_WRONLY | O_RDWR)) && under(path) && flag("ro")) { errno = EROFS; return -1; } \
-	return real(path, flags, m); \
-}
-OPEN(open)
-OPEN(open64)
-int mkdir(const char *path, mode_t m) {
-	static int (*real)(const char *, mode_t);
-	if (!real) real = (int (*)(const char *, mode_t))dlsym(RTLD_NEXT, "mkdir");
-	if (under(path) && flag("ro")) { errno = EROFS; return -1; }
-	return real(path, m);
-}
-EOF
-cc -shared -fPIC -o "$T/fs.so" "$T/fs.c" -ldl || bail "cannot build the file system shim"
-export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+# ---- the file system shim (t/fs-shim.c): full or read-only under $VP_FS_DIR
+# while a flag file exists
+build_fs_shim
 mkdir -p "$T/flags"
 
 vcsim_start -history || bail "vcsim did not start"

@@ -36,6 +36,15 @@ skip_all() {
 }
 bail() { echo "Bail out! $*"; exit 1; }
 # Register a background process to be killed at exit.
+# build_fs_shim: $T/fs.so, the LD_PRELOAD shim of t/fs-shim.c (a full or
+# read-only file system under $VP_FS_DIR); a sanitizer runtime wants to
+# come first, and the shim only replaces a few calls
+build_fs_shim() {
+	cc -shared -fPIC -o "$T/fs.so" "$VP_SRCDIR/t/fs-shim.c" -ldl ||
+		bail "cannot build the file system shim"
+	ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}verify_asan_link_order=0"
+	export ASAN_OPTIONS
+}
 bg_pid() { _vp_pids="$_vp_pids $1"; }
 # Register a function to run at exit, before background processes are killed.
 at_exit() { _vp_atexit="$_vp_atexit $1"; }
