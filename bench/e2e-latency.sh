@@ -10,7 +10,8 @@
 # 1 s tick, 1-5 s backoff when idle).
 #
 # env: RATES (default "10 1000 10000"), SECS seconds per rate (default 5),
-#      RUNS (default 3: min / median / max of each figure at the end)
+#      RUNS (default 3: min / median / max of each figure at the end),
+#      INFLIGHT (the knative processor's inflight: default 1, in order)
 # Target (issue 16): p99 under 10 ms at 1,000 events/s.
 # The receiver (bench/stamp-receiver.c) answers at once; same clock for
 # the simulator and the receiver. The machine may be shared: the load
@@ -25,7 +26,7 @@ vcsim_start -history >/dev/null
 stamp_receiver
 vcpipe_config "$T/c.yaml" "$VCSIM_URL"
 vcpipe_run "$T/c.yaml" 1
-echo "host: $(nproc) CPUs; one vcpipe pipeline (knative uri) on vcsim -history; $SECS s per rate"
+echo "host: $(nproc) CPUs; one vcpipe pipeline (knative uri, inflight ${INFLIGHT:-1}) on vcsim -history; $SECS s per rate"
 for run in $(seq 1 "$RUNS"); do
 	for rate in $RATES; do
 		n=$((rate * SECS))

@@ -7,7 +7,8 @@
 #   vcpipe_config FILE URL... writes a vcpipe Config: one vcenter provider per
 #                             simulator URL (vc1, vc2, ...), each with one knative
 #                             processor posting to the receiver, metrics on
-#                             MPORT; state in $T/state
+#                             MPORT; state in $T/state; INFLIGHT (default
+#                             1: in order) events on their way at once
 #   vcpipe_run FILE N         starts bin/vcpipe on it (VPID, run dir $T/run) and
 #                             waits until its N pipelines run
 #   vcpipe_end                SIGTERM to vcpipe, waits for it
@@ -46,7 +47,7 @@ vcpipe_config() {
 		for _u; do
 			_i=$((_i + 1))
 			vcfg_vcenter "vc$_i" "$_u"
-			vcfg_knative rcv "http://127.0.0.1:$RPORT/"
+			vcfg_knative rcv "http://127.0.0.1:$RPORT/" "${INFLIGHT:-}"
 		done
 		vcfg_metrics "$MPORT"
 	} >"$_f"

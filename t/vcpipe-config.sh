@@ -28,10 +28,12 @@ vcfg_vcenter() {
 	printf '    processors:\n'
 }
 
-# vcfg_knative NAME URI: a processor posting to URI.
+# vcfg_knative NAME URI [INFLIGHT]: a processor posting to URI, with up
+# to INFLIGHT events on their way at once.
 vcfg_knative() {
 	printf '      - type: knative\n        name: %s\n        knative:\n' "$1"
 	printf '          destination:\n            uri: %s\n' "$2"
+	[ -z "${3:-}" ] || printf '          inflight: %s\n' "$3"
 }
 
 # vcfg_stdout NAME: a processor printing the events.

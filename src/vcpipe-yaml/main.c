@@ -539,6 +539,7 @@ check(struct ctx *c, yaml_node_t *n, const struct field *f, const char *path)
 {
 	char sub[1024];
 	json_t *j;
+	long long ll;
 
 	switch (f->kind) {
 	case F_STR:
@@ -600,7 +601,14 @@ check(struct ctx *c, yaml_node_t *n, const struct field *f, const char *path)
 			    stext(n));
 			return json_null();
 		}
-		return json_integer(strtoll(stext(n), NULL, 10));
+		errno = 0;
+		ll = strtoll(stext(n), NULL, 10);
+		if (f->max > 0 && (errno || ll < f->min || ll > f->max)) {
+			err_at(c, n, path, "expected a number from %lld to "
+			    "%lld, got %s", f->min, f->max, stext(n));
+			return json_null();
+		}
+		return json_integer(ll);
 	case F_URI:
 	case F_MAP:
 		return check_map(c, n, f, path);
@@ -911,8 +919,8 @@ main(int argc, char **argv)
 		api = map_get(&c, root, "apiVersion");
 		native = api && api->type == YAML_SCALAR_NODE &&
 		    strcmp(stext(api), "vcpipe/v1") == 0;
-		struct field top = { "", F_MAP, 0, native ? schema_native :
-		    schema_router, NULL, NULL, CHECK_NONE };
+		struct field top = { .key = "", .kind = F_MAP,
+		    .sub = native ? schema_native : schema_router };
 		j = check(&c, root, &top, "");
 		if (c.errors == 0)
 			check_runnable(&c, root);

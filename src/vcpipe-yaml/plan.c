@@ -56,6 +56,7 @@ struct unit;
 /*
  * A row: the option flag and where its value comes from.
  *   A_STR    the string at key (a dotted path in the section), or def
+ *   A_INT    the integer at key, in decimal
  *   A_FLAG   the flag alone when the boolean at key is true
  *   A_CONST  the flag, then key as it is when key is not NULL
  *   A_FN     the flag, then what fn returns (NULL: neither)
@@ -63,7 +64,7 @@ struct unit;
  *   A_EACH   the flag and each string of the list at key
  *   A_IF     the flag alone when fn returns a word
  */
-enum how { A_STR, A_FLAG, A_CONST, A_FN, A_SETS, A_EACH, A_IF };
+enum how { A_STR, A_INT, A_FLAG, A_CONST, A_FN, A_SETS, A_EACH, A_IF };
 struct arg {
 	const char *flag;
 	enum how how;
@@ -250,6 +251,13 @@ add_rows(struct unit *u, struct stage *st, json_t *sec, const struct arg *a)
 			if (v) {
 				addv(st, a->flag);
 				addv(st, v);
+			}
+			break;
+		case A_INT:
+			if (json_is_integer(val = jat(sec, a->key))) {
+				addv(st, a->flag);
+				add(st, plain(fmt("%lld",
+				    (long long)json_integer_value(val))));
 			}
 			break;
 		case A_FLAG:
@@ -483,15 +491,6 @@ amqp_src_credentials(struct unit *u)
 	return file_or_basic(u, u->src, "amqp-source.cred");
 }
 
-static struct word
-amqp_prefetch(struct unit *u)
-{
-	json_t *v = jat(u->src, "prefetch");
-
-	return plain(json_is_integer(v) ? fmt("%lld",
-	    (long long)json_integer_value(v)) : NULL);
-}
-
 /* Without a sink (stdout) nothing writes a checkpoint to wait for. */
 static struct word
 amqp_ack_on_write(struct unit *u)
@@ -509,7 +508,7 @@ static const struct arg amqp_source_args[] = {
 	{ "--declare", A_STR, "declare", NULL, NULL },
 	{ "--bind", A_EACH, "bind", NULL, NULL },
 	{ "--exchange-type", A_STR, "exchangeType", NULL, NULL },
-	{ "--prefetch", A_FN, NULL, NULL, amqp_prefetch },
+	{ "--prefetch", A_INT, "prefetch", NULL, NULL },
 	{ "--offset", A_STR, "offset", NULL, NULL },
 	{ "--insecure", A_FLAG, "insecureSSL", NULL, NULL },
 	{ "--ca-file", A_STR, "caFile", NULL, NULL },
@@ -719,6 +718,7 @@ static const struct arg knative_args[] = {
 	{ "--url", A_FN, NULL, NULL, knative_url_arg },
 	{ "--ref", A_FN, NULL, NULL, knative_ref_arg },
 	{ "--knative", A_CONST, NULL, NULL, NULL },
+	{ "--inflight", A_INT, "inflight", NULL, NULL },
 	SINK_STATE,
 	{ "--insecure", A_FLAG, "insecureSSL", NULL, NULL },
 	{ "--ca-file", A_FN, NULL, NULL, sink_ca },
@@ -738,6 +738,7 @@ static const struct arg eventbridge_args[] = {
 	{ "--event-bus", A_STR, "eventBus", NULL, NULL },
 	{ "--rule-arn", A_STR, "ruleARN", NULL, NULL },
 	{ "--endpoint-url", A_STR, "endpointUrl", NULL, NULL },
+	{ "--inflight", A_INT, "inflight", NULL, NULL },
 	SINK_STATE,
 	{ "--ca-file", A_FN, NULL, NULL, sink_ca },
 	{ "--credentials-file", A_FN, NULL, NULL, aws_credentials },

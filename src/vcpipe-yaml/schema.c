@@ -7,11 +7,20 @@
 
 #include "schema.h"
 
-#define END { NULL, F_STR, 0, NULL, NULL, NULL, CHECK_NONE }
-#define S(k, fl) { k, F_STR, fl, NULL, NULL, NULL, CHECK_NONE }
-#define B(k) { k, F_BOOL, 0, NULL, NULL, NULL, CHECK_NONE }
-#define E(k, fl, ch) { k, F_ENUM, fl, NULL, ch, NULL, CHECK_NONE }
-#define M(k, fl, sub, var, chk) { k, F_MAP, fl, sub, NULL, var, chk }
+#define END { .key = NULL }
+#define S(k, fl) { .key = k, .kind = F_STR, .flags = fl }
+#define B(k) { .key = k, .kind = F_BOOL }
+#define E(k, fl, ch) { .key = k, .kind = F_ENUM, .flags = fl, .choices = ch }
+#define M(k, fl, fields, var, chk) \
+	{ .key = k, .kind = F_MAP, .flags = fl, .sub = fields, \
+	  .variants = var, .check = chk }
+/* a sequence of el[0] */
+#define L(k, fl, el, chk) \
+	{ .key = k, .kind = F_LIST, .flags = fl, .sub = el, .check = chk }
+/* a mapping of strings to strings */
+#define SMAP(k) { .key = k, .kind = F_STRMAP }
+/* an integer that the stage's option takes from min to max */
+#define I(k, lo, hi) { .key = k, .kind = F_INT, .min = lo, .max = hi }
 
 /* ---- auth ------------------------------------------------------------ */
 
@@ -100,9 +109,9 @@ static const struct field f_amqp_source[] = {
 	S("url", F_REQUIRED | F_AMQPURL),
 	S("queue", F_REQUIRED),
 	E("declare", 0, t_declare),
-	{ "bind", F_LIST, 0, f_string_el, NULL, NULL, CHECK_NONE },
+	L("bind", 0, f_string_el, CHECK_NONE),
 	E("exchangeType", 0, t_extype),
-	{ "prefetch", F_INT, 0, NULL, NULL, NULL, CHECK_NONE },
+	I("prefetch", 1, 65535),
 	S("offset", 0),
 	M("auth", 0, f_auth_basic, v_basic, CHECK_NONE),
 	S("credentialsFile", 0),
@@ -146,7 +155,7 @@ static const struct field f_ref[] = {	/* knative.dev/pkg's KReference */
 	END
 };
 static const struct field f_dest[] = {
-	{ "uri", F_URI, 0, f_uri, NULL, NULL, CHECK_NONE },
+	{ .key = "uri", .kind = F_URI, .sub = f_uri },
 	M("ref", 0, f_ref, NULL, CHECK_REF),
 	END
 };
@@ -158,6 +167,7 @@ static const struct field f_knative[] = {
 	M("auth", 0, f_auth_basic, v_basic, CHECK_NONE),
 	S("caFile", 0),			/* vcpipe */
 	S("maxRetryTime", F_DURATION),	/* vcpipe: then dead-letter */
+	I("inflight", 1, 1024),		/* vcpipe: sink-http --inflight */
 	END
 };
 static const struct field f_openfaas[] = {
@@ -174,6 +184,7 @@ static const struct field f_eventbridge[] = {
 	M("auth", F_REQUIRED, f_auth_aws, v_aws, CHECK_NONE),
 	S("endpointUrl", F_HTTPURL),	/* vcpipe: another endpoint (tests) */
 	S("maxRetryTime", F_DURATION),	/* vcpipe */
+	I("inflight", 1, 1024),		/* vcpipe: PutEvents requests */
 	END
 };
 static const struct field f_stdout[] = { END };
@@ -233,7 +244,7 @@ static const struct field f_metrics[] = {
 static const struct field f_file_el[] = { S(NULL, F_PEMCA), END };
 static const struct field f_certificates[] = {
 	/* PEM files of the CAs to trust, instead of the system's */
-	{ "rootCAs", F_LIST, 0, f_file_el, NULL, NULL, CHECK_NONE },
+	L("rootCAs", 0, f_file_el, CHECK_NONE),
 	END
 };
 
@@ -241,7 +252,7 @@ static const struct field f_certificates[] = {
 
 static const struct field f_metadata[] = {
 	S("name", F_REQUIRED),
-	{ "labels", F_STRMAP, 0, NULL, NULL, NULL, CHECK_NONE },
+	SMAP("labels"),
 	END
 };
 static const char *const t_router_api[] = {
@@ -274,7 +285,7 @@ static const struct field f_encode[] = {	/* ce-encode's options */
 	E("id", 0, schema_ids),
 	E("payloadEncoding", 0, schema_payloads),
 	S("source", 0),
-	{ "set", F_STRMAP, 0, NULL, NULL, NULL, CHECK_NONE },
+	SMAP("set"),
 	END
 };
 static const char *const t_nprocessor[] = {
@@ -310,8 +321,7 @@ static const struct field f_nprovider[] = {
 	M("horizon", 0, f_horizon, NULL, CHECK_NONE),
 	M("amqp", 0, f_amqp_source, NULL, CHECK_NONE),
 	M("encode", 0, f_encode, NULL, CHECK_NONE),
-	{ "processors", F_LIST, F_REQUIRED, f_nprocessor_el, NULL, NULL,
-	    CHECK_UNIQUE_NAMES },
+	L("processors", F_REQUIRED, f_nprocessor_el, CHECK_UNIQUE_NAMES),
 	END
 };
 static const struct field f_nprovider_el[] = {
@@ -325,8 +335,7 @@ const struct field schema_native[] = {
 	E("kind", F_REQUIRED, t_native_kind),
 	M("metadata", 0, f_metadata, NULL, CHECK_NONE),
 	S("stateDir", 0),
-	{ "providers", F_LIST, F_REQUIRED, f_nprovider_el, NULL, NULL,
-	    CHECK_UNIQUE_NAMES },
+	L("providers", F_REQUIRED, f_nprovider_el, CHECK_UNIQUE_NAMES),
 	M("metricsProvider", 0, f_metrics, v_metrics, CHECK_NONE),
 	M("certificates", 0, f_certificates, NULL, CHECK_NONE),
 	END

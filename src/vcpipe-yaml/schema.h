@@ -45,6 +45,7 @@ struct field {
 	const char *const *choices;	/* F_ENUM */
 	const struct variant *variants;	/* F_MAP with a "type" key */
 	int check;			/* extra rule, see CHECK_* */
+	long long min, max;		/* F_INT: bounds, when max > 0 */
 };
 
 enum {
