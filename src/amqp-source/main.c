@@ -33,6 +33,7 @@
 #include "checkpoint.h"
 #include "sinkcore.h"
 #include "vpamqp.h"
+#include "help/amqp-source.h"
 
 #define OFFSET_INTERVAL_MS 100
 #define MAX_BINDS 16
@@ -703,13 +704,7 @@ check(void)
 }
 
 static const struct vp_cmd cmd = {
-	.name = "amqp-source",
-	.synopsis = "--url URL --queue NAME (--sink-checkpoint FILE | "
-	    "--ack-on-write) [OPTION]...",
-	.about = "Consume a RabbitMQ queue or stream and write its CloudEvents "
-	    "to stdout, acknowledging each message only after the next "
-	    "stage's checkpoint names it as done.",
-	.see = "amqp-source(1) and vcpipe-formats(5)",
+	VP_MAN_PAGE,	/* help/amqp-source.h: from man/amqp-source.1 */
 	.opts = options,
 	.groups = VP_GROUPS(VP_AMQP_GROUPS(&S.amqp)),
 	.libs = VP_LIBS(VP_LIB_RABBITMQ, VP_LIB_JANSSON),

@@ -19,6 +19,7 @@
 #include "encode.h"
 #include "opt.h"
 #include "vp.h"
+#include "help/ce-encode.h"
 
 #define READ_CHUNK 65536
 #define OUT_FLUSH 65536
@@ -354,12 +355,7 @@ static const struct vp_opt options[] = {
 };
 
 static const struct vp_cmd cmd = {
-	.name = "ce-encode",
-	.about = "Read raw vCenter event lines (or CloudEvents) on stdin and "
-	    "write one CloudEvent 1.0 per line on stdout. Bad lines are "
-	    "reported with their line number, skipped and kept in --reject "
-	    "FILE (--strict: stop).",
-	.see = "ce-encode(1) and vcpipe-formats(5)",
+	VP_MAN_PAGE,	/* help/ce-encode.h: from man/ce-encode.1 */
 	.opts = options,
 };
 

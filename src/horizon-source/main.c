@@ -23,6 +23,7 @@
 #include "checkpoint.h"
 #include "opt.h"
 #include "vp.h"
+#include "help/horizon-source.h"
 
 /* --type-style: the event router's names, or Tanzu Sources' HorizonSource's */
 enum { STYLE_ROUTER, STYLE_VSPHERE };
@@ -433,12 +434,7 @@ static const struct vp_opt options[] = {
 };
 
 static const struct vp_cmd cmd = {
-	.name = "horizon-source",
-	.synopsis = "--url URL [OPTION]...",
-	.about = "Poll VMware Horizon's audit events over its REST API and "
-	    "write each new one, oldest first, as one CloudEvent line with "
-	    "the event router's type names.",
-	.see = "horizon-source(1) and vcpipe-formats(5)",
+	VP_MAN_PAGE,	/* help/horizon-source.h: from man/horizon-source.1 */
 	.opts = options,
 	.groups = VP_GROUPS({ "TLS options", vp_tls_opts, &opt.tls }),
 	.libs = VP_LIBS(VP_LIB_CURL, VP_LIB_JANSSON),

@@ -112,6 +112,12 @@ struct vp_libversion {
 #define VP_LIB_JANSSON { "jansson", jansson_version_str }
 #define VP_LIB_YAML { "libyaml", yaml_get_version_string }
 
+/*
+ * An installed program's name, synopsis, about, see (and args) come from its
+ * man page: .cmd starts with VP_MAN_PAGE, from help/PROG.h, which the build
+ * makes of man/PROG.1 with src/lib/help-h.awk (Makefile.am: HELP_H), so
+ * --help cannot drift from the page.  Check programs write them here.
+ */
 struct vp_cmd {
 	const char *name;	/* the program: messages, usage, --version */
 	const char *synopsis;	/* after "usage: NAME "; "" when only options */

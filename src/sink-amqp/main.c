@@ -23,6 +23,7 @@
 #include "ceamqp.h"
 #include "sinkcore.h"
 #include "vpamqp.h"
+#include "help/sink-amqp.h"
 
 static const char *const extypes[] = { NULL, "direct", "topic", "fanout",
     "headers" };
@@ -627,12 +628,7 @@ check(void)
 }
 
 static const struct vp_cmd cmd = {
-	.name = "sink-amqp",
-	.synopsis = "--url URL [OPTION]...",
-	.about = "Publish CloudEvent lines (ce-encode output) from stdin to a "
-	    "RabbitMQ exchange with publisher confirms, at least once, with "
-	    "retries, a dead-letter file and a checkpoint.",
-	.see = "sink-amqp(1) and vcpipe-formats(5)",
+	VP_MAN_PAGE,	/* help/sink-amqp.h: from man/sink-amqp.1 */
 	.opts = options,
 	.groups = VP_GROUPS({ "Delivery options", vp_sink_opts, &S.core.o },
 	    VP_AMQP_GROUPS(&S.amqp)),

@@ -17,6 +17,7 @@
 
 #include "eb.h"
 #include "opt.h"
+#include "help/sink-eventbridge.h"
 
 static struct eb E;
 
@@ -100,13 +101,7 @@ check(void)
 }
 
 static const struct vp_cmd cmd = {
-	.name = "sink-eventbridge",
-	.synopsis = "--region REGION [OPTION]...",
-	.about = "Put CloudEvent lines from stdin on an Amazon EventBridge "
-	    "event bus in PutEvents batches, at least once, with retries, a "
-	    "dead-letter file and a checkpoint; optionally only the events an "
-	    "EventBridge pattern or rule matches.",
-	.see = "sink-eventbridge(1) and vcpipe-formats(5)",
+	VP_MAN_PAGE,	/* help/sink-eventbridge.h: from man/sink-eventbridge.1 */
 	.opts = options,
 	.groups = groups,
 	.libs = VP_LIBS(VP_LIB_CURL, VP_LIB_JANSSON),

@@ -20,6 +20,7 @@
 
 #include "opt.h"
 #include "sink.h"
+#include "help/sink-http.h"
 
 struct sink {
 	const char *url;
@@ -287,12 +288,7 @@ check(void)
 }
 
 static const struct vp_cmd cmd = {
-	.name = "sink-http",
-	.synopsis = "--url URL | --ref REF | --openfaas GATEWAY [OPTION]...",
-	.about = "Deliver CloudEvent lines (ce-encode output) from stdin over "
-	    "HTTP, in order, at least once, with retries, a dead-letter file "
-	    "and a checkpoint.",
-	.see = "sink-http(1) and vcpipe-formats(5)",
+	VP_MAN_PAGE,	/* help/sink-http.h: from man/sink-http.1 */
 	.opts = options,
 	.groups = groups,
 	.libs = VP_LIBS(VP_LIB_CURL, VP_LIB_JANSSON),

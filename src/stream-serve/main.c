@@ -27,6 +27,7 @@
 #include "httpd.h"
 #include "opt.h"
 #include "vp.h"
+#include "help/stream-serve.h"
 
 extern const char viewer_html[];
 
@@ -655,11 +656,7 @@ static const struct vp_opt options[] = {
 };
 
 static const struct vp_cmd cmd = {
-	.name = "stream-serve",
-	.about = "Keep the CloudEvent lines read on stdin in a bounded log and "
-	    "serve it with the vSphere Event Streaming API (/api/v1/range, "
-	    "/api/v1/events, watch streams) and a live event viewer at /.",
-	.see = "stream-serve(1) and vcpipe-formats(5)",
+	VP_MAN_PAGE,	/* help/stream-serve.h: from man/stream-serve.1 */
 	.opts = options,
 	.libs = VP_LIBS(VP_LIB_MHD),
 };

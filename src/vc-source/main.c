@@ -47,6 +47,7 @@
 #include "soap.h"
 #include "vimjson.h"
 #include "vp.h"
+#include "help/vc-source.h"
 
 #define SEEN_CAP 8192		/* recent keys kept for deduplication */
 /*
@@ -1676,11 +1677,7 @@ static const struct vp_opt options[] = {
 };
 
 static const struct vp_cmd cmd = {
-	.name = "vc-source",
-	.synopsis = "--url URL [OPTION]...",
-	.about = "Read vCenter events and write one raw event per line on "
-	    "stdout, oldest first, following until stopped.",
-	.see = "vc-source(1) and vcpipe-formats(5)",
+	VP_MAN_PAGE,	/* help/vc-source.h: from man/vc-source.1 */
 	.opts = options,
 	.groups = VP_GROUPS({ "TLS options", vp_tls_opts, &st.o.tls }),
 	.libs = VP_LIBS(VP_LIB_CURL, { NULL, vim_libxml2_version },

@@ -48,6 +48,7 @@
 #include "opt.h"
 #include "tap.h"
 #include "vp.h"
+#include "help/vcpipe-group.h"
 
 #define MAX_STAGES 16
 #define LOG_LINE_MAX 65536	/* a longer stderr line is passed on in pieces */
@@ -99,15 +100,7 @@ static const struct vp_opt options[] = {
 static void check(void);
 
 static const struct vp_cmd cmd = {
-	.name = "vcpipe-group",
-	.about = "Run the stages in DIR/stages (written by vcpipe-yaml) as one "
-	    "process group joined by pipes, pass on their logs tagged with "
-	    "the pipeline's name, and write how each ended to DIR/exit. "
-	    "bin/vcpipe runs it; see vcpipe(1).",
-	.see = "vcpipe(1)",
-	.args = "DIR",
-	.min_args = 1,
-	.max_args = 1,
+	VP_MAN_PAGE,	/* help/vcpipe-group.h: from man/vcpipe.1 */
 	.opts = options,
 	.check = check,
 };

@@ -29,6 +29,7 @@
 #include "json.h"
 #include "opt.h"
 #include "vp.h"
+#include "help/vcpipe-metrics.h"
 
 static struct httpd_conf srv = { .basic_opt = "--credentials-file" };
 
@@ -670,12 +671,7 @@ static const struct vp_opt options[] = {
 };
 
 static const struct vp_cmd cmd = {
-	.name = "vcpipe-metrics",
-	.synopsis = "--listen ADDR --dir RUNDIR [OPTION]...",
-	.about = "Serve vcpipe's counters over HTTP: /stats (the event "
-	    "router's expvar JSON) and /metrics (Prometheus). vcpipe runs it "
-	    "when the configuration has a metricsProvider.",
-	.see = "vcpipe(1)",
+	VP_MAN_PAGE,	/* help/vcpipe-metrics.h: from man/vcpipe.1 */
 	.opts = options,
 	.libs = VP_LIBS(VP_LIB_MHD, VP_LIB_JANSSON),
 };

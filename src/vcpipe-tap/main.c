@@ -18,6 +18,7 @@
 #include "opt.h"
 #include "tap.h"
 #include "vp.h"
+#include "help/vcpipe-tap.h"
 
 static struct vp_tap tap;
 
@@ -34,13 +35,7 @@ static const struct vp_opt options[] = {
 };
 
 static const struct vp_cmd cmd = {
-	.name = "vcpipe-tap",
-	.synopsis = "--stats FILE [OPTION]...",
-	.about = "Copy lines from stdin to stdout unchanged, counting them "
-	    "(and the CloudEvent subjects) in the --stats file for "
-	    "vcpipe-metrics. vcpipe's own pipelines count the same way in "
-	    "vcpipe-group.",
-	.see = "vcpipe(1)",
+	VP_MAN_PAGE,	/* help/vcpipe-tap.h: from man/vcpipe.1 */
 	.opts = options,
 };
 

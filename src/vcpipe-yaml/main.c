@@ -20,6 +20,7 @@
 #include "plan.h"
 #include "schema.h"
 #include "vp.h"
+#include "help/vcpipe-yaml.h"
 
 #define MAX_ERRORS 20
 
@@ -863,14 +864,7 @@ static const struct vp_opt options[] = {
 };
 
 static const struct vp_cmd cmd = {
-	.name = "vcpipe-yaml",
-	.about = "Check a vcpipe configuration (the event router's "
-	    "RouterConfig or vcpipe/v1 Config) and print it as one line of "
-	    "JSON, for bin/vcpipe. \"-\" reads stdin.",
-	.see = "vcpipe.yaml(5)",
-	.args = "FILE",
-	.min_args = 1,
-	.max_args = 1,
+	VP_MAN_PAGE,	/* help/vcpipe-yaml.h: from man/vcpipe.1 */
 	.opts = options,
 	.libs = VP_LIBS(VP_LIB_YAML, VP_LIB_JANSSON),
 };

@@ -23,6 +23,7 @@
 #include "httpd.h"
 #include "opt.h"
 #include "vp.h"
+#include "help/webhook-source.h"
 
 #define MAX_ORIGINS 16
 #define MAX_HEADERS 64
@@ -413,12 +414,7 @@ static const struct vp_opt options[] = {
 };
 
 static const struct vp_cmd cmd = {
-	.name = "webhook-source",
-	.about = "Receive CloudEvents over HTTP (binary, structured and batch "
-	    "mode, and the webhook handshake) and write each to stdout as one "
-	    "structured-mode line. The sender gets its 2xx only once the line "
-	    "is written.",
-	.see = "webhook-source(1) and vcpipe-formats(5)",
+	VP_MAN_PAGE,	/* help/webhook-source.h: from man/webhook-source.1 */
 	.opts = options,
 	.libs = VP_LIBS(VP_LIB_MHD),
 };
