@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <netdb.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -699,6 +701,23 @@ httpd_stop(struct MHD_Daemon *d)
 	}
 	free(buckets);
 	buckets = NULL;
+}
+
+struct MHD_Daemon *
+httpd_listen(struct httpd_conf *hc, const char *fmt, ...)
+{
+	struct MHD_Daemon *d;
+	char err[512], what[512];
+	va_list ap;
+
+	if ((d = httpd_start(hc, err, sizeof(err))) == NULL)
+		vp_die(VP_EXIT_TEMPFAIL, "--listen: %s", err);
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	vp_info("listening on %s (port %u%s), %s", hc->listen, httpd_port(d),
+	    hc->cert ? ", HTTPS" : "", what);
+	return d;
 }
 
 void

@@ -127,6 +127,13 @@ void httpd_load(struct httpd_conf *hc);
  */
 struct MHD_Daemon *httpd_start(struct httpd_conf *hc, char *err,
     size_t errlen);
+/*
+ * httpd_start, or exit 75 (VP_EXIT_TEMPFAIL) with "--listen: why"; then log
+ * "listening on ADDR (port N), WHAT" (", HTTPS" after N when it serves
+ * TLS), WHAT from fmt: the line the tests and bin/vcpipe read the port of.
+ */
+struct MHD_Daemon *httpd_listen(struct httpd_conf *hc, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* Stop accepting connections (a drain); those open go on. */
 void httpd_quiesce(struct MHD_Daemon *d);
 /* Stop the daemon and the request-timeout watch; wipe the secrets. */

@@ -668,7 +668,6 @@ main(int argc, char **argv)
 	struct MHD_Daemon *d;
 	pthread_t rt;
 	sigset_t block, old;
-	char err[512];
 	int64_t deadline;
 
 	vp_opt_parse(&cmd, argc, argv);
@@ -684,11 +683,7 @@ main(int argc, char **argv)
 	srv.cb = handle;
 	srv.flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
 	srv.opts = mopts;
-	d = httpd_start(&srv, err, sizeof(err));
-	if (d == NULL)
-		vp_die(VP_EXIT_TEMPFAIL, "--listen: %s", err);
-	vp_info("listening on %s (port %u%s), %zu event(s) kept", srv.listen,
-	    httpd_port(d), srv.cert ? ", HTTPS" : "", opt.max_events);
+	d = httpd_listen(&srv, "%zu event(s) kept", opt.max_events);
 
 	sigemptyset(&block);
 	sigaddset(&block, SIGTERM);

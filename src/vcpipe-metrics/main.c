@@ -681,7 +681,6 @@ main(int argc, char **argv)
 {
 	struct MHD_Daemon *d;
 	sigset_t set;
-	char err[512];
 	int sig;
 
 	vp_opt_parse(&cmd, argc, argv);
@@ -696,11 +695,7 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	srv.cb = handle;
-	d = httpd_start(&srv, err, sizeof(err));
-	if (d == NULL)
-		vp_die(VP_EXIT_TEMPFAIL, "--listen: %s", err);
-	vp_info("serving /stats and /metrics on %s://%s (port %u)",
-	    srv.cert ? "https" : "http", srv.listen, httpd_port(d));
+	d = httpd_listen(&srv, "serving /stats and /metrics");
 	sigwait(&set, &sig);
 	httpd_stop(d);
 	return VP_EXIT_OK;

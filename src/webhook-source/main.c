@@ -423,7 +423,6 @@ int
 main(int argc, char **argv)
 {
 	struct MHD_Daemon *d;
-	char err[512];
 	int code = VP_EXIT_OK;
 	int64_t deadline;
 
@@ -436,11 +435,7 @@ main(int argc, char **argv)
 	/* a thread per connection: a connection blocked on a full pipe
 	 * holds only itself, and the pipe's pressure reaches its sender */
 	srv.flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ITC;
-	d = httpd_start(&srv, err, sizeof(err));
-	if (d == NULL)
-		vp_die(VP_EXIT_TEMPFAIL, "--listen: %s", err);
-	vp_info("listening on %s (port %u%s), path %s", srv.listen,
-	    httpd_port(d), srv.cert ? ", HTTPS" : "", opt.path);
+	d = httpd_listen(&srv, "path %s", opt.path);
 
 	while (!vp_stop_requested)
 		vp_sleep_ms(1000);
