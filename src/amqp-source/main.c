@@ -673,10 +673,7 @@ static const struct vp_opt options[] = {
 	VP_OPT("dlq", VP_OPT_STRING, &S.dl.o.dlq, "FILE",
 	    "Append messages that are no CloudEvent to FILE (else each ends "
 	    "the run)."),
-	VP_OPT("credentials-file", VP_OPT_STRING, &S.cred_path, "FILE",
-	    "A file of two lines (user name, password) or a directory with "
-	    "username and password files (else AMQP_SOURCE_USERNAME and "
-	    "AMQP_SOURCE_PASSWORD, else guest)."),
+	VP_OPT_CREDENTIALS(&S.cred_path, "AMQP_SOURCE", ", else guest"),
 	VP_OPT_END
 };
 

@@ -409,12 +409,8 @@ static const struct vp_opt options[] = {
 	    .flags = VP_OPT_REQUIRED),
 	VP_OPT("domain", VP_OPT_STRING, &opt.domain, "DOMAIN",
 	    "The login domain (else a DOMAIN\\user user name)."),
-	VP_OPT("credentials-file", VP_OPT_STRING, &opt.credfile, "FILE",
-	    "User name and password: a file of two lines, or a directory "
-	    "with username and password files (else HORIZON_USERNAME and "
-	    "HORIZON_PASSWORD)."),
-	VP_OPT("checkpoint", VP_OPT_STRING, &opt.checkpoint, "FILE",
-	    "Resume after the event a sink's checkpoint file names."),
+	VP_OPT_CREDENTIALS(&opt.credfile, "HORIZON", ""),
+	VP_OPT_RESUME_CHECKPOINT(&opt.checkpoint),
 	VP_OPT("begin", VP_OPT_DURATION, &opt.begin_ms, "DURATION",
 	    "Without a checkpoint, start this long before now.", .def = "0s"),
 	VP_OPT("poll-interval", VP_OPT_DURATION, &opt.poll_ms, "DURATION",
@@ -423,8 +419,7 @@ static const struct vp_opt options[] = {
 	    "Events per page.", .def = "100", .min = 1, .max = 1000),
 	VP_OPT("once", VP_OPT_FLAG, &opt.once, NULL,
 	    "Read what is there and exit instead of polling."),
-	VP_OPT("timeout", VP_OPT_DURATION, &opt.timeout_ms, "DURATION",
-	    "Longest time for one request.", .def = "30s", .min = 1),
+	VP_OPT_REQUEST_TIMEOUT(&opt.timeout_ms),
 	VP_OPT("type-style", VP_OPT_ENUM, &opt.style, NULL,
 	    "router: com.vmware.event.router/horizon.TYPE.v0 with the type "
 	    "as subject; vsphere: com.vmware.horizon.TYPE.v0 as Tanzu "

@@ -174,6 +174,16 @@ void vp_format_size(uint64_t n, char *buf, size_t len);
  */
 void vp_load_credentials(const char *opt, const char *path,
     const char *user_env, const char *pass_env, char **user, char **pass);
+/*
+ * Its option, worded once: --credentials-file FILE, else the environment
+ * pair PREFIX_USERNAME and PREFIX_PASSWORD; or_else is what comes after
+ * both (", else guest") or "".
+ */
+#define VP_OPT_CREDENTIALS(dest, prefix, or_else) \
+	VP_OPT("credentials-file", VP_OPT_STRING, (dest), "FILE", \
+	    "User name and password: a file of two lines, or a directory " \
+	    "with username and password files (else " prefix "_USERNAME and " \
+	    prefix "_PASSWORD" or_else ").")
 /* A one-line secret (a bearer token): the same rule. */
 char *vp_load_secret(const char *opt, const char *path);
 

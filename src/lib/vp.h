@@ -232,6 +232,10 @@ int vp_curl_permanent(int code);
 void vp_curl_stop_grace(void *curl);
 /* How long a request on the wire may still take after a stop. */
 #define VP_STOP_GRACE_MS 5000
+/* --timeout, for the programs that send requests with libcurl (opt.h). */
+#define VP_OPT_REQUEST_TIMEOUT(dest) \
+	VP_OPT("timeout", VP_OPT_DURATION, (dest), "DURATION", \
+	    "Longest time for one request.", .def = "30s", .min = 1)
 /* Apply TLS settings (verification on unless insecure) and common options. */
 void vp_curl_common(void *curl, const struct vp_tls *tls);
 /* libcurl's version string, for --version (struct vp_libversion). */

@@ -608,10 +608,7 @@ static const struct vp_opt options[] = {
 	VP_OPT("window", VP_OPT_COUNT, &S.window, "N",
 	    "Messages published and not yet confirmed, at most.",
 	    .def = "256", .min = 1, .max = 100000),
-	VP_OPT("credentials-file", VP_OPT_STRING, &S.cred_path, "FILE",
-	    "A file of two lines (user name, password) or a directory with "
-	    "username and password files (else SINK_AMQP_USERNAME and "
-	    "SINK_AMQP_PASSWORD, else guest)."),
+	VP_OPT_CREDENTIALS(&S.cred_path, "SINK_AMQP", ", else guest"),
 	VP_OPT_END
 };
 

@@ -62,8 +62,7 @@ static const struct vp_opt aws_options[] = {
 	VP_SINK_INFLIGHT_OPT(&E.o.inflight, "PutEvents requests"),
 	VP_OPT("linger", VP_OPT_DURATION, &E.o.linger_ms, "DURATION",
 	    "How long a batch waits for more events.", .def = "20ms"),
-	VP_OPT("timeout", VP_OPT_DURATION, &E.o.timeout_ms, "DURATION",
-	    "Longest time for one request.", .def = "30s", .min = 1),
+	VP_OPT_REQUEST_TIMEOUT(&E.o.timeout_ms),
 	VP_OPT_END
 };
 

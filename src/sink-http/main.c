@@ -249,12 +249,8 @@ static const struct vp_opt http_options[] = {
 	    "Also retry 404 and 409, as Knative's dispatcher does.",
 	    .fn = knative_arg),
 	VP_SINK_INFLIGHT_OPT(&O.inflight, "requests (--url, --ref)"),
-	VP_OPT("timeout", VP_OPT_DURATION, &S.http.timeout_ms, "DURATION",
-	    "Longest time for one request.", .def = "30s", .min = 1),
-	VP_OPT("credentials-file", VP_OPT_STRING, &O.cred_path, "FILE",
-	    "Basic authentication: a file of two lines (user name, password) "
-	    "or a directory with username and password files (else "
-	    "SINK_HTTP_USERNAME and SINK_HTTP_PASSWORD)."),
+	VP_OPT_REQUEST_TIMEOUT(&S.http.timeout_ms),
+	VP_OPT_CREDENTIALS(&O.cred_path, "SINK_HTTP", ""),
 	VP_OPT("token-file", VP_OPT_STRING, &O.token_path, "FILE",
 	    "Bearer token authentication: the token is the file's first line."),
 	VP_OPT("http1.1", VP_OPT_FLAG, &S.http.http1, NULL,

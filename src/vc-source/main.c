@@ -1642,8 +1642,7 @@ static const struct vp_opt options[] = {
 	VP_OPT("until", VP_OPT_CALL, &st.o.until, "TIME",
 	    "Stop after the events created before this RFC 3339 time.",
 	    .fn = time_arg),
-	VP_OPT("checkpoint", VP_OPT_STRING, &st.o.checkpoint, "FILE",
-	    "Resume after the event a sink's checkpoint file names."),
+	VP_OPT_RESUME_CHECKPOINT(&st.o.checkpoint),
 	VP_OPT("max-replay", VP_OPT_DURATION, &st.o.max_replay_ms, "DURATION",
 	    "Resume at most this long before vCenter's clock, however old "
 	    "the checkpoint (the span skipped is logged); 0: no limit.",
@@ -1652,10 +1651,7 @@ static const struct vp_opt options[] = {
 	    "Open each collector's time filter this long before where "
 	    "reading resumes, for events with newer keys and older times "
 	    "(a clock stepped back, late commits).", .def = "15m"),
-	VP_OPT("credentials-file", VP_OPT_STRING, &st.o.cred_path, "FILE",
-	    "User name and password: a file of two lines, or a directory "
-	    "with username and password files (else VC_USERNAME and "
-	    "VC_PASSWORD)."),
+	VP_OPT_CREDENTIALS(&st.o.cred_path, "VC", ""),
 	VP_OPT("once", VP_OPT_FLAG, &st.o.once, NULL,
 	    "Read what is there and exit instead of following."),
 	VP_OPT("page-size", VP_OPT_INT, &st.o.page, "N",
