@@ -60,11 +60,18 @@ struct unit;
  *   A_FLAG   the flag alone when the boolean at key is true
  *   A_CONST  the flag, then key as it is when key is not NULL
  *   A_FN     the flag, then what fn returns (NULL: neither)
+ *   A_CA     the flag and the section's caFile, else the bundle of
+ *            certificates.rootCAs (neither: no flag)
+ *   A_CRED   the flag and the section's credentialsFile, else its
+ *            auth.basicAuth written to the run file named key
+ *   A_BASIC  the flag and the section's auth.basicAuth, written to the run
+ *            file named key
  *   A_SETS   "--set NAME=VALUE" for each member of the map at key
  *   A_EACH   the flag and each string of the list at key
  *   A_IF     the flag alone when fn returns a word
  */
-enum how { A_STR, A_INT, A_FLAG, A_CONST, A_FN, A_SETS, A_EACH, A_IF };
+enum how { A_STR, A_INT, A_FLAG, A_CONST, A_FN, A_CA, A_CRED, A_BASIC,
+	A_SETS, A_EACH, A_IF };
 struct arg {
 	const char *flag;
 	enum how how;
@@ -235,6 +242,29 @@ add_log(struct stage *st)
 		addv(st, "--log-json");
 }
 
+static struct word root_cas(struct unit *);
+static struct word basic_secret(struct unit *, json_t *, const char *);
+static struct word file_or_basic(struct unit *, json_t *, const char *);
+
+/* The word of an A_FN, A_CA, A_CRED or A_BASIC row; NULL: no flag. */
+static struct word
+row_word(struct unit *u, json_t *sec, const struct arg *a)
+{
+	const char *f;
+
+	switch (a->how) {
+	case A_CA:
+		f = jstr(sec, "caFile");
+		return f ? plain(vp_xstrdup(f)) : root_cas(u);
+	case A_CRED:
+		return file_or_basic(u, sec, a->key);
+	case A_BASIC:
+		return basic_secret(u, sec, a->key);
+	default:
+		return a->fn(u);
+	}
+}
+
 static void
 add_rows(struct unit *u, struct stage *st, json_t *sec, const struct arg *a)
 {
@@ -270,7 +300,10 @@ add_rows(struct unit *u, struct stage *st, json_t *sec, const struct arg *a)
 				addv(st, a->key);
 			break;
 		case A_FN:
-			w = a->fn(u);
+		case A_CA:
+		case A_CRED:
+		case A_BASIC:
+			w = row_word(u, sec, a);
 			if (w.s) {
 				addv(st, a->flag);
 				add(st, w);
@@ -361,32 +394,11 @@ file_or_basic(struct unit *u, json_t *sec, const char *file)
 }
 
 static struct word
-vc_credentials(struct unit *u)
-{
-	return file_or_basic(u, u->src, "vc.cred");
-}
-
-static struct word
-hook_credentials(struct unit *u)
-{
-	return basic_secret(u, u->src, "hook.cred");
-}
-
-static struct word
 horizon_credentials(struct unit *u)
 {
 	json_t *a = jat(u->src, "auth.activeDirectoryAuth");
 
 	return secret(u, "horizon.cred", a, jstr(a, "username"), 0);
-}
-
-/* The provider's caFile (vcpipe), else certificates.rootCAs. */
-static struct word
-source_ca(struct unit *u)
-{
-	const char *f = jstr(u->src, "caFile");
-
-	return f ? plain(vp_xstrdup(f)) : root_cas(u);
 }
 
 /* vcenter.maxReplay, else the vcpipe/max-replay label, else vc-source's 1h. */
@@ -458,9 +470,9 @@ static struct word type_style(struct unit *u);
 
 static const struct arg vcenter_args[] = {
 	{ "--url", A_STR, "address", NULL, NULL },
-	{ "--credentials-file", A_FN, NULL, NULL, vc_credentials },
+	{ "--credentials-file", A_CRED, "vc.cred", NULL, NULL },
 	{ "--insecure", A_FLAG, "insecureSSL", NULL, NULL },
-	{ "--ca-file", A_FN, NULL, NULL, source_ca },
+	{ "--ca-file", A_CA, NULL, NULL, NULL },
 	{ "--begin", A_STR, "begin", NULL, NULL },
 	{ "--max-replay", A_FN, NULL, NULL, max_replay },
 	{ "--xml", A_IF, NULL, NULL, want_xml },
@@ -471,7 +483,7 @@ static const struct arg vcenter_args[] = {
 static const struct arg webhook_args[] = {
 	{ "--listen", A_STR, "bindAddress", NULL, NULL },
 	{ "--path", A_FN, NULL, NULL, webhook_path_arg },
-	{ "--basic-auth-file", A_FN, NULL, NULL, hook_credentials },
+	{ "--basic-auth-file", A_BASIC, "hook.cred", NULL, NULL },
 	ROW_END
 };
 static const struct arg horizon_args[] = {
@@ -479,17 +491,11 @@ static const struct arg horizon_args[] = {
 	{ "--domain", A_STR, "auth.activeDirectoryAuth.domain", NULL, NULL },
 	{ "--credentials-file", A_FN, NULL, NULL, horizon_credentials },
 	{ "--insecure", A_FLAG, "insecureSSL", NULL, NULL },
-	{ "--ca-file", A_FN, NULL, NULL, source_ca },
+	{ "--ca-file", A_CA, NULL, NULL, NULL },
 	{ "--type-style", A_FN, NULL, NULL, type_style },
 	{ "--checkpoint", A_FN, NULL, NULL, source_checkpoint },
 	ROW_END
 };
-
-static struct word
-amqp_src_credentials(struct unit *u)
-{
-	return file_or_basic(u, u->src, "amqp-source.cred");
-}
 
 /* Without a sink (stdout) nothing writes a checkpoint to wait for. */
 static struct word
@@ -512,7 +518,7 @@ static const struct arg amqp_source_args[] = {
 	{ "--offset", A_STR, "offset", NULL, NULL },
 	{ "--insecure", A_FLAG, "insecureSSL", NULL, NULL },
 	{ "--ca-file", A_STR, "caFile", NULL, NULL },
-	{ "--credentials-file", A_FN, NULL, NULL, amqp_src_credentials },
+	{ "--credentials-file", A_CRED, "amqp-source.cred", NULL, NULL },
 	{ "--sink-checkpoint", A_FN, NULL, NULL, source_checkpoint },
 	{ "--ack-on-write", A_IF, NULL, NULL, amqp_ack_on_write },
 	ROW_END
@@ -611,12 +617,6 @@ sink_dlq(struct unit *u)
 }
 
 static struct word
-sink_credentials(struct unit *u)
-{
-	return basic_secret(u, u->s, "sink.cred");
-}
-
-static struct word
 aws_credentials(struct unit *u)
 {
 	json_t *a = jat(u->s, "auth.awsAccessKeyAuth");
@@ -669,15 +669,6 @@ knative_ref_arg(struct unit *u)
 	return plain(knative_ref(u));
 }
 
-/* The processor's caFile (vcpipe), else certificates.rootCAs. */
-static struct word
-sink_ca(struct unit *u)
-{
-	const char *f = jstr(u->s, "caFile");
-
-	return f ? plain(vp_xstrdup(f)) : root_cas(u);
-}
-
 static char *
 openfaas_address(struct unit *u)
 {
@@ -721,16 +712,16 @@ static const struct arg knative_args[] = {
 	{ "--inflight", A_INT, "inflight", NULL, NULL },
 	SINK_STATE,
 	{ "--insecure", A_FLAG, "insecureSSL", NULL, NULL },
-	{ "--ca-file", A_FN, NULL, NULL, sink_ca },
-	{ "--credentials-file", A_FN, NULL, NULL, sink_credentials },
+	{ "--ca-file", A_CA, NULL, NULL, NULL },
+	{ "--credentials-file", A_BASIC, "sink.cred", NULL, NULL },
 	ROW_END
 };
 static const struct arg openfaas_args[] = {
 	{ "--openfaas", A_STR, "address", NULL, NULL },
 	{ "--async", A_FLAG, "async", NULL, NULL },
 	SINK_STATE,
-	{ "--ca-file", A_FN, NULL, NULL, sink_ca },
-	{ "--credentials-file", A_FN, NULL, NULL, sink_credentials },
+	{ "--ca-file", A_CA, NULL, NULL, NULL },
+	{ "--credentials-file", A_BASIC, "sink.cred", NULL, NULL },
 	ROW_END
 };
 static const struct arg eventbridge_args[] = {
@@ -740,7 +731,7 @@ static const struct arg eventbridge_args[] = {
 	{ "--endpoint-url", A_STR, "endpointUrl", NULL, NULL },
 	{ "--inflight", A_INT, "inflight", NULL, NULL },
 	SINK_STATE,
-	{ "--ca-file", A_FN, NULL, NULL, sink_ca },
+	{ "--ca-file", A_CA, NULL, NULL, NULL },
 	{ "--credentials-file", A_FN, NULL, NULL, aws_credentials },
 	ROW_END
 };
@@ -749,12 +740,6 @@ static char *
 amqp_address(struct unit *u)
 {
 	return vp_xstrdup(jstr(u->s, "url"));
-}
-
-static struct word
-amqp_sink_credentials(struct unit *u)
-{
-	return file_or_basic(u, u->s, "sink-amqp.cred");
 }
 
 static const struct arg amqp_sink_args[] = {
@@ -768,7 +753,7 @@ static const struct arg amqp_sink_args[] = {
 	SINK_STATE,
 	{ "--insecure", A_FLAG, "insecureSSL", NULL, NULL },
 	{ "--ca-file", A_STR, "caFile", NULL, NULL },
-	{ "--credentials-file", A_FN, NULL, NULL, amqp_sink_credentials },
+	{ "--credentials-file", A_CRED, "sink-amqp.cred", NULL, NULL },
 	ROW_END
 };
 
