@@ -6,8 +6,10 @@
 # plan eval'd by a shell, a wrapper subshell per stage), same simulator, same
 # receiver, same run.
 #
-# The pipeline: the event router's RouterConfig, one vCenter (vcsim -history)
-# to a knative URI (a local receiver), metrics served.  Events are posted at
+# The pipeline: the event router's RouterConfig, one vCenter (vcsim -history
+# over HTTPS, as every vCenter is, insecureSSL: true as most RouterConfigs for
+# a VMCA-signed vCenter have it) to a knative URI (a local receiver), metrics
+# served.  Events are posted at
 # RATE per second (default 50) for SECS seconds (default 8) per run, RUNS runs
 # per design (default 3); the tree is sampled every 0.5 s: process count, and
 # PSS, USS (private pages) and RSS summed over /proc/PID/smaps_rollup.  Printed per run: the most
@@ -32,7 +34,7 @@ git -C "$VP_SRCDIR" show "$OLD_REV:bin/vcpipe" >"$T/old/vcpipe" ||
 	{ echo "bench/footprint.sh: no bin/vcpipe at $OLD_REV" >&2; exit 66; }
 chmod +x "$T/old/vcpipe"
 
-vcsim_start -history >/dev/null
+vcsim_start -history -tls >/dev/null
 python3 "$VP_SRCDIR/t/http-receiver/receiver.py" --log "$T/r.log" --port-file "$T/r.port" 2>/dev/null &
 bg_pid $!
 i=0

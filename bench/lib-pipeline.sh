@@ -5,7 +5,8 @@
 # vcsim_*), then:
 #   stamp_receiver            builds and starts bench/stamp-receiver: RPORT, RLOG
 #   vcpipe_config FILE URL... writes a vcpipe Config: one vcenter provider per
-#                             simulator URL (vc1, vc2, ...), each with one knative
+#                             simulator URL (vc1, vc2, ...; insecureSSL for an
+#                             https one), each with one knative
 #                             processor posting to the receiver, metrics on
 #                             MPORT; state in $T/state; INFLIGHT (default
 #                             1: in order) events on their way at once
@@ -46,7 +47,10 @@ vcpipe_config() {
 		_i=0
 		for _u; do
 			_i=$((_i + 1))
-			vcfg_vcenter "vc$_i" "$_u"
+			# an https simulator's certificate is its own CA's:
+			# insecureSSL, as most RouterConfigs for a vCenter
+			vcfg_vcenter "vc$_i" "$_u" | sed 's|^      address: https:.*|&\
+      insecureSSL: true|'
 			vcfg_knative rcv "http://127.0.0.1:$RPORT/" "${INFLIGHT:-}"
 		done
 		vcfg_metrics "$MPORT"

@@ -1,7 +1,8 @@
 #!/bin/sh
 # bench/many-vcenters.sh [BUILDDIR]: one bin/vcpipe serving N simulated
-# vCenters (vcsim -history each, started here; one knative-uri pipeline per
-# vCenter, metrics on, as deployed), and what it costs:
+# vCenters (vcsim -history -tls each, started here: HTTPS as every vCenter,
+# insecureSSL: true; one knative-uri pipeline per vCenter, metrics on, as
+# deployed), and what it costs:
 #   processes   in vcpipe's process tree, and per pipeline
 #   PSS         sum of Pss over the tree's /proc/PID/smaps_rollup (busy: the
 #               largest of the samples taken while events flow)
@@ -37,7 +38,7 @@ RUNS=${RUNS:-3}
 "$VP_SRCDIR/t/build-go.sh" >&2
 simpids=""
 for i in $(seq 1 "$N"); do
-	"$VCSIM_BIN" -history -cafile "$T/sim$i.ca" >"$T/sim$i.ready" 2>"$T/sim$i.log" &
+	"$VCSIM_BIN" -history -tls -cafile "$T/sim$i.ca" >"$T/sim$i.ready" 2>"$T/sim$i.log" &
 	bg_pid $!
 	simpids="$simpids $!"
 done
