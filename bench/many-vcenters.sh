@@ -5,7 +5,8 @@
 # deployed), and what it costs:
 #   processes   in vcpipe's process tree, and per pipeline
 #   PSS         sum of Pss over the tree's /proc/PID/smaps_rollup (busy: the
-#               largest of the samples taken while events flow)
+#               largest of the samples taken while events flow; at that
+#               sample, each program's PSS and USS per process)
 #   idle CPU    % of one core used by the tree over IDLE s with no events
 #   busy CPU    the same while every simulator creates RATE events/s
 #   latency     p50/p99 from each event's creation in its simulator to its
@@ -79,11 +80,11 @@ for run in $(seq 1 "$RUNS"); do
 		pids="$pids $!"
 	done
 	sleep 2
-	set -- $(tree); t0=$3 pss_busy=$2 self0=$5 sim0=$(simticks)
+	set -- $(tree); t0=$3 pss_busy=$2 self0=$5 mem=$6 sim0=$(simticks)
 	s=0
 	while [ $s -lt $((BUSY - 4)) ]; do
 		sleep 2; s=$((s + 2))
-		set -- $(tree); [ "$2" -gt "$pss_busy" ] && pss_busy=$2
+		set -- $(tree); [ "$2" -gt "$pss_busy" ] && pss_busy=$2 mem=$6
 	done
 	busy=$(pct "$t0" "$3" "$s")
 	simbusy=$(pct "$sim0" "$(simticks)" "$s")
@@ -103,6 +104,9 @@ for run in $(seq 1 "$RUNS"); do
 		"$(echo "$pss_idle / 1024" | bc -l)" "$(echo "$pss_busy / 1024" | bc -l)" \
 		"$(echo "$pss_busy / 1024 / $N" | bc -l)" "$idle" "$busy" "$(wc -l <"$T/run.log")" "$want"
 	echo "    programs: $names; vcpipe's log: $(grep -c 'warn' "$T/vcpipe.err" || :) warnings, $(grep -c 'error' "$T/vcpipe.err" || :) errors"
+	echo "    memory by program at the busy peak, MB per process (PSS, USS): $(printf '%s\n' "$mem" | tr ',' '\n' |
+		awk -v names="$names" 'BEGIN { n = split(names, a, ","); for (i = 1; i <= n; i++) { split(a[i], kv, ":"); c[kv[1]] = kv[2] } }
+		{ split($0, kv, "="); split(kv[2], m, "/"); printf "%s%s %.2f, %.2f", sep, kv[1], m[1] / 1024 / c[kv[1]], m[2] / 1024 / c[kv[1]]; sep = "; " }')"
 	echo "    idle CPU by program (their own, % of a core): $idle_programs"
 	echo "    busy CPU by program (their own, % of a core): $programs; the $N simulators: $simbusy%"
 	sed 's/^/    /' "$T/lat"

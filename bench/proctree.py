@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench/proctree.py PID: one line about PID and every process below it:
 
-    PROCS PSS_KB TICKS NAMES SELF
+    PROCS PSS_KB TICKS NAMES SELF MEM
 
 PROCS the number of processes, PSS_KB the sum of Pss over their
 /proc/PID/smaps_rollup, TICKS the CPU they used (utime+stime of each, plus
@@ -9,7 +9,10 @@ cutime+cstime: what their reaped children used, so short-lived children
 count too; the difference of two readings is the tree's CPU between them;
 clock ticks, getconf CLK_TCK a second), NAMES the count of each program
 ("sh:6,vc-source:1,..."), SELF the CPU each program's processes used
-themselves (utime+stime, ticks: "sh=12,vc-source=40,...")."""
+themselves (utime+stime, ticks: "sh=12,vc-source=40,..."), MEM each program's
+Pss and USS (Private_Clean + Private_Dirty: what its processes alone hold)
+summed over its processes, kB ("vc-source=7075/5112,...").
+"""
 import os, sys
 
 def stat(pid):
@@ -38,19 +41,23 @@ while todo:
     tree.append(p)
     todo.extend(kids.get(p, []))
 pss = ticks = 0
-names, own = {}, {}
+names, own, mem = {}, {}, {}
 for p in tree:
     ticks += procs[p][2]
     names[procs[p][0]] = names.get(procs[p][0], 0) + 1
     own[procs[p][0]] = own.get(procs[p][0], 0) + procs[p][3]
+    m = mem.setdefault(procs[p][0], [0, 0])
     try:
         with open("/proc/%d/smaps_rollup" % p) as f:
             for line in f:
                 if line.startswith("Pss:"):
                     pss += int(line.split()[1])
-                    break
+                    m[0] += int(line.split()[1])
+                elif line.startswith("Private_"):
+                    m[1] += int(line.split()[1])
     except OSError:
         pass
 print(len(tree), pss, ticks,
       ",".join("%s:%d" % kv for kv in sorted(names.items())) or "-",
-      ",".join("%s=%d" % kv for kv in sorted(own.items())) or "-")
+      ",".join("%s=%d" % kv for kv in sorted(own.items())) or "-",
+      ",".join("%s=%d/%d" % (k, v[0], v[1]) for k, v in sorted(mem.items())) or "-")
