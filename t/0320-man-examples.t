@@ -28,7 +28,7 @@ python3 "$VP_SRCDIR/t/fake-openfaas/gateway.py" --functions "$T/functions.json" 
     --password "$OPENFAAS_PASSWORD" --log "$T/gw.log" --port-file "$T/gw.port" \
     2>"$T/gw.err" &
 bg_pid $!
-wait_for 20 test -s "$T/gw.port" || bail "fake gateway did not start"
+wait_for 60 test -s "$T/gw.port" || bail "fake gateway did not start: $(cat "$T/gw.err")"
 OPENFAAS_URL=http://127.0.0.1:$(cat "$T/gw.port")
 OPENFAAS_LOG=$T/gw.log
 fake_config "$T/eb.json" '{"region":"eu-west-1","buses":["default","vsphere"]}'
@@ -56,7 +56,7 @@ FAKE_LOG=$T/fake.log FAKE_REQ=$T/fake.req
 python3 "$VP_SRCDIR/t/fake-horizon/fake-horizon.py" "$T/hz.port" hzuser 'hz pass' EXAMPLE \
     2>"$T/hz.err" &
 bg_pid $!
-wait_for 20 test -s "$T/hz.port" || bail "fake-horizon did not start"
+wait_for 60 test -s "$T/hz.port" || bail "fake-horizon did not start: $(cat "$T/hz.err")"
 HORIZON_URL=http://127.0.0.1:$(cat "$T/hz.port")
 python3 -c 'import json, sys, time
 evs = json.load(open(sys.argv[1]))
@@ -105,13 +105,25 @@ export RECEIVER_URL RECEIVER_LOG REJECT_URL OPENFAAS_URL OPENFAAS_LOG \
     OPENFAAS_PASSWORD FAKE_LOG FAKE_REQ HORIZON_URL PORT1 PORT2 PORT3 VP_SRCDIR LC_ALL
 
 # VP_MAN_PAGES="sink-http.1 ..." runs only those (while writing examples)
+# The runner runs in the background, so that a signal stops this test at
+# once: the exit trap then stops the runner, which ends what the examples
+# started (t/0321).
+MX_PID=
+stop_runner() {
+	[ -n "$MX_PID" ] || return 0
+	kill "$MX_PID" 2>/dev/null || true
+	wait "$MX_PID" 2>/dev/null || true
+}
+at_exit stop_runner
 : >"$T/tap"
 for p in $pages; do
 	# each page's vCenter starts empty, so what its examples print is its own
 	vcsim_start -history >/dev/null || bail "the simulator did not start"
 	python3 "$VP_SRCDIR/t/man-examples.py" "$T/pages" "$VP_SRCDIR/man/$p" \
-	    >>"$T/tap" 2>"$T/harness.err" ||
-		{ cat "$T/harness.err" >&2; bail "t/man-examples.py failed on $p"; }
+	    >>"$T/tap" 2>"$T/harness.err" &
+	MX_PID=$!
+	wait "$MX_PID" || { MX_PID=; cat "$T/harness.err" >&2; bail "t/man-examples.py failed on $p"; }
+	MX_PID=
 	vcsim_stop
 done
 while IFS= read -r l; do

@@ -44,7 +44,16 @@ The convention, in the EXAMPLES section of an mdoc page:
 Commands run in WORKDIR/PAGE (one directory per page, shared by its
 displays) with the environment of this script; "waitport PORT" (in PATH)
 waits for a listener.
+
+Every process an example starts ends with its page, on every way out of
+this script (the page done, an exception, SIGTERM, SIGINT, SIGHUP): each
+command runs in a process group of its own, and this script is the
+subreaper of what they start, so a process that left its group
+(vcpipe-group makes one per pipeline) or whose parent ended is still its
+descendant; every descendant gets SIGTERM, then SIGKILL after 10 s.
+(Only SIGKILL of this script escapes that.)
 """
+import ctypes
 import os
 import re
 import signal
@@ -54,6 +63,95 @@ import tempfile
 import time
 
 TIMEOUT = 120
+GRACE = 10
+
+
+class Stopped(BaseException):
+    """A stop signal: unwinds through every finally, like KeyboardInterrupt."""
+
+
+def on_signal(signum, frame):
+    raise Stopped(signum)
+
+
+def subreaper():
+    """Orphaned descendants become our children (Linux prctl)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)	# PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
+def descendants():
+    """{pid: parent pid} of every process below this one."""
+    parent = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % d) as f:
+                # "PID (COMM) STATE PPID ...": COMM may hold ")"
+                parent[int(d)] = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            pass
+    below, todo = {}, [os.getpid()]
+    while todo:
+        p = todo.pop()
+        for c, pp in parent.items():
+            if pp == p and c not in below:
+                below[c] = pp
+                todo.append(c)
+    return below
+
+
+class Reaper:
+    """Ends what this script started: its descendants (all of them, being
+    their subreaper) and the process groups of its running children."""
+
+    def __init__(self):
+        self.procs = []
+
+    def track(self, p):
+        self.procs = [q for q in self.procs if q.poll() is None] + [p]
+        return p
+
+    def signal_all(self, sig):
+        for p in self.procs:
+            if p.poll() is None:	# not reaped: the group is still ours
+                try:
+                    os.killpg(p.pid, sig)
+                except (ProcessLookupError, PermissionError):
+                    pass
+        for pid in descendants():
+            try:
+                os.kill(pid, sig)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+    def gone(self):
+        """Reaps what ended; True once no descendant is left."""
+        self.procs = [p for p in self.procs if p.poll() is None]
+        mine = {p.pid for p in self.procs}
+        for pid, pp in descendants().items():
+            if pp == os.getpid() and pid not in mine:
+                try:	# an orphan that came to us
+                    os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    pass
+        return not descendants()
+
+    def end_all(self):
+        """SIGTERM to everything, SIGKILL to what is left after GRACE s."""
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if self.gone():
+                break
+            self.signal_all(sig)
+            end = time.time() + GRACE
+            while not self.gone() and time.time() < end:
+                time.sleep(0.05)
+
+
+REAPER = Reaper()
 
 
 def unescape(s):
@@ -173,9 +271,9 @@ class Page:
         """(exit status or "stopped", stdout, stderr). With until, the
         command is stopped once that command succeeds."""
         outf, errf = tempfile.TemporaryFile(), tempfile.TemporaryFile()
-        p = subprocess.Popen(["sh", "-c", cmd], cwd=self.dir,
-                             stdin=subprocess.DEVNULL, stdout=outf,
-                             stderr=errf, start_new_session=True)
+        p = REAPER.track(subprocess.Popen(["sh", "-c", cmd], cwd=self.dir,
+                                          stdin=subprocess.DEVNULL, stdout=outf,
+                                          stderr=errf, start_new_session=True))
         end = time.time() + (60 if until else timeout)
         rc = None
         while rc is None:
@@ -205,9 +303,9 @@ class Page:
 
     def start(self, cmd):
         log = open(os.path.join(self.dir, ".bg%d.log" % len(self.background)), "w")
-        p = subprocess.Popen(["sh", "-c", cmd], cwd=self.dir,
-                             stdin=subprocess.DEVNULL, stdout=log, stderr=log,
-                             start_new_session=True)
+        p = REAPER.track(subprocess.Popen(["sh", "-c", cmd], cwd=self.dir,
+                                          stdin=subprocess.DEVNULL, stdout=log,
+                                          stderr=log, start_new_session=True))
         self.background.append(p)
 
     def ready(self, cmd, seconds=60):
@@ -229,17 +327,10 @@ class Page:
         return "".join(out)
 
     def finish(self):
-        for p in self.background:
-            try:
-                os.killpg(p.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        for p in self.background:
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
-                p.wait()
+        """What the page's commands left running (the background ones,
+        and whatever any command started) ends."""
+        REAPER.end_all()
+        self.background = []
 
     def report(self, n, what, problems, skip=None):
         self.n += 1
@@ -363,10 +454,26 @@ def main():
         try:
             page.go()
         finally:
+            # a second stop signal must not cut the clean-up short
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                signal.signal(sig, signal.SIG_IGN)
             page.finish()
+            for sig in (signal.SIGTERM, signal.SIGHUP):
+                signal.signal(sig, on_signal)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
         if page.n == 0:
             print("not ok - %s: no runnable EXAMPLES" % os.path.basename(path))
 
 
 if __name__ == "__main__":
-    main()
+    subreaper()
+    for sig in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    # also where sh started this script in the background, SIGINT ignored
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        main()
+    except Stopped as e:
+        sys.exit(128 + e.args[0])
+    except KeyboardInterrupt:
+        sys.exit(128 + signal.SIGINT)
