@@ -110,8 +110,12 @@ vp_multi_wait(struct vp_multi *M, int fd, int64_t wait, int stopping)
 		M->pfd[i].revents = 0;
 	if (wait > 0x7fffffff)
 		wait = 0x7fffffff;
-	r = stopping ? poll(M->pfd, nfd, (int)wait) :
-	    vp_poll(M->pfd, (unsigned)nfd, (int)wait);
+	if (nfd == 0 && wait == 0)
+		r = 0;	/* nothing to watch and no time to wait: no call */
+	else if (stopping)
+		r = poll(M->pfd, nfd, (int)wait);
+	else
+		r = vp_poll(M->pfd, (unsigned)nfd, (int)wait);
 	if (r < 0 && errno != EINTR)
 		return -1;
 	if (r > 0) {

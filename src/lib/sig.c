@@ -1,20 +1,38 @@
 /* sig.c: SIGTERM/SIGINT ask for a clean stop; SIGPIPE shows up as EPIPE instead. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include <unistd.h>
 
 #include "vp.h"
 
 volatile sig_atomic_t vp_stop_requested;
 
+/*
+ * The stop handler also writes a byte into this pipe, which every vp_poll
+ * watches: a stop that comes after the flag was checked and before (or
+ * while) poll sleeps makes the pipe readable, so the wait ends at once.
+ * This closes the same race as blocking the signals around ppoll did,
+ * without two sigprocmask calls on every wait.  The pipe is never drained:
+ * a stop is for good.
+ */
+static int stop_pipe[2] = { -1, -1 };
+
 static void
 on_stop(int sig)
 {
+	int e = errno;
+	ssize_t w;
+
 	(void)sig;
 	vp_stop_requested = 1;
+	if (stop_pipe[1] >= 0)
+		w = write(stop_pipe[1], "", 1);	/* full: already readable */
+	(void)w;
+	errno = e;
 }
 
 void
@@ -22,6 +40,8 @@ vp_signals_init(void)
 {
 	struct sigaction sa;
 
+	if (stop_pipe[0] < 0 && pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+		vp_die(VP_EXIT_TEMPFAIL, "pipe: %s", strerror(errno));
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
 	sigaction(SIGPIPE, &sa, NULL);
@@ -33,36 +53,35 @@ vp_signals_init(void)
 	sigaction(SIGINT, &sa, NULL);
 }
 
-/*
- * The stop signals are blocked from the flag check until ppoll unblocks
- * them atomically: a SIGTERM arriving just before the wait (say while a
- * checkpoint is fsync'd) ends the wait at once instead of being noticed
- * only when more input comes.
- */
 int
 vp_poll(struct pollfd *pfd, unsigned n, int timeout_ms)
 {
-	sigset_t stop, old;
-	struct timespec ts, *tsp = NULL;
-	int r, e;
+	struct pollfd local[16], *all = local;
+	int r, e, stop;
 
-	if (timeout_ms >= 0) {
-		ts.tv_sec = timeout_ms / 1000;
-		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000L;
-		tsp = &ts;
-	}
-	sigemptyset(&stop);
-	sigaddset(&stop, SIGTERM);
-	sigaddset(&stop, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &stop, &old);
 	if (vp_stop_requested) {
+		errno = EINTR;
+		return -1;
+	}
+	if (stop_pipe[0] < 0)	/* no handler: nothing can set the flag */
+		return poll(pfd, n, timeout_ms);
+	if (n >= sizeof(local) / sizeof(local[0]))
+		all = vp_xmalloc((n + 1) * sizeof(*all));
+	memcpy(all, pfd, n * sizeof(*all));
+	all[n].fd = stop_pipe[0];
+	all[n].events = POLLIN;
+	all[n].revents = 0;
+	r = poll(all, n + 1, timeout_ms);
+	e = errno;
+	stop = r > 0 && all[n].revents != 0;
+	for (unsigned i = 0; i < n; i++)
+		pfd[i].revents = all[i].revents;
+	if (all != local)
+		free(all);
+	if (stop || vp_stop_requested) {
 		r = -1;
 		e = EINTR;
-	} else {
-		r = ppoll(pfd, n, tsp, &old);
-		e = errno;
 	}
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	errno = e;
 	return r;
 }

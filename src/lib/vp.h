@@ -78,6 +78,7 @@ void vp_signals_init(void);
 /*
  * poll(2) that cannot miss a stop request made just before it: returns
  * poll's result, or -1 with errno EINTR once vp_stop_requested is set.
+ * One poll system call (the stop handler feeds a pipe it also watches).
  */
 struct pollfd;
 int vp_poll(struct pollfd *pfd, unsigned n, int timeout_ms);

@@ -14,8 +14,9 @@
  * restart (at least once, as always). With N = 1 this is exactly the old
  * order: the next line is read only when the event before it is done.
  *
- * The loop waits in one ppoll (vp_poll, through src/lib/curlmulti.c) on
- * curl's sockets and stdin, so a stop signal ends the wait at once.
+ * The loop waits in one poll (vp_poll, through src/lib/curlmulti.c) on
+ * curl's sockets and stdin, so a stop signal ends the wait at once; that
+ * poll is also how the loop learns that stdin has more (no poll of its own).
  */
 #include <errno.h>
 #include <poll.h>
@@ -47,6 +48,9 @@ struct pool {
 	const char *url;
 	struct slot *s;		/* ring of cap slots; n from head are in use */
 	size_t cap, head, n;
+	FILE *in;
+	int in_ready;		/* the last wait found stdin readable */
+	int eof;
 };
 
 #define AT(P, i) (&(P)->s[((P)->head + (i)) % (P)->cap])
@@ -209,21 +213,34 @@ settle_head(struct pool *P, struct vp_sink *core, settle_fn settle)
 	return rc;
 }
 
-/* Is a whole line, or the end of input, there without waiting? */
+/* Is input there without waiting (buffered, or stdin was readable)? */
 static int
-input_ready(FILE *fp, int (*input_idle)(void *))
+input_ready(const struct pool *P)
 {
-	return !input_idle(fp) || feof(fp);
+	return input_buffered(P->in) || P->in_ready;
+}
+
+/*
+ * For the checkpoint: no input ready, so write it now.  At the end of
+ * input, no: it is written on the way out, and by the interval while the
+ * last requests run.
+ */
+static int
+input_idle(void *arg)
+{
+	const struct pool *P = arg;
+
+	return !P->eof && !input_ready(P);
 }
 
 int
 pool_run(struct http *h, const struct vp_retry *p, const char *url,
     unsigned inflight, struct vp_linereader *lr, struct vp_sink *core,
-    int (*input_idle)(void *), settle_fn settle)
+    settle_fn settle)
 {
 	struct vp_ckpt_writer *ck = &core->ck;
 	struct pool P;
-	int rc = 0, eof = 0;
+	int rc = 0, in;
 	unsigned long torn = 0;	/* the line input ended inside */
 	int64_t stop_ms = -1;
 
@@ -231,6 +248,7 @@ pool_run(struct http *h, const struct vp_retry *p, const char *url,
 	P.h = h;
 	P.p = p;
 	P.url = url;
+	P.in = lr->fp;
 	P.cap = inflight;
 	P.s = vp_xmalloc(P.cap * sizeof(*P.s));
 	memset(P.s, 0, P.cap * sizeof(*P.s));
@@ -252,7 +270,7 @@ pool_run(struct http *h, const struct vp_retry *p, const char *url,
 		while (P.n > 0 && AT(&P, 0)->state == SL_DONE)
 			if ((rc = settle_head(&P, core, settle)) != 0)
 				goto out;
-		if (vp_ckpt_maybe(ck, input_idle, lr->fp) != 0) {
+		if (vp_ckpt_maybe(ck, input_idle, &P) != 0) {
 			rc = VP_EXIT_IOERR;
 			goto out;
 		}
@@ -272,20 +290,24 @@ pool_run(struct http *h, const struct vp_retry *p, const char *url,
 			if (P.n > 0 && AT(&P, 0)->state == SL_DONE)
 				continue;
 		}
-		if (P.n == 0 && (eof || vp_stop_requested)) {
+		if (P.n == 0 && (P.eof || vp_stop_requested)) {
 			if (torn)
 				rc = vp_sink_torn_line(torn);
 			break;
 		}
 
 		/* read ahead while there is room: block only when idle */
-		while (!eof && !vp_stop_requested && P.n < P.cap &&
-		    (P.n == 0 || input_ready(lr->fp, input_idle))) {
+		while (!P.eof && !vp_stop_requested && P.n < P.cap &&
+		    (P.n == 0 || input_ready(&P))) {
 			size_t len;
-			enum vp_line_status st = vp_read_line(lr, &len);
+			enum vp_line_status st;
 
+			/* a read past the buffer uses up what the wait saw */
+			if (!input_buffered(P.in))
+				P.in_ready = 0;
+			st = vp_read_line(lr, &len);
 			if (st == VP_LINE_EOF) {
-				eof = 1;
+				P.eof = 1;
 				break;
 			}
 			if (st == VP_LINE_ERROR) {
@@ -297,7 +319,7 @@ pool_run(struct http *h, const struct vp_retry *p, const char *url,
 				/* ends the run once the events before it are
 				 * settled */
 				torn = lr->lineno;
-				eof = 1;
+				P.eof = 1;
 				break;
 			}
 			if (st == VP_LINE_OK && vp_sink_blank_line(lr->buf, len))
@@ -326,15 +348,18 @@ pool_run(struct http *h, const struct vp_retry *p, const char *url,
 			wait = ck->interval_ms;
 		if (stop_ms >= 0 && (wait < 0 || wait > 100))
 			wait = 100;
-		reading = !eof && !vp_stop_requested && P.n < P.cap;
-		if (reading && input_ready(lr->fp, input_idle))
+		reading = !P.eof && !vp_stop_requested && P.n < P.cap;
+		if (reading && input_ready(&P))
 			wait = 0;
-		if (vp_multi_wait(&P.M, reading ? fileno(lr->fp) : -1, wait,
-		    stop_ms >= 0) < 0) {
+		in = vp_multi_wait(&P.M, reading ? fileno(P.in) : -1, wait,
+		    stop_ms >= 0);
+		if (in < 0) {
 			vp_error("poll: %s", strerror(errno));
 			rc = VP_EXIT_SOFTWARE;
 			goto out;
 		}
+		if (reading)
+			P.in_ready = in;
 		while ((e = vp_multi_done(&P.M, &cc)) != NULL) {
 			struct slot *sl;
 

@@ -132,7 +132,11 @@ void deliver(struct http *h, const struct vp_retry *p, const char *url,
  */
 int pool_run(struct http *h, const struct vp_retry *p, const char *url,
     unsigned inflight, struct vp_linereader *lr, struct vp_sink *core,
-    int (*input_idle)(void *), settle_fn settle);
+    settle_fn settle);
+
+/* main.c */
+/* Does fp's stdio buffer hold input (read without a system call)? */
+int input_buffered(FILE *fp);
 
 /* event.c */
 /* Understand a line; -1 with a reason in err when it is not a CloudEvent line. */
