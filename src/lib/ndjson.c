@@ -63,6 +63,34 @@ vp_read_line(struct vp_linereader *r, size_t *len)
 	if (!wait_input(r->fp))
 		return VP_LINE_EOF;
 	for (;;) {
+#ifdef __GLIBC__
+		/* what stdio holds, a chunk at a time: one memchr and one copy
+		 * where a character at a time cost ~20 instructions a byte */
+		char *p = r->fp->_IO_read_ptr, *end = r->fp->_IO_read_end;
+
+		if (p < end) {
+			char *nl = memchr(p, '\n', (size_t)(end - p));
+			size_t k = (size_t)((nl ? nl : end) - p);
+
+			any = 1;
+			r->fp->_IO_read_ptr = nl ? nl + 1 : end;
+			if (!toolong && n + k > r->max) {
+				k = r->max - n;
+				toolong = 1;
+			} else if (toolong)
+				k = 0;
+			if (n + k + 1 > r->cap) {
+				while (n + k + 1 > r->cap)
+					r->cap *= 2;
+				r->buf = vp_xrealloc(r->buf, r->cap);
+			}
+			memcpy(r->buf + n, p, k);
+			n += k;
+			if (nl)
+				break;
+			continue;
+		}
+#endif
 		c = getc_unlocked(r->fp);
 		if (c == EOF) {
 			if (ferror(r->fp)) {

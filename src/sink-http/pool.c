@@ -373,7 +373,7 @@ out:
 			curl_multi_remove_handle(P.M.m, P.s[i].x.curl);
 		slot_clear(&P.s[i]);
 		vp_buf_free(&P.s[i].r.resp);
-		curl_slist_free_all(P.s[i].x.hdrs);
+		xfer_free(&P.s[i].x);
 		curl_easy_cleanup(P.s[i].x.curl);
 	}
 	vp_multi_free(&P.M);

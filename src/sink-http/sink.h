@@ -49,6 +49,11 @@ struct xfer {
 	struct vp_buf *resp;	/* where the response body goes */
 	size_t resp_seen;
 	struct curl_slist *hdrs;	/* the request's headers, until it ends */
+	/* what the handle is set up for: the next POST there with the same
+	 * credentials sets only its body and headers (url NULL: set up anew) */
+	char *url;
+	unsigned gen;
+	int auth;
 };
 
 struct http {
@@ -60,6 +65,7 @@ struct http {
 	char *token;		/* bearer token, or NULL */
 	const char *token_file;
 	const char *cred_file;	/* --credentials-file, read again after 401 */
+	unsigned gen;		/* counts credential changes (struct xfer) */
 	/*
 	 * After a failed attempt (status 0: no connection, or 404), before
 	 * the next: where to send it now (a Knative ref resolved again), or
@@ -110,6 +116,8 @@ void attempt_init(struct attempt *a, const struct http *h,
 void post_prepare(struct http *h, struct xfer *x, const char *url,
     const struct event *ev, struct curl_slist *extra, int auth);
 long post_status(struct xfer *x, CURLcode rc);
+/* Free what post_prepare keeps in x (not the handle). */
+void xfer_free(struct xfer *x);
 /*
  * After one attempt that ended with status (r->resp holds the response):
  * 1 when the delivery is over (r->out says how), 0 when it is to be tried
