@@ -4,7 +4,10 @@
 # into a topic exchange) and a worker (amqp provider: amqp-source | sink-http
 # to a receiver, acknowledging on the sink's checkpoint). Every event
 # arrives with the id the collector gave it; the worker's queue drains;
-# --check refuses what cannot run (two processors on one amqp provider, a
+# a second amqp processor with a jq filter: publishes only what passes it,
+# and its checkpoint moves over the events filtered out (sink-amqp settles
+# the jq stage's skip lines as the sink core does), so a restart replays
+# none of them and loses none; --check refuses what cannot run (two processors on one amqp provider, a
 # URL with credentials, a URL that is not amqp).
 . "${0%/*}/lib.sh"
 . "$VP_SRCDIR/t/vcsim.sh"
@@ -15,7 +18,7 @@ for p in vc-source ce-encode sink-amqp amqp-source sink-http vcpipe vcpipe-yaml 
 done
 rmq_available || skip_all "rabbitmq-server not installed"
 [ -d /usr/share/gocode/src/github.com/vmware/govmomi ] || skip_all "govmomi source not installed"
-plan 11
+plan 17
 
 # --check: what cannot run is refused with the reason
 cat >"$T/two.yaml" <<'YAML'
@@ -48,6 +51,8 @@ expect_exit "--check: a URL that is not amqp:// is refused" 78 vcpipe --check --
 
 rmq_start a || bail "rabbitmq did not start"
 vcsim_start -history || bail "vcsim did not start"
+start_receiver on
+PON=$RPORT
 start_receiver r
 {
 	vcfg_head
@@ -60,6 +65,26 @@ start_receiver r
           exchange: vcpipe
           exchangeType: topic
           routingKey: "vcenter.{subject}"
+      - type: amqp
+        name: on
+        amqp:
+          url: $RMQ_URL_a
+          exchange: vcpipe-on
+          exchangeType: topic
+          routingKey: "on.{subject}"
+        filter: .subject == "VmPoweredOnEvent"
+  - type: amqp
+    name: onwork
+    amqp:
+      url: $RMQ_URL_a
+      queue: vcpipe.on
+      declare: quorum
+      bind: ["vcpipe-on:on.#"]
+      exchangeType: topic
+    processors:
+YAML
+	vcfg_knative on "http://127.0.0.1:$PON/"
+	cat <<YAML
   - type: amqp
     name: work
     amqp:
@@ -101,6 +126,48 @@ is "with the ids the collector gave them" "" "$(comm -13 "$T/ids.want" "$T/ids.g
 drained() { [ "$(rmq_count a vcpipe.events)" = 0 ]; }
 wait_for 60 drained || true
 is "the worker's queue drains: every message acknowledged" 0 "$(rmq_count a vcpipe.events)"
+
+# the filtered processor: the VmPoweredOnEvents, each once; its checkpoint
+# at the newest event, which it filtered out
+newest() { vcsim_op events | jq .newestKey; }
+ck_on() { jq .key "$T/state/sim.on.checkpoint" 2>/dev/null; }
+want_on() { # the VmPoweredOnEvents' keys, as a reader of the simulator sees them
+	vc-source --url "$VCSIM_URL" --begin 1h --once 2>/dev/null | ce-encode 2>/dev/null |
+	    jq -r 'select(.subject == "VmPoweredOnEvent") | .eventkey' | sort >"$T/want.on"
+}
+# (each login adds an event, also vcpipe's own after a restart: the newest
+# is read again)
+on_settled() {
+	NEWEST=$(newest)
+	[ "$(ck_on)" = "$NEWEST" ] && [ "$(bodies on | wc -l)" -ge "$(wc -l <"$T/want.on")" ]
+}
+vcsim_op post-burst count=1 classes=VmPoweredOffEvent >/dev/null
+want_on
+wait_for 120 on_settled || diag "$(tail -5 "$T/err")"
+on_settled || true
+is "filter: the checkpoint moved over the events filtered out, to the newest" \
+    "$NEWEST" "$(ck_on)"
+bodies on | jq -r .eventkey | sort >"$T/got.on"
+same "filter: the VmPoweredOnEvents through the broker, each once, and only them" \
+    "$T/want.on" "$T/got.on"
+check "filter: nothing dead-lettered (a skip line is no event)" \
+    test ! -s "$T/state/sim.on.dlq"
+kill -TERM $VPID
+set +e; wait $VPID; VRC=$?; set -e
+is "SIGTERM: exit 0" 0 "$VRC"
+# restart: nothing replayed, nothing lost
+vcsim_op post-burst count=4 classes=VmPoweredOffEvent,VmPoweredOnEvent >/dev/null
+vcsim_op post-burst count=1 classes=VmPoweredOffEvent >/dev/null
+VCPIPE_STOP_TIMEOUT=5 VCPIPE_BACKOFF_CAP=2 vcpipe --config "$T/c.yaml" --run-dir "$T/run" \
+    >>"$T/out" 2>>"$T/err" &
+VPID=$!
+bg_pid $VPID
+want_on
+wait_for 120 on_settled || diag "$(tail -5 "$T/err")"
+on_settled || true
+bodies on | jq -r .eventkey | sort >"$T/got.on"
+same "after a restart: every VmPoweredOnEvent once, none replayed" "$T/want.on" "$T/got.on"
+is "... and the checkpoint at the newest event again" "$NEWEST" "$(ck_on)"
 kill -TERM $VPID
 set +e; wait $VPID; set -e
 
