@@ -70,7 +70,7 @@ port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); pr
 echo '[]' >"$T/units.json"
 vcpipe-metrics --listen ":$port" --dir "$T" 2>"$T/m.err" &
 bg_pid $!
-wait_for 10 grep -q serving "$T/m.err" || bail "vcpipe-metrics did not start: $(cat "$T/m.err")"
+wait_for 60 grep -q serving "$T/m.err" || bail "vcpipe-metrics did not start: $(cat "$T/m.err")"
 is ":PORT answers on 127.0.0.1" 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$port/metrics")"
 if python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
 	is ":PORT answers on [::1]" 200 "$(curl -s -g -o /dev/null -w '%{http_code}' "http://[::1]:$port/metrics")"

@@ -45,7 +45,7 @@ grep -q "https://$hostport/vsphere: HTTP 404" "$T/.exit.err" && ok "the 404 mess
 vc-source --url "$VCSIM_URL" --ca-file "$VCSIM_CAFILE" --page-size 1000 --wait-seconds 5 \
 	>"$T/follow.out" 2>"$T/follow.err" &
 vcpid=$!; bg_pid $vcpid
-wait_for 30 grep -q "reading events from" "$T/follow.err" || bail "vc-source did not start"
+wait_for 60 grep -q "reading events from" "$T/follow.err" || bail "vc-source did not start"
 : >"$T/want"
 op() { vcsim_op "$@" >"$T/op.json" && vcsim_keys "$(cat "$T/op.json")" >>"$T/want"; }
 got_all() { jq -r .key "$T/follow.out" | sort -n >"$T/got"; sort -n "$T/want" | comm -23 - "$T/got" | grep -q . && return 1; return 0; }

@@ -32,7 +32,7 @@ first=$(head -1 "$T/window.out" | jq -r .createdTime); last=$(tail -1 "$T/window
 # int32 wrap-around to negative keys
 $VS --page-size 10 --wait-seconds 5 >"$T/follow.out" 2>"$T/follow.err" &
 vcpid=$!; bg_pid $vcpid
-wait_for 30 grep -q "reading events from" "$T/follow.err" || bail "vc-source did not start"
+wait_for 60 grep -q "reading events from" "$T/follow.err" || bail "vc-source did not start"
 vcsim_op post-burst count=5 >"$T/a.json"
 vcsim_op skip-keys n=5000 >/dev/null
 vcsim_op post-burst count=30 >"$T/b.json"

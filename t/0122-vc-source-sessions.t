@@ -19,7 +19,7 @@ logins() { grep -c "logged in" "$1" || true; }
 # (the window is 2 s here; each wait is 4 s of silence by design)
 VC_SOURCE_STALL_SECONDS=2 $VS --begin 1m --wait-seconds 4 >"$T/follow.out" 2>"$T/follow.err" &
 vcpid=$!; bg_pid $vcpid
-wait_for 30 grep -q "reading events from" "$T/follow.err" || bail "vc-source did not start"
+wait_for 60 grep -q "reading events from" "$T/follow.err" || bail "vc-source did not start"
 is "following: one session more on vCenter" "$((n0 + 1))" "$(nsess)"
 sleep 11
 is "waits longer than the stall window: no new login" 1 "$(logins "$T/follow.err")"
@@ -82,7 +82,7 @@ since=$(date -u -d "@$((now - 60))" +%Y-%m-%dT%H:%M:%SZ)
 until=$(date -u -d "@$((now + 6))" +%Y-%m-%dT%H:%M:%SZ)
 $VS --since "$since" --until "$until" --wait-seconds 1 >"$T/until.out" 2>"$T/until.err" &
 upid=$!; bg_pid $upid
-wait_for 30 grep -q "logged in" "$T/until.err" || bail "vc-source --until did not start"
+wait_for 60 grep -q "logged in" "$T/until.err" || bail "vc-source --until did not start"
 vcsim_op fault mode=slow method=CurrentTime delay=6000 count=1 >/dev/null
 sleep 2.5
 back=$(( $(date +%s%3N) - (now + 5) * 1000 ))

@@ -48,7 +48,7 @@ n=$(wc -l <"$T/got")
 # one update per 250 ms), with the default page size ------------------------
 $VS --wait-seconds 5 >"$T/follow.out" 2>"$T/follow.err" &
 vcpid=$!; bg_pid $vcpid
-wait_for 30 grep -q "reading events from" "$T/follow.err" || bail "vc-source did not start"
+wait_for 60 grep -q "reading events from" "$T/follow.err" || bail "vc-source did not start"
 from=$(vcsim_op events | jq .newestKey)
 vcsim_op post-burst count=600 >/dev/null
 to=$(vcsim_op events | jq .newestKey)

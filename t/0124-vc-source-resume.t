@@ -69,7 +69,7 @@ is "stamped +1 h: nothing delivered comes again" 0 "$(vc_keys "$T/f2.out" | awk 
 # -- the same while following, across a reconnect (vCenter restarts) -----------
 $VS --begin 1s --wait-seconds 2 >"$T/fo.out" 2>"$T/fo.err" &
 p=$!; bg_pid $p
-wait_for 30 grep -q "reading events from" "$T/fo.err" || bail "follower did not start"
+wait_for 60 grep -q "reading events from" "$T/fo.err" || bail "follower did not start"
 fut=$(vcsim_op post-event class=VmPoweredOnEvent backdate=-3600000 | jq .lastKey)
 wait_for 30 vc_has_key "$fut" "$T/fo.out" || bail "the +1 h event did not arrive"
 grep -q "ahead of vCenter's clock" "$T/fo.err" && ok "an event stamped ahead is noticed" || not_ok "an event stamped ahead is noticed"

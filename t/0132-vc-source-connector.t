@@ -67,10 +67,8 @@ cat >"$T/functions.json" <<'JSON'
  {"name": "ha-fn", "annotations": {"topic": "com.vmware.vc.HA.ClusterFailoverActionCompletedEvent"}}]
 JSON
 printf 'admin\ngw\n' >"$T/gwcred"
-python3 "$VP_SRCDIR/t/fake-openfaas/gateway.py" --functions "$T/functions.json" \
-	--password gw --log "$T/gw.log" --port-file "$T/gw.port" 2>"$T/gw.err" &
-bg_pid $!
-wait_for 10 test -s "$T/gw.port" || bail "fake gateway did not start"
+start_server gw python3 "$VP_SRCDIR/t/fake-openfaas/gateway.py" --functions "$T/functions.json" \
+	--password gw --log "$T/gw.log"
 GW=http://127.0.0.1:$(cat "$T/gw.port")
 jq -c "$sel" "$T/vc.ndjson" >"$T/session.ndjson"
 ce-encode --payload-encoding vcenter-connector --mode binary <"$T/session.ndjson" >"$T/bin.ndjson" 2>"$T/ce.err"

@@ -20,7 +20,7 @@ fi
 # O_APPEND, so ": >received" between cases truncates cleanly
 node "$R/receiver.js" "$T/port" >>"$T/received" 2>"$T/receiver.err" &
 bg_pid $!
-wait_for 20 test -s "$T/port" || bail "receiver did not start: $(cat "$T/receiver.err")"
+wait_for 60 test -s "$T/port" || bail "receiver did not start: $(cat "$T/receiver.err")"
 url=http://127.0.0.1:$(cat "$T/port")/
 
 # send_structured FILE / send_binary FILE: one POST per line, as a sink does

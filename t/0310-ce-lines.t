@@ -50,7 +50,7 @@ $CL judge "$T" sink-eventbridge "$T/eb.res" "$T/eb.canon" >"$T/eb.tap"
 $VP_WRAP webhook-source --listen 127.0.0.1:0 --log-level info \
     >"$T/wh.out" 2>"$T/wh.err" &
 pid=$!; bg_pid $pid
-wait_for 10 grep -q 'port [0-9]' "$T/wh.err" || bail "webhook-source did not start"
+wait_for 60 grep -q 'port [0-9]' "$T/wh.err" || bail "webhook-source did not start"
 port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$T/wh.err")
 $CL post "http://127.0.0.1:$port/webhook" "$T" "$T/wh.posted"
 kill -TERM $pid; rc wh wait $pid
@@ -61,7 +61,7 @@ $CL judge "$T" webhook-source "$T/wh.res" "$T/wh.dl" >"$T/wh.tap"
 $VP_WRAP stream-serve --listen 127.0.0.1:0 --log-level info --page-size 1000000 \
     --max-events 100000 <"$L" >/dev/null 2>"$T/ss.err" &
 pid=$!; bg_pid $pid
-wait_for 10 grep -q 'port [0-9]' "$T/ss.err" || bail "stream-serve did not start"
+wait_for 60 grep -q 'port [0-9]' "$T/ss.err" || bail "stream-serve did not start"
 wait_for 30 grep -q 'input ended' "$T/ss.err" || bail "stream-serve did not read its input"
 port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$T/ss.err")
 curl -s "http://127.0.0.1:$port/api/v1/events" >"$T/ss.records"

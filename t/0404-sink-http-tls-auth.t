@@ -17,7 +17,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" -out "$T/cert.pem
 
 node "$VP_SRCDIR/t/http-receiver/h2.js" "$T/cert.pem" "$T/key.pem" "$T/h2.log" "$T/h2.port" &
 bg_pid $!
-wait_for 10 test -s "$T/h2.port" || bail "h2 receiver did not start"
+wait_for 60 test -s "$T/h2.port" || bail "h2 receiver did not start"
 U="https://localhost:$(cat "$T/h2.port")/"
 
 # a certificate that is not trusted does not fix itself: permanent (78, as

@@ -18,7 +18,7 @@ plan $n
 
 node "$DEST/receiver.js" "$T/ce.port" >>"$T/ce.out" 2>"$T/ce.err" &
 bg_pid $!
-wait_for 10 test -s "$T/ce.port" || bail "SDK receiver did not start"
+wait_for 60 test -s "$T/ce.port" || bail "SDK receiver did not start"
 U=http://127.0.0.1:$(cat "$T/ce.port")/
 
 expect_exit "structured events to the SDK receiver" 0 \

@@ -64,7 +64,7 @@ printf 'prom\ns3cret\n' >"$T/cred"
 vcpipe-metrics --listen "127.0.0.1:$port" --dir "$R" --credentials-file "$T/cred" 2>"$T/m.err" &
 MPID=$!
 bg_pid $MPID
-wait_for 10 grep -q serving "$T/m.err" || bail "vcpipe-metrics did not start: $(cat "$T/m.err")"
+wait_for 60 grep -q serving "$T/m.err" || bail "vcpipe-metrics did not start: $(cat "$T/m.err")"
 B=http://127.0.0.1:$port
 
 is "no credentials: 401" 401 "$(curl -s -o /dev/null -w '%{http_code}' "$B/stats")"

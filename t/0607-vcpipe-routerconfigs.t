@@ -43,19 +43,15 @@ jq -n --arg u "$REC" '[["default","rabbit"],["vmware-functions","default"],["def
 	map({apiVersion: "eventing.knative.dev/v1", kind: "Broker",
 	     metadata: {name: .[1], namespace: .[0]},
 	     status: {address: {name: "http", url: $u}}})' >"$T/objects.json"
-python3 "$VP_SRCDIR/t/fake-k8s/apiserver.py" --objects "$T/objects.json" --token-file "$T/tokens" \
-	--cert "$T/api.crt" --key "$T/api.key" --log "$T/api.log" --port-file "$T/api.port" 2>"$T/api.err" &
-bg_pid $!
-wait_for 10 test -s "$T/api.port" || bail "fake API server did not start"
+start_server api python3 "$VP_SRCDIR/t/fake-k8s/apiserver.py" --objects "$T/objects.json" --token-file "$T/tokens" \
+	--cert "$T/api.crt" --key "$T/api.key" --log "$T/api.log"
 KUBERNETES_SERVICE_HOST=127.0.0.1 KUBERNETES_SERVICE_PORT=$(cat "$T/api.port")
 VCPIPE_SERVICEACCOUNT_DIR=$T/sa
 export KUBERNETES_SERVICE_HOST KUBERNETES_SERVICE_PORT VCPIPE_SERVICEACCOUNT_DIR
 # OpenFaaS
 printf '[{"name": "veba-echo", "annotations": {"topic": "VmPoweredOnEvent,UserLoginSessionEvent"}}]\n' >"$T/functions.json"
-python3 "$VP_SRCDIR/t/fake-openfaas/gateway.py" --functions "$T/functions.json" \
-	--user admin --password gw-pass --log "$T/gw.log" --port-file "$T/gw.port" 2>"$T/gw.err" &
-bg_pid $!
-wait_for 10 test -s "$T/gw.port" || bail "fake gateway did not start"
+start_server gw python3 "$VP_SRCDIR/t/fake-openfaas/gateway.py" --functions "$T/functions.json" \
+	--user admin --password gw-pass --log "$T/gw.log"
 : >"$T/gw.log"
 # EventBridge: the rules the configs name, keys from the environment for aws_iam_role
 fake_config "$T/eb.json" '{"region": "us-west-1"}'
@@ -67,7 +63,7 @@ AWS_ENDPOINT_URL_EVENTS=$FAKE_URL; export AWS_ENDPOINT_URL_EVENTS
 # Horizon
 python3 "$VP_SRCDIR/t/fake-horizon/fake-horizon.py" "$T/hz.port" hzuser 'hz pass' EXAMPLE 2>"$T/hz.err" &
 bg_pid $!
-wait_for 10 test -s "$T/hz.port" || bail "fake-horizon did not start"
+wait_for 60 test -s "$T/hz.port" || bail "fake-horizon did not start: $(cat "$T/hz.err")"
 HZ=http://127.0.0.1:$(cat "$T/hz.port")
 
 # how many deliveries each peer has seen

@@ -9,7 +9,7 @@ plan 15
 $VP_WRAP webhook-source --listen 127.0.0.1:0 --log-level debug \
 	>"$T/out" 2>"$T/err" &
 pid=$!; bg_pid $pid
-wait_for 10 grep -q 'port [0-9]' "$T/err" || bail "webhook-source did not start"
+wait_for 60 grep -q 'port [0-9]' "$T/err" || bail "webhook-source did not start"
 port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$T/err")
 url=http://127.0.0.1:$port/webhook
 
@@ -70,7 +70,7 @@ if ! grep -q '^00000000000000000000000000000001 ' /proc/net/if_inet6 2>/dev/null
 else
 	$VP_WRAP webhook-source --listen '[::1]:0' >"$T/out6" 2>"$T/err6" &
 	pid=$!; bg_pid $pid
-	wait_for 10 grep -q 'port [0-9]' "$T/err6" || bail "no IPv6 start"
+	wait_for 60 grep -q 'port [0-9]' "$T/err6" || bail "no IPv6 start"
 	p6=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$T/err6")
 	is "listening on [::1]" 204 "$(curl -s -g -o /dev/null -w '%{http_code}' \
 		-X POST -H ce-specversion:1.0 -H ce-id:v6 -H ce-source:/s -H ce-type:t \

@@ -21,7 +21,7 @@ $VP_WRAP webhook-source --listen 127.0.0.1:0 --basic-auth-file "$T/auth" \
 	--max-body 1k --allowed-origin sender.example.com --allowed-rate 120 \
 	>"$T/out" 2>"$T/err" &
 pid=$!; bg_pid $pid
-wait_for 10 grep -q 'port [0-9]' "$T/err" || bail "webhook-source did not start"
+wait_for 60 grep -q 'port [0-9]' "$T/err" || bail "webhook-source did not start"
 port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$T/err")
 url=http://127.0.0.1:$port/webhook
 A='hookuser:s3cret:with colon'
@@ -107,7 +107,7 @@ out1=$(cat "$T/out")
 $VP_WRAP webhook-source --listen 127.0.0.1:0 --allowed-rate 2 \
 	>"$T/out2" 2>"$T/err2" &
 pid=$!; bg_pid $pid
-wait_for 10 grep -q 'port [0-9]' "$T/err2" || bail "webhook-source did not start"
+wait_for 60 grep -q 'port [0-9]' "$T/err2" || bail "webhook-source did not start"
 url=http://127.0.0.1:$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$T/err2")/webhook
 codes=$(for i in 1 2 3; do curl -s -D "$T/hdr$i" -o /dev/null -w '%{http_code} ' \
 	-X POST $ce "$url"; done)

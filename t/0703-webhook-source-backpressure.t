@@ -16,7 +16,7 @@ bg_pid $!
 $VP_WRAP webhook-source --listen 127.0.0.1:0 --max-connections 1 \
 	>"$T/pipe" 2>"$T/err" &
 pid=$!; bg_pid $pid
-wait_for 10 grep -q 'port [0-9]' "$T/err" || bail "webhook-source did not start"
+wait_for 60 grep -q 'port [0-9]' "$T/err" || bail "webhook-source did not start"
 port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$T/err")
 url=http://127.0.0.1:$port/webhook
 
@@ -57,7 +57,7 @@ sh -c 'read -r l; printf "%s\n" "$l" >"$1/one"' sh "$T" <"$T/pipe2" &
 rpid=$!; bg_pid $rpid
 $VP_WRAP webhook-source --listen 127.0.0.1:0 >"$T/pipe2" 2>"$T/err2" &
 pid=$!; bg_pid $pid
-wait_for 10 grep -q 'port [0-9]' "$T/err2" || bail "webhook-source did not start"
+wait_for 60 grep -q 'port [0-9]' "$T/err2" || bail "webhook-source did not start"
 port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$T/err2")
 url=http://127.0.0.1:$port/webhook
 post() { curl -s -o "$T/body" -w '%{http_code}' -X POST -H ce-specversion:1.0 \

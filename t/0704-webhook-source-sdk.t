@@ -13,7 +13,7 @@ plan 4
 
 $VP_WRAP webhook-source --listen 127.0.0.1:0 >"$T/out" 2>"$T/err" &
 pid=$!; bg_pid $pid
-wait_for 10 grep -q 'port [0-9]' "$T/err" || bail "webhook-source did not start"
+wait_for 60 grep -q 'port [0-9]' "$T/err" || bail "webhook-source did not start"
 port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$T/err")
 
 NODE_PATH="$R/node_modules" \

@@ -25,7 +25,7 @@ serve() {
 	$VP_WRAP stream-serve --listen 127.0.0.1:0 <"$1" >"$T/$2.out" 2>"$T/$2.err" &
 	bg_pid $!
 	eval "${2}_pid=\$!"
-	wait_for 10 grep -q 'port [0-9]' "$T/$2.err" || bail "stream-serve did not start"
+	wait_for 60 grep -q 'port [0-9]' "$T/$2.err" || bail "stream-serve did not start"
 	base=http://127.0.0.1:$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$T/$2.err")
 }
 
@@ -64,7 +64,7 @@ rm -rf "$T/live"
 "$CHROMIUM" $chrome_flags --user-data-dir="$T/live" --remote-debugging-port=0 \
 	--window-size=1280,800 "$base/?q=powered%20off" >/dev/null 2>&1 &
 bg_pid $!
-wait_for 30 test -s "$T/live/DevToolsActivePort" || bail "chromium did not start"
+wait_for 60 test -s "$T/live/DevToolsActivePort" || bail "chromium did not start"
 dport=$(head -n 1 "$T/live/DevToolsActivePort")
 curl -s -X PUT "http://127.0.0.1:$dport/json/new?$base/" >/dev/null
 cdp() { node --experimental-websocket "$VP_SRCDIR/t/data/stream-viewer-cdp.js" "$dport" "$base/" "$@" 2>"$T/cdp.err" ||

@@ -10,7 +10,7 @@ plan 26
 printf 'hzuser\nhz pass\n' >"$T/creds"
 python3 "$VP_SRCDIR/t/fake-horizon/fake-horizon.py" "$T/port" hzuser 'hz pass' EXAMPLE &
 bg_pid $!
-wait_for 10 test -s "$T/port" || bail "fake-horizon did not start"
+wait_for 60 test -s "$T/port" || bail "fake-horizon did not start"
 H=http://127.0.0.1:$(cat "$T/port")
 ctl() { curl -s -X POST -H 'Content-Type: application/json' --data-binary "${2:-[]}" "$H/_control/$1" >/dev/null; }
 ctl events "$(cat "$VP_SRCDIR/t/data/horizon-events.json")"
@@ -100,7 +100,7 @@ else
 	python3 "$VP_SRCDIR/t/fake-horizon/fake-horizon.py" "$T/tport" hzuser 'hz pass' \
 		EXAMPLE "$T/cert.pem" "$T/key.pem" &
 	bg_pid $!
-	wait_for 10 test -s "$T/tport" || bail "fake-horizon (TLS) did not start"
+	wait_for 60 test -s "$T/tport" || bail "fake-horizon (TLS) did not start"
 	S=https://127.0.0.1:$(cat "$T/tport")
 	expect_exit "self-signed certificate refused: exit 75" 75 horizon-source \
 		--url "$S" --domain EXAMPLE --credentials-file "$T/creds" --once

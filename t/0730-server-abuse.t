@@ -29,7 +29,7 @@ start() {
 		2>"$T/$name.err" </dev/null &
 	pid=$!; bg_pid $pid
 	eval "${name}_pid=$pid"
-	wait_for 10 grep -q 'port [0-9]' "$T/$name.err" || bail "$name did not start: $(cat "$T/$name.err")"
+	wait_for 60 grep -q 'port [0-9]' "$T/$name.err" || bail "$name did not start: $(cat "$T/$name.err")"
 	port=$(sed -n 's/.*(port \([0-9]*\).*/\1/p' "$T/$name.err")
 }
 line() { sed -n "s/^$1 //p" "$T/$2"; }

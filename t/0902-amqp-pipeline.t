@@ -25,7 +25,7 @@ rmq_start a || bail "rabbitmq did not start"
 vcsim_start -history || bail "vcsim did not start"
 node "$DEST/receiver.js" "$T/ce.port" >>"$T/ce.out" 2>"$T/ce.err" &
 bg_pid $!
-wait_for 20 test -s "$T/ce.port" || bail "SDK receiver did not start"
+wait_for 60 test -s "$T/ce.port" || bail "SDK receiver did not start"
 RURL=http://127.0.0.1:$(cat "$T/ce.port")/
 
 # supervise NAME CMD: run the pipeline CMD again whenever it ends (as

@@ -43,7 +43,7 @@ is "the quorum queue: leader on a, three members" "vcpt-a@localhost 3" "$(leader
 
 node "$DEST/receiver.js" "$T/ce.port" >>"$T/ce.out" 2>"$T/ce.err" &
 bg_pid $!
-wait_for 20 test -s "$T/ce.port" || bail "SDK receiver did not start"
+wait_for 60 test -s "$T/ce.port" || bail "SDK receiver did not start"
 RURL=http://127.0.0.1:$(cat "$T/ce.port")/
 
 # two workers: ab given nodes a and b (connected to a), c given node c

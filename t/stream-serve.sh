@@ -10,7 +10,7 @@ start() {
 		<"$T/in" >"$T/out" 2>"$T/err" &
 	pid=$!; bg_pid $pid
 	exec 4>"$T/in"
-	wait_for 10 grep -q 'port [0-9]' "$T/err" || bail "stream-serve did not start"
+	wait_for 60 grep -q 'port [0-9]' "$T/err" || bail "stream-serve did not start"
 	port=$(sed -n 's/.*(port \([0-9]*\)).*/\1/p' "$T/err")
 	api=http://127.0.0.1:$port/api/v1
 }
