@@ -35,6 +35,9 @@
 #include <errno.h>
 #include <jansson.h>
 #include <libxml/parser.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -1299,6 +1302,14 @@ wait_and_read(struct state *s, int wait_s)
 	 * (most of a wake-up's cost otherwise, with a page of 100).
 	 */
 	s->soap.keys_only = !s->ring_server;
+#ifdef __GLIBC__
+	/*
+	 * About to sleep until vCenter has news: the pages the last answers'
+	 * parsing freed go back to the system (glibc keeps those below the
+	 * heap's top: ~120 kB of an idle vc-source's 2 MB private).
+	 */
+	malloc_trim(0);
+#endif
 	r = soap_call_events(&s->soap, "WaitForUpdatesEx", "PropertyCollector",
 	    s->wait_pc, b.data,
 	    (long)(wait_s + s->soap.stall_s) * 1000, s->ring_server ? NULL :
