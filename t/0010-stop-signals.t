@@ -78,7 +78,10 @@ rm -f "$T/c.fifo"; mkfifo "$T/c.fifo"
 $VP_WRAP vc-source --url "$VCSIM_URL" --begin 1h --once >"$T/c.fifo" 2>"$T/c.err" &
 VPID=$!; bg_pid $VPID
 exec 4<"$T/c.fifo"
-sleep 1	# the pipe is full and vc-source is blocked in write
+# the pipe is full and vc-source is blocked in write (a fixed pause was too
+# short for a slow start: under valgrind TERM came before its handler)
+blocked() { case $(cat "/proc/$VPID/wchan" 2>/dev/null) in *pipe_write*) ;; *) return 1 ;; esac; }
+wait_for 60 blocked || true
 kill -TERM $VPID
 cat <&4 >"$T/c.out"
 exec 4<&-
