@@ -17,6 +17,10 @@
 # per program at its peak.  Target (issue 16): at most 8 MB PSS and 6
 # processes.  PSS depends on what else shares the libraries: the machine may
 # be shared, and both designs run here in turn under the same conditions.
+# "PSS alone" (bench/pss-alone.py, at the end of each run; root only) is the
+# same tree's PSS as if nothing else on the machine shared its pages: an
+# upper bound that a busy host does not lower (on a quiet one, libc and a
+# few others are still shared with the system's daemons).
 set -eu
 VP_BUILDDIR=$(cd "${1:-build}" && pwd)
 VP_SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
@@ -117,11 +121,14 @@ run() { # LABEL VCPIPE
 		sample $_vp >>"$T/samples"; cp "$T/progs" "$T/progs.$(awk 'END {print NR}' "$T/samples")"
 		sleep 0.5
 	done
+	# shellcheck disable=SC2046
+	_alone=$(python3 "$VP_SRCDIR/bench/pss-alone.py" $(tree $_vp))
 	kill -TERM $_vp; wait $_vp || :
-	sort -n -k2 "$T/samples" | awk -v l="$_l" -v posted="$_posted" '
+	sort -n -k2 "$T/samples" | awk -v l="$_l" -v posted="$_posted" -v alone="$_alone" '
 	    {n[NR] = $1; p[NR] = $2; r[NR] = $3; if ($1 > maxn) maxn = $1; if ($3 > maxr) maxr = $3; if ($4 > maxu) maxu = $4}
-	    END {printf "%-10s %3d processes  PSS median %5.1f MB  peak %5.1f MB  USS peak %5.1f MB  RSS peak %5.1f MB  (%d samples, %d events posted)\n",
-		l, maxn, p[int((NR + 1) / 2)] / 1024, p[NR] / 1024, maxu / 1024, maxr / 1024, NR, posted}'
+	    END {printf "%-10s %3d processes  PSS median %5.1f MB  peak %5.1f MB  USS peak %5.1f MB  RSS peak %5.1f MB  PSS alone %s MB  (%d samples, %d events posted)\n",
+		l, maxn, p[int((NR + 1) / 2)] / 1024, p[NR] / 1024, maxu / 1024, maxr / 1024,
+		alone == "n/a" ? alone : sprintf("%.1f", alone / 1024), NR, posted}'
 	_peak=$(awk '{print NR, $2}' "$T/samples" | sort -n -k2 | tail -n 1 | cut -d' ' -f1)
 	cp "$T/progs.$_peak" "$T/peak.$_l"
 	rm -f "$T"/progs.*
