@@ -107,6 +107,8 @@ xfer_free(struct xfer *x)
 	x->hdrs = NULL;
 	free(x->url);
 	x->url = NULL;
+	curl_url_cleanup(x->cu);
+	x->cu = NULL;
 }
 
 /* The per-request part: what the last response left behind. */
@@ -128,6 +130,10 @@ setup(struct http *h, struct xfer *x, const char *url, int auth)
 	curl_easy_reset(c);	/* keeps the connection cache */
 	vp_curl_common(c, &h->tls);
 	curl_easy_setopt(c, CURLOPT_URL, url);
+	if (x->cu == NULL)
+		x->cu = curl_url();
+	if (x->cu && curl_url_set(x->cu, CURLUPART_URL, url, 0) == CURLUE_OK)
+		curl_easy_setopt(c, CURLOPT_CURLU, x->cu);
 	curl_easy_setopt(c, CURLOPT_HTTP_VERSION, h->http1 ?
 	    (long)CURL_HTTP_VERSION_1_1 : (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, (long)h->timeout_ms);

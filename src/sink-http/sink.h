@@ -52,6 +52,7 @@ struct xfer {
 	/* what the handle is set up for: the next POST there with the same
 	 * credentials sets only its body and headers (url NULL: set up anew) */
 	char *url;
+	CURLU *cu;
 	unsigned gen;
 	int auth;
 };
