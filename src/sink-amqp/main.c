@@ -67,6 +67,7 @@ static struct {
 	size_t waiting;		/* events in M_WAIT */
 	uint64_t next_seq;
 	int connected;
+	int renew;		/* a nack came: publish again on a new connection */
 	int64_t reconnect_ms;
 	struct vp_backoff conn_bo;
 	int fatal;		/* the exit code that ends the run */
@@ -249,8 +250,10 @@ refused(struct msg *m, const char *why)
 static void
 confirmed(struct msg *m, int ack)
 {
-	if (!ack)
+	if (!ack) {
 		refused(m, "the broker refused the message (basic.nack)");
+		S.renew = 1;
+	}
 	else if (m->returned)
 		refused(m, m->why);
 	else {
@@ -342,6 +345,7 @@ disconnect(int rc)
 		return;
 	}
 	S.connected = 0;
+	S.renew = 0;
 	/* whatever was unconfirmed goes again on the next connection */
 	for (size_t i = 0; i < S.count; i++)
 		if (qat(i)->st == M_SENT) {
@@ -674,6 +678,24 @@ main(int argc, char *argv[])
 		advance();
 		if (S.fatal)
 			break;
+		if (S.renew && S.connected && !stop_by) {
+			/*
+			 * A nack is the queue's refusal on this channel, and
+			 * the channel may keep refusing: a RabbitMQ channel
+			 * (before 3.12.5) takes a quorum queue's leader from
+			 * the queue's record at its first publish there, and
+			 * if that node is down it nacks every publish from
+			 * then on (t/0904: the retries ran out, events were
+			 * dead-lettered). A new channel reads the record again.
+			 * The retry goes on a new connection, the next node
+			 * first.
+			 */
+			snprintf(S.amqp.err, sizeof(S.amqp.err), "%s: the broker "
+			    "refused a message (basic.nack)",
+			    vp_amqp_where(&S.amqp));
+			disconnect(VP_EXIT_TEMPFAIL);
+			continue;
+		}
 		if (vp_ckpt_maybe(&S.core.ck, input_idle, NULL) != 0) {
 			S.fatal = VP_EXIT_IOERR;
 			break;
