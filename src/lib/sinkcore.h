@@ -68,6 +68,8 @@ struct vp_sink_opts {
  * group of rows (opt.h) whose base is the program's struct vp_sink_opts.
  */
 extern const struct vp_opt vp_sink_opts[];
+/* The most requests a sink keeps in flight (also vcpipe-yaml's bound). */
+#define VP_SINK_INFLIGHT_MAX 1024
 /*
  * --inflight N, the row both sinks put in their own group (dest an int):
  * requests on the wire at once; 1, the default, one at a time in input
@@ -77,7 +79,7 @@ extern const struct vp_opt vp_sink_opts[];
 	VP_OPT("inflight", VP_OPT_INT, (dest), "N", "Keep up to N " what \
 	    " in flight (1: one at a time, in input order); the checkpoint " \
 	    "moves only over the events done.", .def = "1", .min = 1, \
-	    .max = 1024)
+	    .max = VP_SINK_INFLIGHT_MAX)
 /* --retry-on CODES (VP_OPT_CALL, dest a struct vp_retry): add statuses. */
 int vp_sink_retry_on(void *dest, const char *codes, char *err, size_t errlen);
 /* Checks that span the options (from the program's check hook; exits 64). */

@@ -6,6 +6,7 @@
 #include <stddef.h>
 
 #include "schema.h"
+#include "sinkcore.h"
 
 #define END { .key = NULL }
 #define S(k, fl) { .key = k, .kind = F_STR, .flags = fl }
@@ -167,7 +168,7 @@ static const struct field f_knative[] = {
 	M("auth", 0, f_auth_basic, v_basic, CHECK_NONE),
 	S("caFile", 0),			/* vcpipe */
 	S("maxRetryTime", F_DURATION),	/* vcpipe: then dead-letter */
-	I("inflight", 1, 1024),		/* vcpipe: sink-http --inflight */
+	I("inflight", 1, VP_SINK_INFLIGHT_MAX),	/* vcpipe: sink-http */
 	END
 };
 static const struct field f_openfaas[] = {
@@ -184,7 +185,7 @@ static const struct field f_eventbridge[] = {
 	M("auth", F_REQUIRED, f_auth_aws, v_aws, CHECK_NONE),
 	S("endpointUrl", F_HTTPURL),	/* vcpipe: another endpoint (tests) */
 	S("maxRetryTime", F_DURATION),	/* vcpipe */
-	I("inflight", 1, 1024),		/* vcpipe: PutEvents requests */
+	I("inflight", 1, VP_SINK_INFLIGHT_MAX),	/* vcpipe: PutEvents */
 	END
 };
 static const struct field f_stdout[] = { END };
