@@ -67,7 +67,8 @@ vp_poll(struct pollfd *pfd, unsigned n, int timeout_ms)
 		return poll(pfd, n, timeout_ms);
 	if (n >= sizeof(local) / sizeof(local[0]))
 		all = vp_xmalloc((n + 1) * sizeof(*all));
-	memcpy(all, pfd, n * sizeof(*all));
+	if (n > 0)	/* pfd may be NULL with nothing to watch */
+		memcpy(all, pfd, n * sizeof(*all));
 	all[n].fd = stop_pipe[0];
 	all[n].events = POLLIN;
 	all[n].revents = 0;
