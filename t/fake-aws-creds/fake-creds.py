@@ -134,7 +134,17 @@ class Fake:
 class Handler(awsfake.Handler):
     server_version = "fake-creds"
 
+    def log_rec(self):
+        """Log the request's record (once): before its answer goes out,
+        since a client that opens a new connection for its next request
+        as soon as it has this answer is served by another thread, whose
+        record must not come first (t/0524 reads the IMDS order)."""
+        rec, self.rec = getattr(self, "rec", None), None
+        if rec is not None:
+            self.server.fake.log(rec)
+
     def send(self, status, body, ctype, headers=None):
+        self.log_rec()
         body = body.encode() if isinstance(body, str) else body
         self.send_response(status)
         self.send_header("Content-Type", ctype)
@@ -202,7 +212,7 @@ class Handler(awsfake.Handler):
     def sts(self):
         fake = self.server.fake
         body = self.body()
-        rec = {"api": "sts", "signed": False}
+        self.rec = rec = {"api": "sts", "signed": False}
         try:
             params = {k: v[0] for k, v in parse_qs(body.decode(),
                                                    keep_blank_values=True).items()}
@@ -241,7 +251,7 @@ class Handler(awsfake.Handler):
                                   "Could not find operation %s for version "
                                   "2011-06-15" % action)
         finally:
-            fake.log(rec)
+            self.log_rec()
 
     def check_common(self, params, rec):
         fake = self.server.fake
@@ -340,7 +350,7 @@ class Handler(awsfake.Handler):
     def imds(self):
         fake = self.server.fake
         cfg = fake.cfg.get("imds", {})
-        rec = {"api": "imds", "method": self.command, "path": self.path}
+        self.rec = rec = {"api": "imds", "method": self.command, "path": self.path}
         try:
             self.body()
             if fake.down("imds"):
@@ -399,14 +409,14 @@ class Handler(awsfake.Handler):
             return self.send(404, "<?xml version=\"1.0\" encoding=\"iso-8859-1\"?>\n"
                              "<title>404 - Not Found</title>\n", "text/html")
         finally:
-            fake.log(rec)
+            self.log_rec()
 
     # ---- container endpoint ---------------------------------------------
 
     def container(self):
         fake = self.server.fake
         cfg = fake.cfg.get("container", {})
-        rec = {"api": "container", "path": self.path}
+        self.rec = rec = {"api": "container", "path": self.path}
         try:
             if fake.down("container"):
                 rec["status"] = 500
@@ -431,7 +441,7 @@ class Handler(awsfake.Handler):
                 "RoleArn": c["role"], "AccountId": "111122223333"}),
                 "application/json")
         finally:
-            fake.log(rec)
+            self.log_rec()
 
     # ---- dispatch ---------------------------------------------------------
 
