@@ -24,19 +24,28 @@ vp_linereader_free(struct vp_linereader *r)
 	r->cap = 0;
 }
 
+int
+vp_input_buffered(FILE *fp)
+{
+#ifdef __GLIBC__
+	return fp->_IO_read_ptr < fp->_IO_read_end;
+#else
+	(void)fp;
+	return 1;
+#endif
+}
+
 /*
  * Wait until fp has input (buffered or on its descriptor); 0 when a stop
- * was requested first. Without glibc's buffer pointers there is no telling
- * whether stdio holds a line, so the read goes ahead (and a stop during it
- * is seen through EINTR as before).
+ * was requested first.  When stdio's buffer cannot be seen the read goes
+ * ahead (and a stop during it is seen through EINTR as before).
  */
 static int
 wait_input(FILE *fp)
 {
-#ifdef __GLIBC__
 	struct pollfd pfd = { fileno(fp), POLLIN, 0 };
 
-	if (fp->_IO_read_ptr < fp->_IO_read_end)
+	if (vp_input_buffered(fp))
 		return 1;
 	while (vp_poll(&pfd, 1, -1) < 0) {
 		if (errno != EINTR)
@@ -44,9 +53,6 @@ wait_input(FILE *fp)
 		if (vp_stop_requested)
 			return 0;
 	}
-#else
-	(void)fp;
-#endif
 	return 1;
 }
 

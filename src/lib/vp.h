@@ -123,6 +123,12 @@ void vp_linereader_free(struct vp_linereader *r);
  * finishes cleanly; one in the middle of a line lets the line finish.
  */
 enum vp_line_status vp_read_line(struct vp_linereader *r, size_t *len);
+/*
+ * Does fp's stdio buffer hold unread input (which a poll of its descriptor
+ * cannot see)?  Without glibc's buffer pointers there is no telling: 1, so
+ * a caller reads rather than waits on a line it already has.
+ */
+int vp_input_buffered(FILE *fp);
 
 /*
  * Write one whole record plus a newline to fp's descriptor (after flushing

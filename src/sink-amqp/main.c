@@ -507,10 +507,8 @@ input_ready(void)
 {
 	struct pollfd pfd = { .fd = fileno(stdin), .events = POLLIN };
 
-#ifdef __GLIBC__
-	if (stdin->_IO_read_ptr < stdin->_IO_read_end)
+	if (vp_input_buffered(stdin))
 		return 1;
-#endif
 	return poll(&pfd, 1, 0) > 0;
 }
 

@@ -16,75 +16,6 @@
 
 #include "eb.h"
 
-enum { RL_LINE, RL_NONE, RL_EOF, RL_TOOLONG, RL_TORN };
-
-static int
-read_line(struct eb_input *in, char **line, size_t *len)
-{
-	for (;;) {
-		char *start = in->buf + in->off;
-		char *nl = in->off < in->len ?
-		    memchr(start, '\n', in->len - in->off) : NULL;
-
-		if (nl) {
-			size_t n = (size_t)(nl - start);
-			int skipped = in->skipping;
-
-			in->off += n + 1;
-			in->lineno++;
-			in->skipping = 0;
-			if (skipped)
-				return RL_TOOLONG;
-			if (n > 0 && start[n - 1] == '\r')
-				n--;
-			start[n] = '\0';
-			*line = start;
-			*len = n;
-			return RL_LINE;
-		}
-		if (in->len - in->off > VP_SINK_MAX_LINE) {
-			in->skipping = 1;
-			in->off = in->len;
-		}
-		if (in->eof) {
-			if (in->off < in->len || in->skipping) {
-				/* a last line without a newline is a torn write
-				 * (vp_sink_torn_line) */
-				in->off = in->len;
-				in->skipping = 0;
-				in->lineno++;
-				return RL_TORN;
-			}
-			return RL_EOF;
-		}
-		return RL_NONE;
-	}
-}
-
-/* Read what is available on stdin (after poll said so). -1 on error. */
-static int
-fill_input(struct eb_input *in)
-{
-	ssize_t n;
-
-	if (in->off > 0) {
-		memmove(in->buf, in->buf + in->off, in->len - in->off);
-		in->len -= in->off;
-		in->off = 0;
-	}
-	if (in->cap - in->len < 65536) {
-		in->cap = in->cap ? in->cap * 2 : 131072;
-		in->buf = vp_xrealloc(in->buf, in->cap);
-	}
-	n = read(0, in->buf + in->len, in->cap - in->len - 1);
-	if (n < 0)
-		return errno == EINTR || errno == EAGAIN ? 0 : -1;
-	if (n == 0)
-		in->eof = 1;
-	in->len += (size_t)n;
-	return 0;
-}
-
 void
 eb_checkpoint(struct eb *eb)
 {
@@ -92,22 +23,26 @@ eb_checkpoint(struct eb *eb)
 		exit(VP_EXIT_IOERR);
 }
 
+/* Can a line be read without waiting for the writer? */
+static int
+input_ready(const struct eb_input *in)
+{
+	return vp_input_buffered(in->lr.fp) || in->ready;
+}
+
 /*
- * No more input ready right now?  Each wait reads what stdin has (when
- * the queue has room), so no whole line buffered means none is ready: no
- * poll of its own.  At the end of input, no: the checkpoint is written on
- * the way out, and by the interval while the last requests run (a write
- * per event there cost a checkpoint write per request).
+ * No more input ready right now?  The queue takes what is ready whenever
+ * it has room, and the last wait said whether stdin was readable: no poll
+ * of its own.  At the end of input, no: the checkpoint is written on the
+ * way out, and by the interval while the last requests run (a write per
+ * event there cost a checkpoint write per request).
  */
 static int
 input_idle(void *arg)
 {
 	const struct eb_input *in = arg;
 
-	if (in->off < in->len &&
-	    memchr(in->buf + in->off, '\n', in->len - in->off))
-		return 0;
-	return !in->eof;
+	return !in->eof && !input_ready(in);
 }
 
 void
@@ -185,7 +120,7 @@ take_line(struct eb *eb, char *line, size_t len, int toolong)
 	char err[512];
 
 	memset(e, 0, sizeof(*e));
-	e->lineno = eb->in.lineno;
+	e->lineno = eb->in.lr.lineno;
 	e->state = ST_DONE;
 	e->status = -1;
 	eb->q[eb->qlen++] = e;
@@ -235,34 +170,35 @@ take_line(struct eb *eb, char *line, size_t len, int toolong)
 size_t
 eb_take_input(struct eb *eb)
 {
+	struct eb_input *in = &eb->in;
 	size_t n = 0;
 
-	while (eb->qlen < eb->qmax) {
-		char *line = NULL;
-		size_t len = 0;
-		int rl = read_line(&eb->in, &line, &len);
+	while (eb->qlen < eb->qmax && !in->eof && input_ready(in)) {
+		size_t len;
+		enum vp_line_status st;
 
-		if (rl == RL_LINE && vp_sink_blank_line(line, len))
-			continue;
-		if (rl == RL_TORN)
-			eb->torn = eb->in.lineno;	/* the end: see run() */
-		if (rl != RL_LINE && rl != RL_TOOLONG)
+		/* a read past the buffer uses up what the wait saw */
+		if (!vp_input_buffered(in->lr.fp))
+			in->ready = 0;
+		st = vp_read_line(&in->lr, &len);
+		if (st == VP_LINE_ERROR)
+			vp_die(VP_EXIT_IOERR, "stdin: %s", strerror(errno));
+		if (st == VP_LINE_TORN)
+			eb->torn = in->lr.lineno;	/* the end: see run() */
+		if (st == VP_LINE_EOF || st == VP_LINE_TORN) {
+			in->eof = 1;
 			break;
-		take_line(eb, line, len, rl == RL_TOOLONG);
+		}
+		if (st == VP_LINE_OK && vp_sink_blank_line(in->lr.buf, len))
+			continue;
+		take_line(eb, in->lr.buf, len, st == VP_LINE_TOOLONG);
 		n++;
 	}
 	return n;
 }
 
-void
-eb_fill_input(struct eb *eb)
-{
-	if (fill_input(&eb->in) != 0)
-		vp_die(VP_EXIT_IOERR, "stdin: %s", strerror(errno));
-}
-
 int
 eb_input_done(const struct eb *eb)
 {
-	return eb->in.eof && eb->in.off >= eb->in.len && !eb->in.skipping;
+	return eb->in.eof;
 }

@@ -68,12 +68,11 @@ struct eb_opts {
 	struct vp_tls tls;
 };
 
-/* Our own line reader on fd 0 so poll() sees exactly what stdio would hide. */
+/* stdin, read with the sinks' line reader (vp.h) */
 struct eb_input {
-	char *buf;
-	size_t len, cap, off;
-	int eof, skipping;
-	unsigned long lineno;
+	struct vp_linereader lr;
+	int ready;		/* the last wait found stdin readable */
+	int eof;		/* read to its end (or its torn last line) */
 };
 
 /* One PutEvents request and the entries it carries. */
@@ -161,10 +160,11 @@ json_t *ev_match_document(const struct eb *eb, const struct ev *e);
 void ev_free(struct ev *e);
 
 /* batch.c */
-/* Take the whole lines already read into the queue while it has room. */
+/*
+ * Take the lines ready on stdin (buffered, or the last wait found it
+ * readable) into the queue while it has room; exits 74 on a read error.
+ */
 size_t eb_take_input(struct eb *eb);
-/* Read what stdin has (poll said so); exits 74 on an error. */
-void eb_fill_input(struct eb *eb);
 /*
  * Settle the finished prefix of the queue in input order: dead-letter the
  * failed (or end the run there, exit code from vp_sink_undelivered with the

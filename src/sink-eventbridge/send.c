@@ -334,7 +334,7 @@ eb_send_wait(struct eb *eb, int reading, int64_t wait_ms)
 	if (r < 0)
 		vp_die(VP_EXIT_SOFTWARE, "poll: %s", strerror(errno));
 	if (r > 0)
-		eb_fill_input(eb);
+		eb->in.ready = 1;
 	while ((c = vp_multi_done(&eb->multi, &cc)) != NULL) {
 		struct batch *b;
 

@@ -36,17 +36,6 @@ static char inbuf[65536];
 
 /* ---- one line ---------------------------------------------------------------- */
 
-int
-input_buffered(FILE *fp)
-{
-#ifdef __GLIBC__
-	return fp->_IO_read_ptr < fp->_IO_read_end;
-#else
-	(void)fp;
-	return 1;	/* cannot tell: rely on the interval alone */
-#endif
-}
-
 /* Is no other line ready without blocking? */
 static int
 input_idle(void *arg)
@@ -54,7 +43,7 @@ input_idle(void *arg)
 	FILE *fp = arg;
 	struct pollfd pfd;
 
-	if (input_buffered(fp))
+	if (vp_input_buffered(fp))
 		return 0;
 	pfd.fd = fileno(fp);
 	pfd.events = POLLIN;

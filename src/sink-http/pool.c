@@ -217,7 +217,7 @@ settle_head(struct pool *P, struct vp_sink *core, settle_fn settle)
 static int
 input_ready(const struct pool *P)
 {
-	return input_buffered(P->in) || P->in_ready;
+	return vp_input_buffered(P->in) || P->in_ready;
 }
 
 /*
@@ -303,7 +303,7 @@ pool_run(struct http *h, const struct vp_retry *p, const char *url,
 			enum vp_line_status st;
 
 			/* a read past the buffer uses up what the wait saw */
-			if (!input_buffered(P.in))
+			if (!vp_input_buffered(P.in))
 				P.in_ready = 0;
 			st = vp_read_line(lr, &len);
 			if (st == VP_LINE_EOF) {

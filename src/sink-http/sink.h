@@ -143,10 +143,6 @@ int pool_run(struct http *h, const struct vp_retry *p, const char *url,
     unsigned inflight, struct vp_linereader *lr, struct vp_sink *core,
     settle_fn settle);
 
-/* main.c */
-/* Does fp's stdio buffer hold input (read without a system call)? */
-int input_buffered(FILE *fp);
-
 /* event.c */
 /* Understand a line; -1 with a reason in err when it is not a CloudEvent line. */
 int event_parse(struct event *ev, const char *line, size_t len,
