@@ -700,13 +700,10 @@ check(void)
 		vp_usage_error("--exchange-type goes with --bind");
 }
 
-static const struct vp_cmd cmd = {
-	VP_MAN_PAGE,	/* help/amqp-source.h: from man/amqp-source.1 */
-	.opts = options,
-	.groups = VP_GROUPS(VP_AMQP_GROUPS(&S.amqp)),
-	.libs = VP_LIBS(VP_LIB_RABBITMQ, VP_LIB_JANSSON),
-	.check = check,
-};
+/* --help: help/amqp-source.h, made of man/amqp-source.1 */
+static const struct vp_cmd cmd = VP_PROGRAM(options,
+    VP_LIBS(VP_LIB_RABBITMQ, VP_LIB_JANSSON),
+    .groups = VP_GROUPS(VP_AMQP_GROUPS(&S.amqp)), .check = check);
 
 int
 main(int argc, char *argv[])

@@ -354,10 +354,8 @@ static const struct vp_opt options[] = {
 	VP_OPT_END
 };
 
-static const struct vp_cmd cmd = {
-	VP_MAN_PAGE,	/* help/ce-encode.h: from man/ce-encode.1 */
-	.opts = options,
-};
+/* --help: help/ce-encode.h, made of man/ce-encode.1 */
+static const struct vp_cmd cmd = VP_PROGRAM(options, NULL);
 
 int
 main(int argc, char **argv)

@@ -428,12 +428,10 @@ static const struct vp_opt options[] = {
 	VP_OPT_END
 };
 
-static const struct vp_cmd cmd = {
-	VP_MAN_PAGE,	/* help/horizon-source.h: from man/horizon-source.1 */
-	.opts = options,
-	.groups = VP_GROUPS({ "TLS options", vp_tls_opts, &opt.tls }),
-	.libs = VP_LIBS(VP_LIB_CURL, VP_LIB_JANSSON),
-};
+/* --help: help/horizon-source.h, made of man/horizon-source.1 */
+static const struct vp_cmd cmd = VP_PROGRAM(options,
+    VP_LIBS(VP_LIB_CURL, VP_LIB_JANSSON),
+    .groups = VP_GROUPS({ "TLS options", vp_tls_opts, &opt.tls }));
 
 int
 main(int argc, char **argv)

@@ -116,7 +116,8 @@ struct vp_libversion {
  * An installed program's name, synopsis, about, see (and args) come from its
  * man page: .cmd starts with VP_MAN_PAGE, from help/PROG.h, which the build
  * makes of man/PROG.1 with src/lib/help-h.awk (Makefile.am: HELP_H), so
- * --help cannot drift from the page.  Check programs write them here.
+ * --help cannot drift from the page (VP_PROGRAM below).  Check programs
+ * write them here.
  */
 struct vp_cmd {
 	const char *name;	/* the program: messages, usage, --version */
@@ -135,6 +136,16 @@ struct vp_cmd {
 	 */
 	void (*check)(void);
 };
+
+/*
+ * An installed program's command: what its man page says (VP_MAN_PAGE),
+ * its own rows and its --version libraries (NULL: none), then any more
+ * members as designated initializers, the way VP_OPT takes its extras:
+ *   static const struct vp_cmd cmd = VP_PROGRAM(options,
+ *       VP_LIBS(VP_LIB_CURL), .groups = groups, .check = check);
+ */
+#define VP_PROGRAM(opts_, libs_, ...) \
+	{ VP_MAN_PAGE, .opts = (opts_), .libs = (libs_), __VA_ARGS__ }
 
 /*
  * Store the defaults, then read argv, then call cmd->check.  --help and

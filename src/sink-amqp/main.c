@@ -626,14 +626,11 @@ check(void)
 		    "exchange is always there)");
 }
 
-static const struct vp_cmd cmd = {
-	VP_MAN_PAGE,	/* help/sink-amqp.h: from man/sink-amqp.1 */
-	.opts = options,
-	.groups = VP_GROUPS({ "Delivery options", vp_sink_opts, &S.core.o },
-	    VP_AMQP_GROUPS(&S.amqp)),
-	.libs = VP_LIBS(VP_LIB_RABBITMQ, VP_LIB_JANSSON),
-	.check = check,
-};
+/* --help: help/sink-amqp.h, made of man/sink-amqp.1 */
+static const struct vp_cmd cmd = VP_PROGRAM(options,
+    VP_LIBS(VP_LIB_RABBITMQ, VP_LIB_JANSSON),
+    .groups = VP_GROUPS({ "Delivery options", vp_sink_opts, &S.core.o },
+    VP_AMQP_GROUPS(&S.amqp)), .check = check);
 
 int
 main(int argc, char *argv[])

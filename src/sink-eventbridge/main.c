@@ -100,13 +100,9 @@ check(void)
 	vp_sink_opts_check(&E.core.o);
 }
 
-static const struct vp_cmd cmd = {
-	VP_MAN_PAGE,	/* help/sink-eventbridge.h: from man/sink-eventbridge.1 */
-	.opts = options,
-	.groups = groups,
-	.libs = VP_LIBS(VP_LIB_CURL, VP_LIB_JANSSON),
-	.check = check,
-};
+/* --help: help/sink-eventbridge.h, made of man/sink-eventbridge.1 */
+static const struct vp_cmd cmd = VP_PROGRAM(options,
+    VP_LIBS(VP_LIB_CURL, VP_LIB_JANSSON), .groups = groups, .check = check);
 
 /* Endpoint, pattern, keys, the curl handles and the queue. */
 static void

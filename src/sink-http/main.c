@@ -280,13 +280,9 @@ check(void)
 	vp_sink_opts_check(&S.core.o);
 }
 
-static const struct vp_cmd cmd = {
-	VP_MAN_PAGE,	/* help/sink-http.h: from man/sink-http.1 */
-	.opts = options,
-	.groups = groups,
-	.libs = VP_LIBS(VP_LIB_CURL, VP_LIB_JANSSON),
-	.check = check,
-};
+/* --help: help/sink-http.h, made of man/sink-http.1 */
+static const struct vp_cmd cmd = VP_PROGRAM(options,
+    VP_LIBS(VP_LIB_CURL, VP_LIB_JANSSON), .groups = groups, .check = check);
 
 int
 main(int argc, char *argv[])

@@ -655,11 +655,8 @@ static const struct vp_opt options[] = {
 	VP_OPT_END
 };
 
-static const struct vp_cmd cmd = {
-	VP_MAN_PAGE,	/* help/stream-serve.h: from man/stream-serve.1 */
-	.opts = options,
-	.libs = VP_LIBS(VP_LIB_MHD),
-};
+/* --help: help/stream-serve.h, made of man/stream-serve.1 */
+static const struct vp_cmd cmd = VP_PROGRAM(options, VP_LIBS(VP_LIB_MHD));
 
 int
 main(int argc, char **argv)

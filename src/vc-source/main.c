@@ -1683,13 +1683,10 @@ static const struct vp_opt options[] = {
 	VP_OPT_END
 };
 
-static const struct vp_cmd cmd = {
-	VP_MAN_PAGE,	/* help/vc-source.h: from man/vc-source.1 */
-	.opts = options,
-	.groups = VP_GROUPS({ "TLS options", vp_tls_opts, &st.o.tls }),
-	.libs = VP_LIBS(VP_LIB_CURL, { NULL, vim_libxml2_version },
-	    VP_LIB_JANSSON),
-};
+/* --help: help/vc-source.h, made of man/vc-source.1 */
+static const struct vp_cmd cmd = VP_PROGRAM(options,
+    VP_LIBS(VP_LIB_CURL, { NULL, vim_libxml2_version }, VP_LIB_JANSSON),
+    .groups = VP_GROUPS({ "TLS options", vp_tls_opts, &st.o.tls }));
 
 int
 main(int argc, char **argv)

@@ -99,11 +99,8 @@ static const struct vp_opt options[] = {
 
 static void check(void);
 
-static const struct vp_cmd cmd = {
-	VP_MAN_PAGE,	/* help/vcpipe-group.h: from man/vcpipe.1 */
-	.opts = options,
-	.check = check,
-};
+/* --help: help/vcpipe-group.h, made of man/vcpipe.1 */
+static const struct vp_cmd cmd = VP_PROGRAM(options, NULL, .check = check);
 
 static void
 check(void)

@@ -670,11 +670,9 @@ static const struct vp_opt options[] = {
 	VP_OPT_END
 };
 
-static const struct vp_cmd cmd = {
-	VP_MAN_PAGE,	/* help/vcpipe-metrics.h: from man/vcpipe.1 */
-	.opts = options,
-	.libs = VP_LIBS(VP_LIB_MHD, VP_LIB_JANSSON),
-};
+/* --help: help/vcpipe-metrics.h, made of man/vcpipe.1 */
+static const struct vp_cmd cmd = VP_PROGRAM(options,
+    VP_LIBS(VP_LIB_MHD, VP_LIB_JANSSON));
 
 int
 main(int argc, char **argv)

@@ -34,10 +34,8 @@ static const struct vp_opt options[] = {
 	VP_OPT_END
 };
 
-static const struct vp_cmd cmd = {
-	VP_MAN_PAGE,	/* help/vcpipe-tap.h: from man/vcpipe.1 */
-	.opts = options,
-};
+/* --help: help/vcpipe-tap.h, made of man/vcpipe.1 */
+static const struct vp_cmd cmd = VP_PROGRAM(options, NULL);
 
 int
 main(int argc, char **argv)

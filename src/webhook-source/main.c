@@ -413,11 +413,8 @@ static const struct vp_opt options[] = {
 	VP_OPT_END
 };
 
-static const struct vp_cmd cmd = {
-	VP_MAN_PAGE,	/* help/webhook-source.h: from man/webhook-source.1 */
-	.opts = options,
-	.libs = VP_LIBS(VP_LIB_MHD),
-};
+/* --help: help/webhook-source.h, made of man/webhook-source.1 */
+static const struct vp_cmd cmd = VP_PROGRAM(options, VP_LIBS(VP_LIB_MHD));
 
 int
 main(int argc, char **argv)
