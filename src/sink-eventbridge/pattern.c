@@ -367,6 +367,9 @@ compile_value(struct cctx *c, struct matcher *m, const json_t *v, int top)
 	const char *op;
 	const json_t *x;
 
+	/* anything-but's operands are strings and numbers, no operators */
+	if (!top && !json_is_string(v) && !json_is_number(v))
+		goto unsupported;
 	switch (json_typeof(v)) {
 	case JSON_STRING:
 		m->type = M_STRING;
@@ -377,20 +380,14 @@ compile_value(struct cctx *c, struct matcher *m, const json_t *v, int top)
 		m->num = json_number_value(v);
 		return 0;
 	case JSON_NULL:
-		if (!top)
-			break;
 		m->type = M_NULL;
 		return 0;
 	case JSON_TRUE:
 	case JSON_FALSE:
-		if (!top)
-			break;
 		m->type = M_BOOL;
 		m->flag = json_is_true(v);
 		return 0;
 	case JSON_OBJECT:
-		if (!top)
-			break;
 		if (json_object_size(v) != 1) {
 			cerr(c, "a matching object has exactly one operator");
 			return -1;
@@ -444,6 +441,7 @@ compile_value(struct cctx *c, struct matcher *m, const json_t *v, int top)
 	default:
 		break;
 	}
+unsupported:
 	cerr(c, "unsupported value in a matching list");
 	return -1;
 }
