@@ -431,7 +431,7 @@ static const struct vp_opt options[] = {
 /* --help: help/horizon-source.h, made of man/horizon-source.1 */
 static const struct vp_cmd cmd = VP_PROGRAM(options,
     VP_LIBS(VP_LIB_CURL, VP_LIB_JANSSON),
-    .groups = VP_GROUPS({ "TLS options", vp_tls_opts, &opt.tls }));
+    .groups = VP_GROUPS(VP_TLS_GROUP(&opt.tls)));
 
 int
 main(int argc, char **argv)

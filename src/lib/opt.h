@@ -85,7 +85,7 @@ struct vp_optgroup {
 	const struct vp_opt *opts;	/* NULL ends the list of groups */
 	void *base;			/* for rows that give off, not ptr */
 };
-/* .groups = VP_GROUPS({ "TLS options", vp_tls_opts, &s.tls }, ...) */
+/* .groups = VP_GROUPS(VP_TLS_GROUP(&s.tls), { "X options", x_opts, &s.x }) */
 #define VP_GROUPS(...) \
 	((const struct vp_optgroup[]){ __VA_ARGS__, { NULL, NULL, NULL } })
 
@@ -94,6 +94,8 @@ struct vp_optgroup {
  * the struct vp_tls (vp.h) given as the group's base.
  */
 extern const struct vp_opt vp_tls_opts[];
+/* ... under its heading, the same in every program's --help */
+#define VP_TLS_GROUP(tls) { "TLS options", vp_tls_opts, (tls) }
 
 /* One --version line: "name version", or the whole string when name is NULL. */
 struct vp_libversion {

@@ -68,6 +68,8 @@ struct vp_sink_opts {
  * group of rows (opt.h) whose base is the program's struct vp_sink_opts.
  */
 extern const struct vp_opt vp_sink_opts[];
+/* ... under its heading in each sink's --help; core: a struct vp_sink */
+#define VP_SINK_GROUP(core) { "Delivery options", vp_sink_opts, &(core)->o }
 /* The most requests a sink keeps in flight (also vcpipe-yaml's bound). */
 #define VP_SINK_INFLIGHT_MAX 1024
 /*

@@ -131,7 +131,7 @@ int vp_amqp_lost(struct vp_amqp *a, int rc, int was_connected,
 /* The --url, --timeout, --heartbeat and TLS option groups over a. */
 #define VP_AMQP_GROUPS(a) \
 	{ "AMQP options", vp_amqp_opts, (a) }, \
-	{ "TLS options", vp_tls_opts, &(a)->tls }
+	VP_TLS_GROUP(&(a)->tls)
 
 /*
  * Publishing a burst: hold the frames back (TCP_CORK, on) so that many

@@ -629,8 +629,8 @@ check(void)
 /* --help: help/sink-amqp.h, made of man/sink-amqp.1 */
 static const struct vp_cmd cmd = VP_PROGRAM(options,
     VP_LIBS(VP_LIB_RABBITMQ, VP_LIB_JANSSON),
-    .groups = VP_GROUPS({ "Delivery options", vp_sink_opts, &S.core.o },
-    VP_AMQP_GROUPS(&S.amqp)), .check = check);
+    .groups = VP_GROUPS(VP_SINK_GROUP(&S.core), VP_AMQP_GROUPS(&S.amqp)),
+    .check = check);
 
 int
 main(int argc, char *argv[])

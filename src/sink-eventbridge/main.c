@@ -67,13 +67,6 @@ static const struct vp_opt aws_options[] = {
 	VP_OPT_END
 };
 
-static const struct vp_optgroup groups[] = {
-	{ "Delivery options", vp_sink_opts, &E.core.o },
-	{ "Batching and HTTP options", aws_options, NULL },
-	{ "TLS options", vp_tls_opts, &E.o.tls },
-	{ NULL, NULL, NULL }
-};
-
 /* What spans options: one filter, a region from the environment. */
 static void
 check(void)
@@ -102,7 +95,10 @@ check(void)
 
 /* --help: help/sink-eventbridge.h, made of man/sink-eventbridge.1 */
 static const struct vp_cmd cmd = VP_PROGRAM(options,
-    VP_LIBS(VP_LIB_CURL, VP_LIB_JANSSON), .groups = groups, .check = check);
+    VP_LIBS(VP_LIB_CURL, VP_LIB_JANSSON), .check = check,
+    .groups = VP_GROUPS(VP_SINK_GROUP(&E.core),
+    { "Batching and HTTP options", aws_options, NULL },
+    VP_TLS_GROUP(&E.o.tls)));
 
 /* Endpoint, pattern, keys, the curl handles and the queue. */
 static void

@@ -255,13 +255,6 @@ static const struct vp_opt http_options[] = {
 	VP_OPT_END
 };
 
-static const struct vp_optgroup groups[] = {
-	{ "Delivery options", vp_sink_opts, &S.core.o },
-	{ "HTTP options", http_options, NULL },
-	{ "TLS options", vp_tls_opts, &S.http.tls },
-	{ NULL, NULL, NULL }
-};
-
 /* What spans options. */
 static void
 check(void)
@@ -282,7 +275,9 @@ check(void)
 
 /* --help: help/sink-http.h, made of man/sink-http.1 */
 static const struct vp_cmd cmd = VP_PROGRAM(options,
-    VP_LIBS(VP_LIB_CURL, VP_LIB_JANSSON), .groups = groups, .check = check);
+    VP_LIBS(VP_LIB_CURL, VP_LIB_JANSSON), .check = check,
+    .groups = VP_GROUPS(VP_SINK_GROUP(&S.core),
+    { "HTTP options", http_options, NULL }, VP_TLS_GROUP(&S.http.tls)));
 
 int
 main(int argc, char *argv[])

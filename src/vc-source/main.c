@@ -1686,7 +1686,7 @@ static const struct vp_opt options[] = {
 /* --help: help/vc-source.h, made of man/vc-source.1 */
 static const struct vp_cmd cmd = VP_PROGRAM(options,
     VP_LIBS(VP_LIB_CURL, { NULL, vim_libxml2_version }, VP_LIB_JANSSON),
-    .groups = VP_GROUPS({ "TLS options", vp_tls_opts, &st.o.tls }));
+    .groups = VP_GROUPS(VP_TLS_GROUP(&st.o.tls)));
 
 int
 main(int argc, char **argv)
