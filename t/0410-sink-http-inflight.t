@@ -28,7 +28,7 @@ acked() {
 	    sort -n -u
 }
 start_sink() {
-	sink-http --url "$URL" --inflight 32 --checkpoint "$T/ck" \
+	$VP_WRAP sink-http --url "$URL" --inflight 32 --checkpoint "$T/ck" \
 	    --checkpoint-interval 20ms $FAST --log-level error <"$T/in" 2>>"$T/err" &
 	SINK_PID=$!
 }
@@ -36,7 +36,7 @@ REQLOG=$T/a.log MORE=400
 kill_loop "$KILLS"
 # the last run to the end of its input
 expect_exit "after $KILLS kills, a run to the end" 0 \
-    sink-http --url "$URL" --inflight 32 --checkpoint "$T/ck" $FAST --log-level error <"$T/in"
+    $VP_WRAP sink-http --url "$URL" --inflight 32 --checkpoint "$T/ck" $FAST --log-level error <"$T/in"
 is "the checkpoint names the last event" "$N" "$(ck_key)"
 is "every event was acknowledged" "$N" "$(acked | wc -l | tr -d ' ')"
 is "a duplicate is the same event again (one body per id)" 0 \
@@ -50,7 +50,7 @@ stop_receiver a
 start_receiver b --fail-every 7:503
 head -200 "$T/all" >"$T/few"
 expect_exit "--inflight 1 through the same failures" 0 \
-    sink-http --url "http://127.0.0.1:$RPORT/" --inflight 1 $FAST <"$T/few"
+    $VP_WRAP sink-http --url "http://127.0.0.1:$RPORT/" --inflight 1 $FAST <"$T/few"
 is "acknowledged in input order" "$(seq 1 200 | paste -sd ' ' -)" \
     "$(jq -r 'select(.action | test("^2")) | .body | fromjson | .eventkey' "$T/b.log" | paste -sd ' ' -)"
 stop_receiver b

@@ -18,23 +18,25 @@ E=$VP_SRCDIR/t/expected
 plan 53
 
 # ---- usage, before any broker --------------------------------------------------
-expect_exit "a URL with a password is refused" 64 sink-amqp --url amqp://u:secret@127.0.0.1/
+expect_exit "a URL with a password is refused" 64 $VP_WRAP sink-amqp --url amqp://u:secret@127.0.0.1/
 check "and the password is not echoed" sh -c "! grep -q secret '$T/.exit.err'"
-expect_exit "amqp-source refuses one too" 64 amqp-source --url amqp://u:p@h/ --queue q --ack-on-write
-expect_exit "not an amqp URL" 64 sink-amqp --url http://127.0.0.1/
-expect_exit "a cluster's nodes share the scheme" 64 sink-amqp --url amqp://a,amqps://b
-expect_exit "--ca-file with amqp://" 64 sink-amqp --url amqp://127.0.0.1 --ca-file /dev/null
-expect_exit "amqp-source needs a handshake" 64 amqp-source --url amqp://127.0.0.1 --queue q
-expect_exit "bad routing-key template" 64 sink-amqp --url amqp://127.0.0.1 --routing-key 'a.{Subject}'
-SINK_AMQP_USERNAME=x expect_exit "half a pair of env credentials" 78 sink-amqp --url amqp://127.0.0.1
+expect_exit "amqp-source refuses one too" 64 $VP_WRAP amqp-source --url amqp://u:p@h/ --queue q --ack-on-write
+expect_exit "not an amqp URL" 64 $VP_WRAP sink-amqp --url http://127.0.0.1/
+expect_exit "a cluster's nodes share the scheme" 64 $VP_WRAP sink-amqp --url amqp://a,amqps://b
+expect_exit "--ca-file with amqp://" 64 $VP_WRAP sink-amqp --url amqp://127.0.0.1 --ca-file /dev/null
+expect_exit "amqp-source needs a handshake" 64 $VP_WRAP amqp-source --url amqp://127.0.0.1 --queue q
+expect_exit "bad routing-key template" 64 $VP_WRAP sink-amqp --url amqp://127.0.0.1 --routing-key 'a.{Subject}'
+SINK_AMQP_USERNAME=x expect_exit "half a pair of env credentials" 78 $VP_WRAP sink-amqp --url amqp://127.0.0.1
 
 # an unreachable broker holds the stream: nothing dead-lettered, SIGTERM
 # exits 75 with the checkpoint before the events
 port=$(rmq_free_port)
-sink-amqp --url "amqp://127.0.0.1:$port" --checkpoint "$T/down.ck" --dlq "$T/down.dlq" \
+$VP_WRAP sink-amqp --url "amqp://127.0.0.1:$port" --checkpoint "$T/down.ck" --dlq "$T/down.dlq" \
     <"$D/sink-http-structured.ndjson" 2>"$T/down.err" &
 pid=$!
-sleep 1.5
+# TERM once it has failed to connect (its handler is in place by then, even
+# under VP_WRAP=valgrind)
+wait_for 60 grep -q 'again in' "$T/down.err" || true
 kill -TERM $pid
 set +e; wait $pid; rc=$?; set -e
 is "broker unreachable, SIGTERM: exit 75" 75 "$rc"
@@ -78,19 +80,19 @@ EOF
 
 declare_q q1
 expect_exit "3 structured lines published" 0 \
-    sink-amqp --url "$U" --routing-key q1 --checkpoint "$T/q1.ck" <"$D/sink-http-structured.ndjson"
+    $VP_WRAP sink-amqp --url "$U" --routing-key q1 --checkpoint "$T/q1.ck" <"$D/sink-http-structured.ndjson"
 dump q1 >"$T/q1.got"
 same "pika sees Knative's layout (bare header names, typed eventkey, persistent)" \
     "$E/amqp-knative.json" "$T/q1.got"
 is "the checkpoint names the last event" "vc-4f2a-1236 1236 3" \
     "$(jq -r '"\(.id) \(.key) \(.delivered)"' "$T/q1.ck")"
 expect_exit "the same events as binary-mode lines" 0 \
-    sink-amqp --url "$U" --routing-key q1 <"$D/sink-http-binary.ndjson"
+    $VP_WRAP sink-amqp --url "$U" --routing-key q1 <"$D/sink-http-binary.ndjson"
 dump q1 >"$T/q1b.got"
 same "binary-mode input: the same layout, header values percent-decoded" \
     "$E/amqp-knative-binary.json" "$T/q1b.got"
 expect_exit "--headers cloudevents --mode structured" 0 \
-    sink-amqp --url "$U" --routing-key q1 --headers cloudevents --mode structured \
+    $VP_WRAP sink-amqp --url "$U" --routing-key q1 --headers cloudevents --mode structured \
     <"$D/sink-http-structured.ndjson"
 dump q1 >"$T/q1c.got"
 same "pika sees cloudEvents_ headers and a JSON event body" "$E/amqp-cloudevents.json" "$T/q1c.got"
@@ -109,7 +111,7 @@ ch.queue_bind("other", "vcx", "vc.#")
 c.close()
 EOF
 expect_exit "routing key vc.{eventclass}.{subject}" 0 \
-    sink-amqp --url "$U" --exchange vcx --routing-key 'vc.{eventclass}.{subject}' \
+    $VP_WRAP sink-amqp --url "$U" --exchange vcx --routing-key 'vc.{eventclass}.{subject}' \
     <"$D/sink-http-structured.ndjson"
 is "routing keys as the template says (vc.event.* took two)" "vc.event.VmPoweredOffEvent vc.event.VmPoweredOnEvent" \
     "$(dump vm | jq -r .routing_key | sort | tr '\n' ' ' | sed 's/ $//')"
@@ -117,7 +119,7 @@ is "the topic binding saw all three" 3 "$(dump other | wc -l)"
 
 # unroutable (mandatory): retried, then dead-lettered with the broker's answer
 expect_exit "unroutable: dead-lettered, exit 0" 0 \
-    sink-amqp --url "$U" --routing-key nowhere --max-retry-time 1s --retry-base 50ms \
+    $VP_WRAP sink-amqp --url "$U" --routing-key nowhere --max-retry-time 1s --retry-base 50ms \
     --dlq "$T/u.dlq" --checkpoint "$T/u.ck" <"$D/sink-http-structured.ndjson"
 is "three dead letters saying NO_ROUTE" "3 3" \
     "$(wc -l <"$T/u.dlq" | tr -d ' ') $(jq -r .deadletter.error "$T/u.dlq" | grep -c '312 NO_ROUTE')"
@@ -125,44 +127,44 @@ is "reason: retries exhausted, attempts > 1" "retries exhausted true" \
     "$(jq -r '"\(.deadletter.reason) \(.deadletter.attempts > 1)"' "$T/u.dlq" | sort -u)"
 is "the checkpoint passed them" "vc-4f2a-1236 0" "$(jq -r '"\(.id) \(.delivered)"' "$T/u.ck")"
 expect_exit "without --dlq: exit 75" 75 \
-    sink-amqp --url "$U" --routing-key nowhere --max-retry-time 300ms --retry-base 50ms \
+    $VP_WRAP sink-amqp --url "$U" --routing-key nowhere --max-retry-time 300ms --retry-base 50ms \
     <"$D/sink-http-structured.ndjson"
 expect_exit "--no-mandatory: the broker drops them, exit 0" 0 \
-    sink-amqp --url "$U" --routing-key nowhere --no-mandatory <"$D/sink-http-structured.ndjson"
+    $VP_WRAP sink-amqp --url "$U" --routing-key nowhere --no-mandatory <"$D/sink-http-structured.ndjson"
 declare_q q1
 sed -e 's/^/x/' "$D/sink-http-structured.ndjson" | head -1 >"$T/bad.ndjson"
 cat "$D/sink-http-structured.ndjson" >>"$T/bad.ndjson"
-expect_exit "an invalid line without --dlq: exit 65" 65 sink-amqp --url "$U" --routing-key q1 <"$T/bad.ndjson"
+expect_exit "an invalid line without --dlq: exit 65" 65 $VP_WRAP sink-amqp --url "$U" --routing-key q1 <"$T/bad.ndjson"
 expect_exit "with --dlq: the rest go on" 0 \
-    sink-amqp --url "$U" --routing-key q1 --dlq "$T/bad.dlq" <"$T/bad.ndjson"
+    $VP_WRAP sink-amqp --url "$U" --routing-key q1 --dlq "$T/bad.dlq" <"$T/bad.ndjson"
 is "the invalid line kept in the dead-letter file" "invalid line" "$(jq -r .deadletter.reason "$T/bad.dlq")"
 
 # credentials, vhosts, exchanges
 printf 'vcp\ns3cret\n' >"$T/cred"
 declare_q q1
-expect_exit "--credentials-file" 0 sink-amqp --url "$U" --routing-key q1 \
+expect_exit "--credentials-file" 0 $VP_WRAP sink-amqp --url "$U" --routing-key q1 \
     --credentials-file "$T/cred" <"$D/sink-http-structured.ndjson"
 declare_q q1
 expect_exit "--url twice: a node that refuses gives way to the next" 0 \
-    sink-amqp --url "amqp://127.0.0.1:$port" --url "$U" --routing-key q1 \
+    $VP_WRAP sink-amqp --url "amqp://127.0.0.1:$port" --url "$U" --routing-key q1 \
     <"$D/sink-http-structured.ndjson"
 is "the 3 published through the second node" "3 1" \
     "$(dump q1 | wc -l | tr -d ' ') $(grep -c 'trying the next broker' "$T/.exit.err")"
 SINK_AMQP_USERNAME=vcp SINK_AMQP_PASSWORD=wrong expect_exit "a wrong password: exit 77" 77 \
-    sink-amqp --url "$U" </dev/null
-expect_exit "no such vhost: exit 78" 78 sink-amqp --url "$U/nosuch" </dev/null
+    $VP_WRAP sink-amqp --url "$U" </dev/null
+expect_exit "no such vhost: exit 78" 78 $VP_WRAP sink-amqp --url "$U/nosuch" </dev/null
 SINK_AMQP_USERNAME=vcp SINK_AMQP_PASSWORD=s3cret expect_exit "no access to a vhost: exit 77" 77 \
-    sink-amqp --url "$U/other" </dev/null
-expect_exit "no such exchange: exit 78" 78 sink-amqp --url "$U" --exchange nosuch </dev/null
+    $VP_WRAP sink-amqp --url "$U/other" </dev/null
+expect_exit "no such exchange: exit 78" 78 $VP_WRAP sink-amqp --url "$U" --exchange nosuch </dev/null
 
 # TLS, verified unless asked off
 TU=amqps://localhost:$RMQ_TLSPORT_a
 declare_q q1
-expect_exit "amqps with --ca-file" 0 sink-amqp --url "$TU" --ca-file "$T/tls/ca.pem" \
+expect_exit "amqps with --ca-file" 0 $VP_WRAP sink-amqp --url "$TU" --ca-file "$T/tls/ca.pem" \
     --routing-key q1 <"$D/sink-http-structured.ndjson"
-expect_exit "amqps without the CA: not trusted, exit 78" 78 sink-amqp --url "$TU" \
+expect_exit "amqps without the CA: not trusted, exit 78" 78 $VP_WRAP sink-amqp --url "$TU" \
     --routing-key q1 <"$D/sink-http-structured.ndjson"
-expect_exit "amqps --insecure" 0 sink-amqp --url "$TU" --insecure --routing-key q1 \
+expect_exit "amqps --insecure" 0 $VP_WRAP sink-amqp --url "$TU" --insecure --routing-key q1 \
     <"$D/sink-http-structured.ndjson"
 is "6 messages went over TLS" 6 "$(dump q1 | wc -l)"
 
@@ -191,7 +193,7 @@ pub(P(content_type="application/cloudevents+json; charset=utf-8"),
 pub(P(content_type="application/octet-stream", message_id="f-1", timestamp=1795424400), b"\x00\x01raw")
 c.close()
 EOF
-amqp-source --url "$U" --queue in --ack-on-write --wrap 2>"$T/in.err" >"$T/in.got" &
+$VP_WRAP amqp-source --url "$U" --queue in --ack-on-write --wrap 2>"$T/in.err" >"$T/in.got" &
 pid=$!
 wait_for 30 test "$(cat "$T/in.got" 2>/dev/null | wc -l)" -ge 4 || true
 kill -TERM $pid; wait $pid || true
@@ -201,10 +203,10 @@ same "amqp-source reads Knative's, the binding's, structured and foreign message
 
 # round trip: sink-amqp (binary, both namings) | amqp-source gives the lines back
 declare_q rt
-sink-amqp --url "$U" --routing-key rt --log-level warn <"$D/sink-http-structured.ndjson"
-sink-amqp --url "$U" --routing-key rt --headers cloudevents --mode structured \
+$VP_WRAP sink-amqp --url "$U" --routing-key rt --log-level warn <"$D/sink-http-structured.ndjson"
+$VP_WRAP sink-amqp --url "$U" --routing-key rt --headers cloudevents --mode structured \
     --log-level warn <"$D/sink-http-binary.ndjson"
-amqp-source --url "$U" --queue rt --ack-on-write 2>"$T/rt.err" >"$T/rt.got" &
+$VP_WRAP amqp-source --url "$U" --queue rt --ack-on-write 2>"$T/rt.err" >"$T/rt.got" &
 pid=$!
 wait_for 30 test "$(cat "$T/rt.got" 2>/dev/null | wc -l)" -ge 6 || true
 kill -TERM $pid; wait $pid || true
@@ -220,9 +222,9 @@ c = pika.BlockingConnection(pika.URLParameters(sys.argv[1]))
 c.channel().basic_publish("", "bad", b"not an event", pika.BasicProperties(message_id="m-9"))
 c.close()
 EOF
-expect_exit "no CloudEvent, no --dlq: exit 65" 65 amqp-source --url "$U" --queue bad --ack-on-write
+expect_exit "no CloudEvent, no --dlq: exit 65" 65 $VP_WRAP amqp-source --url "$U" --queue bad --ack-on-write
 is "the message stayed in the queue" 1 "$(rmq_count a bad)"
-amqp-source --url "$U" --queue bad --ack-on-write --dlq "$T/bad-src.dlq" >/dev/null 2>&1 &
+$VP_WRAP amqp-source --url "$U" --queue bad --ack-on-write --dlq "$T/bad-src.dlq" >/dev/null 2>&1 &
 pid=$!
 wait_for 20 test -s "$T/bad-src.dlq" || true
 kill -TERM $pid; wait $pid || true
@@ -236,7 +238,7 @@ declare_q hs
 for i in 1 2 3 4 5 6 7 8 9 10; do
 	jq -c --arg i "$i" '.id = "hs-\($i)"' "$D/sink-http-structured.ndjson" | head -1
 done >"$T/hs.ndjson"
-sink-amqp --url "$U" --routing-key hs --log-level warn <"$T/hs.ndjson"
+$VP_WRAP sink-amqp --url "$U" --routing-key hs --log-level warn <"$T/hs.ndjson"
 echo '{"version":1,"source":"https://vc.example.com/sdk","id":"hs-8","time":"2026-11-23T09:00:00Z"}' >"$T/hs.ck"
 cat >"$T/fake-sink.sh" <<'EOF'
 n=0
@@ -249,12 +251,16 @@ while read -r line; do
 	fi
 done
 EOF
-sh -c 'echo $$ >"$1/hs.pid"; exec amqp-source --url "$2" --queue hs --prefetch 100 \
-    --sink-checkpoint "$1/hs.ck" 2>"$1/hs.err"' sh "$T" "$U" | T=$T sh "$T/fake-sink.sh" &
+sh -c 'echo $$ >"$1/hs.pid"; exec $3 amqp-source --url "$2" --queue hs --prefetch 100 \
+    --sink-checkpoint "$1/hs.ck" 2>"$1/hs.err"' sh "$T" "$U" "$VP_WRAP" | T=$T sh "$T/fake-sink.sh" &
 wait_for 30 test "$(cat "$T/hs.seen" 2>/dev/null | wc -l)" -ge 10 || true
-sleep 1
+unacked() { rmq_ctl a list_queues name messages_unacknowledged | awk '$1 == "hs" { print $2 }'; }
+# until amqp-source has acknowledged what the checkpoint names (fewer than 6
+# left would mean the stale one counted)
+acked_some() { [ "$(unacked)" -le 6 ]; }
+wait_for 30 acked_some || true
 is "all 10 written, 6 unacknowledged after the sink named the 4th" "10 6" \
-    "$(wc -l <"$T/hs.seen" | tr -d ' ') $(rmq_ctl a list_queues name messages_unacknowledged | awk '$1 == "hs" { print $2 }')"
+    "$(wc -l <"$T/hs.seen" | tr -d ' ') $(unacked)"
 hs=$(cat "$T/hs.pid")
 kill -TERM "$hs"
 wait_for 40 sh -c "! kill -0 $hs 2>/dev/null" || true
@@ -267,20 +273,23 @@ c = pika.BlockingConnection(pika.URLParameters(sys.argv[1]))
 c.channel().queue_declare("st", durable=True, arguments={"x-queue-type": "stream"})
 c.close()
 EOF
-sink-amqp --url "$U" --routing-key st --log-level warn <"$T/hs.ndjson"
-stream_read() { # stream_read OUT ARGS...: read until quiet for 2 s
-	_o=$1; shift
-	amqp-source --url "$U" --queue st --ack-on-write "$@" >"$_o" 2>>"$T/st.err" &
+$VP_WRAP sink-amqp --url "$U" --routing-key st --log-level warn <"$T/hs.ndjson"
+# stream_read OUT N ARGS...: read until N events are out, then 2 s more (to
+# catch any extra one)
+stream_read() {
+	_o=$1 _want=$2; shift 2
+	$VP_WRAP amqp-source --url "$U" --queue st --ack-on-write "$@" >"$_o" 2>>"$T/st.err" &
 	_p=$!
-	sleep 4
+	wait_for 60 test "$(cat "$_o" | wc -l)" -ge "$_want" || true
+	sleep 2
 	kill -TERM $_p; wait $_p || true
 }
-stream_read "$T/st1" --offset first --offset-file "$T/st.off"
+stream_read "$T/st1" 10 --offset first --offset-file "$T/st.off"
 is "stream from the first offset: 10 events" 10 "$(wc -l <"$T/st1")"
 is "the offset file is past the 10th" 10 "$(cat "$T/st.off")"
-sink-amqp --url "$U" --routing-key st --log-level warn <"$D/sink-http-structured.ndjson"
-stream_read "$T/st2" --offset first --offset-file "$T/st.off"
+$VP_WRAP sink-amqp --url "$U" --routing-key st --log-level warn <"$D/sink-http-structured.ndjson"
+stream_read "$T/st2" 3 --offset first --offset-file "$T/st.off"
 is "restarted: only the 3 new ones, from the offset file" "3 13" "$(wc -l <"$T/st2" | tr -d ' ') $(cat "$T/st.off")"
-stream_read "$T/st3" --offset 5
+stream_read "$T/st3" 8 --offset 5
 is "--offset 5: the 8 from offset 5 on" 8 "$(wc -l <"$T/st3")"
 done_testing
