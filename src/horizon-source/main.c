@@ -461,7 +461,7 @@ main(int argc, char **argv)
 		    "the Horizon API)");
 
 	vp_signals_init();
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	(void)vp_curl_global_init();
 	curl = curl_easy_init();
 	since_ms = (int64_t)time(NULL) * 1000 - opt.begin_ms;
 	if (opt.checkpoint)

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,28 @@
 #include <unistd.h>
 
 #include "vp.h"
+
+/*
+ * Debian's libcurl-gnutls links libssh2 (SCP, SFTP), and libssh2 links
+ * OpenSSL: curl_global_init calls libssh2_init(0), which initialises all
+ * of OpenSSL (~400 kB of private pages in every process) for protocols
+ * vp_curl_common never allows (http and https only).  libssh2_init is
+ * reference-counted and sets up its crypto on the first call only, so a
+ * first call with LIBSSH2_INIT_NO_CRYPTO (1) before curl's keeps it out.
+ * Looked up at run time: another libcurl may have no libssh2 at all.
+ */
+#define LIBSSH2_INIT_NO_CRYPTO 0x0001
+
+int
+vp_curl_global_init(void)
+{
+	int (*ssh2_init)(int);
+
+	*(void **)&ssh2_init = dlsym(RTLD_DEFAULT, "libssh2_init");
+	if (ssh2_init != NULL)
+		(void)ssh2_init(LIBSSH2_INIT_NO_CRYPTO);
+	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
 
 int64_t
 vp_parse_retry_after(const char *v)

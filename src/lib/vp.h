@@ -243,6 +243,12 @@ void vp_curl_stop_grace(void *curl);
 #define VP_OPT_REQUEST_TIMEOUT(dest) \
 	VP_OPT("timeout", VP_OPT_DURATION, (dest), "DURATION", \
 	    "Longest time for one request.", .def = "30s", .min = 1)
+/*
+ * curl_global_init, without the OpenSSL set-up Debian's libssh2 would do
+ * for SCP/SFTP we never allow (http.c): 0, or -1 when it failed.  Every
+ * program calls this instead; it may be called again (reference-counted).
+ */
+int vp_curl_global_init(void);
 /* Apply TLS settings (verification on unless insecure) and common options. */
 void vp_curl_common(void *curl, const struct vp_tls *tls);
 /* libcurl's version string, for --version (struct vp_libversion). */

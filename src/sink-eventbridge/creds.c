@@ -732,7 +732,7 @@ eb_creds_load(struct eb_creds *c, const struct eb_creds_opts *o, char *err,
 	/* a core dump would hold the keys */
 	vp_secret_guard();
 	/* reference-counted: the sink's own init and cleanup still pair up */
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	(void)vp_curl_global_init();
 	ch.o = o;
 	ch.err = err;
 	ch.errlen = errlen;

@@ -134,7 +134,7 @@ setup(struct eb *eb)
 	}
 	vp_debug("credentials from %s%s", eb->creds.where,
 	    eb->creds.token ? " with a session token" : "");
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0 ||
+	if (vp_curl_global_init() != 0 ||
 	    (eb->curl = curl_easy_init()) == NULL)
 		vp_die(VP_EXIT_SOFTWARE, "libcurl: cannot initialise");
 	vp_curl_common(eb->curl, &eb->o.tls);

@@ -288,7 +288,7 @@ main(int argc, char *argv[])
 	vp_opt_parse(&cmd, argc, argv);
 
 	vp_signals_init();
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+	if (vp_curl_global_init() != 0)
 		vp_die(VP_EXIT_SOFTWARE, "curl_global_init failed");
 	{
 		/* half a pair must not quietly mean no authentication */

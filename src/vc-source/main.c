@@ -1757,7 +1757,7 @@ main(int argc, char **argv)
 	}
 
 	vp_signals_init();
-	curl_global_init(CURL_GLOBAL_DEFAULT);
+	(void)vp_curl_global_init();
 	xmlInitParser();
 	s->set_cap = SEEN_CAP * 2;
 	s->set_keys = vp_xmalloc(s->set_cap * sizeof(*s->set_keys));
