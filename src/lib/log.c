@@ -15,12 +15,19 @@ static const char *tag_key, *tag_val;	/* vp_log_set_tag */
 
 static const char *level_names[] = { "debug", "info", "warn", "error" };
 
+/*
+ * Also back to the defaults: a stage vcpipe-group forks and calls (its
+ * built-in stages) starts with what the group had set for itself.
+ */
 void
 vp_log_init(const char *progname)
 {
 	const char *slash = strrchr(progname, '/');
 
 	vp_progname = slash ? slash + 1 : progname;
+	min_level = VP_INFO;
+	json_mode = 0;
+	tag_key = tag_val = NULL;
 }
 
 int

@@ -657,6 +657,9 @@ vp_opt_parse(const struct vp_cmd *cmd, int argc, char **argv)
 	int npos = 0, i;
 
 	vp_log_init(cmd->name);
+	/* a fresh start, also in a stage vcpipe-group forked after its own */
+	ngiven = 0;
+	help_wanted = version_wanted = 0;
 	set_defaults(cmd);
 	for (i = 1; i < argc; i++) {
 		const struct vp_optgroup *g;
