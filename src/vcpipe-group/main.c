@@ -33,11 +33,16 @@
  *
  * With --exec the only stage replaces this program (vcpipe-metrics): same
  * process group and parent-death rule, no process in between.
+ *
+ * The built-in stages (builtin.c: vc-source, ce-encode, the HTTP and
+ * EventBridge sinks, ...) are not exec'd but forked from this program,
+ * which links their code: the libraries are loaded once per pipeline.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -45,6 +50,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "builtin.h"
 #include "opt.h"
 #include "tap.h"
 #include "vp.h"
@@ -56,6 +62,7 @@
 struct stage {
 	char *name;
 	char **argv;
+	stage_main fn;		/* built in: forked, not exec'd */
 	pid_t pid;		/* 0: never started */
 	int done;
 	int code;		/* when done */
@@ -339,6 +346,8 @@ child(struct stage *st, int in, int out, int err, int report, pid_t leader)
 	    dup2(err, STDERR_FILENO) < 0)
 		e = errno;
 	else {
+		if (st->fn)
+			builtin_run(st->fn, st->argv);	/* returns if it cannot */
 		execvp(st->argv[0], st->argv);
 		e = errno;
 	}
@@ -363,6 +372,8 @@ start(int i, int in, int out)
 
 	if (pipe2(errp, O_CLOEXEC) != 0 || pipe2(rep, O_CLOEXEC) != 0)
 		vp_die(VP_EXIT_TEMPFAIL, "pipe: %s", strerror(errno));
+	/* a built-in stage must not write what is still in our buffers */
+	fflush(NULL);
 	st->pid = fork();
 	if (st->pid < 0)
 		vp_die(VP_EXIT_TEMPFAIL, "fork: %s", strerror(errno));
@@ -426,8 +437,8 @@ start_all(void)
 			stop_upstream(i);
 			return;
 		}
-		vp_debug("%s started: pid %ld", G.st[i].name,
-		    (long)G.st[i].pid);
+		vp_debug("%s started: pid %ld%s", G.st[i].name,
+		    (long)G.st[i].pid, G.st[i].fn ? " (forked, built in)" : "");
 	}
 }
 
@@ -721,6 +732,10 @@ main(int argc, char **argv)
 		vp_die(errno == ENOENT ? 127 : 126, "cannot run %s (%s): %s",
 		    G.st[0].name, G.st[0].argv[0], strerror(errno));
 	}
+	for (int i = 0, any = 0; i < G.n; i++)
+		if (G.st[i].tap == NULL &&
+		    (G.st[i].fn = builtin_find(G.st[i].argv)) != NULL && !any++)
+			builtin_init();
 	vp_progname = "vcpipe";
 	vp_log_set_tag("pipeline", G.name);
 	snprintf(path, sizeof(path), "%s/exit", G.dir);
