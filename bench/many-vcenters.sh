@@ -7,6 +7,11 @@
 #   PSS         sum of Pss over the tree's /proc/PID/smaps_rollup (busy: the
 #               largest of the samples taken while events flow; at that
 #               sample, each program's PSS and USS per process)
+#   own pages   what one more vCenter costs: the pages only one pipeline
+#               (its vcpipe-group and stages) maps, median over the
+#               pipelines at the end of the busy time (bench/pss-own.py, root
+#               only), and from it 100 vCenters' PSS: this run's busy PSS
+#               plus (100 - N) pipelines' own pages
 #   idle CPU    % of one core used by the tree over IDLE s with no events
 #   busy CPU    the same while every simulator creates RATE events/s
 #   latency     p50/p99 from each event's creation in its simulator to its
@@ -87,6 +92,11 @@ for run in $(seq 1 "$RUNS"); do
 		set -- $(tree); [ "$2" -gt "$pss_busy" ] && pss_busy=$2 mem=$6
 	done
 	busy=$(pct "$t0" "$3" "$s")
+	# what one more vCenter costs: the pages only its pipeline maps (its
+	# vcpipe-group and the stages under it), median over the pipelines
+	own=$(for g in $(pgrep -P "$VPID" -x vcpipe-group); do
+		python3 "$VP_SRCDIR/bench/pss-own.py" $g $(cat /proc/$g/task/*/children 2>/dev/null)
+	done | sort -n | awk '/^[0-9]+$/ { v[++n] = $1 } END { print n ? v[int((n + 1) / 2)] : "n/a" }')
 	simbusy=$(pct "$sim0" "$(simticks)" "$s")
 	programs=$(by_program "$self0" "$5" "$s")
 	for p in $pids; do wait "$p" || true; done
@@ -107,6 +117,7 @@ for run in $(seq 1 "$RUNS"); do
 	echo "    memory by program at the busy peak, MB per process (PSS, USS): $(printf '%s\n' "$mem" | tr ',' '\n' |
 		awk -v names="$names" 'BEGIN { n = split(names, a, ","); for (i = 1; i <= n; i++) { split(a[i], kv, ":"); c[kv[1]] = kv[2] } }
 		{ split($0, kv, "="); split(kv[2], m, "/"); printf "%s%s %.2f, %.2f", sep, kv[1], m[1] / 1024 / c[kv[1]], m[2] / 1024 / c[kv[1]]; sep = "; " }')"
+	[ "$own" = n/a ] || echo "    one pipeline's own pages (mapped by nothing else), median: $(echo "$own / 1024" | bc -l | xargs printf '%.2f') MB; so 100 vCenters ~ $(echo "($pss_busy + (100 - $N) * $own) / 1024" | bc -l | xargs printf '%.0f') MB PSS"
 	echo "    idle CPU by program (their own, % of a core): $idle_programs"
 	echo "    busy CPU by program (their own, % of a core): $programs; the $N simulators: $simbusy%"
 	sed 's/^/    /' "$T/lat"
