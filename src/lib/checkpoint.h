@@ -72,6 +72,7 @@ int vp_ckpt_read_event(const char *path, struct vp_ckpt *c, char *err,
 int vp_state_path_check(const char *path, char *err, size_t errlen);
 
 /* The sinks' side: the position, written when due. */
+struct vp_ckpt_bg;
 struct vp_ckpt_writer {
 	const char *path;	/* NULL: no checkpoint */
 	int64_t interval_ms;	/* longest time between writes while busy */
@@ -79,6 +80,13 @@ struct vp_ckpt_writer {
 	int dirty;		/* pos moved since the last write */
 	int64_t written_ms;
 	void *inv;		/* "invocations": subject -> [acked, failed] */
+	/*
+	 * A write handed to the writer's thread is under way: a loop that
+	 * waits should look again within interval_ms (a failed write ends
+	 * the run at the next vp_ckpt_maybe).
+	 */
+	int pending;
+	struct vp_ckpt_bg *bg;	/* the thread, once started */
 };
 
 /*
@@ -87,12 +95,18 @@ struct vp_ckpt_writer {
  */
 void vp_ckpt_note(struct vp_ckpt_writer *w, const char *source,
     const char *id, const char *time, int has_key, long long key);
-/* Write now if the position moved: 0, or -1 logged ("PATH: why"). */
+/*
+ * Write now if the position moved, after the writes handed to the thread:
+ * 0, or -1 logged ("PATH: why"). The file is current when it returns 0.
+ */
 int vp_ckpt_flush(struct vp_ckpt_writer *w);
 /*
  * Write if the position moved and either the interval has passed or the
  * input is idle (input_idle(arg) says no more input is ready): a quiet
  * stream is checkpointed at once, a busy one without an fsync per event.
+ * The write itself is done by a thread (interval 0: here, before the next
+ * event), so the loop does not wait for the disk; -1 (logged) when an
+ * earlier write failed.
  */
 int vp_ckpt_maybe(struct vp_ckpt_writer *w, int (*input_idle)(void *),
     void *arg);

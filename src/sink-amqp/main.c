@@ -727,7 +727,8 @@ main(int argc, char *argv[])
 				if (d < wait_ms)
 					wait_ms = d < 0 ? 0 : d;
 			}
-		if (S.core.ck.dirty && wait_ms > S.core.ck.interval_ms)
+		if ((S.core.ck.dirty || S.core.ck.pending) &&
+		    wait_ms > S.core.ck.interval_ms)
 			wait_ms = S.core.ck.interval_ms;
 		if (want_input)
 			pfd[n++] = (struct pollfd){ fileno(stdin), POLLIN, 0 };

@@ -196,8 +196,9 @@ run(struct eb *eb)
 		eb_checkpoint_maybe(eb);
 		reading = !eb->in.eof && !vp_stop_requested &&
 		    eb->qlen < eb->qmax;
-		if (eb->core.ck.path && eb->core.ck.dirty &&
-		    (wait < 0 || eb->core.ck.interval_ms < wait))
+		if (eb->core.ck.path && (eb->core.ck.dirty ||
+		    eb->core.ck.pending) && (wait < 0 ||
+		    eb->core.ck.interval_ms < wait))
 			wait = eb->core.ck.interval_ms;
 		if (eb->rule_name) {
 			left = eb->next_refresh_ms - vp_now_ms();

@@ -344,7 +344,8 @@ pool_run(struct http *h, const struct vp_retry *p, const char *url,
 		}
 
 		/* wait for curl, a retry, more input, or the stop's grace */
-		if (ck->path && ck->dirty && (wait < 0 || ck->interval_ms < wait))
+		if (ck->path && (ck->dirty || ck->pending) &&
+		    (wait < 0 || ck->interval_ms < wait))
 			wait = ck->interval_ms;
 		if (stop_ms >= 0 && (wait < 0 || wait > 100))
 			wait = 100;
