@@ -376,6 +376,165 @@ member_name(struct js *j, struct js_span *n)
 	return 0;
 }
 
+/* Blanks between tokens: the four JSON allows; ws notes that there were. */
+#define FAST_WS(c) ((c) == ' ' || (c) == '\n' || (c) == '\t' || (c) == '\r')
+#define SKIP_WS() do {							\
+	while (p < end && FAST_WS(*p)) {				\
+		p++;							\
+		ws = 1;							\
+	}								\
+} while (0)
+
+/*
+ * The object or array at the cursor, validated in one loop: an event's
+ * "data" is most of a line, and the scanner below spends a call or three
+ * per token on it. Only what is common is taken here (escapes other than
+ * \uXXXX, well-formed UTF-8, any nesting within JS_MAX_DEPTH); at anything
+ * else, valid or not, it gives up and leaves the container to the scanner
+ * below, which has the last word and the error messages. 1 when the
+ * container was valid (j->p past it, j->ws set when it held blanks), 0
+ * when given up (j unchanged).
+ */
+static int
+scan_fast(struct js *j)
+{
+	const unsigned char *p = (const unsigned char *)j->p;
+	const unsigned char *end = (const unsigned char *)j->end;
+	unsigned char open[JS_MAX_DEPTH];	/* '{' or '[' per level */
+	int d = 0, ws = 0, isname = 0;
+
+	for (;;) {
+		/* a value */
+		SKIP_WS();
+		if (p >= end)
+			return 0;
+		switch (*p) {
+		case '{':
+		case '[':
+			if (j->depth + d + 1 > JS_MAX_DEPTH)
+				return 0;
+			open[d++] = *p++;
+			SKIP_WS();
+			if (p >= end)
+				return 0;
+			if (*p == (open[d - 1] == '{' ? '}' : ']')) {
+				p++;
+				d--;
+				goto after;
+			}
+			if (open[d - 1] == '[')
+				continue;
+			goto name;
+		case '"':
+			isname = 0;
+			goto string;
+		case 't':
+		case 'f':
+		case 'n': {
+			const char *w = *p == 't' ? "true" : *p == 'f' ?
+			    "false" : "null";
+			size_t k = strlen(w);
+
+			if ((size_t)(end - p) < k || memcmp(p, w, k) != 0)
+				return 0;
+			p += k;
+			goto after;
+		}
+		default:
+			break;
+		}
+		/* a number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+		if (*p == '-')
+			p++;
+		if (p < end && *p == '0')
+			p++;
+		else if (p < end && *p >= '1' && *p <= '9')
+			while (p < end && *p >= '0' && *p <= '9')
+				p++;
+		else
+			return 0;
+		if (p < end && *p == '.') {
+			if (++p >= end || *p < '0' || *p > '9')
+				return 0;
+			while (p < end && *p >= '0' && *p <= '9')
+				p++;
+		}
+		if (p < end && (*p == 'e' || *p == 'E')) {
+			if (++p < end && (*p == '+' || *p == '-'))
+				p++;
+			if (p >= end || *p < '0' || *p > '9')
+				return 0;
+			while (p < end && *p >= '0' && *p <= '9')
+				p++;
+		}
+		goto after;
+
+	name:
+		/* at a member name: a string, then a colon, then a value */
+		if (*p != '"')
+			return 0;
+		isname = 1;
+	string:
+		p++;
+		for (;;) {
+			size_t k;
+
+			while (end - p >= 4 && !stop[p[0]] && !stop[p[1]] &&
+			    !stop[p[2]] && !stop[p[3]])
+				p += 4;
+			while (p < end && !stop[*p])
+				p++;
+			if (p >= end)
+				return 0;
+			if (*p == '"')
+				break;
+			if (*p == '\\') {
+				if (end - p < 2 || memchr("\"\\/bfnrt", p[1], 8) ==
+				    NULL || p[1] == '\0')
+					return 0;
+				p += 2;
+				continue;
+			}
+			if (*p < 0x80 || (k = utf8_seq(p, end)) == 0)
+				return 0;
+			p += k;
+		}
+		p++;
+		if (isname) {
+			SKIP_WS();
+			if (p >= end || *p != ':')
+				return 0;
+			p++;
+			continue;
+		}
+	after:
+		/* after a value: the end of the outermost container, or , } ] */
+		if (d == 0) {
+			j->p = (const char *)p;
+			if (ws)
+				j->ws = 1;
+			return 1;
+		}
+		SKIP_WS();
+		if (p >= end)
+			return 0;
+		if (*p == ',') {
+			p++;
+			if (open[d - 1] == '[')
+				continue;
+			SKIP_WS();
+			if (p >= end)
+				return 0;
+			goto name;
+		}
+		if (*p != (open[d - 1] == '{' ? '}' : ']'))
+			return 0;
+		p++;
+		d--;
+		goto after;
+	}
+}
+
 /* The object or array at the cursor ('{' or '['), validated. */
 static int
 scan_container(struct js *j, char open)
@@ -403,6 +562,8 @@ scan_value(struct js *j, enum js_type *type, int *integer)
 	case '{':
 	case '[':
 		*type = *j->p == '{' ? JS_OBJECT : JS_ARRAY;
+		if (scan_fast(j))
+			return 0;
 		return scan_container(j, *j->p);
 	case '"':
 		*type = JS_STRING;
