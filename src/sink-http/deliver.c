@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "sink.h"
 
@@ -111,6 +112,30 @@ xfer_free(struct xfer *x)
 	x->cu = NULL;
 }
 
+/*
+ * Does the environment name a proxy? libcurl looks its variables up on
+ * every request (no_proxy, NO_PROXY, http_proxy, all_proxy, ALL_PROXY:
+ * five scans of the environment, a Kubernetes pod's holds a few variables
+ * per Service of its namespace); all of them end in "_proxy".
+ */
+static int
+proxy_in_env(void)
+{
+	static int known, found;
+
+	if (!known) {
+		for (char **e = environ; *e; e++) {
+			const char *eq = strchr(*e, '=');
+			size_t n = eq ? (size_t)(eq - *e) : strlen(*e);
+
+			if (n >= 6 && strncasecmp(*e + n - 6, "_proxy", 6) == 0)
+				found = 1;
+		}
+		known = 1;
+	}
+	return found;
+}
+
 /* The per-request part: what the last response left behind. */
 static void
 fresh(struct xfer *x)
@@ -143,6 +168,11 @@ setup(struct http *h, struct xfer *x, const char *url, int auth)
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
 	vp_curl_stop_grace(c);
+	if (!proxy_in_env()) {
+		/* what libcurl would find there: no proxy, said once */
+		curl_easy_setopt(c, CURLOPT_PROXY, "");
+		curl_easy_setopt(c, CURLOPT_NOPROXY, "");
+	}
 	/* redirects would carry the event (and credentials) somewhere else */
 	curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L);
 	if ((auth & AUTH_BASIC) && h->user) {
