@@ -222,16 +222,20 @@ post_prepare(struct http *h, struct xfer *x, const char *url,
 		x->gen = h->gen;
 		x->auth = auth;
 	}
-	for (p = ev->headers; p; p = p->next)
-		hdrs = curl_slist_append(hdrs, p->data);
-	for (p = extra; p; p = p->next)
-		hdrs = curl_slist_append(hdrs, p->data);
-	/* no 100-continue round trip: it costs a full RTT (or 1 s) per event */
-	hdrs = curl_slist_append(hdrs, "Expect:");
-	if (hdrs == NULL)
-		vp_die(VP_EXIT_SOFTWARE, "out of memory");
 	curl_slist_free_all(x->hdrs);
-	x->hdrs = hdrs;
+	x->hdrs = NULL;
+	if (extra) {
+		/* the event's own and extra ones (OpenFaaS): a list of its own,
+		 * kept until the request ends */
+		for (p = ev->headers; p; p = p->next)
+			hdrs = curl_slist_append(hdrs, p->data);
+		for (p = extra; p; p = p->next)
+			hdrs = curl_slist_append(hdrs, p->data);
+		if (hdrs == NULL)
+			vp_die(VP_EXIT_SOFTWARE, "out of memory");
+		x->hdrs = hdrs;
+	} else
+		hdrs = ev->headers;	/* the event outlives its request */
 	curl_easy_setopt(x->curl, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(x->curl, CURLOPT_POST, 1L);
 	curl_easy_setopt(x->curl, CURLOPT_POSTFIELDS, ev->body);

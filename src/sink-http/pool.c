@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,10 +98,14 @@ slot_fill(struct pool *P, struct vp_linereader *lr, size_t len, int toolong)
 		    VP_SINK_MAX_LINE);
 	} else if (event_parse(&sl->ev, sl->line, len, err,
 	    sizeof(err)) == 0) {
-		/* the body may live in the reader's buffers: keep a copy */
-		sl->body = vp_xmalloc(sl->ev.body_len + 1);
-		memcpy(sl->body, sl->ev.body, sl->ev.body_len);
-		sl->ev.body = sl->body;
+		/* the body may live in the reader's buffers: keep a copy,
+		 * unless it is the line's own text (structured mode) */
+		if ((uintptr_t)sl->ev.body < (uintptr_t)sl->line ||
+		    (uintptr_t)sl->ev.body > (uintptr_t)sl->line + len) {
+			sl->body = vp_xmalloc(sl->ev.body_len + 1);
+			memcpy(sl->body, sl->ev.body, sl->ev.body_len);
+			sl->ev.body = sl->body;
+		}
 		sl->ev.ce = NULL;
 		sl->state = SL_WAIT;
 		sl->due_ms = 0;

@@ -23,7 +23,10 @@ struct event {
 	/* what goes on the wire */
 	const char *body;
 	size_t body_len;
+	/* the request's headers, "Expect:" included (shared by every
+	 * structured-mode event: not freed when shared) */
 	struct curl_slist *headers;
+	int shared_headers;
 	/* for checkpoints, OpenFaaS topics, and replays */
 	char *id, *source, *time, *subject;
 	int has_key;
