@@ -6,7 +6,7 @@
 . "$VP_SRCDIR/t/http-receiver/lib.sh"
 command -v sink-http >/dev/null || skip_all "sink-http not built"
 command -v jq >/dev/null || skip_all "jq not installed"
-plan 29
+plan 31
 D=$VP_SRCDIR/t/data
 E=$VP_SRCDIR/t/expected
 
@@ -83,6 +83,17 @@ is "nothing was sent" 0 "$(requests r)"
 jq -r '.deadletter.error' "$T/dlq" >"$T/why"
 same "each refusal says why" "$E/sink-http-invalid.reasons" "$T/why"
 is "a non-JSON line is kept as a string" "not json" "$(head -1 "$T/dlq" | jq -r .invalid)"
+
+# a proxy in the environment is used (sink-http tells libcurl "no proxy"
+# only when no *_proxy variable is set): the receiver plays the proxy and
+# sees the absolute URL
+: >"$T/r.log"
+head -n 1 "$D/sink-http-structured.ndjson" >"$T/one"
+expect_exit "http_proxy in the environment is used" 0 \
+    env http_proxy="http://127.0.0.1:$RPORT" $VP_WRAP sink-http \
+    --url http://events.invalid/p --max-retries 0 <"$T/one"
+is "the request went through the proxy" "http://events.invalid/p" \
+    "$(jq -r .path "$T/r.log")"
 
 # usage errors
 expect_exit "--url and --openfaas together is a usage error" 64 sink-http --url "$URL" --openfaas "$URL"
