@@ -9,7 +9,7 @@
 #               sample, each program's PSS and USS per process)
 #   own pages   what one more vCenter costs: the pages only one pipeline
 #               (its vcpipe-group and stages) maps, median over the
-#               pipelines at the end of the busy time (bench/pss-own.py, root
+#               pipelines at the end of the busy time (bench/pss-alone.py --own, root
 #               only), and from it 100 vCenters' PSS: this run's busy PSS
 #               plus (100 - N) pipelines' own pages
 #   idle CPU    % of one core used by the tree over IDLE s with no events
@@ -95,7 +95,7 @@ for run in $(seq 1 "$RUNS"); do
 	# what one more vCenter costs: the pages only its pipeline maps (its
 	# vcpipe-group and the stages under it), median over the pipelines
 	own=$(for g in $(pgrep -P "$VPID" -x vcpipe-group); do
-		python3 "$VP_SRCDIR/bench/pss-own.py" $g $(cat /proc/$g/task/*/children 2>/dev/null)
+		python3 "$VP_SRCDIR/bench/pss-alone.py" --own $g $(cat /proc/$g/task/*/children 2>/dev/null)
 	done | sort -n | awk '/^[0-9]+$/ { v[++n] = $1 } END { print n ? v[int((n + 1) / 2)] : "n/a" }')
 	simbusy=$(pct "$sim0" "$(simticks)" "$s")
 	programs=$(by_program "$self0" "$5" "$s")

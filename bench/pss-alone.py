@@ -2,9 +2,15 @@
 """bench/pss-alone.py PID...: the PSS the processes would have if they were
 alone on the machine, kB: each resident page counted once, divided among
 those of the given processes that map it (not among every process on the
-host, as the kernel's Pss is: a busy host lowers that figure).  Pages come
-from /proc/PID/pagemap, which gives page frame numbers to root only:
-prints "n/a" otherwise."""
+host, as the kernel's Pss is: a busy host lowers that figure).
+
+bench/pss-alone.py --own PID...: kB of the resident pages that only the
+given processes map (each page's map count, /proc/kpagecount, equals their
+own mappings of it): what one more such set of processes costs, whatever
+else runs.  Given one pipeline's processes, what each further vCenter adds.
+
+Pages come from /proc/PID/pagemap, which gives page frame numbers to root
+only: prints "n/a" otherwise."""
 import struct, sys
 
 def frames(pid):
@@ -22,16 +28,27 @@ def frames(pid):
                     out.append(e & ((1 << 55) - 1))
     return out
 
-users, per = {}, {}
-for pid in sys.argv[1:]:
+own = sys.argv[1:2] == ["--own"]
+users, per, maps = {}, {}, {}
+for pid in sys.argv[1 + own:]:
     try:
-        fr = set(frames(pid))
+        fl = frames(pid)
     except OSError:
         continue
-    per[pid] = fr
-    for pfn in fr:
+    per[pid] = set(fl)
+    for pfn in per[pid]:
         users[pfn] = users.get(pfn, 0) + 1
+    for pfn in fl:
+        maps[pfn] = maps.get(pfn, 0) + 1
 if per and all(pfn == 0 for fr in per.values() for pfn in fr):
     print("n/a")
+elif own:
+    n = 0
+    with open("/proc/kpagecount", "rb") as kc:
+        for pfn, k in maps.items():
+            if pfn:
+                kc.seek(pfn * 8)
+                n += struct.unpack("<Q", kc.read(8))[0] <= k
+    print(n * 4)
 else:
     print(round(sum(1 / users[pfn] for fr in per.values() for pfn in fr if pfn) * 4))
