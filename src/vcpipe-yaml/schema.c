@@ -93,12 +93,22 @@ static const struct field f_horizon[] = {
 	M("auth", F_REQUIRED, f_auth_ad, v_ad, CHECK_NONE),
 	END
 };
-static const char *const t_provider[] = {
-	"vcenter", "vcsim", "webhook", "horizon", NULL
-};
+/*
+ * RouterConfig's provider types: each its section of the same name.  A
+ * vcpipe/v1 provider takes the same ones and more (f_nprovider).
+ */
+#define PROVIDER_TYPES "vcenter", "vcsim", "webhook", "horizon"
+#define PROVIDER_VARIANTS \
+	{ "vcenter", "vcenter" }, { "vcsim", "vcsim" }, \
+	{ "webhook", "webhook" }, { "horizon", "horizon" }
+#define PROVIDER_SECTIONS \
+	M("vcenter", 0, f_vcenter, NULL, CHECK_VCAUTH), \
+	M("vcsim", 0, f_vcenter, NULL, CHECK_VCAUTH), \
+	M("webhook", 0, f_webhook, NULL, CHECK_NONE), \
+	M("horizon", 0, f_horizon, NULL, CHECK_NONE)
+static const char *const t_provider[] = { PROVIDER_TYPES, NULL };
 static const struct variant v_provider[] = {
-	{ "vcenter", "vcenter" }, { "vcsim", "vcsim" },
-	{ "webhook", "webhook" }, { "horizon", "horizon" }, { NULL, NULL }
+	PROVIDER_VARIANTS, { NULL, NULL }
 };
 /* vcpipe: a RabbitMQ queue or stream (amqp-source), vcpipe/v1 only */
 static const char *const t_declare[] = { "classic", "quorum", "stream", NULL };
@@ -120,21 +130,14 @@ static const struct field f_amqp_source[] = {
 	S("caFile", 0),
 	END
 };
-static const char *const t_nprovider[] = {
-	"vcenter", "vcsim", "webhook", "horizon", "amqp", NULL
-};
+static const char *const t_nprovider[] = { PROVIDER_TYPES, "amqp", NULL };
 static const struct variant v_nprovider[] = {
-	{ "vcenter", "vcenter" }, { "vcsim", "vcsim" },
-	{ "webhook", "webhook" }, { "horizon", "horizon" }, { "amqp", "amqp" },
-	{ NULL, NULL }
+	PROVIDER_VARIANTS, { "amqp", "amqp" }, { NULL, NULL }
 };
 static const struct field f_provider[] = {
 	E("type", F_REQUIRED, t_provider),
 	S("name", F_REQUIRED),
-	M("vcenter", 0, f_vcenter, NULL, CHECK_VCAUTH),
-	M("vcsim", 0, f_vcenter, NULL, CHECK_VCAUTH),
-	M("webhook", 0, f_webhook, NULL, CHECK_NONE),
-	M("horizon", 0, f_horizon, NULL, CHECK_NONE),
+	PROVIDER_SECTIONS,
 	END
 };
 
@@ -206,19 +209,23 @@ static const struct field f_amqp_sink[] = {	/* vcpipe: sink-amqp */
 	END
 };
 
-static const char *const t_processor[] = {
-	"knative", "openfaas", "aws_event_bridge", NULL
-};
+/* RouterConfig's processor types; vcpipe/v1 adds more (f_nprocessor). */
+#define PROCESSOR_TYPES "knative", "openfaas", "aws_event_bridge"
+#define PROCESSOR_VARIANTS \
+	{ "knative", "knative" }, { "openfaas", "openfaas" }, \
+	{ "aws_event_bridge", "awsEventBridge" }
+#define PROCESSOR_SECTIONS \
+	M("knative", 0, f_knative, NULL, CHECK_NONE), \
+	M("openfaas", 0, f_openfaas, NULL, CHECK_NONE), \
+	M("awsEventBridge", 0, f_eventbridge, NULL, CHECK_NONE)
+static const char *const t_processor[] = { PROCESSOR_TYPES, NULL };
 static const struct variant v_processor[] = {
-	{ "knative", "knative" }, { "openfaas", "openfaas" },
-	{ "aws_event_bridge", "awsEventBridge" }, { NULL, NULL }
+	PROCESSOR_VARIANTS, { NULL, NULL }
 };
 static const struct field f_processor[] = {
 	E("type", F_REQUIRED, t_processor),
 	S("name", F_REQUIRED),
-	M("knative", 0, f_knative, NULL, CHECK_NONE),
-	M("openfaas", 0, f_openfaas, NULL, CHECK_NONE),
-	M("awsEventBridge", 0, f_eventbridge, NULL, CHECK_NONE),
+	PROCESSOR_SECTIONS,
 	END
 };
 
@@ -290,19 +297,16 @@ static const struct field f_encode[] = {	/* ce-encode's options */
 	END
 };
 static const char *const t_nprocessor[] = {
-	"knative", "openfaas", "aws_event_bridge", "amqp", "stdout", NULL
+	PROCESSOR_TYPES, "amqp", "stdout", NULL
 };
 static const struct variant v_nprocessor[] = {
-	{ "knative", "knative" }, { "openfaas", "openfaas" },
-	{ "aws_event_bridge", "awsEventBridge" }, { "amqp", "amqp" },
-	{ "stdout", NULL }, { NULL, NULL }
+	PROCESSOR_VARIANTS, { "amqp", "amqp" }, { "stdout", NULL },
+	{ NULL, NULL }
 };
 static const struct field f_nprocessor[] = {
 	E("type", F_REQUIRED, t_nprocessor),
 	S("name", F_REQUIRED | F_NAME),
-	M("knative", 0, f_knative, NULL, CHECK_NONE),
-	M("openfaas", 0, f_openfaas, NULL, CHECK_NONE),
-	M("awsEventBridge", 0, f_eventbridge, NULL, CHECK_NONE),
+	PROCESSOR_SECTIONS,
 	M("amqp", 0, f_amqp_sink, NULL, CHECK_NONE),
 	M("stdout", 0, f_stdout, NULL, CHECK_NONE),
 	S("deadLetterFile", 0),
@@ -316,10 +320,7 @@ static const struct field f_nprocessor_el[] = {
 static const struct field f_nprovider[] = {
 	E("type", F_REQUIRED, t_nprovider),
 	S("name", F_REQUIRED | F_NAME),
-	M("vcenter", 0, f_vcenter, NULL, CHECK_VCAUTH),
-	M("vcsim", 0, f_vcenter, NULL, CHECK_VCAUTH),
-	M("webhook", 0, f_webhook, NULL, CHECK_NONE),
-	M("horizon", 0, f_horizon, NULL, CHECK_NONE),
+	PROVIDER_SECTIONS,
 	M("amqp", 0, f_amqp_source, NULL, CHECK_NONE),
 	M("encode", 0, f_encode, NULL, CHECK_NONE),
 	L("processors", F_REQUIRED, f_nprocessor_el, CHECK_UNIQUE_NAMES),
