@@ -165,32 +165,21 @@ func scalar(t reflect.Type) (int, reflect.Type) {
 		}
 		return kString, nil
 	}
-	switch t.Kind() {
-	case reflect.Bool:
-		return kBool, nil
-	case reflect.Int8:
-		return kInt8, nil
-	case reflect.Int16:
-		return kInt16, nil
-	case reflect.Int32:
-		return kInt32, nil
-	case reflect.Int64:
-		return kInt64, nil
-	case reflect.Uint8:
-		return kUint8, nil
-	case reflect.Uint16:
-		return kUint16, nil
-	case reflect.Uint32:
-		return kUint32, nil
-	case reflect.Uint64:
-		return kUint64, nil
-	case reflect.Float32:
-		return kFloat32, nil
-	case reflect.Float64:
-		return kFloat64, nil
+	if k, ok := basicKinds[t.Kind()]; ok {
+		return k, nil
 	}
 	die("unsupported field type %v", t)
 	return 0, nil
+}
+
+// basicKinds: the Go kinds that are a scalar kind of the table as they are.
+var basicKinds = map[reflect.Kind]int{
+	reflect.Bool: kBool,
+	reflect.Int8: kInt8, reflect.Int16: kInt16,
+	reflect.Int32: kInt32, reflect.Int64: kInt64,
+	reflect.Uint8: kUint8, reflect.Uint16: kUint16,
+	reflect.Uint32: kUint32, reflect.Uint64: kUint64,
+	reflect.Float32: kFloat32, reflect.Float64: kFloat64,
 }
 
 func classify(t reflect.Type) (kind, flags int, ref reflect.Type) {
