@@ -39,7 +39,7 @@ for p in $progs; do
 	is "$p --version: first line" "$p (vcpipe) $ver" "$(head -1 "$T/.exit.out")"
 	# each library is named exactly when the program loads it
 	bad=
-	for lib in libcurl libxml2 libyaml jansson libmicrohttpd; do
+	for lib in libcurl libexpat libyaml jansson libmicrohttpd; do
 		case $lib in libyaml) so=libyaml-0 ;; *) so=$lib ;; esac
 		linked=0; named=0
 		ldd "$(command -v $p)" | grep -q "$so[.-]" && linked=1

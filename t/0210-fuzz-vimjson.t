@@ -21,9 +21,9 @@ if [ -n "$cc" ] && echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { ret
 	# shellcheck disable=SC2046
 	if ! "$cc" -DVP_LIBFUZZER -g -O1 -fsanitize=fuzzer,address,undefined \
 	    -fno-sanitize-recover=undefined -D_GNU_SOURCE -I"$S/lib" -I"$S/vc-source" \
-	    $(pkg-config --cflags libxml-2.0 jansson) -o "$T/fuzz" \
+	    $(pkg-config --cflags expat jansson) -o "$T/fuzz" \
 	    "$S/vc-source/fuzz-vimjson.c" "$S/vc-source/vimjson.c" "$S/vc-source/vimtypes.c" \
-	    "$S/lib/buf.c" "$S/lib/json.c" "$S/lib/log.c" "$S/lib/time.c" "$S/lib/sig.c" $(pkg-config --libs libxml-2.0 jansson) -lm \
+	    "$S/lib/buf.c" "$S/lib/json.c" "$S/lib/log.c" "$S/lib/time.c" "$S/lib/sig.c" $(pkg-config --libs expat jansson) -lm \
 	    >"$T/cc.log" 2>&1; then
 		not_ok "libFuzzer target builds"; sed 's/^/# /' "$T/cc.log" >&2
 	else

@@ -62,9 +62,9 @@ connector_free(struct connector *c)
 
 /* Take the EventDescriptionEventDetail elements of a RetrievePropertiesEx answer. */
 void
-connector_load(struct connector *c, xmlNodePtr ret)
+connector_load(struct connector *c, struct vim_node *ret)
 {
-	xmlNodePtr obj, ps, val, d;
+	struct vim_node *obj, *ps, *val, *d;
 	char key[256], cat[64];
 
 	connector_free(c);
@@ -140,7 +140,7 @@ put_str(struct vp_buf *b, const char *s)
 
 int
 connector_message(const struct connector *c, const char *vcenter,
-    xmlNodePtr ev, struct vp_buf *out, char *err, size_t errlen)
+    struct vim_node *ev, struct vp_buf *out, char *err, size_t errlen)
 {
 	/* the type switch's order: the first family that matches */
 	static const struct {

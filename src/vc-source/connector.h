@@ -4,8 +4,6 @@
 
 #include <stddef.h>
 
-#include <libxml/tree.h>
-
 #include "soap.h"
 #include "vp.h"
 
@@ -19,12 +17,12 @@ struct connector {
 void connector_init(struct connector *c);
 void connector_free(struct connector *c);
 /* Read the categories from RetrievePropertiesEx's returnval. */
-void connector_load(struct connector *c, xmlNodePtr ret);
+void connector_load(struct connector *c, struct vim_node *ret);
 /*
  * Append the message for event ev of vCenter URL vcenter to out: 0, or -1
  * with a message in err (the event cannot be mapped).
  */
 int connector_message(const struct connector *c, const char *vcenter,
-    xmlNodePtr ev, struct vp_buf *out, char *err, size_t errlen);
+    struct vim_node *ev, struct vp_buf *out, char *err, size_t errlen);
 
 #endif

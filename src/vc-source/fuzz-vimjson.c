@@ -15,14 +15,12 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include <libxml/parser.h>
-
 #include "vimjson.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static int
-one(xmlNodePtr ev, void *arg)
+one(struct vim_node *ev, void *arg)
 {
 	struct vp_buf out = { 0 };
 	struct vim_event_meta m;
@@ -76,13 +74,13 @@ int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	char err[512];
-	xmlDocPtr doc;
+	struct vim_doc *doc;
 	struct vim_stream *st;
 	size_t piece = 1 + size % 97, k;
 
 	if ((doc = vim_parse((const char *)data, size, err, sizeof(err))) != NULL) {
-		vim_foreach_event(xmlDocGetRootElement(doc), one, NULL);
-		xmlFreeDoc(doc);
+		vim_foreach_event(vim_doc_root(doc), one, NULL);
+		vim_doc_free(doc);
 	}
 	if ((st = vim_stream_new(one, NULL)) == NULL)
 		return 0;
@@ -91,7 +89,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (vim_stream_feed(st, (const char *)data, k) != 0)
 			break;
 	}
-	xmlFreeDoc(vim_stream_end(st, err, sizeof(err)));
+	vim_doc_free(vim_stream_end(st, err, sizeof(err)));
 	vim_stream_free(st);
 	return 0;
 }

@@ -34,7 +34,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
-#include <libxml/parser.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -385,7 +384,7 @@ static void
 end_session(struct state *s, int destroy)
 {
 	char saved[sizeof(s->soap.error)];
-	xmlNodePtr ret;
+	struct vim_node *ret;
 
 	if (!s->logged_in)
 		return;
@@ -430,23 +429,22 @@ die_clean(struct state *s, int code, const char *fmt, ...)
 /* ---- event parsing and emission ---------------------------------------------- */
 
 static const char *
-xsi_type(xmlNodePtr n, char *buf, size_t len)
+xsi_type(struct vim_node *n, char *buf, size_t len)
 {
-	xmlChar *t = xmlGetNsProp(n, (const xmlChar *)"type",
-	    (const xmlChar *)"http://www.w3.org/2001/XMLSchema-instance");
+	const char *t = vim_node_attr(n, "type",
+	    "http://www.w3.org/2001/XMLSchema-instance");
 	const char *colon;
 
 	if (t == NULL)
 		return NULL;
-	colon = strchr((const char *)t, ':');
-	snprintf(buf, len, "%s", colon ? colon + 1 : (const char *)t);
-	xmlFree(t);
+	colon = strchr(t, ':');
+	snprintf(buf, len, "%s", colon ? colon + 1 : t);
 	return buf;
 }
 
 /* Key and creation time, the two things ordering needs. */
 static int
-event_position(xmlNodePtr ev, struct cand *c, char *err, size_t errlen)
+event_position(struct vim_node *ev, struct cand *c, char *err, size_t errlen)
 {
 	char kbuf[32], tbuf[64], *end;
 	long long k;
@@ -472,7 +470,7 @@ event_position(xmlNodePtr ev, struct cand *c, char *err, size_t errlen)
 
 /* The line for an event govmomi's mapping refused: never drop an event. */
 static void
-fallback_line(struct state *s, xmlNodePtr ev, const struct cand *c,
+fallback_line(struct state *s, struct vim_node *ev, const struct cand *c,
     const char *why)
 {
 	char type[256], ts[64];
@@ -502,7 +500,7 @@ fallback_line(struct state *s, xmlNodePtr ev, const struct cand *c,
  * application/xml payload, or null when the event cannot be put that way.
  */
 static void
-add_xml(struct state *s, xmlNodePtr ev, const struct cand *c)
+add_xml(struct state *s, struct vim_node *ev, const struct cand *c)
 {
 	struct vp_buf *l = &s->b.lines;
 	char err[512];
@@ -525,7 +523,7 @@ add_xml(struct state *s, xmlNodePtr ev, const struct cand *c)
  * message (connector.c), or null when the event cannot be put that way.
  */
 static void
-add_connector(struct state *s, xmlNodePtr ev, const struct cand *c)
+add_connector(struct state *s, struct vim_node *ev, const struct cand *c)
 {
 	struct vp_buf *l = &s->b.lines;
 	size_t at;
@@ -550,7 +548,7 @@ add_connector(struct state *s, xmlNodePtr ev, const struct cand *c)
  * its key and time; the rest is mapped to its line at once.
  */
 static int
-take_event(xmlNodePtr ev, void *arg)
+take_event(struct vim_node *ev, void *arg)
 {
 	struct state *s = arg;
 	struct vim_source src = { s->o.url, s->instance_uuid, s->api_version };
@@ -732,7 +730,7 @@ static enum step
 load_categories(struct state *s)
 {
 	struct vp_buf b = { 0 };
-	xmlNodePtr ret;
+	struct vim_node *ret;
 	enum soap_result r;
 
 	if (!s->o.connector || s->conn.loaded)
@@ -760,7 +758,7 @@ static enum step server_time(struct state *, int64_t *, int32_t *);
 static enum step
 login(struct state *s)
 {
-	xmlNodePtr ret, about;
+	struct vim_node *ret, *about;
 	struct vp_buf b = { 0 };
 	char *sm = s->session_manager, buf[128];
 	enum soap_result r;
@@ -830,19 +828,16 @@ login(struct state *s)
 static enum step
 server_time(struct state *s, int64_t *sec, int32_t *nsec)
 {
-	xmlNodePtr ret;
+	struct vim_node *ret;
 	enum soap_result r;
-	xmlChar *t;
-	int bad;
+	char t[128];
 
 	r = soap_call(&s->soap, "CurrentTime", "ServiceInstance",
 	    "ServiceInstance", NULL, 0, &ret);
 	if (r != SOAP_OK)
 		return call_failed(s, r);
-	t = ret ? xmlNodeGetContent(ret) : NULL;
-	bad = t == NULL || vp_parse_rfc3339((const char *)t, sec, nsec) != 0;
-	xmlFree(t);
-	if (bad) {
+	if (ret == NULL || vim_node_text(ret, t, sizeof(t)) >= sizeof(t) ||
+	    vp_parse_rfc3339(t, sec, nsec) != 0) {
 		vp_warn("%s: CurrentTime: unparsable time", s->o.url);
 		return STEP_RETRY;
 	}
@@ -861,7 +856,7 @@ server_time(struct state *s, int64_t *sec, int32_t *nsec)
 static enum step
 destroy(struct state *s, const char *method, char *ref)
 {
-	xmlNodePtr ret;
+	struct vim_node *ret;
 	enum soap_result r;
 
 	if (ref[0] == '\0')
@@ -878,17 +873,14 @@ destroy(struct state *s, const char *method, char *ref)
 static enum soap_result
 new_collector(struct state *s, const char *filter, char *out, size_t len)
 {
-	xmlNodePtr ret;
+	struct vim_node *ret;
 	enum soap_result r;
-	xmlChar *t;
 
 	r = soap_call(&s->soap, "CreateCollectorForEvents", "EventManager",
 	    s->event_manager, filter, 0, &ret);
 	if (r != SOAP_OK)
 		return r;
-	t = ret ? xmlNodeGetContent(ret) : NULL;
-	snprintf(out, len, "%s", t ? (const char *)t : "");
-	xmlFree(t);
+	vim_node_text(ret, out, len);
 	if (out[0] == '\0') {
 		snprintf(s->soap.error, sizeof(s->soap.error), "CreateCollector"
 		    "ForEvents returned nothing");
@@ -906,7 +898,7 @@ new_collector(struct state *s, const char *filter, char *out, size_t len)
 static enum step
 probe_ring(struct state *s)
 {
-	xmlNodePtr ret;
+	struct vim_node *ret;
 	enum soap_result r;
 	char coll[128];
 
@@ -939,7 +931,7 @@ probe_ring(struct state *s)
  * has none (it is never mapped here; take_event logs such events).
  */
 static int
-has_position(xmlNodePtr ev, struct cand *c)
+has_position(struct vim_node *ev, struct cand *c)
 {
 	char err[256];
 
@@ -948,7 +940,7 @@ has_position(xmlNodePtr ev, struct cand *c)
 
 /* The scan's callback: keys and times only, nothing is mapped. */
 static int
-scan_event(xmlNodePtr ev, void *arg)
+scan_event(struct vim_node *ev, void *arg)
 {
 	struct state *s = arg;
 	struct cand c;
@@ -978,7 +970,7 @@ scan_event(xmlNodePtr ev, void *arg)
 static enum step
 scan_newer(struct state *s)
 {
-	xmlNodePtr ret;
+	struct vim_node *ret;
 	enum soap_result r;
 	char coll[128], body[64];
 	const char *method = "ReadNextEvents";
@@ -1038,7 +1030,7 @@ static enum step
 create_collector(struct state *s)
 {
 	struct vp_buf b = { 0 };
-	xmlNodePtr ret;
+	struct vim_node *ret;
 	enum soap_result r;
 	char ts[64], body[512];
 	struct pos begin = s->begin;
@@ -1102,16 +1094,11 @@ create_collector(struct state *s)
 	 * --wait-seconds for every event).
 	 */
 	if (!s->wait_pc[0]) {
-		xmlChar *t;
-
 		r = soap_call(&s->soap, "CreatePropertyCollector",
 		    "PropertyCollector", s->property_collector, NULL, 0, &ret);
 		if (r != SOAP_OK)
 			return call_failed(s, r);
-		t = ret ? xmlNodeGetContent(ret) : NULL;
-		snprintf(s->wait_pc, sizeof(s->wait_pc), "%s",
-		    t ? (const char *)t : "");
-		xmlFree(t);
+		vim_node_text(ret, s->wait_pc, sizeof(s->wait_pc));
 		if (!s->wait_pc[0]) {
 			snprintf(s->soap.error, sizeof(s->soap.error),
 			    "CreatePropertyCollector returned nothing");
@@ -1131,12 +1118,7 @@ create_collector(struct state *s)
 	vp_buf_free(&b);
 	if (r != SOAP_OK)
 		return call_failed(s, r);
-	{
-		xmlChar *t = ret ? xmlNodeGetContent(ret) : NULL;
-		snprintf(s->filter, sizeof(s->filter), "%s",
-		    t ? (const char *)t : "");
-		xmlFree(t);
-	}
+	vim_node_text(ret, s->filter, sizeof(s->filter));
 	s->pc_version[0] = '\0';
 	vp_debug("collector %s, filter %s", s->collector, s->filter);
 	return STEP_OK;
@@ -1163,7 +1145,7 @@ drop_collector(struct state *s)
 static enum step
 read_all(struct state *s)
 {
-	xmlNodePtr ret;
+	struct vim_node *ret;
 	enum soap_result r;
 	char body[64];
 
@@ -1200,7 +1182,7 @@ read_all(struct state *s)
 
 /* WaitForUpdatesEx's callback: note what latestPage shows that is new. */
 static int
-note_update(xmlNodePtr ev, void *arg)
+note_update(struct vim_node *ev, void *arg)
 {
 	struct state *s = arg;
 	struct cand c;
@@ -1218,7 +1200,7 @@ note_update(xmlNodePtr ev, void *arg)
 
 /* RetrievePropertiesEx's callback: take only the events the read missed. */
 static int
-take_missed(xmlNodePtr ev, void *arg)
+take_missed(struct vim_node *ev, void *arg)
 {
 	struct state *s = arg;
 	struct cand c;
@@ -1242,7 +1224,7 @@ static enum step
 read_missed(struct state *s)
 {
 	struct vp_buf b = { 0 };
-	xmlNodePtr ret;
+	struct vim_node *ret;
 	enum soap_result r;
 	enum step st;
 	size_t n = 0;
@@ -1285,7 +1267,7 @@ static enum step
 wait_and_read(struct state *s, int wait_s)
 {
 	struct vp_buf b = { 0 };
-	xmlNodePtr ret;
+	struct vim_node *ret;
 	enum soap_result r;
 	enum step st;
 
@@ -1685,7 +1667,7 @@ static const struct vp_opt options[] = {
 
 /* --help: help/vc-source.h, made of man/vc-source.1 */
 static const struct vp_cmd cmd = VP_PROGRAM(options,
-    VP_LIBS(VP_LIB_CURL, { NULL, vim_libxml2_version }, VP_LIB_JANSSON),
+    VP_LIBS(VP_LIB_CURL, { NULL, vim_expat_version }, VP_LIB_JANSSON),
     .groups = VP_GROUPS(VP_TLS_GROUP(&st.o.tls)));
 
 int
@@ -1758,7 +1740,6 @@ main(int argc, char **argv)
 
 	vp_signals_init();
 	(void)vp_curl_global_init();
-	xmlInitParser();
 	s->set_cap = SEEN_CAP * 2;
 	s->set_keys = vp_xmalloc(s->set_cap * sizeof(*s->set_keys));
 	s->set_used = calloc(s->set_cap, 1);
@@ -1795,7 +1776,6 @@ main(int argc, char **argv)
 	connector_free(&s->conn);
 	vp_buf_free(&s->b.lines);
 	vp_buf_free(&s->line);
-	xmlCleanupParser();
 	curl_global_cleanup();
 	vp_info("%s: %lu event%s emitted", s->o.url, s->emitted,
 	    s->emitted == 1 ? "" : "s");

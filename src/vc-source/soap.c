@@ -1,11 +1,9 @@
 /* soap.c: vim25 SOAP calls over one keep-alive libcurl handle. */
 #include <curl/curl.h>
 #include <errno.h>
-#include <libxml/parser.h>
 #include <string.h>
 
 #include "soap.h"
-#include "vimjson.h"
 
 /* Responses larger than this are refused rather than parsed. */
 #define SOAP_MAX_RESPONSE (256u * 1024 * 1024)
@@ -63,7 +61,7 @@ void
 soap_free(struct soap_client *c)
 {
 	if (c->doc)
-		xmlFreeDoc(c->doc);
+		vim_doc_free(c->doc);
 	if (c->curl)
 		curl_easy_cleanup(c->curl);
 	vp_multi_free(&c->multi);
@@ -96,43 +94,39 @@ soap_xml_escape(struct vp_buf *b, const char *s)
 }
 
 static int
-name_is(xmlNodePtr n, const char *name)
+name_is(struct vim_node *n, const char *name)
 {
-	return n && n->type == XML_ELEMENT_NODE &&
-	    strcmp((const char *)n->name, name) == 0;
+	return n && n->type == VIM_ELEMENT && strcmp(n->name, name) == 0;
 }
 
-xmlNodePtr
-soap_child(xmlNodePtr n, const char *name)
+struct vim_node *
+soap_child(struct vim_node *n, const char *name)
 {
 	if (n == NULL)
 		return NULL;
-	for (xmlNodePtr k = n->children; k; k = k->next)
-		if (name == NULL ? k->type == XML_ELEMENT_NODE : name_is(k, name))
+	for (struct vim_node *k = n->children; k; k = k->next)
+		if (name == NULL ? k->type == VIM_ELEMENT : name_is(k, name))
 			return k;
 	return NULL;
 }
 
-xmlNodePtr
-soap_next_named(xmlNodePtr n, const char *name)
+struct vim_node *
+soap_next_named(struct vim_node *n, const char *name)
 {
 	for (n = n ? n->next : NULL; n; n = n->next)
-		if (name == NULL ? n->type == XML_ELEMENT_NODE : name_is(n, name))
+		if (name == NULL ? n->type == VIM_ELEMENT : name_is(n, name))
 			return n;
 	return NULL;
 }
 
 const char *
-soap_child_text(xmlNodePtr n, const char *name, char *buf, size_t len)
+soap_child_text(struct vim_node *n, const char *name, char *buf, size_t len)
 {
-	xmlNodePtr k = soap_child(n, name);
-	xmlChar *t;
+	struct vim_node *k = soap_child(n, name);
 
 	if (k == NULL)
 		return NULL;
-	t = xmlNodeGetContent(k);
-	snprintf(buf, len, "%s", t ? (const char *)t : "");
-	xmlFree(t);
+	vim_node_text(k, buf, len);
 	return buf;
 }
 
@@ -190,7 +184,7 @@ perform(struct soap_client *c, const char *method, long timeout_ms,
 	size_t nbad = 0;
 
 	if (c->doc) {
-		xmlFreeDoc(c->doc);
+		vim_doc_free(c->doc);
 		c->doc = NULL;
 	}
 	vim_stream_free(c->st);
@@ -261,10 +255,10 @@ soap_discover_version(struct soap_client *c)
 	if (r != SOAP_OK)
 		return r == SOAP_STOPPED ? -2 : r == SOAP_TLS ? -3 : -1;
 	if (c->http_status == 200 && c->doc != NULL) {
-		xmlNodePtr root = xmlDocGetRootElement(c->doc);
+		struct vim_node *root = vim_doc_root(c->doc);
 		char name[64], version[64];
 
-		for (xmlNodePtr ns = soap_child(root, "namespace"); ns;
+		for (struct vim_node *ns = soap_child(root, "namespace"); ns;
 		    ns = soap_next_named(ns, "namespace")) {
 			if (soap_child_text(ns, "name", name, sizeof(name)) &&
 			    strcmp(name, "urn:vim25") == 0 &&
@@ -279,7 +273,7 @@ soap_discover_version(struct soap_client *c)
 		}
 	}
 	if (c->doc) {
-		xmlFreeDoc(c->doc);
+		vim_doc_free(c->doc);
 		c->doc = NULL;
 	}
 	if (rc != 0)
@@ -290,18 +284,18 @@ soap_discover_version(struct soap_client *c)
 
 /* Fill fault_type and error from a soapenv:Fault element. */
 static void
-read_fault(struct soap_client *c, const char *method, xmlNodePtr fault)
+read_fault(struct soap_client *c, const char *method, struct vim_node *fault)
 {
 	char msg[256] = "";
-	xmlNodePtr detail = soap_child(fault, "detail");
-	xmlNodePtr f = soap_child(detail, NULL);
+	struct vim_node *detail = soap_child(fault, "detail");
+	struct vim_node *f = soap_child(detail, NULL);
 
 	soap_child_text(fault, "faultstring", msg, sizeof(msg));
 	if (f) {
 		/* <NotAuthenticatedFault xsi:type="NotAuthenticated"> */
-		xmlChar *t = xmlGetNsProp(f, (const xmlChar *)"type",
-		    (const xmlChar *)"http://www.w3.org/2001/XMLSchema-instance");
-		const char *name = t ? (const char *)t : (const char *)f->name;
+		const char *t = vim_node_attr(f, "type",
+		    "http://www.w3.org/2001/XMLSchema-instance");
+		const char *name = t ? t : f->name;
 		const char *colon = strchr(name, ':');
 
 		snprintf(c->fault_type, sizeof(c->fault_type), "%s",
@@ -312,7 +306,6 @@ read_fault(struct soap_client *c, const char *method, xmlNodePtr fault)
 			    strcmp(c->fault_type + l - 5, "Fault") == 0)
 				c->fault_type[l - 5] = '\0';
 		}
-		xmlFree(t);
 	} else
 		snprintf(c->fault_type, sizeof(c->fault_type), "Unknown");
 	set_error(c, "%s: fault %s: %s", method, c->fault_type,
@@ -321,7 +314,7 @@ read_fault(struct soap_client *c, const char *method, xmlNodePtr fault)
 
 enum soap_result
 soap_call(struct soap_client *c, const char *method, const char *this_type,
-    const char *this_value, const char *body, long timeout_ms, xmlNodePtr *ret)
+    const char *this_value, const char *body, long timeout_ms, struct vim_node **ret)
 {
 	return soap_call_events(c, method, this_type, this_value, body,
 	    timeout_ms, NULL, NULL, ret);
@@ -330,13 +323,13 @@ soap_call(struct soap_client *c, const char *method, const char *this_type,
 enum soap_result
 soap_call_events(struct soap_client *c, const char *method,
     const char *this_type, const char *this_value, const char *body,
-    long timeout_ms, int (*cb)(xmlNodePtr ev, void *arg), void *arg,
-    xmlNodePtr *ret)
+    long timeout_ms, int (*cb)(struct vim_node *ev, void *arg), void *arg,
+    struct vim_node **ret)
 {
 	struct curl_slist *h = NULL;
 	char hdr[256];
 	enum soap_result r;
-	xmlNodePtr root, sbody, resp, fault;
+	struct vim_node *root, *sbody, *resp, *fault;
 	char perr[256];
 
 	*ret = NULL;
@@ -377,7 +370,7 @@ soap_call_events(struct soap_client *c, const char *method,
 		    c->http_status);
 		return c->http_status >= 400 ? SOAP_HTTP : SOAP_BADRESPONSE;
 	}
-	root = c->doc ? xmlDocGetRootElement(c->doc) : NULL;
+	root = c->doc ? vim_doc_root(c->doc) : NULL;
 	sbody = soap_child(root, "Body");
 	if (sbody == NULL) {
 		set_error(c, "%s: HTTP %ld, %s", method, c->http_status,
@@ -399,10 +392,10 @@ soap_call_events(struct soap_client *c, const char *method,
 	}
 	{
 		size_t ml = strlen(method);
-		if (strncmp((const char *)resp->name, method, ml) != 0 ||
-		    strcmp((const char *)resp->name + ml, "Response") != 0) {
+		if (strncmp(resp->name, method, ml) != 0 ||
+		    strcmp(resp->name + ml, "Response") != 0) {
 			set_error(c, "%s: unexpected element <%s> in the response",
-			    method, (const char *)resp->name);
+			    method, resp->name);
 			return SOAP_BADRESPONSE;
 		}
 	}

@@ -1,10 +1,9 @@
-/* soap.h: a minimal vim25 SOAP client on libcurl and libxml2. */
+/* soap.h: a minimal vim25 SOAP client on libcurl and libexpat. */
 #ifndef VC_SOAP_H
 #define VC_SOAP_H
 
-#include <libxml/tree.h>
-
 #include "curlmulti.h"
+#include "vimjson.h"
 #include "vp.h"
 
 enum soap_result {
@@ -31,12 +30,12 @@ struct soap_client {
 	struct vim_stream *st;
 	size_t resp_len;	/* bytes of the answer so far */
 	int parse_failed;	/* the answer stopped being XML: drain it */
-	int (*on_event)(xmlNodePtr ev, void *arg);
+	int (*on_event)(struct vim_node *ev, void *arg);
 	void *event_arg;
 	int keys_only;		/* the next call's events: key and createdTime
 				 * only (vim_stream_keys_only); reset by it */
 	size_t nevents;		/* events in the last answer */
-	xmlDocPtr doc;		/* the last response, owned here */
+	struct vim_doc *doc;	/* the last response, owned here */
 	long http_status;
 	char fault_type[128];	/* e.g. NotAuthenticated, InvalidLogin */
 	char error[512];	/* what went wrong, for logs */
@@ -67,7 +66,7 @@ int soap_discover_version(struct soap_client *c);
  */
 enum soap_result soap_call(struct soap_client *c, const char *method,
     const char *this_type, const char *this_value, const char *body,
-    long timeout_ms, xmlNodePtr *ret);
+    long timeout_ms, struct vim_node **ret);
 /*
  * The same, handing each event of the answer (ReadNextEvents' returnval,
  * an ArrayOfEvent's Event) to cb as soon as it is parsed, then freeing it:
@@ -77,17 +76,17 @@ enum soap_result soap_call(struct soap_client *c, const char *method,
  */
 enum soap_result soap_call_events(struct soap_client *c, const char *method,
     const char *this_type, const char *this_value, const char *body,
-    long timeout_ms, int (*cb)(xmlNodePtr ev, void *arg), void *arg,
-    xmlNodePtr *ret);
+    long timeout_ms, int (*cb)(struct vim_node *ev, void *arg), void *arg,
+    struct vim_node **ret);
 
 /* Escape text for an XML element body into b. */
 void soap_xml_escape(struct vp_buf *b, const char *s);
 
 /* Helpers over the response tree (local names; namespaces ignored). */
-xmlNodePtr soap_child(xmlNodePtr n, const char *name);
-xmlNodePtr soap_next_named(xmlNodePtr n, const char *name);
+struct vim_node *soap_child(struct vim_node *n, const char *name);
+struct vim_node *soap_next_named(struct vim_node *n, const char *name);
 /* Text content of the named child, copied into buf; NULL when absent. */
-const char *soap_child_text(xmlNodePtr n, const char *name, char *buf,
+const char *soap_child_text(struct vim_node *n, const char *name, char *buf,
     size_t len);
 
 #endif

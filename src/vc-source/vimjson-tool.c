@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/parser.h>
 
 #include "opt.h"
 #include "vimjson.h"
@@ -35,7 +34,7 @@ now_s(void)
 }
 
 static int
-one(xmlNodePtr ev, void *arg)
+one(struct vim_node *ev, void *arg)
 {
 	struct run *r = arg;
 	struct vim_event_meta m;
@@ -47,20 +46,19 @@ one(xmlNodePtr ev, void *arg)
 		/* the event's children: names, then key's and createdTime's text */
 		const char *sep = "";
 
-		for (xmlNodePtr k = ev->children; k != NULL; k = k->next) {
-			if (k->type != XML_ELEMENT_NODE)
+		for (struct vim_node *k = ev->children; k != NULL; k = k->next) {
+			if (k->type != VIM_ELEMENT)
 				continue;
-			vp_buf_printf(&r->out, "%s%s", sep, (const char *)k->name);
+			vp_buf_printf(&r->out, "%s%s", sep, k->name);
 			sep = ",";
 		}
-		for (xmlNodePtr k = ev->children; k != NULL; k = k->next) {
-			xmlChar *t;
+		for (struct vim_node *k = ev->children; k != NULL; k = k->next) {
+			char t[512];
 
-			if (k->type != XML_ELEMENT_NODE)
+			if (k->type != VIM_ELEMENT)
 				continue;
-			t = xmlNodeGetContent(k);
-			vp_buf_printf(&r->out, " %s", t ? (const char *)t : "");
-			xmlFree(t);
+			vim_node_text(k, t, sizeof(t));
+			vp_buf_printf(&r->out, " %s", t);
 		}
 		r->events++;
 		return r->print && vp_write_line(stdout, r->out.data,
@@ -95,7 +93,7 @@ one(xmlNodePtr ev, void *arg)
 }
 
 static int
-drop(xmlNodePtr ev, void *arg)
+drop(struct vim_node *ev, void *arg)
 {
 	(void)ev;
 	(void)arg;
@@ -107,15 +105,15 @@ drop(xmlNodePtr ev, void *arg)
  * and multi-byte characters fall across piece boundaries), events handed
  * to cb one at a time, forbidden characters replaced.
  */
-static xmlDocPtr
-parse(const struct vp_buf *in, int (*cb)(xmlNodePtr, void *), struct run *r,
+static struct vim_doc *
+parse(const struct vp_buf *in, int (*cb)(struct vim_node *, void *), struct run *r,
     int first)
 {
 	struct vim_stream *st = vim_stream_new(cb, r);
 	const char *p = in->data ? in->data : "";
 	size_t left = in->len, k;
 	char err[512];
-	xmlDocPtr doc;
+	struct vim_doc *doc;
 
 	if (st == NULL)
 		vp_die(VP_EXIT_SOFTWARE, "out of memory");
@@ -172,7 +170,7 @@ static const struct vp_cmd cmd = {
 	    "response (or a bare event element) read on stdin, one line per "
 	    "event. A check program for the tests and benches.",
 	.opts = options,
-	.libs = VP_LIBS({ NULL, vim_libxml2_version }, VP_LIB_JANSSON),
+	.libs = VP_LIBS({ NULL, vim_expat_version }, VP_LIB_JANSSON),
 };
 
 int
@@ -201,13 +199,13 @@ main(int argc, char **argv)
 	if (repeat > 1) {
 		tm = now_s();
 		for (i = 0; i < repeat; i++)
-			xmlFreeDoc(parse(&in, drop, NULL, 0));
+			vim_doc_free(parse(&in, drop, NULL, 0));
 		tp = now_s() - tm;
 	}
 	t0 = now_s();
 	for (i = 0; i < repeat; i++) {
 		r.print = i == 0;
-		xmlFreeDoc(parse(&in, one, &r, i == 0));
+		vim_doc_free(parse(&in, one, &r, i == 0));
 	}
 	t1 = now_s();
 	if (t1 - t0 <= tp)	/* a noisy machine: no figure for mapping */

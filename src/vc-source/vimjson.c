@@ -14,9 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <libxml/parser.h>
-#include <libxml/parserInternals.h>
-#include <libxml/SAX2.h>
+#include <expat.h>
 
 #include "json.h"
 #include "vimjson.h"
@@ -38,18 +36,18 @@ struct ctx {
 /* ---- errors and output ---------------------------------------------------- */
 
 static const char *
-lname(xmlNodePtr n)
+lname(const struct vim_node *n)
 {
-	const char *s = (const char *)n->name, *p;
+	const char *p;
 
 	/* An unbound prefix stays in the name; Go's decoder matches the local part. */
-	if (n->ns == NULL && (p = strchr(s, ':')) != NULL)
+	if ((p = strchr(n->name, ':')) != NULL)
 		return p + 1;
-	return s;
+	return n->name;
 }
 
 static int
-fail(struct ctx *c, xmlNodePtr n, const char *fmt, ...)
+fail(struct ctx *c, struct vim_node *n, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -62,7 +60,7 @@ fail(struct ctx *c, xmlNodePtr n, const char *fmt, ...)
 	va_end(ap);
 	if (n != NULL)
 		snprintf(c->err, c->errlen, "line %ld: <%.64s>: %s",
-		    xmlGetLineNo(n), lname(n), msg);
+		    n->line, lname(n), msg);
 	else
 		snprintf(c->err, c->errlen, "%s", msg);
 	return -1;
@@ -128,70 +126,55 @@ put_key(struct ctx *c, const char *name, int comma)
  * scalar (text of child elements is skipped, CDATA counts).
  */
 static int
-node_text(struct ctx *c, xmlNodePtr n, const char **s, size_t *len)
+node_text(struct ctx *c, struct vim_node *n, const char **s, size_t *len)
 {
-	xmlNodePtr k, only = NULL;
+	struct vim_node *k, *only = NULL;
 	int count = 0;
 
-	for (k = n->children; k != NULL; k = k->next) {
-		if (k->type == XML_TEXT_NODE || k->type == XML_CDATA_SECTION_NODE) {
+	for (k = n->children; k != NULL; k = k->next)
+		if (k->type == VIM_TEXT) {
 			count++;
 			only = k;
-		} else if (k->type == XML_ENTITY_REF_NODE ||
-		    k->type == XML_ENTITY_NODE)
-			return fail(c, n, "entity reference not allowed");
-	}
+		}
 	if (count == 0) {
 		*s = "";
 		*len = 0;
 		return 0;
 	}
 	if (count == 1) {
-		*s = (const char *)only->content;
+		*s = only->content;
 		*len = strlen(*s);
 		return 0;
 	}
 	vp_buf_reset(&c->tmp);
 	for (k = n->children; k != NULL; k = k->next)
-		if ((k->type == XML_TEXT_NODE ||
-		    k->type == XML_CDATA_SECTION_NODE) &&
-		    vp_buf_append(&c->tmp, k->content,
-		    strlen((const char *)k->content)) != 0)
+		if (k->type == VIM_TEXT && vp_buf_append(&c->tmp, k->content,
+		    strlen(k->content)) != 0)
 			return fail(c, n, "text too long");
 	*s = c->tmp.data ? c->tmp.data : "";
 	*len = c->tmp.len;
 	return 0;
 }
 
-static const char *
-attr_value(xmlAttrPtr a)
-{
-	if (a->children != NULL && a->children->type == XML_TEXT_NODE &&
-	    a->children->next == NULL)
-		return (const char *)a->children->content;
-	return "";
-}
-
 /* xsi:type as written (Go's decoder also takes an undeclared "xsi" prefix). */
 static const char *
-xsi_raw(xmlNodePtr n)
+xsi_raw(const struct vim_node *n)
 {
-	xmlAttrPtr a;
+	const struct vim_attr *a;
 
-	for (a = n->properties; a != NULL; a = a->next) {
+	for (a = n->attrs; a != NULL; a = a->next) {
 		if (a->ns != NULL) {
-			if (strcmp((const char *)a->name, "type") == 0 &&
-			    a->ns->href != NULL &&
-			    strcmp((const char *)a->ns->href, XSI_NS) == 0)
-				return attr_value(a);
-		} else if (strcmp((const char *)a->name, "xsi:type") == 0)
-			return attr_value(a);
+			if (strcmp(a->name, "type") == 0 &&
+			    strcmp(a->ns, XSI_NS) == 0)
+				return a->value;
+		} else if (strcmp(a->name, "xsi:type") == 0)
+			return a->value;
 	}
 	return NULL;
 }
 
 const char *
-vim_node_xsi_type(xmlNodePtr n)
+vim_node_xsi_type(const struct vim_node *n)
 {
 	const char *t = xsi_raw(n), *p;
 
@@ -804,7 +787,7 @@ struct resolved {
 
 /* Decoder.typeForElement plus the Implements check of unmarshal(). */
 static struct resolved
-resolve(xmlNodePtr n, int iface)
+resolve(struct vim_node *n, int iface)
 {
 	struct resolved r = { 0, -1, 0 };
 	const char *t = xsi_raw(n);
@@ -837,8 +820,8 @@ resolve(xmlNodePtr n, int iface)
 
 /* ---- mapping ---------------------------------------------------------------- */
 
-static int emit_struct(struct ctx *, int, xmlNodePtr *, size_t, int);
-static int emit_elem(struct ctx *, int, int, xmlNodePtr *, size_t);
+static int emit_struct(struct ctx *, int, struct vim_node **, size_t, int);
+static int emit_elem(struct ctx *, int, int, struct vim_node **, size_t);
 
 static int
 emit_zero(struct ctx *c, int kind, int ref)
@@ -887,7 +870,7 @@ struct scalar {
 
 /* A scalar decoded from each element in turn (each must parse); the last wins. */
 static int
-decode_scalar(struct ctx *c, int kind, xmlNodePtr *m, size_t nm,
+decode_scalar(struct ctx *c, int kind, struct vim_node **m, size_t nm,
     struct scalar *v)
 {
 	const char *s, *ts;
@@ -954,7 +937,7 @@ decode_scalar(struct ctx *c, int kind, xmlNodePtr *m, size_t nm,
 }
 
 static int
-emit_scalar(struct ctx *c, int kind, xmlNodePtr *m, size_t nm)
+emit_scalar(struct ctx *c, int kind, struct vim_node **m, size_t nm)
 {
 	struct scalar v;
 	char num[48];
@@ -992,29 +975,28 @@ emit_scalar(struct ctx *c, int kind, xmlNodePtr *m, size_t nm)
  * the last element's text.
  */
 static int
-mor_parts(struct ctx *c, xmlNodePtr *m, size_t nm, const char **type,
+mor_parts(struct ctx *c, struct vim_node **m, size_t nm, const char **type,
     const char **s, size_t *len)
 {
 	size_t i;
-	xmlAttrPtr a;
+	const struct vim_attr *a;
 
 	*type = "";
 	*s = "";
 	*len = 0;
 	for (i = 0; i < nm; i++)
-		for (a = m[i]->properties; a != NULL; a = a->next) {
-			if (strcmp((const char *)a->name, "type") != 0)
+		for (a = m[i]->attrs; a != NULL; a = a->next) {
+			if (strcmp(a->name, "type") != 0)
 				continue;
-			if (a->ns != NULL && a->ns->href != NULL &&
-			    strcmp((const char *)a->ns->href, XSI_NS) == 0)
+			if (a->ns != NULL && strcmp(a->ns, XSI_NS) == 0)
 				continue;
-			*type = attr_value(a);
+			*type = a->value;
 		}
 	return nm > 0 ? node_text(c, m[nm - 1], s, len) : 0;
 }
 
 static int
-emit_mor(struct ctx *c, xmlNodePtr *m, size_t nm)
+emit_mor(struct ctx *c, struct vim_node **m, size_t nm)
 {
 	const char *type, *s;
 	size_t len;
@@ -1027,7 +1009,7 @@ emit_mor(struct ctx *c, xmlNodePtr *m, size_t nm)
 	return putc1(c, '}');
 }
 
-static int emit_loose(struct ctx *, xmlNodePtr);
+static int emit_loose(struct ctx *, struct vim_node *);
 
 /* An element among its siblings, for grouping them by name. */
 struct named {
@@ -1062,7 +1044,7 @@ pos_cmp(const void *a, const void *b)
  * order of first appearance. Returns the number of groups.
  */
 static size_t
-group_by_name(xmlNodePtr *kids, size_t nk, const int *skip,
+group_by_name(struct vim_node **kids, size_t nk, const int *skip,
     struct named **ents, struct named ***groups)
 {
 	struct named *e;
@@ -1092,7 +1074,7 @@ group_by_name(xmlNodePtr *kids, size_t nk, const int *skip,
 
 /* Children of n grouped by name as extra members: one value, or an array. */
 static int
-emit_extras(struct ctx *c, xmlNodePtr *kids, size_t nk, const int *skip,
+emit_extras(struct ctx *c, struct vim_node **kids, size_t nk, const int *skip,
     int type, int comma)
 {
 	struct named *ents, **groups;
@@ -1145,19 +1127,19 @@ out:
 }
 
 static size_t
-element_children(xmlNodePtr n, xmlNodePtr **out, xmlNodePtr *stack,
+element_children(struct vim_node *n, struct vim_node ***out, struct vim_node **stack,
     size_t stackn)
 {
-	xmlNodePtr k, *v = stack;
+	struct vim_node *k, **v = stack;
 	size_t cnt = 0, i = 0;
 
 	for (k = n->children; k != NULL; k = k->next)
-		if (k->type == XML_ELEMENT_NODE)
+		if (k->type == VIM_ELEMENT)
 			cnt++;
 	if (cnt > stackn)
 		v = vp_xmalloc(cnt * sizeof(*v));
 	for (k = n->children; k != NULL; k = k->next)
-		if (k->type == XML_ELEMENT_NODE)
+		if (k->type == VIM_ELEMENT)
 			v[i++] = k;
 	*out = v;
 	return cnt;
@@ -1168,9 +1150,9 @@ element_children(xmlNodePtr n, xmlNodePtr **out, xmlNodePtr *stack,
  * name, upper-cased first letter), or its text when it has none.
  */
 static int
-emit_generic(struct ctx *c, xmlNodePtr n)
+emit_generic(struct ctx *c, struct vim_node *n)
 {
-	xmlNodePtr stack[16], *kids;
+	struct vim_node *stack[16], **kids;
 	const char *s;
 	size_t nk, len;
 	int rc;
@@ -1198,12 +1180,12 @@ emit_generic(struct ctx *c, xmlNodePtr n)
 }
 
 static int
-has_element_child(xmlNodePtr n)
+has_element_child(struct vim_node *n)
 {
-	xmlNodePtr k;
+	struct vim_node *k;
 
 	for (k = n->children; k != NULL; k = k->next)
-		if (k->type == XML_ELEMENT_NODE)
+		if (k->type == VIM_ELEMENT)
 			return 1;
 	return 0;
 }
@@ -1213,9 +1195,9 @@ has_element_child(xmlNodePtr n)
  * guessing the type of an unknown class, so a guess never fails an event.
  */
 static int
-fits(const struct vim_field *f, xmlNodePtr n)
+fits(const struct vim_field *f, struct vim_node *n)
 {
-	xmlNodePtr k;
+	struct vim_node *k;
 	const char *s;
 	size_t len;
 	struct gotime tv;
@@ -1232,9 +1214,8 @@ fits(const struct vim_field *f, xmlNodePtr n)
 			return 1;
 		/* Text in a struct would be dropped: not this field. */
 		for (k = n->children; k != NULL; k = k->next)
-			if (k->type == XML_TEXT_NODE || k->type ==
-			    XML_CDATA_SECTION_NODE) {
-				s = (const char *)k->content;
+			if (k->type == VIM_TEXT) {
+				s = k->content;
 				len = strlen(s);
 				trim_space(&s, &len);
 				if (len > 0)
@@ -1244,13 +1225,10 @@ fits(const struct vim_field *f, xmlNodePtr n)
 	}
 	if (has_element_child(n))
 		return 0;
-	for (k = n->children; k != NULL; k = k->next)
-		if (k->type == XML_ENTITY_REF_NODE)
-			return 0;
-	/* Text of a single node (several only come with comments or CDATA). */
+	/* Text of a single node (several only come with comments). */
 	k = n->children;
-	s = k != NULL && k->next == NULL && k->type == XML_TEXT_NODE ?
-	    (const char *)k->content : "";
+	s = k != NULL && k->next == NULL && k->type == VIM_TEXT ?
+	    k->content : "";
 	len = strlen(s);
 	if (k != NULL && k->next != NULL && f->kind != VK_STRING &&
 	    f->kind != VK_ENUM && f->kind != VK_BYTES && f->kind != VK_MOR)
@@ -1293,10 +1271,10 @@ stem_match(const char *t, const char *u)
 
 /* Score candidates of an interface family against n's child element names. */
 static int
-nearest_type(int iface, xmlNodePtr n)
+nearest_type(int iface, struct vim_node *n)
 {
 	const struct vim_iface *f = &vim_ifaces[iface];
-	xmlNodePtr stack[32], *kids;
+	struct vim_node *stack[32], **kids;
 	struct named *ents, **groups;
 	size_t nk, ng, i, j, k;
 	int best = -1, bscore = -1, bfields = 0, bdepth = 0, bprefix = -2;
@@ -1353,7 +1331,7 @@ nearest_type(int iface, xmlNodePtr n)
 }
 
 static int
-emit_unknown(struct ctx *c, int iface, xmlNodePtr n)
+emit_unknown(struct ctx *c, int iface, struct vim_node *n)
 {
 	int t;
 
@@ -1364,7 +1342,7 @@ emit_unknown(struct ctx *c, int iface, xmlNodePtr n)
 
 /* A child with no field of its own: typed by its xsi:type if known. */
 static int
-emit_loose(struct ctx *c, xmlNodePtr n)
+emit_loose(struct ctx *c, struct vim_node *n)
 {
 	struct resolved r = resolve(n, vim_iface_any);
 
@@ -1379,7 +1357,7 @@ emit_loose(struct ctx *c, xmlNodePtr n)
  * directly (AnyType) ignores them, as govmomi's decoder does.
  */
 static int
-emit_iface(struct ctx *c, int iface, xmlNodePtr *m, size_t nm)
+emit_iface(struct ctx *c, int iface, struct vim_node **m, size_t nm)
 {
 	size_t i;
 
@@ -1403,7 +1381,7 @@ emit_iface(struct ctx *c, int iface, xmlNodePtr *m, size_t nm)
 }
 
 static int
-emit_elem(struct ctx *c, int kind, int ref, xmlNodePtr *m, size_t nm)
+emit_elem(struct ctx *c, int kind, int ref, struct vim_node **m, size_t nm)
 {
 	switch (kind) {
 	case VK_STRUCT:
@@ -1420,7 +1398,7 @@ emit_elem(struct ctx *c, int kind, int ref, xmlNodePtr *m, size_t nm)
 }
 
 static int
-emit_field(struct ctx *c, const struct vim_field *f, xmlNodePtr *m, size_t nm)
+emit_field(struct ctx *c, const struct vim_field *f, struct vim_node **m, size_t nm)
 {
 	size_t i;
 
@@ -1448,12 +1426,12 @@ emit_field(struct ctx *c, const struct vim_field *f, xmlNodePtr *m, size_t nm)
  * repeated elements into one value). extras: also print unmatched children.
  */
 static int
-emit_struct(struct ctx *c, int t, xmlNodePtr *m, size_t nm, int extras)
+emit_struct(struct ctx *c, int t, struct vim_node **m, size_t nm, int extras)
 {
 	const struct vim_type *ty = &vim_types[t];
 	const struct vim_field *fs = &vim_fields[ty->first];
-	xmlNodePtr kstack[48], *kids = kstack, k;
-	xmlNodePtr sstack[48], *sel = sstack;
+	struct vim_node *kstack[48], **kids = kstack, *k;
+	struct vim_node *sstack[48], **sel = sstack;
 	int fstack[48], *fidx = fstack;
 	size_t nk = 0, cap = 48, i, j, ns;
 	int rc = -1;
@@ -1469,7 +1447,7 @@ emit_struct(struct ctx *c, int t, xmlNodePtr *m, size_t nm, int extras)
 		for (k = m[i]->children; k != NULL; k = k->next) {
 			const char *nm1;
 
-			if (k->type != XML_ELEMENT_NODE)
+			if (k->type != VIM_ELEMENT)
 				continue;
 			if (nk == cap) {
 				cap *= 2;
@@ -1661,14 +1639,14 @@ xput_scalar(struct ctx *c, int kind, const struct scalar *v)
 	}
 }
 
-static int xemit_struct(struct ctx *, int, xmlNodePtr *, size_t, int,
+static int xemit_struct(struct ctx *, int, struct vim_node **, size_t, int,
     const char *);
-static int xemit_elem(struct ctx *, int, int, xmlNodePtr *, size_t,
+static int xemit_elem(struct ctx *, int, int, struct vim_node **, size_t,
     const char *, int);
 
 /* <name type="T">V</name>, from the elements as emit_mor reads them */
 static int
-xemit_mor(struct ctx *c, xmlNodePtr *m, size_t nm, const char *name)
+xemit_mor(struct ctx *c, struct vim_node **m, size_t nm, const char *name)
 {
 	const char *type, *s;
 	size_t len;
@@ -1716,7 +1694,7 @@ xemit_zero(struct ctx *c, int kind, int ref, const char *name, int omit)
 
 /* An interface field: the value emit_iface would print, named name. */
 static int
-xemit_iface(struct ctx *c, int iface, xmlNodePtr *m, size_t nm,
+xemit_iface(struct ctx *c, int iface, struct vim_node **m, size_t nm,
     const char *name)
 {
 	size_t i;
@@ -1745,7 +1723,7 @@ xemit_iface(struct ctx *c, int iface, xmlNodePtr *m, size_t nm,
 }
 
 static int
-xemit_elem(struct ctx *c, int kind, int ref, xmlNodePtr *m, size_t nm,
+xemit_elem(struct ctx *c, int kind, int ref, struct vim_node **m, size_t nm,
     const char *name, int omit)
 {
 	struct scalar v;
@@ -1768,7 +1746,7 @@ xemit_elem(struct ctx *c, int kind, int ref, xmlNodePtr *m, size_t nm,
 }
 
 static int
-xemit_field(struct ctx *c, const struct vim_field *f, xmlNodePtr *m,
+xemit_field(struct ctx *c, const struct vim_field *f, struct vim_node **m,
     size_t nm)
 {
 	const char *name = VIM_STR(f->xml);
@@ -1793,12 +1771,12 @@ xemit_field(struct ctx *c, const struct vim_field *f, xmlNodePtr *m,
  * Go order. guessed: t stands for an unknown class (take only what fits).
  */
 static int
-xemit_struct(struct ctx *c, int t, xmlNodePtr *m, size_t nm, int guessed,
+xemit_struct(struct ctx *c, int t, struct vim_node **m, size_t nm, int guessed,
     const char *name)
 {
 	const struct vim_type *ty = &vim_types[t];
 	const struct vim_field *fs = &vim_fields[ty->first];
-	xmlNodePtr *sel = NULL, k;
+	struct vim_node **sel = NULL, *k;
 	size_t i, j, ns;
 	int rc = -1;
 
@@ -1811,7 +1789,7 @@ xemit_struct(struct ctx *c, int t, xmlNodePtr *m, size_t nm, int guessed,
 	}
 	for (i = 0, ns = 0; i < nm; i++)
 		for (k = m[i]->children; k != NULL; k = k->next)
-			ns += k->type == XML_ELEMENT_NODE;
+			ns += k->type == VIM_ELEMENT;
 	sel = vp_xmalloc((ns ? ns : 1) * sizeof(*sel));
 	if (xopen(c, name) != 0)
 		goto out;
@@ -1821,7 +1799,7 @@ xemit_struct(struct ctx *c, int t, xmlNodePtr *m, size_t nm, int guessed,
 		ns = 0;
 		for (i = 0; i < nm; i++)
 			for (k = m[i]->children; k != NULL; k = k->next)
-				if (k->type == XML_ELEMENT_NODE &&
+				if (k->type == VIM_ELEMENT &&
 				    strcmp(lname(k), x) == 0 &&
 				    (!guessed || fits(&fs[j], k)))
 					sel[ns++] = k;
@@ -1840,7 +1818,7 @@ out:
  * -1 with err set when ev is not an element.
  */
 static int
-event_begin(struct ctx *c, xmlNodePtr ev, struct vp_buf *out, char *err,
+event_begin(struct ctx *c, struct vim_node *ev, struct vp_buf *out, char *err,
     size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
@@ -1851,7 +1829,7 @@ event_begin(struct ctx *c, xmlNodePtr ev, struct vp_buf *out, char *err,
 	c->oldmax = out->max;
 	if (errlen > 0)
 		err[0] = '\0';
-	if (ev == NULL || ev->type != XML_ELEMENT_NODE) {
+	if (ev == NULL || ev->type != VIM_ELEMENT) {
 		snprintf(err, errlen, "not an element");
 		return -1;
 	}
@@ -1877,7 +1855,7 @@ event_end(struct ctx *c, int rc)
 }
 
 int
-vim_event_xml(xmlNodePtr ev, struct vp_buf *out, char *err, size_t errlen)
+vim_event_xml(struct vim_node *ev, struct vp_buf *out, char *err, size_t errlen)
 {
 	struct ctx c;
 	struct resolved r;
@@ -1917,13 +1895,13 @@ has_base(int t, const char *name)
 }
 
 /* Text of the last child element called name, NULL when there is none. */
-static xmlNodePtr
-last_child(xmlNodePtr n, const char *name)
+static struct vim_node *
+last_child(struct vim_node *n, const char *name)
 {
-	xmlNodePtr k, last = NULL;
+	struct vim_node *k, *last = NULL;
 
 	for (k = n->children; k != NULL; k = k->next)
-		if (k->type == XML_ELEMENT_NODE && strcmp(lname(k), name) == 0)
+		if (k->type == VIM_ELEMENT && strcmp(lname(k), name) == 0)
 			last = k;
 	return last;
 }
@@ -1938,11 +1916,11 @@ vim_event_meta_free(struct vim_event_meta *m)
 }
 
 static int
-fill_meta(struct ctx *c, xmlNodePtr ev, int type, int known,
+fill_meta(struct ctx *c, struct vim_node *ev, int type, int known,
     struct vim_event_meta *m)
 {
 	const char *t = vim_node_xsi_type(ev), *s, *ts;
-	xmlNodePtr k;
+	struct vim_node *k;
 	size_t len, tl;
 	struct gotime tv;
 	int64_t iv;
@@ -2001,7 +1979,7 @@ fill_meta(struct ctx *c, xmlNodePtr ev, int type, int known,
 }
 
 int
-vim_event_json(xmlNodePtr ev, struct vp_buf *out, struct vim_event_meta *m,
+vim_event_json(struct vim_node *ev, struct vp_buf *out, struct vim_event_meta *m,
     char *err, size_t errlen)
 {
 	struct ctx c;
@@ -2029,7 +2007,7 @@ vim_event_json(xmlNodePtr ev, struct vp_buf *out, struct vim_event_meta *m,
 }
 
 int
-vim_event_meta(xmlNodePtr ev, struct vim_event_meta *m, char *err,
+vim_event_meta(struct vim_node *ev, struct vim_event_meta *m, char *err,
     size_t errlen)
 {
 	struct vp_buf b = { 0 };
@@ -2040,7 +2018,7 @@ vim_event_meta(xmlNodePtr ev, struct vim_event_meta *m, char *err,
 }
 
 json_t *
-vim_event_to_json(xmlNodePtr ev, char *err, size_t errlen)
+vim_event_to_json(struct vim_node *ev, char *err, size_t errlen)
 {
 	struct vp_buf b = { 0 };
 	json_error_t je;
@@ -2065,7 +2043,7 @@ nz(const char *s)
 }
 
 int
-vim_raw_line(const struct vim_source *src, xmlNodePtr ev, struct vp_buf *out,
+vim_raw_line(const struct vim_source *src, struct vim_node *ev, struct vp_buf *out,
     struct vim_event_meta *m, char *err, size_t errlen)
 {
 	struct vim_event_meta local;
@@ -2184,14 +2162,59 @@ full:
 
 /* ---- parsing: whole documents and streams -------------------------------- */
 
+/*
+ * libexpat tokenizes; the tree is ours. Namespaces are resolved here, not
+ * by expat's namespace mode, because that mode refuses an unbound prefix
+ * (xsi:type without xmlns:xsi) which Go's decoder, and so govmomi, reads.
+ */
+
+/* libxml2's limits, which this parser had before (XML_PARSE_HUGE off). */
+#define VIM_MAX_XML_DEPTH	257
+#define VIM_MAX_TEXT		10000000u
+#define XMLNS_XML_URI		"http://www.w3.org/XML/1998/namespace"
+
+/* Nodes are carved from chunks: a tree is freed at once, never node by node. */
+#define ARENA_CHUNK		(8192 - sizeof(struct chunk))
+
+struct chunk {
+	struct chunk *next;
+	size_t size;
+	/* data follows, aligned as malloc aligns */
+};
+
+struct arena {
+	struct chunk *head;
+	size_t used;
+};
+
+struct vim_doc {
+	struct vim_node *root;
+	struct arena arena;
+};
+
+/* A prefix bound by an xmlns:p attribute, until its element ends. */
+struct binding {
+	char *prefix;
+	char *uri;
+	int depth;
+};
+
 struct vim_stream {
-	xmlParserCtxtPtr ctxt;
-	xmlSAXHandler sax;
-	int (*cb)(xmlNodePtr, void *);	/* NULL: keep events in the tree */
+	XML_Parser p;
+	struct vim_doc *doc;
+	struct arena evarena;	/* the event being parsed (cb != NULL) */
+	int (*cb)(struct vim_node *, void *);	/* NULL: keep events in the tree */
 	void *arg;
-	xmlNodePtr ev;		/* the event being parsed, if any */
+	struct vim_node *cur;	/* innermost element built */
+	struct vim_node *ev;	/* the event being parsed, if any */
+	struct vim_node *ev_prev; /* its parent's last child before it */
+	struct binding *ns;
+	size_t nns, nsalloc;
+	struct vp_buf text;	/* character data not yet in a node */
+	int depth;		/* open elements built */
 	int found;		/* an event container was seen */
 	int dtd;		/* a DTD was refused */
+	int failed;		/* not well-formed, or past a limit: msg */
 	int stopped;		/* cb asked to stop: its value */
 	int ended;		/* the last chunk was pushed */
 	int keys_only;		/* events carry only key and createdTime */
@@ -2200,28 +2223,268 @@ struct vim_stream {
 	size_t replaced;	/* forbidden characters replaced */
 	struct vp_buf pend;	/* tail that may start an unfinished reference */
 	struct vp_buf scrub;
+	char msg[256];
 };
 
-static void
-refuse_dtd(void *ctx, const xmlChar *name, const xmlChar *ext,
-    const xmlChar *sys)
+static void *
+arena_alloc(struct arena *a, size_t n)
 {
-	xmlParserCtxtPtr p = ctx;
-	struct vim_stream *st = p->_private;
+	struct chunk *c;
+	size_t size;
 
-	(void)name; (void)ext; (void)sys;
+	n = (n + 15) & ~(size_t)15;
+	if (a->head == NULL || a->head->size - a->used < n) {
+		size = n > ARENA_CHUNK ? n : ARENA_CHUNK;
+		if ((c = malloc(sizeof(*c) + size)) == NULL)
+			vp_die(VP_EXIT_SOFTWARE, "out of memory");
+		c->next = a->head;
+		c->size = size;
+		a->head = c;
+		a->used = 0;
+	}
+	a->used += n;
+	return (char *)(a->head + 1) + a->used - n;
+}
+
+static char *
+arena_strdup(struct arena *a, const char *s, size_t len)
+{
+	char *d = arena_alloc(a, len + 1);
+
+	memcpy(d, s, len);
+	d[len] = '\0';
+	return d;
+}
+
+/* Free every chunk; keep one of the usual size for the next event. */
+static void
+arena_reset(struct arena *a, int keep)
+{
+	struct chunk *c, *next, *kept = NULL;
+
+	for (c = a->head; c != NULL; c = next) {
+		next = c->next;
+		if (keep && kept == NULL && c->size == ARENA_CHUNK)
+			kept = c;
+		else
+			free(c);
+	}
+	if (kept != NULL)
+		kept->next = NULL;
+	a->head = kept;
+	a->used = 0;
+}
+
+struct vim_node *
+vim_doc_root(const struct vim_doc *doc)
+{
+	return doc ? doc->root : NULL;
+}
+
+void
+vim_doc_free(struct vim_doc *doc)
+{
+	if (doc == NULL)
+		return;
+	arena_reset(&doc->arena, 0);
+	free(doc);
+}
+
+const char *
+vim_node_attr(const struct vim_node *n, const char *local, const char *ns)
+{
+	const struct vim_attr *a;
+
+	for (a = n ? n->attrs : NULL; a != NULL; a = a->next)
+		if (strcmp(a->name, local) == 0 && (ns == NULL ? a->ns == NULL :
+		    a->ns != NULL && strcmp(a->ns, ns) == 0))
+			return a->value;
+	return NULL;
+}
+
+static void
+node_text_rec(const struct vim_node *n, char *buf, size_t len, size_t *at,
+    int depth)
+{
+	const struct vim_node *k;
+	size_t l;
+
+	for (k = n->children; k != NULL; k = k->next) {
+		if (k->type == VIM_TEXT) {
+			l = strlen(k->content);
+			if (*at < len)
+				memcpy(buf + *at, k->content,
+				    l < len - *at ? l : len - *at);
+			*at += l;
+		} else if (k->type == VIM_ELEMENT && depth < VIM_MAX_XML_DEPTH)
+			node_text_rec(k, buf, len, at, depth + 1);
+	}
+}
+
+size_t
+vim_node_text(const struct vim_node *n, char *buf, size_t len)
+{
+	size_t at = 0;
+
+	if (n != NULL && n->type == VIM_TEXT) {
+		at = strlen(n->content);
+		if (len > 0)
+			memcpy(buf, n->content, at < len ? at : len);
+	} else if (n != NULL)
+		node_text_rec(n, buf, len, &at, 0);
+	if (len > 0)
+		buf[at < len ? at : len - 1] = '\0';
+	return at;
+}
+
+/* Stop the parse with a message of ours (the first one wins). */
+static void
+parse_fail(struct vim_stream *st, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+parse_fail(struct vim_stream *st, const char *fmt, ...)
+{
+	char m[200];
+	va_list ap;
+
+	if (st->failed)
+		return;
+	st->failed = 1;
+	va_start(ap, fmt);
+	vsnprintf(m, sizeof(m), fmt, ap);
+	va_end(ap);
+	snprintf(st->msg, sizeof(st->msg), "line %lu: %s",
+	    (unsigned long)XML_GetCurrentLineNumber(st->p), m);
+	XML_StopParser(st->p, XML_FALSE);
+}
+
+/* Where new nodes go: the event's own arena while one is built. */
+static struct arena *
+arena_of(struct vim_stream *st)
+{
+	return st->ev != NULL && st->cb != NULL ? &st->evarena :
+	    &st->doc->arena;
+}
+
+/* A node of type t from arena a, the last child of parent (unless NULL). */
+static struct vim_node *
+new_node(struct arena *a, enum vim_node_type t, struct vim_node *parent,
+    long line)
+{
+	struct vim_node *n = arena_alloc(a, sizeof(*n));
+
+	memset(n, 0, sizeof(*n));
+	n->type = t;
+	n->line = line;
+	if (parent != NULL) {
+		n->parent = parent;
+		if (parent->last != NULL)
+			parent->last->next = n;
+		else
+			parent->children = n;
+		parent->last = n;
+	}
+	return n;
+}
+
+static int
+all_space(const char *s, size_t len)
+{
+	for (; len > 0; s++, len--)
+		if (*s != ' ' && *s != '\t' && *s != '\n' && *s != '\r')
+			return 0;
+	return 1;
+}
+
+static int holds_events(struct vim_node *, const char *);
+
+/* The character data since the last tag becomes one text node. */
+static void
+flush_text(struct vim_stream *st)
+{
+	struct vim_node *n;
+
+	if (st->text.len == 0)
+		return;
+	/* blanks between events would pile up in a long answer */
+	if (st->cb == NULL || !all_space(st->text.data, st->text.len) ||
+	    !holds_events(st->cur, NULL)) {
+		n = new_node(arena_of(st), VIM_TEXT, st->cur, st->cur->line);
+		n->name = "text";
+		n->content = arena_strdup(arena_of(st), st->text.data,
+		    st->text.len);
+	}
+	vp_buf_reset(&st->text);
+}
+
+static void
+x_text(void *arg, const XML_Char *s, int len)
+{
+	struct vim_stream *st = arg;
+
+	if (st->skip > 0 || st->cur == NULL || st->failed || st->stopped)
+		return;
+	if (st->text.len + (size_t)len > VIM_MAX_TEXT) {
+		parse_fail(st, "text longer than %u bytes", VIM_MAX_TEXT);
+		return;
+	}
+	vp_buf_append(&st->text, s, (size_t)len);
+}
+
+/* Comments and processing instructions: only where they split text. */
+static void
+x_other(struct vim_stream *st)
+{
+	struct vim_node *n;
+
+	if (st->skip > 0 || st->cur == NULL || st->failed || st->stopped)
+		return;
+	flush_text(st);
+	n = new_node(arena_of(st), VIM_OTHER, st->cur,
+	    (long)XML_GetCurrentLineNumber(st->p));
+	n->name = "comment";
+}
+
+static void
+x_comment(void *arg, const XML_Char *data)
+{
+	(void)data;
+	x_other(arg);
+}
+
+static void
+x_pi(void *arg, const XML_Char *target, const XML_Char *data)
+{
+	(void)target; (void)data;
+	x_other(arg);
+}
+
+/* SOAP has no DTD: refusing one rules out entity expansion at all. */
+static void
+x_doctype(void *arg, const XML_Char *name, const XML_Char *sys,
+    const XML_Char *pub, int internal)
+{
+	struct vim_stream *st = arg;
+
+	(void)name; (void)sys; (void)pub; (void)internal;
+	if (st->failed)
+		return;
 	st->dtd = 1;
-	xmlStopParser(p);
+	st->failed = 1;
+	snprintf(st->msg, sizeof(st->msg), "line %lu: DTD not allowed",
+	    (unsigned long)XML_GetCurrentLineNumber(st->p));
+	XML_StopParser(st->p, XML_FALSE);
 }
 
 /* Does parent hold events (as vim_foreach_event finds them) named name? */
 static int
-holds_events(xmlNodePtr parent, const char *name)
+holds_events(struct vim_node *parent, const char *name)
 {
 	const char *pn, *t;
 	size_t l;
 
-	if (parent == NULL || parent->type != XML_ELEMENT_NODE)
+	if (parent == NULL || parent->type != VIM_ELEMENT)
 		return 0;
 	pn = lname(parent);
 	l = strlen(pn);
@@ -2233,47 +2496,145 @@ holds_events(xmlNodePtr parent, const char *name)
 	return 0;
 }
 
-static void
-stream_start(void *ctx, const xmlChar *localname, const xmlChar *prefix,
-    const xmlChar *uri, int nns, const xmlChar **nss, int nattrs,
-    int ndefaulted, const xmlChar **attrs)
+/* The URI prefix (plen bytes) is bound to, innermost first; NULL if none. */
+static const char *
+ns_lookup(const struct vim_stream *st, const char *prefix, size_t plen)
 {
-	xmlParserCtxtPtr p = ctx;
-	struct vim_stream *st = p->_private;
-	xmlNodePtr parent = p->node;
+	size_t i;
 
-	if (st->skip > 0 || (st->keys_only && st->ev != NULL &&
-	    (parent != st->ev || (strcmp((const char *)localname, "key") != 0 &&
-	    strcmp((const char *)localname, "createdTime") != 0)))) {
-		st->skip++;
-		return;
-	}
-	xmlSAX2StartElementNs(ctx, localname, prefix, uri, nns, nss, nattrs,
-	    ndefaulted, attrs);
-	if (st->ev != NULL || p->node == NULL || p->node == parent)
-		return;
-	if (holds_events(parent, NULL)) {
-		st->found = 1;
-		if (holds_events(parent, lname(p->node)))
-			st->ev = p->node;
+	if (plen == 3 && memcmp(prefix, "xml", 3) == 0)
+		return XMLNS_XML_URI;
+	for (i = st->nns; i > 0; i--)
+		if (strncmp(st->ns[i - 1].prefix, prefix, plen) == 0 &&
+		    st->ns[i - 1].prefix[plen] == '\0')
+			return st->ns[i - 1].uri;
+	return NULL;
+}
+
+/* Forget the bindings made at depth or deeper. */
+static void
+ns_pop(struct vim_stream *st, int depth)
+{
+	while (st->nns > 0 && st->ns[st->nns - 1].depth >= depth) {
+		st->nns--;
+		free(st->ns[st->nns].prefix);
+		free(st->ns[st->nns].uri);
 	}
 }
 
-static void
-stream_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
-    const xmlChar *uri)
+/* A name as the tree keeps it: local when its prefix is bound. */
+static const char *
+resolve_name(const struct vim_stream *st, const char *qname, const char **ns)
 {
-	xmlParserCtxtPtr p = ctx;
-	struct vim_stream *st = p->_private;
-	xmlNodePtr cur = p->node;
+	const char *colon = strchr(qname, ':');
+
+	*ns = NULL;
+	if (colon == NULL)
+		return qname;
+	if ((*ns = ns_lookup(st, qname, (size_t)(colon - qname))) == NULL)
+		return qname;
+	return colon + 1;
+}
+
+static void
+x_start(void *arg, const XML_Char *qname, const XML_Char **atts)
+{
+	struct vim_stream *st = arg;
+	struct vim_node *parent = st->cur, *n;
+	struct vim_attr *a, **tail;
+	struct arena *ar;
+	const char *local, *ns;
+	size_t i;
+	int is_ev = 0;
+
+	if (st->failed || st->stopped)
+		return;
+	local = strchr(qname, ':') ? strchr(qname, ':') + 1 : qname;
+	if (st->skip > 0 || (st->keys_only && st->ev != NULL &&
+	    (parent != st->ev || (strcmp(local, "key") != 0 &&
+	    strcmp(local, "createdTime") != 0)))) {
+		st->skip++;
+		return;
+	}
+	if (st->depth >= VIM_MAX_XML_DEPTH) {
+		parse_fail(st, "elements nested deeper than %d",
+		    VIM_MAX_XML_DEPTH);
+		return;
+	}
+	if (parent != NULL)
+		flush_text(st);
+	st->depth++;
+	for (i = 0; atts[i] != NULL; i += 2) {
+		const char *an = atts[i];
+
+		if (strncmp(an, "xmlns:", 6) != 0 || an[6] == '\0' ||
+		    atts[i + 1][0] == '\0')
+			continue;
+		if (st->nns == st->nsalloc) {
+			st->nsalloc = st->nsalloc ? st->nsalloc * 2 : 8;
+			st->ns = vp_xrealloc(st->ns, st->nsalloc *
+			    sizeof(*st->ns));
+		}
+		st->ns[st->nns].prefix = vp_xstrdup(an + 6);
+		st->ns[st->nns].uri = vp_xstrdup(atts[i + 1]);
+		st->ns[st->nns].depth = st->depth;
+		st->nns++;
+	}
+	if (st->ev == NULL && holds_events(parent, NULL)) {
+		st->found = 1;
+		is_ev = holds_events(parent, local);
+	}
+	if (is_ev)
+		st->ev_prev = parent->last;
+	ar = is_ev && st->cb != NULL ? &st->evarena : arena_of(st);
+	n = new_node(ar, VIM_ELEMENT, parent,
+	    (long)XML_GetCurrentLineNumber(st->p));
+	local = resolve_name(st, qname, &ns);
+	n->name = arena_strdup(ar, local, strlen(local));
+	tail = &n->attrs;
+	for (i = 0; atts[i] != NULL; i += 2) {
+		const char *an = atts[i];
+
+		if (strncmp(an, "xmlns", 5) == 0 && (an[5] == '\0' ||
+		    an[5] == ':'))
+			continue;	/* a declaration, not an attribute */
+		a = arena_alloc(ar, sizeof(*a));
+		an = resolve_name(st, an, &ns);
+		a->name = arena_strdup(ar, an, strlen(an));
+		/* xsi:type is on most elements: its URI is not copied */
+		a->ns = ns == NULL ? NULL : strcmp(ns, XSI_NS) == 0 ? XSI_NS :
+		    arena_strdup(ar, ns, strlen(ns));
+		a->value = arena_strdup(ar, atts[i + 1], strlen(atts[i + 1]));
+		a->next = NULL;
+		*tail = a;
+		tail = &a->next;
+	}
+	if (parent == NULL && st->doc->root == NULL)
+		st->doc->root = n;
+	st->cur = n;
+	if (is_ev)
+		st->ev = n;
+}
+
+static void
+x_end(void *arg, const XML_Char *qname)
+{
+	struct vim_stream *st = arg;
+	struct vim_node *cur = st->cur, *parent;
 	int rc;
 
+	(void)qname;
+	if (st->failed || st->stopped)
+		return;
 	if (st->skip > 0) {
 		st->skip--;
 		return;
 	}
-	xmlSAX2EndElementNs(ctx, localname, prefix, uri);
-	if (cur == NULL || cur != st->ev)
+	flush_text(st);
+	ns_pop(st, st->depth);
+	st->depth--;
+	st->cur = parent = cur->parent;
+	if (cur != st->ev)
 		return;
 	st->ev = NULL;
 	st->events++;
@@ -2281,38 +2642,16 @@ stream_end(void *ctx, const xmlChar *localname, const xmlChar *prefix,
 		return;
 	/* the element is whole: hand it over, then drop it from the tree */
 	rc = st->stopped ? 0 : st->cb(cur, st->arg);
-	/* and the blank text before it, so nothing piles up between events */
-	if (cur->prev != NULL && cur->prev->type == XML_TEXT_NODE &&
-	    xmlIsBlankNode(cur->prev)) {
-		xmlNodePtr blank = cur->prev;
-
-		xmlUnlinkNode(blank);
-		xmlFreeNode(blank);
-	}
-	xmlUnlinkNode(cur);
-	xmlFreeNode(cur);
-	/*
-	 * The SAX2 tree builder appends text to the last text node it made
-	 * with sizes it keeps (nodelen, nodemem); the parent's last child is
-	 * no longer that node: make it concatenate plainly.
-	 */
-	p->nodelen = 0;
-	p->nodemem = 0;
+	parent->last = st->ev_prev;
+	if (st->ev_prev != NULL)
+		st->ev_prev->next = NULL;
+	else
+		parent->children = NULL;
+	arena_reset(&st->evarena, 1);
 	if (rc != 0) {
 		st->stopped = rc;
-		xmlStopParser(p);
+		XML_StopParser(st->p, XML_FALSE);
 	}
-}
-
-/* Text inside an element left unbuilt is dropped with it. */
-static void
-stream_text(void *ctx, const xmlChar *ch, int len)
-{
-	xmlParserCtxtPtr p = ctx;
-	struct vim_stream *st = p->_private;
-
-	if (st->skip == 0)
-		xmlSAX2Characters(ctx, ch, len);
 }
 
 void
@@ -2322,7 +2661,7 @@ vim_stream_keys_only(struct vim_stream *st)
 }
 
 struct vim_stream *
-vim_stream_new(int (*cb)(xmlNodePtr ev, void *arg), void *arg)
+vim_stream_new(int (*cb)(struct vim_node *ev, void *arg), void *arg)
 {
 	struct vim_stream *st = calloc(1, sizeof(*st));
 
@@ -2330,24 +2669,41 @@ vim_stream_new(int (*cb)(xmlNodePtr ev, void *arg), void *arg)
 		return NULL;
 	st->cb = cb;
 	st->arg = arg;
-	xmlSAXVersion(&st->sax, 2);
-	/* SOAP has no DTD: refusing one rules out entity expansion at all. */
-	st->sax.internalSubset = refuse_dtd;
-	st->sax.startElementNs = stream_start;
-	st->sax.endElementNs = stream_end;
-	st->sax.characters = stream_text;
-	st->sax.ignorableWhitespace = stream_text;
-	st->sax.cdataBlock = NULL;	/* XML_PARSE_NOCDATA: text */
-	st->ctxt = xmlCreatePushParserCtxt(&st->sax, NULL, NULL, 0, NULL);
-	if (st->ctxt == NULL) {
+	if ((st->doc = calloc(1, sizeof(*st->doc))) == NULL ||
+	    (st->p = XML_ParserCreate(NULL)) == NULL) {
+		free(st->doc);
 		free(st);
 		return NULL;
 	}
-	st->ctxt->_private = st;
-	xmlCtxtUseOptions(st->ctxt, XML_PARSE_NONET | XML_PARSE_NOCDATA |
-	    XML_PARSE_COMPACT | XML_PARSE_NOERROR | XML_PARSE_NOWARNING);
-	st->pend.max = 0;
+	XML_SetUserData(st->p, st);
+	XML_SetElementHandler(st->p, x_start, x_end);
+	XML_SetCharacterDataHandler(st->p, x_text);
+	XML_SetCommentHandler(st->p, x_comment);
+	XML_SetProcessingInstructionHandler(st->p, x_pi);
+	XML_SetStartDoctypeDeclHandler(st->p, x_doctype);
 	return st;
+}
+
+/* Why expat gave up, unless a handler of ours stopped it. */
+static void
+push_error(struct vim_stream *st, int last)
+{
+	enum XML_Error e = XML_GetErrorCode(st->p);
+	unsigned long line = (unsigned long)XML_GetCurrentLineNumber(st->p);
+
+	if (st->failed || st->stopped)
+		return;
+	st->failed = 1;
+	/* a cut answer, in the words libxml2 used for it */
+	if (last && st->cur != NULL && (e == XML_ERROR_NO_ELEMENTS ||
+	    e == XML_ERROR_UNCLOSED_TOKEN || e == XML_ERROR_PARTIAL_CHAR ||
+	    e == XML_ERROR_UNCLOSED_CDATA_SECTION))
+		snprintf(st->msg, sizeof(st->msg), "line %lu: Premature end "
+		    "of data in tag %.64s line %ld", line, lname(st->cur),
+		    st->cur->line);
+	else
+		snprintf(st->msg, sizeof(st->msg), "line %lu: %s", line,
+		    XML_ErrorString(e));
 }
 
 /* Push len bytes of buf (len < 2 GiB), forbidden characters replaced. */
@@ -2361,11 +2717,13 @@ push(struct vim_stream *st, const char *buf, size_t len, int last)
 		buf = st->scrub.data;
 		len = st->scrub.len;
 	}
-	xmlParseChunk(st->ctxt, buf, (int)len, last);
+	if (!st->failed && !st->stopped && XML_Parse(st->p, buf, (int)len,
+	    last) != XML_STATUS_OK)
+		push_error(st, last);
 	st->ended |= last;
 	if (n > 0)
 		vp_buf_reset(&st->scrub);
-	return st->ctxt->wellFormed && !st->dtd && !st->stopped ? 0 : -1;
+	return st->failed || st->stopped ? -1 : 0;
 }
 
 /*
@@ -2413,62 +2771,41 @@ vim_stream_feed(struct vim_stream *st, const char *buf, size_t len)
 	return 0;
 }
 
-xmlDocPtr
+struct vim_doc *
 vim_stream_end(struct vim_stream *st, char *err, size_t errlen)
 {
-	xmlParserCtxtPtr p = st->ctxt;
-	xmlDocPtr doc;
+	struct vim_doc *doc;
 
-	if (!st->ended && p->wellFormed && !st->dtd && !st->stopped) {
+	if (!st->ended && !st->failed && !st->stopped) {
 		push(st, st->pend.data ? st->pend.data : "", st->pend.len, 1);
 		vp_buf_reset(&st->pend);
 	}
-	doc = p->myDoc;
-	p->myDoc = NULL;
-	if (st->dtd) {
-		snprintf(err, errlen, "line %d: DTD not allowed", p->input ?
-		    p->input->line : 0);
-		goto fail;
-	}
+	doc = st->doc;
+	st->doc = NULL;
 	if (st->stopped) {
 		snprintf(err, errlen, "stopped");
 		goto fail;
 	}
-	if (doc == NULL || !p->wellFormed) {
-		const xmlError *e = &p->lastError;
-		size_t l;
-
-		/* the push parser calls a cut answer "extra content" */
-		if (e->code == XML_ERR_DOCUMENT_END && p->nameNr > 0 &&
-		    p->name != NULL && p->node != NULL)
-			snprintf(err, errlen, "line %d: Premature end of data in "
-			    "tag %s line %ld", e->line, (const char *)p->name,
-			    xmlGetLineNo(p->node));
-		else
-			snprintf(err, errlen, "line %d: %s", e->line,
-			    e->message ? e->message : "not well-formed XML");
-		l = strlen(err);
-		while (l > 0 && err[l - 1] == '\n')
-			err[--l] = '\0';
+	if (st->failed) {
+		snprintf(err, errlen, "%s", st->msg);
 		goto fail;
 	}
-	if (xmlDocGetRootElement(doc) == NULL) {
+	if (doc->root == NULL) {
 		snprintf(err, errlen, "no root element");
 		goto fail;
 	}
 	/* a bare event (not in a SOAP answer) is the document itself */
 	if (!st->found && st->cb != NULL &&
-	    strcmp(lname(xmlDocGetRootElement(doc)), "Envelope") != 0) {
+	    strcmp(lname(doc->root), "Envelope") != 0) {
 		st->events++;
-		if ((st->stopped = st->cb(xmlDocGetRootElement(doc),
-		    st->arg)) != 0) {
+		if ((st->stopped = st->cb(doc->root, st->arg)) != 0) {
 			snprintf(err, errlen, "stopped");
 			goto fail;
 		}
 	}
 	return doc;
 fail:
-	xmlFreeDoc(doc);
+	vim_doc_free(doc);
 	return NULL;
 }
 
@@ -2495,21 +2832,23 @@ vim_stream_free(struct vim_stream *st)
 {
 	if (st == NULL)
 		return;
-	if (st->ctxt) {
-		xmlFreeDoc(st->ctxt->myDoc);
-		st->ctxt->myDoc = NULL;
-		xmlFreeParserCtxt(st->ctxt);
-	}
+	if (st->p)
+		XML_ParserFree(st->p);
+	vim_doc_free(st->doc);
+	arena_reset(&st->evarena, 0);
+	ns_pop(st, 0);
+	free(st->ns);
+	vp_buf_free(&st->text);
 	vp_buf_free(&st->pend);
 	vp_buf_free(&st->scrub);
 	free(st);
 }
 
-xmlDocPtr
+struct vim_doc *
 vim_parse(const char *buf, size_t len, char *err, size_t errlen)
 {
 	struct vim_stream *st;
-	xmlDocPtr doc;
+	struct vim_doc *doc;
 
 	if (len > (size_t)INT32_MAX) {
 		snprintf(err, errlen, "document too large");
@@ -2519,7 +2858,8 @@ vim_parse(const char *buf, size_t len, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
-	xmlParseChunk(st->ctxt, buf, (int)len, 1);
+	if (XML_Parse(st->p, buf, (int)len, 1) != XML_STATUS_OK)
+		push_error(st, 1);
 	st->ended = 1;
 	doc = vim_stream_end(st, err, errlen);
 	vim_stream_free(st);
@@ -2527,18 +2867,18 @@ vim_parse(const char *buf, size_t len, char *err, size_t errlen)
 }
 
 struct walk {
-	int (*cb)(xmlNodePtr, void *);
+	int (*cb)(struct vim_node *, void *);
 	void *arg;
 	int found;
 };
 
 static int
-walk_events(xmlNodePtr n, struct walk *w, int depth)
+walk_events(struct vim_node *n, struct walk *w, int depth)
 {
 	const char *nm = lname(n), *t;
 	size_t l = strlen(nm);
 	const char *want = NULL;
-	xmlNodePtr k;
+	struct vim_node *k;
 	int rc;
 
 	if (l >= 14 && strcmp(nm + l - 14, "EventsResponse") == 0)
@@ -2547,7 +2887,7 @@ walk_events(xmlNodePtr n, struct walk *w, int depth)
 	    strcmp(t, "ArrayOfEvent") == 0)
 		want = "Event";
 	for (k = n->children; k != NULL; k = k->next) {
-		if (k->type != XML_ELEMENT_NODE)
+		if (k->type != VIM_ELEMENT)
 			continue;
 		if (want != NULL) {
 			if (strcmp(lname(k), want) != 0)
@@ -2564,8 +2904,8 @@ walk_events(xmlNodePtr n, struct walk *w, int depth)
 }
 
 int
-vim_foreach_event(xmlNodePtr root, int (*cb)(xmlNodePtr ev, void *arg),
-    void *arg)
+vim_foreach_event(struct vim_node *root,
+    int (*cb)(struct vim_node *ev, void *arg), void *arg)
 {
 	struct walk w = { cb, arg, 0 };
 	int rc;
@@ -2580,12 +2920,12 @@ vim_foreach_event(xmlNodePtr root, int (*cb)(xmlNodePtr ev, void *arg),
 }
 
 const char *
-vim_libxml2_version(void)
+vim_expat_version(void)
 {
 	static char ver[80];
-	long v = strtol(xmlParserVersion, NULL, 10);	/* "20914" at run time */
+	XML_Expat_Version v = XML_ExpatVersionInfo();	/* at run time */
 
-	snprintf(ver, sizeof(ver), "libxml2 %ld.%ld.%ld", v / 10000,
-	    v / 100 % 100, v % 100);
+	snprintf(ver, sizeof(ver), "libexpat %d.%d.%d", v.major, v.minor,
+	    v.micro);
 	return ver;
 }

@@ -22,9 +22,10 @@
  * their children, else their text as a string; repeated names become arrays.
  * An unknown xsi:type in an AnyType field maps the same generic way.
  *
- * The caller parses the document with vim_parse() (no DTD, no entities, no
- * network: hostile input gives an error, not expansion). Nothing here keeps
- * state between calls; the functions are reentrant.
+ * The caller parses the document with vim_parse() or a vim_stream (on
+ * libexpat: no DTD, so no entity expansion, no network; hostile input gives
+ * an error). Nothing here keeps state between calls; the functions are
+ * reentrant.
  */
 #ifndef VIMJSON_H
 #define VIMJSON_H
@@ -33,7 +34,6 @@
 #include <stdint.h>
 
 #include <jansson.h>
-#include <libxml/tree.h>
 
 #include "vp.h"
 
@@ -43,12 +43,52 @@
 #define VIM_MAX_DEPTH		100
 
 /*
- * Parse a SOAP response (or a bare event element). Refuses DTDs (so no entity
- * expansion), never loads anything from the network; libxml2's default limits
- * on depth and text size apply. Returns NULL and a message in err on failure.
- * Free with xmlFreeDoc().
+ * A parsed document: the few things of the DOM the mapping reads. Text
+ * between elements is one node per run (CDATA is text); comments and
+ * processing instructions stay as VIM_OTHER nodes, so text split by one
+ * reads as two nodes, as Go's decoder sees it.
  */
-xmlDocPtr vim_parse(const char *buf, size_t len, char *err, size_t errlen);
+enum vim_node_type { VIM_ELEMENT = 1, VIM_TEXT, VIM_OTHER };
+
+struct vim_attr {
+	struct vim_attr *next;
+	const char *name;	/* local name when its prefix is bound, else
+				 * the name as written ("xsi:type") */
+	const char *ns;		/* namespace URI, NULL when none */
+	const char *value;
+};
+
+struct vim_node {
+	struct vim_node *parent, *children, *last, *next;
+	const char *name;	/* element: as vim_attr's name */
+	const char *content;	/* text */
+	struct vim_attr *attrs;
+	long line;		/* of the start tag */
+	enum vim_node_type type;
+};
+
+struct vim_doc;
+struct vim_node *vim_doc_root(const struct vim_doc *doc);
+void vim_doc_free(struct vim_doc *doc);
+
+/*
+ * Parse a SOAP response (or a bare event element). Refuses DTDs (so no entity
+ * expansion), never loads anything from the network; elements nest at most
+ * 257 deep and a text run is at most 10,000,000 bytes (libxml2's limits,
+ * which this parser had before). Returns NULL and a message in err on
+ * failure. Free with vim_doc_free().
+ */
+struct vim_doc *vim_parse(const char *buf, size_t len, char *err,
+    size_t errlen);
+
+/* The value of n's attribute local (in namespace ns, NULL: none), or NULL. */
+const char *vim_node_attr(const struct vim_node *n, const char *local,
+    const char *ns);
+/*
+ * The text of n and its descendants (what a DOM calls its text content)
+ * into buf as snprintf would: returns the whole length.
+ */
+size_t vim_node_text(const struct vim_node *n, char *buf, size_t len);
 
 /*
  * A document parsed as it arrives, for answers of any size in bounded
@@ -61,7 +101,7 @@ xmlDocPtr vim_parse(const char *buf, size_t len, char *err, size_t errlen);
  * across chunk boundaries.
  */
 struct vim_stream;
-struct vim_stream *vim_stream_new(int (*cb)(xmlNodePtr ev, void *arg),
+struct vim_stream *vim_stream_new(int (*cb)(struct vim_node *ev, void *arg),
     void *arg);
 /*
  * Build only each event's element and its key and createdTime children
@@ -73,10 +113,10 @@ void vim_stream_keys_only(struct vim_stream *st);
 int vim_stream_feed(struct vim_stream *st, const char *buf, size_t len);
 /*
  * End of input: the document (without the events handed to cb; free it
- * with xmlFreeDoc), or NULL with a message in err (not well-formed, a DTD,
+ * with vim_doc_free), or NULL with a message in err (not well-formed, a DTD,
  * no root element, or "stopped" after cb returned nonzero).
  */
-xmlDocPtr vim_stream_end(struct vim_stream *st, char *err, size_t errlen);
+struct vim_doc *vim_stream_end(struct vim_stream *st, char *err, size_t errlen);
 int vim_stream_stopped(const struct vim_stream *st);	/* cb's value */
 size_t vim_stream_events(const struct vim_stream *st);	/* events seen */
 size_t vim_stream_replaced(const struct vim_stream *st); /* characters */
@@ -100,17 +140,17 @@ size_t vim_scrub_xml(const char *buf, size_t len, struct vp_buf *out);
  * nor holds either of these (a bare event). cb returning nonzero stops the
  * walk; that value is returned. Returns 0 otherwise.
  */
-int vim_foreach_event(xmlNodePtr root, int (*cb)(xmlNodePtr ev, void *arg),
-    void *arg);
+int vim_foreach_event(struct vim_node *root,
+    int (*cb)(struct vim_node *ev, void *arg), void *arg);
 
 /*
  * Local name of n's xsi:type ("VmPoweredOnEvent" for xsi:type="vim25:VmPoweredOnEvent"),
  * a pointer into the document; NULL when n has none.
  */
-const char *vim_node_xsi_type(xmlNodePtr n);
+const char *vim_node_xsi_type(const struct vim_node *n);
 
-/* "libxml2 X.Y.Z", the version linked at run time, for --version. */
-const char *vim_libxml2_version(void);
+/* "libexpat X.Y.Z", the version linked at run time, for --version. */
+const char *vim_expat_version(void);
 
 struct vim_event_meta {
 	char type[128];		/* xsi:type (prefix stripped), else the mapped type */
@@ -135,7 +175,7 @@ void vim_event_meta_free(struct vim_event_meta *m);
  * entity reference, nesting past VIM_MAX_DEPTH, output past
  * VIM_MAX_EVENT_JSON or out->max.
  */
-int vim_event_json(xmlNodePtr ev, struct vp_buf *out, struct vim_event_meta *m,
+int vim_event_json(struct vim_node *ev, struct vp_buf *out, struct vim_event_meta *m,
     char *err, size_t errlen);
 
 /*
@@ -150,13 +190,13 @@ int vim_event_json(xmlNodePtr ev, struct vp_buf *out, struct vim_event_meta *m,
  * class govmomi does not know is printed under its own name with the
  * fields of the nearest known class. 0, or -1 with err and out unchanged.
  */
-int vim_event_xml(xmlNodePtr ev, struct vp_buf *out, char *err, size_t errlen);
+int vim_event_xml(struct vim_node *ev, struct vp_buf *out, char *err, size_t errlen);
 
 /* The same as a jansson value (floats and uint64 beyond int64 lose exactness there). */
-json_t *vim_event_to_json(xmlNodePtr ev, char *err, size_t errlen);
+json_t *vim_event_to_json(struct vim_node *ev, char *err, size_t errlen);
 
 /* Fill m alone (runs the mapping to validate the event, discards the JSON). */
-int vim_event_meta(xmlNodePtr ev, struct vim_event_meta *m, char *err,
+int vim_event_meta(struct vim_node *ev, struct vim_event_meta *m, char *err,
     size_t errlen);
 
 /* Where the events come from, for the raw stream's first members. */
@@ -173,7 +213,7 @@ struct vim_source {
  * m may be NULL, else it is filled as by vim_event_json (free it the same
  * way). Returns 0, or -1 with err and out unchanged.
  */
-int vim_raw_line(const struct vim_source *src, xmlNodePtr ev,
+int vim_raw_line(const struct vim_source *src, struct vim_node *ev,
     struct vp_buf *out, struct vim_event_meta *m, char *err, size_t errlen);
 
 /* Append s (len bytes) as a JSON string the way Go's encoding/json does. */
