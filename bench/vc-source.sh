@@ -13,6 +13,9 @@
 #     over M events posted 100 ms apart (default 50): vc-source (WaitForUpdatesEx
 #     on latestPage) vs govmomi-events in follow mode (govc events -f's way),
 #     and each follower's PSS at the end.
+# BASE=/path/to/vc-source adds that binary's backlog rows (e.g. the build
+# before a change), so both are measured in the same run on the same host.
+# LATENCY=0 skips part 2.
 # Targets: backlog at least govmomi's speed; median latency under 100 ms.
 # Latency is measured twice: on vcsim -history, whose property collector
 # answers WaitForUpdatesEx as soon as a latestPage changes (as vCenter does),
@@ -26,6 +29,8 @@ export VP_BUILDDIR VP_SRCDIR
 N=${N:-20000}
 M=${M:-50}
 VCS="$VP_BUILDDIR/src/vc-source/vc-source"
+BASE=${BASE:-}
+LATENCY=${LATENCY:-1}
 
 stat() { sort -n | awk '{a[NR]=$1} END {printf "median %.1f ms  p90 %.1f ms  max %.1f ms  (n=%d)", a[int((NR+1)/2)], a[int(NR*0.9+0.5)], a[NR], NR}'; }
 
@@ -53,13 +58,16 @@ run1() {
 		"$_l" "$_n" "$1" "$(echo "$_n / $1" | bc -l)" "$(echo "$2/1024" | bc -l)" "$(echo "$_pss/1024" | bc -l)" \
 		"$(echo "$_uss/1024" | bc -l)"
 }
-echo "== backlog: $N events (vcsim -history)"
+echo "== backlog: $N events (vcsim -history), load $(cut -d' ' -f1-3 /proc/loadavg)"
 for run in 1 2 3; do
+	[ -z "$BASE" ] || run1 "vc-source (BASE)" "$BASE" --url "$VCSIM_URL" --begin 1h --once
 	run1 "vc-source" "$VCS" --url "$VCSIM_URL" --begin 1h --once
 	run1 "vc-source --read-size 1000" "$VCS" --url "$VCSIM_URL" --begin 1h --once --read-size 1000
 	run1 "govmomi-events (page 1000)" "$GOVMOMI_EVENTS_BIN" -url "$VCSIM_URL" -once -mode readnext -page 1000
 done
 vcsim_stop
+echo "   load $(cut -d' ' -f1-3 /proc/loadavg)"
+[ "$LATENCY" != 0 ] || exit 0
 
 # latency SIM_FLAGS TITLE: both readers follow one simulator while M events
 # are posted 100 ms apart.

@@ -67,12 +67,15 @@ fail(struct ctx *c, struct vim_node *n, const char *fmt, ...)
 }
 
 static int
+too_long(struct ctx *c)
+{
+	return fail(c, NULL, "event JSON longer than %zu bytes", c->out->max);
+}
+
+static int
 put(struct ctx *c, const void *p, size_t n)
 {
-	if (vp_buf_append(c->out, p, n) != 0)
-		return fail(c, NULL, "event JSON longer than %zu bytes",
-		    c->out->max);
-	return 0;
+	return vp_buf_append(c->out, p, n) != 0 ? too_long(c) : 0;
 }
 
 #define PUTS(c, s) put((c), (s), sizeof(s) - 1)
@@ -101,10 +104,7 @@ vim_json_string(struct vp_buf *out, const char *s, size_t len)
 static int
 put_str(struct ctx *c, const char *s, size_t len)
 {
-	if (vim_json_string(c->out, s, len) != 0)
-		return fail(c, NULL, "event JSON longer than %zu bytes",
-		    c->out->max);
-	return 0;
+	return vim_json_string(c->out, s, len) != 0 ? too_long(c) : 0;
 }
 
 static int
@@ -1041,7 +1041,8 @@ pos_cmp(const void *a, const void *b)
 /*
  * Group kids (those not skipped) by name in O(n log n): *ents sorted by
  * name then position, *groups pointing at each group's first entry in
- * order of first appearance. Returns the number of groups.
+ * order of first appearance. Returns the number of groups; free(*ents)
+ * frees both.
  */
 static size_t
 group_by_name(struct vim_node **kids, size_t nk, const int *skip,
@@ -1049,9 +1050,10 @@ group_by_name(struct vim_node **kids, size_t nk, const int *skip,
 {
 	struct named *e;
 	struct named **g;
-	size_t i, n = 0, ng = 0;
+	size_t i, n = 0, ng = 0, room = nk ? nk : 1;
 
-	e = vp_xmalloc((nk ? nk : 1) * sizeof(*e));
+	e = vp_xmalloc(room * (sizeof(*e) + sizeof(*g)));
+	g = (struct named **)(e + room);
 	for (i = 0; i < nk; i++)
 		if (skip == NULL || !skip[i]) {
 			e[n].name = lname(kids[i]);
@@ -1060,7 +1062,6 @@ group_by_name(struct vim_node **kids, size_t nk, const int *skip,
 			n++;
 		}
 	qsort(e, n, sizeof(*e), named_cmp);
-	g = vp_xmalloc((n ? n : 1) * sizeof(*g));
 	for (i = 0; i < n; i++) {
 		if (i == 0 || strcmp(e[i].name, e[i - 1].name) != 0)
 			g[ng++] = &e[i];
@@ -1122,27 +1123,49 @@ emit_extras(struct ctx *c, struct vim_node **kids, size_t nk, const int *skip,
 	rc = 0;
 out:
 	free(ents);
-	free(groups);
 	return rc;
 }
 
-static size_t
-element_children(struct vim_node *n, struct vim_node ***out, struct vim_node **stack,
-    size_t stackn)
-{
-	struct vim_node *k, **v = stack;
-	size_t cnt = 0, i = 0;
+/* Element children of one or more elements: on the stack while few. */
+struct kids {
+	struct vim_node **v;
+	size_t n, cap;
+	struct vim_node *stack[32];
+};
 
-	for (k = n->children; k != NULL; k = k->next)
-		if (k->type == VIM_ELEMENT)
-			cnt++;
-	if (cnt > stackn)
-		v = vp_xmalloc(cnt * sizeof(*v));
-	for (k = n->children; k != NULL; k = k->next)
-		if (k->type == VIM_ELEMENT)
-			v[i++] = k;
-	*out = v;
-	return cnt;
+static void
+kids_init(struct kids *k)
+{
+	k->v = k->stack;
+	k->n = 0;
+	k->cap = sizeof(k->stack) / sizeof(k->stack[0]);
+}
+
+static void
+kids_add(struct kids *k, const struct vim_node *n)
+{
+	struct vim_node *c;
+
+	for (c = n->children; c != NULL; c = c->next) {
+		if (c->type != VIM_ELEMENT)
+			continue;
+		if (k->n == k->cap) {
+			k->cap *= 2;
+			if (k->v == k->stack) {
+				k->v = vp_xmalloc(k->cap * sizeof(*k->v));
+				memcpy(k->v, k->stack, sizeof(k->stack));
+			} else
+				k->v = vp_xrealloc(k->v, k->cap * sizeof(*k->v));
+		}
+		k->v[k->n++] = c;
+	}
+}
+
+static void
+kids_free(struct kids *k)
+{
+	if (k->v != k->stack)
+		free(k->v);
 }
 
 /*
@@ -1152,13 +1175,14 @@ element_children(struct vim_node *n, struct vim_node ***out, struct vim_node **s
 static int
 emit_generic(struct ctx *c, struct vim_node *n)
 {
-	struct vim_node *stack[16], **kids;
+	struct kids kl;
 	const char *s;
-	size_t nk, len;
+	size_t len;
 	int rc;
 
-	nk = element_children(n, &kids, stack, 16);
-	if (nk == 0) {
+	kids_init(&kl);
+	kids_add(&kl, n);
+	if (kl.n == 0) {
 		if (node_text(c, n, &s, &len) != 0)
 			return -1;
 		return put_str(c, s, len);
@@ -1169,13 +1193,12 @@ emit_generic(struct ctx *c, struct vim_node *n)
 		c->depth++;
 		rc = putc1(c, '{');
 		if (rc == 0)
-			rc = emit_extras(c, kids, nk, NULL, -1, 0);
+			rc = emit_extras(c, kl.v, kl.n, NULL, -1, 0);
 		if (rc == 0)
 			rc = putc1(c, '}');
 		c->depth--;
 	}
-	if (kids != stack)
-		free(kids);
+	kids_free(&kl);
 	return rc;
 }
 
@@ -1274,17 +1297,18 @@ static int
 nearest_type(int iface, struct vim_node *n)
 {
 	const struct vim_iface *f = &vim_ifaces[iface];
-	struct vim_node *stack[32], **kids;
+	struct kids kl;
 	struct named *ents, **groups;
-	size_t nk, ng, i, j, k;
+	size_t ng, i, j, k;
 	int best = -1, bscore = -1, bfields = 0, bdepth = 0, bprefix = -2;
 	const char *name = vim_node_xsi_type(n);
 	int prefix;
 
 	if (name == NULL)
 		name = "";
-	nk = element_children(n, &kids, stack, 32);
-	ng = group_by_name(kids, nk, NULL, &ents, &groups);
+	kids_init(&kl);
+	kids_add(&kl, n);
+	ng = group_by_name(kl.v, kl.n, NULL, &ents, &groups);
 	if (ng > VIM_MAX_GUESS_NAMES)
 		ng = VIM_MAX_GUESS_NAMES;
 	for (i = 0; i < f->n; i++) {
@@ -1300,7 +1324,7 @@ nearest_type(int iface, struct vim_node *n)
 				const char *x = VIM_STR(fl->xml);
 
 				if (x[0] == nm[0] && strcmp(x, nm) == 0) {
-					score += fits(fl, kids[groups[j]->pos]);
+					score += fits(fl, kl.v[groups[j]->pos]);
 					break;
 				}
 			}
@@ -1324,9 +1348,7 @@ nearest_type(int iface, struct vim_node *n)
 		}
 	}
 	free(ents);
-	free(groups);
-	if (kids != stack)
-		free(kids);
+	kids_free(&kl);
 	return best;
 }
 
@@ -1430,10 +1452,10 @@ emit_struct(struct ctx *c, int t, struct vim_node **m, size_t nm, int extras)
 {
 	const struct vim_type *ty = &vim_types[t];
 	const struct vim_field *fs = &vim_fields[ty->first];
-	struct vim_node *kstack[48], **kids = kstack, *k;
-	struct vim_node *sstack[48], **sel = sstack;
-	int fstack[48], *fidx = fstack;
-	size_t nk = 0, cap = 48, i, j, ns;
+	struct kids kl;
+	struct vim_node *sstack[32], **sel = sstack;
+	int fstack[32], *fidx = fstack;
+	size_t i, j, ns;
 	int rc = -1;
 
 	if (ty->kind == TK_MOR)
@@ -1443,68 +1465,54 @@ emit_struct(struct ctx *c, int t, struct vim_node **m, size_t nm, int extras)
 		return fail(c, nm ? m[0] : NULL, "nested deeper than %d elements",
 		    VIM_MAX_DEPTH);
 	}
+	kids_init(&kl);
 	for (i = 0; i < nm; i++)
-		for (k = m[i]->children; k != NULL; k = k->next) {
-			const char *nm1;
+		kids_add(&kl, m[i]);
+	if (kl.n > 32) {
+		sel = vp_xmalloc(kl.n * sizeof(*sel));
+		fidx = vp_xmalloc(kl.n * sizeof(*fidx));
+	}
+	for (i = 0; i < kl.n; i++) {
+		const char *nm1 = lname(kl.v[i]);
 
-			if (k->type != VIM_ELEMENT)
-				continue;
-			if (nk == cap) {
-				cap *= 2;
-				if (kids == kstack) {
-					kids = vp_xmalloc(cap * sizeof(*kids));
-					memcpy(kids, kstack, sizeof(kstack));
-					fidx = vp_xmalloc(cap * sizeof(*fidx));
-					memcpy(fidx, fstack, sizeof(fstack));
-				} else {
-					kids = vp_xrealloc(kids, cap * sizeof(*kids));
-					fidx = vp_xrealloc(fidx, cap * sizeof(*fidx));
-				}
-			}
-			nm1 = lname(k);
-			kids[nk] = k;
-			fidx[nk] = -1;
-			for (j = 0; j < ty->nfields; j++) {
-				const char *x = VIM_STR(fs[j].xml);
+		fidx[i] = -1;
+		for (j = 0; j < ty->nfields; j++) {
+			const char *x = VIM_STR(fs[j].xml);
 
-				if (x[0] == nm1[0] && strcmp(x, nm1) == 0) {
-					/* A guessed type takes only what fits it. */
-					if (!extras || fits(&fs[j], k))
-						fidx[nk] = (int)j;
-					break;
-				}
+			if (x[0] == nm1[0] && strcmp(x, nm1) == 0) {
+				/* A guessed type takes only what fits it. */
+				if (!extras || fits(&fs[j], kl.v[i]))
+					fidx[i] = (int)j;
+				break;
 			}
-			nk++;
 		}
-	if (nk > 48)
-		sel = vp_xmalloc(nk * sizeof(*sel));
+	}
 	if (putc1(c, '{') != 0)
 		goto out;
 	for (j = 0; j < ty->nfields; j++) {
 		if (put_key(c, VIM_STR(fs[j].json), j > 0) != 0)
 			goto out;
 		ns = 0;
-		for (i = 0; i < nk; i++)
+		for (i = 0; i < kl.n; i++)
 			if (fidx[i] == (int)j)
-				sel[ns++] = kids[i];
+				sel[ns++] = kl.v[i];
 		if (emit_field(c, &fs[j], sel, ns) != 0)
 			goto out;
 	}
 	if (extras) {
-		for (i = 0; i < nk; i++)
+		for (i = 0; i < kl.n; i++)
 			fidx[i] = fidx[i] >= 0;
-		if (emit_extras(c, kids, nk, fidx, t, ty->nfields > 0) != 0)
+		if (emit_extras(c, kl.v, kl.n, fidx, t, ty->nfields > 0) != 0)
 			goto out;
 	}
 	rc = putc1(c, '}');
 out:
 	c->depth--;
-	if (kids != kstack) {
-		free(kids);
+	if (sel != sstack) {
+		free(sel);
 		free(fidx);
 	}
-	if (sel != sstack)
-		free(sel);
+	kids_free(&kl);
 	return rc;
 }
 
@@ -2131,15 +2139,40 @@ bad_char_len(const unsigned char *p, const unsigned char *end)
 	return xml_char_ok(v) ? 0 : (size_t)(q + 1 - p);
 }
 
+/*
+ * Whether any of the eight bytes in w may start a forbidden character: a
+ * control character, '&' or 0xEF (bit tricks: a byte below 0x20, a byte
+ * equal to '&' or to 0xEF sets its top bit in the result).
+ */
+static int
+maybe_bad(uint64_t w)
+{
+	const uint64_t ones = 0x0101010101010101ULL;
+	const uint64_t high = 0x8080808080808080ULL;
+	uint64_t a = w ^ (ones * '&'), e = w ^ (ones * 0xef);
+
+	return ((((w - ones * 0x20) & ~w) | ((a - ones) & ~a) |
+	    ((e - ones) & ~e)) & high) != 0;
+}
+
 size_t
 vim_scrub_xml(const char *buf, size_t len, struct vp_buf *out)
 {
 	const unsigned char *p = (const unsigned char *)buf, *end = p + len;
 	const unsigned char *from = p;
 	size_t n = 0, l;
+	uint64_t w;
 
 	for (; p < end; p++) {
-		/* the fast path: only three kinds of byte need a look */
+		/* the fast path: eight bytes at a time while none needs a look */
+		for (; end - p >= 8; p += 8) {
+			memcpy(&w, p, sizeof(w));
+			if (maybe_bad(w))
+				break;
+		}
+		if (p == end)
+			break;
+		/* only three kinds of byte need a look */
 		if (*p >= 0x20 && *p != '&' && *p != 0xef)
 			continue;
 		if ((l = bad_char_len(p, end)) == 0)
@@ -2174,7 +2207,7 @@ full:
 #define XMLNS_XML_URI		"http://www.w3.org/XML/1998/namespace"
 
 /* Nodes are carved from chunks: a tree is freed at once, never node by node. */
-#define ARENA_CHUNK		(8192 - sizeof(struct chunk))
+#define ARENA_CHUNK		(32768 - sizeof(struct chunk))
 
 struct chunk {
 	struct chunk *next;
@@ -2543,13 +2576,14 @@ x_start(void *arg, const XML_Char *qname, const XML_Char **atts)
 	struct vim_node *parent = st->cur, *n;
 	struct vim_attr *a, **tail;
 	struct arena *ar;
-	const char *local, *ns;
+	const char *local, *ns, *colon;
 	size_t i;
 	int is_ev = 0;
 
 	if (st->failed || st->stopped)
 		return;
-	local = strchr(qname, ':') ? strchr(qname, ':') + 1 : qname;
+	colon = strchr(qname, ':');
+	local = colon ? colon + 1 : qname;
 	if (st->skip > 0 || (st->keys_only && st->ev != NULL &&
 	    (parent != st->ev || (strcmp(local, "key") != 0 &&
 	    strcmp(local, "createdTime") != 0)))) {
@@ -2567,8 +2601,8 @@ x_start(void *arg, const XML_Char *qname, const XML_Char **atts)
 	for (i = 0; atts[i] != NULL; i += 2) {
 		const char *an = atts[i];
 
-		if (strncmp(an, "xmlns:", 6) != 0 || an[6] == '\0' ||
-		    atts[i + 1][0] == '\0')
+		if (an[0] != 'x' || strncmp(an, "xmlns:", 6) != 0 ||
+		    an[6] == '\0' || atts[i + 1][0] == '\0')
 			continue;
 		if (st->nns == st->nsalloc) {
 			st->nsalloc = st->nsalloc ? st->nsalloc * 2 : 8;
@@ -2589,14 +2623,15 @@ x_start(void *arg, const XML_Char *qname, const XML_Char **atts)
 	ar = is_ev && st->cb != NULL ? &st->evarena : arena_of(st);
 	n = new_node(ar, VIM_ELEMENT, parent,
 	    (long)XML_GetCurrentLineNumber(st->p));
-	local = resolve_name(st, qname, &ns);
+	if (colon != NULL)
+		local = resolve_name(st, qname, &ns);
 	n->name = arena_strdup(ar, local, strlen(local));
 	tail = &n->attrs;
 	for (i = 0; atts[i] != NULL; i += 2) {
 		const char *an = atts[i];
 
-		if (strncmp(an, "xmlns", 5) == 0 && (an[5] == '\0' ||
-		    an[5] == ':'))
+		if (an[0] == 'x' && strncmp(an, "xmlns", 5) == 0 &&
+		    (an[5] == '\0' || an[5] == ':'))
 			continue;	/* a declaration, not an attribute */
 		a = arena_alloc(ar, sizeof(*a));
 		an = resolve_name(st, an, &ns);
