@@ -166,8 +166,12 @@ def halfopen(port, n, src, reqfile):
             held.append(s)
         except OSError:
             refused += 1
-    # the server closes the connections over its bounds as they come
-    time.sleep(0.5)
+    # The server closes the connections over its bounds as it accepts
+    # them, in order: once another client's later connection is answered,
+    # it has decided on all of them (a fixed pause was too short under load).
+    with open(reqfile, "rb") as f:
+        raw = f.read()
+    code, el, _ = request(port, raw)
     alive = []
     for s in held:
         s.setblocking(False)
@@ -185,9 +189,6 @@ def halfopen(port, n, src, reqfile):
             alive.append(s)
     print("held", len(alive))
     print("closed-at-once", refused)
-    with open(reqfile, "rb") as f:
-        raw = f.read()
-    code, el, _ = request(port, raw)
     print("other-client", code, at_once(el))
     for s in alive:
         s.close()
