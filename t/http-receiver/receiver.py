@@ -74,6 +74,11 @@ class Handler(BaseHTTPRequestHandler):
     def handle_any(self):
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
+        if len(body) < length:
+            # the client went away mid-body (a sink killed or exiting while
+            # sending): no request was made, as for any HTTP server
+            self.close_connection = True
+            return
         n, act = next_action()
         self.record(n, act, body)
         if act == "hang":
