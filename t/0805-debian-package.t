@@ -73,7 +73,8 @@ done
 n=0
 until [ "\$(wc -l <events.ndjson)" -ge 8 ] || [ \$n -ge 300 ]; do n=\$((n + 1)); sleep 0.1; done
 curl -s http://127.0.0.1:8082/metrics >metrics.txt
-for p in \$(pgrep -u vcpipe); do readlink /proc/\$p/exe; done | sort -u >exes.txt
+# a stage vcpipe-group forks runs its own image (vcpipe(1), How stages start)
+for p in \$(pgrep -u vcpipe); do echo "\$(cat /proc/\$p/comm) \$(readlink /proc/\$p/exe)"; done | sort -u >exes.txt
 kill -TERM \$vp; wait \$vp 2>/dev/null; echo \$? >vcpipe.rc
 dpkg --purge vcpipe >purge.log 2>&1; echo \$? >purge.rc
 ls /usr/libexec/vcpipe /usr/share/vcpipe /lib/systemd/system/vcpipe.service /usr/bin/vcpipe >left.txt 2>&1
@@ -89,8 +90,10 @@ check "vcpipe, run as the vcpipe user, prints the simulator's events as CloudEve
 	"[ \$(jq -r 'select(.specversion == \"1.0\") | .subject' '$S/events.ndjson' | wc -l) -ge 8 ] &&
 	 grep -q VmPoweredOffEvent '$S/events.ndjson'"
 check "its stages ran from /usr/bin and /usr/libexec/vcpipe" sh -c \
-	"grep -qx /usr/libexec/vcpipe/vcpipe-metrics '$S/exes.txt' && grep -qx /usr/bin/vc-source '$S/exes.txt' &&
-	 grep -qx /usr/bin/ce-encode '$S/exes.txt' && ! grep -v -e '^/usr/bin/' -e '^/usr/libexec/vcpipe/' -e '^/bin/' '$S/exes.txt'"
+	"grep -qx 'vcpipe-metrics /usr/libexec/vcpipe/vcpipe-metrics' '$S/exes.txt' &&
+	 grep -qx 'vc-source /usr/libexec/vcpipe/vcpipe-group' '$S/exes.txt' &&
+	 grep -qx 'ce-encode /usr/libexec/vcpipe/vcpipe-group' '$S/exes.txt' &&
+	 ! grep -v -e ' /usr/bin/' -e ' /usr/libexec/vcpipe/' -e ' /bin/' '$S/exes.txt'"
 check "and served its metrics" grep -Eq '^vcpipe_events_delivered_total\{.*\} [1-9]' "$S/metrics.txt"
 is "dpkg --purge removes it, leaving nothing" "0 4" \
 	"$(cat "$S/purge.rc") $(grep -c 'No such file' "$S/left.txt")"
