@@ -10,7 +10,7 @@
 command -v vcpipe-yaml >/dev/null 2>&1 || skip_all "vcpipe-yaml not built"
 command -v jq >/dev/null 2>&1 || skip_all "jq not installed"
 command -v openssl >/dev/null 2>&1 || skip_all "openssl not installed"
-plan 35
+plan 37
 D=$VP_SRCDIR/t/data
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/ca.key" -out "$T/ca.pem" -days 2 \
 	-subj /CN=corp-ca 2>/dev/null
@@ -53,6 +53,27 @@ for f in knative openfaas aws horizon; do
 	is "rootCAs ($f): source and sink verify with the bundle" 2 \
 		"$(grep -o -- '--ca-file "$RUN"/rootcas.pem' "$T/cas.plan" | wc -l | tr -d ' ')"
 done
+# an AMQP provider and sink take the bundle too; a section's own caFile wins
+cat >"$T/amqp.yaml" <<YAML
+apiVersion: vcpipe/v1
+kind: Config
+providers:
+  - type: amqp
+    name: q
+    amqp: {url: "amqps://mq.example.com", queue: vcpipe.events, credentialsFile: /etc/vcpipe/mq}
+    processors:
+      - type: amqp
+        name: fwd
+        amqp: {url: "amqps://mq2.example.com", credentialsFile: /etc/vcpipe/mq2}
+certificates:
+  rootCAs: [$T/ca.pem]
+YAML
+dry "$T/amqp.yaml" >"$T/amqp.plan"
+is "rootCAs (amqp): amqp-source and sink-amqp verify with the bundle" 2 \
+	"$(grep -o -- '--ca-file "$RUN"/rootcas.pem' "$T/amqp.plan" | wc -l | tr -d ' ')"
+sed "s|credentialsFile: /etc/vcpipe/mq}|credentialsFile: /etc/vcpipe/mq, caFile: $T/ca2.pem}|" "$T/amqp.yaml" >"$T/amqp2.yaml"
+is "... amqp.caFile wins over them" "amqp-source $T/ca2.pem; sink-amqp rootcas" \
+	"$(dry "$T/amqp2.yaml" | sed -n 's|.*amqp-source .*--ca-file \([^ ]*\) .*sink-amqp .*--ca-file "$RUN"/rootcas.pem .*|amqp-source \1; sink-amqp rootcas|p')"
 printf 'not a certificate\n' >"$T/bad.pem"
 withcas "$D/vcpipe-router-openfaas.yaml" "$T/ca.pem" "$T/bad.pem"
 chk "$T/cas.yaml"

@@ -517,7 +517,7 @@ static const struct arg amqp_source_args[] = {
 	{ "--prefetch", A_INT, "prefetch", NULL, NULL },
 	{ "--offset", A_STR, "offset", NULL, NULL },
 	{ "--insecure", A_FLAG, "insecureSSL", NULL, NULL },
-	{ "--ca-file", A_STR, "caFile", NULL, NULL },
+	{ "--ca-file", A_CA, NULL, NULL, NULL },
 	{ "--credentials-file", A_CRED, "amqp-source.cred", NULL, NULL },
 	{ "--sink-checkpoint", A_FN, NULL, NULL, source_checkpoint },
 	{ "--ack-on-write", A_IF, NULL, NULL, amqp_ack_on_write },
@@ -752,7 +752,7 @@ static const struct arg amqp_sink_args[] = {
 	{ "--no-mandatory", A_FLAG, "dropUnroutable", NULL, NULL },
 	SINK_STATE,
 	{ "--insecure", A_FLAG, "insecureSSL", NULL, NULL },
-	{ "--ca-file", A_STR, "caFile", NULL, NULL },
+	{ "--ca-file", A_CA, NULL, NULL, NULL },
 	{ "--credentials-file", A_CRED, "sink-amqp.cred", NULL, NULL },
 	ROW_END
 };
