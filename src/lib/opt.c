@@ -354,18 +354,8 @@ set_log_json(void *dest, const char *v, char *err, size_t errlen)
 
 static int help_wanted, version_wanted;
 
-static const struct vp_opt common_opts[] = {
-	VP_OPT("log-level", VP_OPT_CALL, NULL, "LEVEL",
-	    "Log at least this level: debug, info, warn or error.",
-	    .def = "info", .fn = set_log_level),
-	VP_OPT("log-json", VP_OPT_CALL, NULL, NULL,
-	    "Log one JSON object per line.", .fn = set_log_json),
-	VP_OPT("help", VP_OPT_FLAG, &help_wanted, NULL,
-	    "Print this help and exit."),
-	VP_OPT("version", VP_OPT_FLAG, &version_wanted, NULL,
-	    "Print the version and the libraries in use, and exit."),
-	VP_OPT_END
-};
+/* common_opts, vp_tls_opts: src/lib/opt.tab */
+#include "opts/lib-opt.h"
 
 #define MAX_GROUPS 16
 
@@ -384,17 +374,6 @@ all_groups(const struct vp_cmd *cmd)
 	all[n] = (struct vp_optgroup){ NULL, NULL, NULL };
 	return all;
 }
-
-const struct vp_opt vp_tls_opts[] = {
-	VP_OPT("insecure", VP_OPT_FLAG, NULL, NULL,
-	    "Do not verify the server's certificate.",
-	    .off = offsetof(struct vp_tls, insecure)),
-	VP_OPT("ca-file", VP_OPT_STRING, NULL, "FILE",
-	    "Verify the server's certificate with the CA certificates in FILE "
-	    "(else the system's).", .flags = VP_OPT_READABLE,
-	    .off = offsetof(struct vp_tls, ca_file)),
-	VP_OPT_END
-};
 
 static void *
 dest_of(const struct vp_optgroup *g, const struct vp_opt *o)

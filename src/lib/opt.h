@@ -2,7 +2,9 @@
  * opt.h: every program's command line, declared once as a table.
  *
  * A program lists its options as rows {name, kind, where, default, bounds,
- * help}; one parser reads argv against the rows, checks every value with the
+ * help}, declared as data in src/PROG/options.tab (src/lib/opt.tab says the
+ * row form; src/lib/table-h.awk makes the C table, opts/PROG.h, at build
+ * time); one parser reads argv against the rows, checks every value with the
  * same syntax and the same wording everywhere ("prog: --opt: what", exit 64),
  * and answers --help (generated from the rows), --version, --log-level and
  * --log-json itself.  Defaults are written once, as text, in the row: the

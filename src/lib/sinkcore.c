@@ -44,39 +44,8 @@ vp_retry_over(const struct vp_retry *p, unsigned attempts, int64_t first_ms,
 
 /* ---- options ---------------------------------------------------------------- */
 
-#define OFF(m) .off = offsetof(struct vp_sink_opts, m)
-
-const struct vp_opt vp_sink_opts[] = {
-	VP_OPT("dlq", VP_OPT_STRING, NULL, "FILE",
-	    "Append what the receiver refuses, what runs out of retries and "
-	    "lines that are not events to FILE (else each ends the run).",
-	    OFF(dlq)),
-	VP_OPT("checkpoint", VP_OPT_STRING, NULL, "FILE",
-	    "Keep the last event done in FILE, replaced atomically.",
-	    OFF(checkpoint)),
-	VP_OPT("checkpoint-interval", VP_OPT_DURATION, NULL, "DURATION",
-	    "Longest time between checkpoint writes while busy.",
-	    .def = "100ms", OFF(ckpt_interval_ms)),
-	VP_OPT("max-retries", VP_OPT_INT, NULL, "N",
-	    "Retries of one event.", .def = "10", .min = 0, .max = 1000000,
-	    OFF(retry.max_retries)),
-	VP_OPT("max-retry-time", VP_OPT_DURATION, NULL, "DURATION",
-	    "Give up when the next retry would start later than this after "
-	    "the first attempt (0: no limit).", .def = "5m",
-	    OFF(retry.max_retry_ms)),
-	VP_OPT("retry-base", VP_OPT_DURATION, NULL, "DURATION",
-	    "First backoff ceiling; it doubles with each retry.",
-	    .def = "200ms", .min = 1, OFF(retry.base_ms)),
-	VP_OPT("retry-cap", VP_OPT_DURATION, NULL, "DURATION",
-	    "Largest backoff.", .def = "30s", .min = 1, OFF(retry.cap_ms)),
-	VP_OPT("retry-on", VP_OPT_CALL, NULL, "CODES",
-	    "Also retry these HTTP statuses (comma-separated).",
-	    .fn = vp_sink_retry_on, OFF(retry)),
-	VP_OPT("strict", VP_OPT_FLAG, NULL, NULL,
-	    "End the run (exit 65) on a line that is not a CloudEvent, even "
-	    "with --dlq.", OFF(strict)),
-	VP_OPT_END
-};
+/* vp_sink_opts: src/lib/sinkcore.tab */
+#include "opts/lib-sinkcore.h"
 
 int
 vp_sink_retry_on(void *dest, const char *codes, char *err, size_t errlen)

@@ -216,44 +216,8 @@ connector_arg(void *dest, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
-static const struct vp_opt options[] = {
-	VP_OPT("url", VP_OPT_URL, &S.url, "URL",
-	    "POST every event to this CloudEvents receiver."),
-	VP_OPT("ref", VP_OPT_CALL, &O.ref, "APIVERSION/KIND/NAMESPACE/NAME",
-	    "POST every event to the address of this Kubernetes object (a "
-	    "Knative destination.ref: a Broker, Channel, Service, ...), asked "
-	    "of the API server from inside the cluster and asked again when "
-	    "delivery cannot connect.", .fn = ref_arg),
-	VP_OPT("resolve", VP_OPT_FLAG, &O.resolve, NULL,
-	    "With --ref: print the address and exit."),
-	VP_OPT("openfaas", VP_OPT_URL, &O.gateway, "GATEWAY",
-	    "Invoke the OpenFaaS functions whose topic annotation matches the "
-	    "event, through this gateway."),
-	VP_OPT("async", VP_OPT_FLAG, &O.async, NULL,
-	    "OpenFaaS: call /async-function/ (202 is success)."),
-	VP_OPT("refresh", VP_OPT_DURATION, &O.refresh_ms, "DURATION",
-	    "OpenFaaS: how often the function list is read again.",
-	    .def = "30s", .min = 1),
-	VP_OPT("connector", VP_OPT_CALL, &O.connector, "NAME",
-	    "OpenFaaS: the X-Connector header.", .def = "vcpipe",
-	    .fn = connector_arg),
-	VP_OPT_END
-};
-
-/* the delivery rows both sinks share are sinkcore's vp_sink_opts */
-static const struct vp_opt http_options[] = {
-	VP_OPT("knative", VP_OPT_CALL, &S.core.o.retry, NULL,
-	    "Also retry 404 and 409, as Knative's dispatcher does.",
-	    .fn = knative_arg),
-	VP_SINK_INFLIGHT_OPT(&O.inflight, "requests (--url, --ref)"),
-	VP_OPT_REQUEST_TIMEOUT(&S.http.timeout_ms),
-	VP_OPT_CREDENTIALS(&O.cred_path, "SINK_HTTP", ""),
-	VP_OPT("token-file", VP_OPT_STRING, &O.token_path, "FILE",
-	    "Bearer token authentication: the token is the file's first line."),
-	VP_OPT("http1.1", VP_OPT_FLAG, &S.http.http1, NULL,
-	    "Never negotiate HTTP/2."),
-	VP_OPT_END
-};
+/* options, http_options, groups: src/sink-http/options.tab */
+#include "opts/sink-http.h"
 
 /* What spans options. */
 static void
@@ -275,9 +239,7 @@ check(void)
 
 /* --help: help/sink-http.h, made of man/sink-http.1 */
 static const struct vp_cmd cmd = VP_PROGRAM(options,
-    VP_LIBS(VP_LIB_CURL, VP_LIB_JANSSON), .check = check,
-    .groups = VP_GROUPS(VP_SINK_GROUP(&S.core),
-    { "HTTP options", http_options, NULL }, VP_TLS_GROUP(&S.http.tls)));
+    VP_LIBS(VP_LIB_CURL, VP_LIB_JANSSON), .check = check, .groups = groups);
 
 int
 main(int argc, char *argv[])

@@ -839,29 +839,8 @@ bad:
 	return -1;
 }
 
-static const struct vp_opt options[] = {
-	VP_OPT("raw", VP_OPT_FLAG, &opt.raw, NULL,
-	    "Convert any YAML to JSON, without checking it."),
-	VP_OPT("positions", VP_OPT_FLAG, &opt.positions, NULL,
-	    "Print {\"key.path\": \"LINE:COL\"} instead of the document."),
-	VP_OPT("check", VP_OPT_FLAG, &opt.check, NULL,
-	    "Print nothing; the exit status tells."),
-	VP_OPT("plan", VP_OPT_STRING, &opt.plan, "RUNDIR",
-	    "Write vcpipe's plan into RUNDIR: the stages of every pipeline, "
-	    "their secret files (0600) and restart policy."),
-	VP_OPT("dry-run", VP_OPT_FLAG, &opt.dry, NULL,
-	    "Print the pipelines as shell commands, every word quoted."),
-	VP_OPT("state-dir", VP_OPT_STRING, &opt.state_dir, "DIR",
-	    "Checkpoints and dead-letter files in DIR (vcpipe --state-dir)."),
-	VP_OPT("tee-dir", VP_OPT_STRING, &opt.tee_dir, "DIR",
-	    "Copy each pipeline's streams into DIR (vcpipe --tee-dir)."),
-	VP_OPT("shard", VP_OPT_CALL, NULL, "I/N",
-	    "Only the vCenters of shard I of N (vcpipe --shard).",
-	    .fn = shard_arg),
-	VP_OPT("name", VP_OPT_STRING, &opt.name, "NAME",
-	    "Name messages as NAME's (bin/vcpipe passes vcpipe)."),
-	VP_OPT_END
-};
+/* options: src/vcpipe-yaml/options.tab */
+#include "opts/vcpipe-yaml.h"
 
 /* --help: help/vcpipe-yaml.h, made of man/vcpipe.1 */
 static const struct vp_cmd cmd = VP_PROGRAM(options,
