@@ -6,7 +6,7 @@
 . "$VP_SRCDIR/t/http-receiver/lib.sh"
 command -v sink-http >/dev/null || skip_all "sink-http not built"
 command -v jq >/dev/null || skip_all "jq not installed"
-plan 31
+plan 35
 D=$VP_SRCDIR/t/data
 E=$VP_SRCDIR/t/expected
 
@@ -30,6 +30,10 @@ jq -r 'select(.headers["content-type"]=="application/json")|.body' "$T/r.log" >"
 same "binary bodies are the body members" "$T/want-binary" "$T/got-binary"
 is "all requests on one keep-alive connection" 1 "$(jq -r .conn "$T/r.log" | sort -u | wc -l | tr -d ' ')"
 is "no Expect: 100-continue" "" "$(jq -r '.headers.expect // empty' "$T/r.log")"
+V=$(sink-http --version | sed -n '1s/.* //p')
+is "every request says User-Agent: vcpipe/VERSION" "vcpipe/$V" \
+    "$(jq -r '.headers["user-agent"]' "$T/r.log" | sort -u)"
+is "no Accept header" "" "$(jq -r '.headers.accept // empty' "$T/r.log")"
 checkpoint "$T/ck" >"$T/ck.got"
 same "checkpoint names the last event (format 4)" "$E/sink-http-deliver.checkpoint" "$T/ck.got"
 check "checkpoint has an RFC 3339 updated time" \
@@ -38,6 +42,14 @@ check "checkpoint has an RFC 3339 updated time" \
 is "checkpoint: invocations by subject, counted at delivery (the router's /stats)" \
     '{"VmPoweredOnEvent":[1,0],"VmPoweredOffEvent":[1,0],"com.vmware.vc.HA.ClusterFailoverActionTriggeredEvent":[1,0],"VmCreatedEvent":[1,0],"UserLoginSessionEvent":[1,0],"DrsVmPoweredOnEvent":[1,0]}' \
     "$(jq -c .invocations "$T/ck")"
+
+# a binary line's own User-Agent is sent instead of vcpipe's (the receiver
+# keeps the last of two, so one sent twice would show vcpipe's)
+: >"$T/r.log"
+head -1 "$D/sink-http-binary.ndjson" | jq -c '.headers["user-agent"]="probe/2"' >"$T/ua"
+expect_exit "a binary line with its own User-Agent is delivered" 0 \
+    $VP_WRAP sink-http --url "$URL" <"$T/ua"
+is "the line's User-Agent is the one sent" probe/2 "$(jq -r '.headers["user-agent"]' "$T/r.log")"
 
 # an event without eventkey: the checkpoint has no "key"
 head -1 "$D/sink-http-structured.ndjson" | jq -c 'del(.eventkey)|.id="nokey-1"' >"$T/nokey"

@@ -151,7 +151,7 @@ vp_curl_common(void *c, const struct vp_tls *tls)
 	curl_easy_setopt(curl, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
 	curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "vcpipe/" PACKAGE_VERSION);
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, VP_USER_AGENT);
 	/*
 	 * The CA certificates are parsed for each TLS connection, verification
 	 * on or off, and held while it lives: none when nothing is verified,

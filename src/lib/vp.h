@@ -249,6 +249,8 @@ void vp_curl_stop_grace(void *curl);
  * program calls this instead; it may be called again (reference-counted).
  */
 int vp_curl_global_init(void);
+/* The User-Agent of every request (vp_curl_common sets it). */
+#define VP_USER_AGENT "vcpipe/" PACKAGE_VERSION
 /* Apply TLS settings (verification on unless insecure) and common options. */
 void vp_curl_common(void *curl, const struct vp_tls *tls);
 /* libcurl's version string, for --version (struct vp_libversion). */

@@ -218,6 +218,8 @@ post_prepare(struct http *h, struct xfer *x, const char *url,
 		fresh(x);
 	else {
 		setup(h, x, url, auth);
+		/* the event's header list says it (event.c) */
+		curl_easy_setopt(x->curl, CURLOPT_USERAGENT, NULL);
 		x->url = vp_xstrdup(url);
 		x->gen = h->gen;
 		x->auth = auth;

@@ -68,11 +68,20 @@ record_function(struct event *ev, const struct js_span *dl, char *err,
 /* The headers of every structured-mode request. */
 static struct curl_slist *structured;
 
-/* No 100-continue round trip: it costs a full RTT (or 1 s) per event. */
+/*
+ * What every POST's header list ends with: no 100-continue round trip (a
+ * full RTT, or 1 s, per event); no "Accept" header (the answer's type does
+ * not matter); the User-Agent, unless the event's headers have one.
+ * deliver.c leaves CURLOPT_USERAGENT unset for POSTs: libcurl 7.88 prints
+ * that one twice per request, a byte at a time.
+ */
 static struct curl_slist *
-no_expect(struct curl_slist *h)
+request_tail(struct curl_slist *h, int ua)
 {
-	if ((h = curl_slist_append(h, "Expect:")) == NULL)
+	if ((h = curl_slist_append(h, "Expect:")) == NULL ||
+	    (h = curl_slist_append(h, "Accept:")) == NULL ||
+	    (ua && (h = curl_slist_append(h, "User-Agent: " VP_USER_AGENT)) ==
+	    NULL))
 		vp_die(VP_EXIT_SOFTWARE, "out of memory");
 	return h;
 }
@@ -94,7 +103,7 @@ event_parse(struct event *ev, const char *line, size_t len, char *err,
 	    errlen) != 0)
 		return -1;
 	if (ce->shape == CE_SHAPE_BINARY) {
-		int ct = 0;
+		int ct = 0, ua = 1;
 
 		/* the headers as the line has them: already percent-encoded */
 		for (size_t i = 0; i < ce->nhdr; i++) {
@@ -105,6 +114,9 @@ event_parse(struct event *ev, const char *line, size_t len, char *err,
 			if (ce->hdr[i].nlen == 12 &&
 			    strncasecmp(n, "content-type", 12) == 0)
 				ct = 1;
+			if (ce->hdr[i].nlen == 10 &&
+			    strncasecmp(n, "user-agent", 10) == 0)
+				ua = 0;
 			/* "Name;" is curl's way to send a header with an empty value */
 			if (ce->hdr[i].vlen == 0)
 				vp_buf_printf(&b, "%.*s;", (int)ce->hdr[i].nlen, n);
@@ -118,15 +130,15 @@ event_parse(struct event *ev, const char *line, size_t len, char *err,
 		if (!ct)
 			ev->headers = curl_slist_append(ev->headers,
 			    "Content-Type:");
-		ev->headers = no_expect(ev->headers);
+		ev->headers = request_tail(ev->headers, ua);
 		ev->binary = 1;
 		ev->body = ce->body ? ce->body : "";
 		ev->body_len = ce->body_len;
 	} else {
 		/* the same for every event: built once */
 		if (structured == NULL)
-			structured = no_expect(curl_slist_append(NULL,
-			    "Content-Type: application/cloudevents+json"));
+			structured = request_tail(curl_slist_append(NULL,
+			    "Content-Type: application/cloudevents+json"), 1);
 		ev->headers = structured;
 		ev->shared_headers = 1;
 		ev->body = ce->text;
