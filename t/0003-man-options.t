@@ -36,7 +36,7 @@ done
 # and the rows every program has, against the page's items (a helper of
 # vcpipe(1): the options of its SYNOPSIS form, which does not show --help
 # and --version)
-LIBTAB="$S/lib/opt.tab $S/lib/sinkcore.tab"
+LIBTAB="$S/lib/opt.tab $S/lib/sinkcore.tab $S/lib/vpamqp.tab $S/lib/httpd.tab"
 tab_names() { awk -v list="$1" -f "$S/lib/table-h.awk" $LIBTAB $2; }
 for p in $tabs; do
 	{ tab_names '*' "$S/$p/options.tab"; tab_names common_opts ""; } | sort -u >"$T/tab"

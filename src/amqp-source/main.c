@@ -632,50 +632,8 @@ static const char *const declares[] = { NULL, "classic", "quorum", "stream" };
 static const char *const extypes[] = { NULL, "direct", "topic", "fanout",
     "headers" };
 
-static const struct vp_opt options[] = {
-	VP_OPT("queue", VP_OPT_CALL, &S.queue, "NAME",
-	    "The queue or stream to consume.", .fn = queue_arg,
-	    .flags = VP_OPT_REQUIRED),
-	VP_OPT("sink-checkpoint", VP_OPT_STRING, &S.sink_ck, "FILE",
-	    "The next stage's --checkpoint: acknowledge a message once it "
-	    "names the event as done."),
-	VP_OPT("ack-on-write", VP_OPT_FLAG, &S.ack_on_write, NULL,
-	    "Acknowledge a message once its line is written (a crash "
-	    "downstream can lose it)."),
-	VP_OPT("declare", VP_OPT_ENUM, &S.declare_i, "TYPE",
-	    "Declare the queue (durable) with this type: classic, quorum or "
-	    "stream (else it must exist).",
-	    .choices = (const struct vp_optchoice[]){ { "classic", 1 },
-	    { "quorum", 2 }, { "stream", 3 }, { NULL, 0 } }),
-	VP_OPT("bind", VP_OPT_LIST, &S.bindl, "EXCHANGE[:KEY]",
-	    "Bind the declared queue to an exchange, with a routing key.",
-	    .max = MAX_BINDS),
-	VP_OPT("exchange-type", VP_OPT_ENUM, &S.extype_i, "TYPE",
-	    "Declare the --bind exchanges (durable) with this type.",
-	    .choices = (const struct vp_optchoice[]){ { "direct", 1 },
-	    { "topic", 2 }, { "fanout", 3 }, { "headers", 4 }, { NULL, 0 } }),
-	VP_OPT("offset", VP_OPT_STRING, &S.offset, "OFFSET",
-	    "Streams: where to start: first, last, next, an offset or an "
-	    "RFC 3339 time."),
-	VP_OPT("offset-file", VP_OPT_STRING, &S.offset_file, "FILE",
-	    "Streams: keep the next offset to read in FILE and resume from "
-	    "it."),
-	VP_OPT("prefetch", VP_OPT_INT, &S.prefetch, "N",
-	    "Messages the broker sends ahead of acknowledgements.",
-	    .def = "500", .min = 1, .max = 65535),
-	VP_OPT("mode", VP_OPT_ENUM, &S.binary, "MODE",
-	    "Write structured or binary CloudEvent lines.",
-	    .def = "structured", .choices = (const struct vp_optchoice[]){
-	    { "structured", 0 }, { "binary", 1 }, { NULL, 0 } }),
-	VP_OPT("wrap", VP_OPT_FLAG, &S.wrap, NULL,
-	    "Make a message that is no CloudEvent the data of one (else it "
-	    "is dead-lettered)."),
-	VP_OPT("dlq", VP_OPT_STRING, &S.dl.o.dlq, "FILE",
-	    "Append messages that are no CloudEvent to FILE (else each ends "
-	    "the run)."),
-	VP_OPT_CREDENTIALS(&S.cred_path, "AMQP_SOURCE", ", else guest"),
-	VP_OPT_END
-};
+/* options, groups: src/amqp-source/options.tab */
+#include "opts/amqp-source.h"
 
 static void
 check(void)
@@ -703,7 +661,7 @@ check(void)
 /* --help: help/amqp-source.h, made of man/amqp-source.1 */
 static const struct vp_cmd cmd = VP_PROGRAM(options,
     VP_LIBS(VP_LIB_RABBITMQ, VP_LIB_JANSSON),
-    .groups = VP_GROUPS(VP_AMQP_GROUPS(&S.amqp)), .check = check);
+    .groups = groups, .check = check);
 
 int
 main(int argc, char *argv[])

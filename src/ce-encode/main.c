@@ -305,54 +305,10 @@ set_arg(void *dest, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
-static const struct vp_optchoice modes[] = {
-	{ "structured", CE_STRUCTURED }, { "binary", CE_BINARY }, { NULL, 0 }
-};
-static const struct vp_optchoice styles[] = {
-	{ "router", CE_ROUTER }, { "vsphere", CE_VSPHERE }, { NULL, 0 }
-};
-static const struct vp_optchoice payloads[] = {
-	{ "application/json", CE_PAYLOAD_JSON },
-	{ "application/xml", CE_PAYLOAD_XML },
-	{ "vcenter-connector", CE_PAYLOAD_CONNECTOR }, { NULL, 0 }
-};
-static const struct vp_optchoice ids[] = {
-	{ "stable", CE_ID_V5 }, { "uuid", CE_ID_UUID }, { "key", CE_ID_KEY },
-	{ NULL, 0 }
-};
-
 static struct ce_config cfg;
 
-static const struct vp_opt options[] = {
-	VP_OPT("mode", VP_OPT_ENUM, &opt.mode, NULL,
-	    "CloudEvents content mode of the output lines.",
-	    .def = "structured", .choices = modes),
-	VP_OPT("type-style", VP_OPT_ENUM, &opt.style, NULL,
-	    "Event type names: the event router's or vSphere's.",
-	    .def = "router", .choices = styles),
-	VP_OPT("id", VP_OPT_ENUM, &opt.id, NULL,
-	    "Event ids: stable (UUIDv5 of vCenter and key), random, or the key.",
-	    .def = "stable", .choices = ids),
-	VP_OPT("payload-encoding", VP_OPT_ENUM, &opt.payload, NULL,
-	    "Data of vCenter events: govmomi's JSON, VSphereSource's XML "
-	    "(the xml member vc-source --xml adds), or the OpenFaaS "
-	    "vcenter-connector's message (vc-source --connector).",
-	    .def = "application/json", .choices = payloads),
-	VP_OPT("source", VP_OPT_CALL, &cfg.source, "URI",
-	    "The source attribute, instead of the event's vCenter URL.",
-	    .fn = source_arg),
-	VP_OPT("set", VP_OPT_CALL, NULL, "NAME=VALUE",
-	    "Add (or replace) an extension attribute on every event; "
-	    "may be repeated.", .fn = set_arg),
-	VP_OPT("strict", VP_OPT_FLAG, &opt.strict, NULL,
-	    "Stop with exit 65 at the first bad line."),
-	VP_OPT("reject", VP_OPT_STRING, &opt.reject, "FILE",
-	    "Append bad lines to FILE, with their line number and error."),
-	VP_OPT("max-line-bytes", VP_OPT_SIZE, &opt.max_line, "SIZE",
-	    "Longest input line; longer ones are rejected.", .def = "1m",
-	    .min = 64, .max = 1 << 30),
-	VP_OPT_END
-};
+/* options: src/ce-encode/options.tab */
+#include "opts/ce-encode.h"
 
 /* --help: help/ce-encode.h, made of man/ce-encode.1 */
 static const struct vp_cmd cmd = VP_PROGRAM(options, NULL);

@@ -399,39 +399,13 @@ read_checkpoint(void)
 	vp_ckpt_clear(&c);
 }
 
-static const struct vp_optchoice styles[] = {
-	{ "router", STYLE_ROUTER }, { "vsphere", STYLE_VSPHERE }, { NULL, 0 }
-};
-
-static const struct vp_opt options[] = {
-	VP_OPT("url", VP_OPT_URL, &opt.url, "URL",
-	    "The Horizon Connection Server: https://SERVER.",
-	    .flags = VP_OPT_REQUIRED),
-	VP_OPT("domain", VP_OPT_STRING, &opt.domain, "DOMAIN",
-	    "The login domain (else a DOMAIN\\user user name)."),
-	VP_OPT_CREDENTIALS(&opt.credfile, "HORIZON", ""),
-	VP_OPT_RESUME_CHECKPOINT(&opt.checkpoint),
-	VP_OPT("begin", VP_OPT_DURATION, &opt.begin_ms, "DURATION",
-	    "Without a checkpoint, start this long before now.", .def = "0s"),
-	VP_OPT("poll-interval", VP_OPT_DURATION, &opt.poll_ms, "DURATION",
-	    "Time between polls.", .def = "1s", .min = 1),
-	VP_OPT("page-size", VP_OPT_INT, &opt.page, "N",
-	    "Events per page.", .def = "100", .min = 1, .max = 1000),
-	VP_OPT("once", VP_OPT_FLAG, &opt.once, NULL,
-	    "Read what is there and exit instead of polling."),
-	VP_OPT_REQUEST_TIMEOUT(&opt.timeout_ms),
-	VP_OPT("type-style", VP_OPT_ENUM, &opt.style, NULL,
-	    "router: com.vmware.event.router/horizon.TYPE.v0 with the type "
-	    "as subject; vsphere: com.vmware.horizon.TYPE.v0 as Tanzu "
-	    "Sources' HorizonSource names it, no subject.",
-	    .choices = styles, .def = "router"),
-	VP_OPT_END
-};
+/* options, groups: src/horizon-source/options.tab */
+#include "opts/horizon-source.h"
 
 /* --help: help/horizon-source.h, made of man/horizon-source.1 */
 static const struct vp_cmd cmd = VP_PROGRAM(options,
     VP_LIBS(VP_LIB_CURL, VP_LIB_JANSSON),
-    .groups = VP_GROUPS(VP_TLS_GROUP(&opt.tls)));
+    .groups = groups);
 
 int
 main(int argc, char **argv)

@@ -24,10 +24,8 @@
 #define VP_CKPT_KEY_MIN (-2147483647LL - 1)
 #define VP_CKPT_KEY_MAX 2147483647LL
 
-/* A source's --checkpoint (opt.h): where it resumes. */
-#define VP_OPT_RESUME_CHECKPOINT(dest) \
-	VP_OPT("checkpoint", VP_OPT_STRING, (dest), "FILE", \
-	    "Resume after the event a sink's checkpoint file names.")
+/* A source's --checkpoint, where it resumes: "use resume-checkpoint"
+ * (src/lib/opt.tab). */
 
 struct vp_ckpt {
 	char *source, *id;	/* NULL when absent */

@@ -72,43 +72,11 @@ struct httpd_conf {
 };
 
 /*
- * Option rows, placed in a program's table: HTTPD_LIMIT_OPTS(conf, "64",
- * "30s", "0") with the program's defaults as text; c is its struct
- * httpd_conf.  --listen stays the program's own row (&conf.listen).
+ * Option rows, placed in a program's table with "use httpd-limits c CONN
+ * IDLE RATE" (the program's defaults) and "use httpd-auth c BASICNAME"
+ * (src/lib/httpd.tab); c is its struct httpd_conf.  --listen stays the
+ * program's own row (&conf.listen).
  */
-#define HTTPD_LIMIT_OPTS(c, conn_def, idle_def, rate_def) \
-	VP_OPT("max-connections", VP_OPT_INT, &(c).max_conn, "N", \
-	    "Connections served at once; more are closed as they come.", \
-	    .def = (conn_def), .min = 1, .max = 65536), \
-	VP_OPT("max-connections-per-client", VP_OPT_INT, &(c).per_client, \
-	    "N", "Connections at once from one client address (0: no " \
-	    "bound).", .def = "32", .min = 0, .max = 65536), \
-	VP_OPT("timeout", VP_OPT_DURATION, &(c).idle_ms, "DURATION", \
-	    "Idle time after which a connection is closed.", \
-	    .def = (idle_def), .min = 1000), \
-	VP_OPT("request-timeout", VP_OPT_DURATION, &(c).request_ms, \
-	    "DURATION", "Time a client has to send a whole request, however " \
-	    "slowly its bytes come; then the connection is closed (0: no " \
-	    "bound).", .def = "30s"), \
-	VP_OPT("client-rate", VP_OPT_INT, &(c).client_rate, "N", \
-	    "Requests per second from one client address, with bursts of " \
-	    "as many; more get 429 (0: no bound).", .def = (rate_def), \
-	    .min = 0, .max = 1000000)
-
-/* Basic under the program's option name, bearer and TLS. */
-#define HTTPD_AUTH_OPTS(c, basic_name) \
-	VP_OPT(basic_name, VP_OPT_STRING, &(c).basic_file, "FILE", \
-	    "Require Basic authentication with the user name and password " \
-	    "in FILE (two lines, or a directory with username and password " \
-	    "files)."), \
-	VP_OPT("token-file", VP_OPT_STRING, &(c).token_file, "FILE", \
-	    "Require the bearer token in FILE (Authorization: Bearer); " \
-	    "with Basic authentication too, either is accepted."), \
-	VP_OPT("tls-cert", VP_OPT_STRING, &(c).tls_cert, "FILE", \
-	    "Serve HTTPS with the PEM certificate (chain) in FILE; needs " \
-	    "--tls-key.", .flags = VP_OPT_READABLE), \
-	VP_OPT("tls-key", VP_OPT_STRING, &(c).tls_key, "FILE", \
-	    "The PEM private key of --tls-cert.")
 
 /*
  * Read the secret files the options name (vp_load_credentials' rule: 66

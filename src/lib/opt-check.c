@@ -39,46 +39,8 @@ even_arg(void *dest, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
-static const struct vp_optchoice modes[] = {
-	{ "a", 1 }, { "b", 2 }, { "c", 3 }, { NULL, 0 }
-};
-
-static const struct vp_opt options[] = {
-	VP_OPT("flag", VP_OPT_FLAG, &o.flag, NULL, "A flag."),
-	VP_OPT("name", VP_OPT_STRING, &o.name, "TEXT", "Some text."),
-	VP_OPT("count", VP_OPT_INT, &o.count, "N", "A whole number.",
-	    .def = "5", .min = 1, .max = 10),
-	VP_OPT("n", VP_OPT_COUNT, &o.n, "N", "A count of things.",
-	    .max = 1000),
-	VP_OPT("size", VP_OPT_SIZE, &o.size, "SIZE", "A size in bytes.",
-	    .def = "1m", .min = 64, .max = 1 << 30),
-	VP_OPT("wait", VP_OPT_DURATION, &o.wait, "DURATION", "A duration.",
-	    .def = "30s", .min = 1, .max = 3600000),
-	VP_OPT("mode", VP_OPT_ENUM, &o.mode, NULL, "One of three.",
-	    .def = "a", .choices = modes),
-	VP_OPT("url", VP_OPT_URL, &o.url, "URL", "An http(s) URL."),
-	VP_OPT("listen", VP_OPT_LISTEN, &o.listen, "ADDR",
-	    "A listen address."),
-	VP_OPT("tag", VP_OPT_LIST, &o.tags, "TAG", "A tag.", .max = 3),
-	VP_OPT("even", VP_OPT_CALL, &o.even, "N", "An even number.",
-	    .fn = even_arg),
-	VP_OPT("file", VP_OPT_STRING, &o.file, "FILE", "A readable file.",
-	    .flags = VP_OPT_READABLE),
-	VP_OPT_END
-};
-
-static const struct vp_opt pair_options[] = {
-	VP_OPT("retries", VP_OPT_INT, NULL, "N", "Retries.", .def = "3",
-	    .min = 0, .max = 100, .off = offsetof(struct pair, retries)),
-	VP_OPT("backoff", VP_OPT_DURATION, NULL, "DURATION", "Backoff.",
-	    .def = "200ms", .off = offsetof(struct pair, backoff)),
-	VP_OPT_END
-};
-
-static const struct vp_optgroup groups[] = {
-	{ "Group options", pair_options, &pair },
-	{ NULL, NULL, NULL }
-};
+/* options, pair_options, groups: src/lib/opt-check.tab */
+#include "opts/opt-check.h"
 
 static const struct vp_cmd cmd = {
 	.name = "opt-check",

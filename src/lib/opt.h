@@ -73,13 +73,7 @@ struct vp_opt {
 	unsigned flags;		/* VP_OPT_REQUIRED | ... */
 };
 
-/*
- * A row: VP_OPT("name", VP_OPT_KIND, &where, "META", "help", .def = "...",
- * .min = 1, ...).  The extras are designated initializers.
- */
-#define VP_OPT(n, k, p, m, h, ...) \
-	{ .name = (n), .kind = (k), .ptr = (p), .meta = (m), .help = (h), \
-	  __VA_ARGS__ }
+/* What ends a table (the generated ones too). */
 #define VP_OPT_END { .name = NULL }
 
 struct vp_optgroup {
@@ -87,17 +81,12 @@ struct vp_optgroup {
 	const struct vp_opt *opts;	/* NULL ends the list of groups */
 	void *base;			/* for rows that give off, not ptr */
 };
-/* .groups = VP_GROUPS(VP_TLS_GROUP(&s.tls), { "X options", x_opts, &s.x }) */
-#define VP_GROUPS(...) \
-	((const struct vp_optgroup[]){ __VA_ARGS__, { NULL, NULL, NULL } })
-
 /*
  * A shared group: --insecure and --ca-file (VP_OPT_READABLE), stored into
- * the struct vp_tls (vp.h) given as the group's base.
+ * the struct vp_tls (vp.h) given as the group's base; a program's table
+ * takes it with "use tls-group &s.tls" (src/lib/opt.tab).
  */
 extern const struct vp_opt vp_tls_opts[];
-/* ... under its heading, the same in every program's --help */
-#define VP_TLS_GROUP(tls) { "TLS options", vp_tls_opts, (tls) }
 
 /* One --version line: "name version", or the whole string when name is NULL. */
 struct vp_libversion {
@@ -144,7 +133,7 @@ struct vp_cmd {
 /*
  * An installed program's command: what its man page says (VP_MAN_PAGE),
  * its own rows and its --version libraries (NULL: none), then any more
- * members as designated initializers, the way VP_OPT takes its extras:
+ * members as designated initializers (options, groups: opts/PROG.h):
  *   static const struct vp_cmd cmd = VP_PROGRAM(options,
  *       VP_LIBS(VP_LIB_CURL), .groups = groups, .check = check);
  */
@@ -189,16 +178,7 @@ void vp_format_size(uint64_t n, char *buf, size_t len);
  */
 void vp_load_credentials(const char *opt, const char *path,
     const char *user_env, const char *pass_env, char **user, char **pass);
-/*
- * Its option, worded once: --credentials-file FILE, else the environment
- * pair PREFIX_USERNAME and PREFIX_PASSWORD; or_else is what comes after
- * both (", else guest") or "".
- */
-#define VP_OPT_CREDENTIALS(dest, prefix, or_else) \
-	VP_OPT("credentials-file", VP_OPT_STRING, (dest), "FILE", \
-	    "User name and password: a file of two lines, or a directory " \
-	    "with username and password files (else " prefix "_USERNAME and " \
-	    prefix "_PASSWORD" or_else ").")
+/* Its option, worded once: "use credentials" (src/lib/opt.tab). */
 /* A one-line secret (a bearer token): the same rule. */
 char *vp_load_secret(const char *opt, const char *path);
 

@@ -65,23 +65,18 @@ struct vp_sink_opts {
 /*
  * --dlq --checkpoint --checkpoint-interval --max-retries --max-retry-time
  * --retry-base --retry-cap --retry-on --strict, with their defaults: one
- * group of rows (opt.h) whose base is the program's struct vp_sink_opts.
+ * group of rows (opt.h) whose base is the program's struct vp_sink_opts,
+ * declared in src/lib/sinkcore.tab; a sink's table takes it with "use
+ * sink-group &s.core.o", and its --inflight row with "use inflight".
  */
 extern const struct vp_opt vp_sink_opts[];
-/* ... under its heading in each sink's --help; core: a struct vp_sink */
-#define VP_SINK_GROUP(core) { "Delivery options", vp_sink_opts, &(core)->o }
-/* The most requests a sink keeps in flight (also vcpipe-yaml's bound). */
-#define VP_SINK_INFLIGHT_MAX 1024
 /*
- * --inflight N, the row both sinks put in their own group (dest an int):
- * requests on the wire at once; 1, the default, one at a time in input
- * order.  Whatever N, events are settled and checkpointed in input order.
+ * The most requests a sink keeps in flight (also vcpipe-yaml's bound).
+ * --inflight N: requests on the wire at once; 1, the default, one at a time
+ * in input order.  Whatever N, events are settled and checkpointed in input
+ * order.
  */
-#define VP_SINK_INFLIGHT_OPT(dest, what) \
-	VP_OPT("inflight", VP_OPT_INT, (dest), "N", "Keep up to N " what \
-	    " in flight (1: one at a time, in input order); the checkpoint " \
-	    "moves only over the events done.", .def = "1", .min = 1, \
-	    .max = VP_SINK_INFLIGHT_MAX)
+#define VP_SINK_INFLIGHT_MAX 1024
 /* --retry-on CODES (VP_OPT_CALL, dest a struct vp_retry): add statuses. */
 int vp_sink_retry_on(void *dest, const char *codes, char *err, size_t errlen);
 /* Checks that span the options (from the program's check hook; exits 64). */

@@ -26,13 +26,16 @@
 #	text MEMBER		the row's indented lines, joined by one blank
 #     HOW: str (a C string), expr (C text as written), ref (expr naming
 #     a table: list mode follows it), enum PREFIX WORD... (PREFIX WORD in
-#     upper case), flags PREFIX WORD... (WORD,WORD: their | ).
+#     upper case), flags PREFIX WORD... (WORD,WORD: their | ), pairs
+#     "C TYPE" (NAME=VALUE,...: an array of { "NAME", VALUE } ended by
+#     { NULL, 0 }, as a compound literal).
 #   table RECORD CNAME [global]	a C array of RECORD, static unless global;
 #				its rows follow, up to the next table:
 #   ROW				the pos fields, then MEMBER=VALUE words; its
 #	more text		text field on the indented lines after it
 #   use TEMPLATE ARG...		a template's rows, with its $PARAMs replaced
-#   template NAME PARAM...	rows (with $PARAM in them) up to "end"
+#   template NAME PARAM...	rows (with $PARAM in them; "use" too) up to
+#				"end"
 #   end
 #
 # Output: for each table, `[static ]const TYPE CNAME[] = { {.MEMBER = V,
@@ -47,10 +50,16 @@ function fail(msg, where) {
 	exit 1
 }
 
-function cstr(s) {
-	gsub(/\\/, "\\\\", s)
-	gsub(/"/, "\\\"", s)
-	return "\"" s "\""
+# (gsub's replacement text treats backslashes differently in each awk)
+function cstr(s,    out, i, c) {
+	out = ""
+	for (i = 1; i <= length(s); i++) {
+		c = substr(s, i, 1)
+		if (c == "\\" || c == "\"")
+			out = out "\\"
+		out = out c
+	}
+	return "\"" out "\""
 }
 
 # Split line s into words w[1..n] (quotes, \" and \\ inside them); returns n.
@@ -104,8 +113,8 @@ function field_decl(line,    w, n, r, m, i, how) {
 	field[r, nfield[r]] = m
 	how = w[3]
 	if (how != "str" && how != "expr" && how != "ref" && how != "enum" &&
-	    how != "flags")
-		fail("unknown HOW " how " (str, expr, ref, enum, flags)")
+	    how != "flags" && how != "pairs")
+		fail("unknown HOW " how " (str, expr, ref, enum, flags, pairs)")
 	fhow[r, m] = how
 	if (w[1] == "pos") {
 		npos[r]++
@@ -113,6 +122,12 @@ function field_decl(line,    w, n, r, m, i, how) {
 	} else if (w[1] != "opt")
 		fail("a field is pos, opt or text, not " w[1])
 	i = 4
+	if (how == "pairs") {
+		if (n < 4)
+			fail("pairs needs its C element type")
+		fprefix[r, m] = w[4]
+		i = 5
+	}
 	if (how == "enum" || how == "flags") {
 		if (n < 5)
 			fail(how " needs PREFIX and its words")
@@ -132,7 +147,7 @@ function field_decl(line,    w, n, r, m, i, how) {
 
 # ---- rows ----
 
-function value(r, m, v, where,    how, n, p, i, out) {
+function value(r, m, v, where,    how, n, p, i, out, eq) {
 	how = fhow[r, m]
 	if (how == "str" || how == "text")
 		return cstr(v)
@@ -145,6 +160,16 @@ function value(r, m, v, where,    how, n, p, i, out) {
 	}
 	n = split(v, p, ",")
 	out = ""
+	if (how == "pairs") {
+		for (i = 1; i <= n; i++) {
+			eq = index(p[i], "=")
+			if (eq < 2 || eq == length(p[i]))
+				fail(m ": NAME=VALUE, not " p[i], where)
+			out = out "{ " cstr(substr(p[i], 1, eq - 1)) ", " \
+			    substr(p[i], eq + 1) " }, "
+		}
+		return "(" fprefix[r, m] "[]){ " out "{ NULL, 0 } }"
+	}
 	for (i = 1; i <= n; i++) {
 		if (!((r, m, p[i]) in fword))
 			fail("unknown " m " " p[i], where)
@@ -209,7 +234,7 @@ function text(s, where) {
 	rowtext[nrow] = rowtext[nrow] (rowtext[nrow] == "" ? "" : " ") s
 }
 
-function use(s, where,    w, n, t, i, j, line, pname) {
+function use(s, where,    w, n, t, i, j, k, x, ord, line, pname, where2) {
 	n = words(s, w)
 	t = w[2]
 	if (!(t in tmpl_n))
@@ -217,14 +242,24 @@ function use(s, where,    w, n, t, i, j, line, pname) {
 	if (n - 2 != tmpl_np[t])
 		fail("template " t " takes " tmpl_np[t] " arguments, not " n - 2,
 		    where)
+	# the longest names first: $c must not take $conn's start
+	for (j = 1; j <= tmpl_np[t]; j++)
+		ord[j] = j
+	for (j = 1; j <= tmpl_np[t]; j++)
+		for (k = j + 1; k <= tmpl_np[t]; k++)
+			if (length(tmpl_p[t, ord[k]]) > length(tmpl_p[t, ord[j]])) {
+				x = ord[j]; ord[j] = ord[k]; ord[k] = x
+			}
 	for (i = 1; i <= tmpl_n[t]; i++) {
 		line = tmpl_line[t, i]
 		for (j = 1; j <= tmpl_np[t]; j++) {
-			pname = "$" tmpl_p[t, j]
-			line = replace(line, pname, w[j + 2])
+			pname = "$" tmpl_p[t, ord[j]]
+			line = replace(line, pname, w[ord[j] + 2])
 		}
 		where2 = where " (template " t ", " tmpl_where[t, i] ")"
-		if (line ~ /^[ \t]/)
+		if (line ~ /^use[ \t]/)
+			use(line, where2)
+		else if (line ~ /^[ \t]/)
 			text(line, where2)
 		else
 			row(line, where2)

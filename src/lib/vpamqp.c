@@ -106,23 +106,8 @@ url_arg(void *dest, const char *v, char *err, size_t errlen)
 	}
 }
 
-#define OFF(m) .off = offsetof(struct vp_amqp, m)
-const struct vp_opt vp_amqp_opts[] = {
-	/* (the row's base is the whole struct: url_arg keeps the count) */
-	VP_OPT("url", VP_OPT_CALL, NULL, "URL",
-	    "The broker: amqp://HOST[:PORT][/VHOST] or amqps://... (no "
-	    "credentials in it); a cluster's nodes: --url again or a "
-	    "comma-separated list, tried in turn.", .fn = url_arg,
-	    .flags = VP_OPT_REQUIRED, .off = 0),
-	VP_OPT("timeout", VP_OPT_DURATION, NULL, "DURATION",
-	    "Longest time to connect, log in or wait for the broker's answer "
-	    "to a request.", .def = "30s", .min = 1, OFF(timeout_ms)),
-	VP_OPT("heartbeat", VP_OPT_DURATION, NULL, "DURATION",
-	    "AMQP heartbeat interval asked of the broker (0: none).",
-	    .def = "30s", .max = 3600000, OFF(heartbeat_ms)),
-	VP_OPT_END
-};
-#undef OFF
+/* vp_amqp_opts: src/lib/vpamqp.tab */
+#include "opts/lib-vpamqp.h"
 
 void
 vp_amqp_setup(struct vp_amqp *a, const char *cred_path, const char *user_env,

@@ -48,7 +48,8 @@ struct vp_amqp {
  * user information: that would put a secret in argv; repeated or a
  * comma-separated list for the nodes of a cluster, which share the scheme
  * and the vhost), --timeout and --heartbeat: one group of rows (opt.h)
- * whose base is the struct vp_amqp.
+ * whose base is the struct vp_amqp (src/lib/vpamqp.tab; a program takes
+ * it and the TLS group with "use amqp-groups &s.amqp").
  */
 extern const struct vp_opt vp_amqp_opts[];
 
@@ -128,10 +129,6 @@ int vp_amqp_methods(struct vp_amqp *a, int (*fn)(void *arg,
 int vp_amqp_lost(struct vp_amqp *a, int rc, int was_connected,
     struct vp_backoff *bo, int64_t *retry_ms);
 
-/* The --url, --timeout, --heartbeat and TLS option groups over a. */
-#define VP_AMQP_GROUPS(a) \
-	{ "AMQP options", vp_amqp_opts, (a) }, \
-	VP_TLS_GROUP(&(a)->tls)
 
 /*
  * Publishing a burst: hold the frames back (TCP_CORK, on) so that many

@@ -580,39 +580,8 @@ take_line(struct vp_linereader *lr, size_t len, int toolong)
 
 /* ---- options ------------------------------------------------------------------ */
 
-static const struct vp_opt options[] = {
-	VP_OPT("exchange", VP_OPT_STRING, &S.exchange, "NAME",
-	    "Publish to this exchange (checked at connect; default: the "
-	    "default exchange, where the routing key names the queue).",
-	    .flags = VP_OPT_EMPTY),
-	VP_OPT("exchange-type", VP_OPT_ENUM, &S.extype, "TYPE",
-	    "Declare the exchange (durable) with this type instead of "
-	    "requiring it to exist.", .choices = (const struct vp_optchoice[]){
-	    { "direct", 1 }, { "topic", 2 }, { "fanout", 3 }, { "headers", 4 },
-	    { NULL, 0 } }),
-	VP_OPT("routing-key", VP_OPT_CALL, &S.rkey, "TEMPLATE",
-	    "The routing key: text with {attribute} replaced by the event's "
-	    "value (absent: empty).", .fn = rkey_arg, .flags = VP_OPT_EMPTY),
-	VP_OPT("mode", VP_OPT_ENUM, &S.structured, "MODE",
-	    "binary (attributes in headers, the data as the body) or "
-	    "structured (the JSON event as the body).", .def = "binary",
-	    .choices = (const struct vp_optchoice[]){ { "binary", 0 },
-	    { "structured", 1 }, { NULL, 0 } }),
-	VP_OPT("headers", VP_OPT_ENUM, &S.naming, "NAMING",
-	    "Header names: knative (bare attribute names, as Knative's "
-	    "RabbitMQ broker) or cloudevents (cloudEvents_ prefix).",
-	    .def = "knative", .choices = (const struct vp_optchoice[]){
-	    { "knative", CE_AMQP_KNATIVE }, { "cloudevents",
-	    CE_AMQP_CLOUDEVENTS }, { NULL, 0 } }),
-	VP_OPT("no-mandatory", VP_OPT_FLAG, &S.no_mandatory, NULL,
-	    "Let the broker drop messages no queue takes (else they are "
-	    "retried, then dead-lettered)."),
-	VP_OPT("window", VP_OPT_COUNT, &S.window, "N",
-	    "Messages published and not yet confirmed, at most.",
-	    .def = "256", .min = 1, .max = 100000),
-	VP_OPT_CREDENTIALS(&S.cred_path, "SINK_AMQP", ", else guest"),
-	VP_OPT_END
-};
+/* options, groups: src/sink-amqp/options.tab */
+#include "opts/sink-amqp.h"
 
 static void
 check(void)
@@ -629,7 +598,7 @@ check(void)
 /* --help: help/sink-amqp.h, made of man/sink-amqp.1 */
 static const struct vp_cmd cmd = VP_PROGRAM(options,
     VP_LIBS(VP_LIB_RABBITMQ, VP_LIB_JANSSON),
-    .groups = VP_GROUPS(VP_SINK_GROUP(&S.core), VP_AMQP_GROUPS(&S.amqp)),
+    .groups = groups,
     .check = check);
 
 int

@@ -24,48 +24,8 @@ static char inbuf[65536];
 
 /* ---- options ----------------------------------------------------------------- */
 
-static const struct vp_opt options[] = {
-	VP_OPT("region", VP_OPT_STRING, &E.o.region, "REGION",
-	    "The AWS region (else AWS_REGION or AWS_DEFAULT_REGION)."),
-	VP_OPT("event-bus", VP_OPT_STRING, &E.o.bus, "BUS",
-	    "Event bus name or ARN.", .def = "default"),
-	VP_OPT("endpoint-url", VP_OPT_URL, &E.o.endpoint, "URL",
-	    "Send to this endpoint instead of the region's (else "
-	    "AWS_ENDPOINT_URL_EVENTS or AWS_ENDPOINT_URL)."),
-	VP_OPT("credentials-file", VP_OPT_STRING, &E.o.credfile, "FILE",
-	    "Use FILE as the shared credentials file and take the "
-	    "credentials from its profile, not from the environment.",
-	    .flags = VP_OPT_READABLE),
-	VP_OPT("profile", VP_OPT_STRING, &E.o.profile, "NAME",
-	    "Take the credentials from this profile of the shared config and "
-	    "credentials files, not from the environment (else AWS_PROFILE or "
-	    "default)."),
-	VP_OPT("pattern", VP_OPT_STRING, &E.o.pattern_file, "FILE",
-	    "Send only the events this EventBridge event pattern matches.",
-	    .flags = VP_OPT_READABLE),
-	VP_OPT("rule", VP_OPT_STRING, &E.o.rule, "NAME",
-	    "Filter with this rule's event pattern, read from EventBridge."),
-	VP_OPT("rule-arn", VP_OPT_STRING, &E.o.rule_arn, "ARN",
-	    "Filter with this rule's event pattern (its ARN names the bus)."),
-	VP_OPT("rule-refresh", VP_OPT_DURATION, &E.o.refresh_ms, "DURATION",
-	    "How often the rule is read again.", .def = "5m", .min = 1000),
-	VP_OPT_END
-};
-
-/* the delivery rows both sinks share are sinkcore's vp_sink_opts */
-static const struct vp_opt aws_options[] = {
-	VP_OPT("batch-size", VP_OPT_INT, &E.o.batch, "N",
-	    "Entries per PutEvents request; 1 turns batching off.",
-	    .def = "10", .min = 1, .max = MAX_ENTRIES),
-	VP_OPT("max-batch-bytes", VP_OPT_SIZE, &E.o.max_bytes, "SIZE",
-	    "Request size limit as AWS counts it.", .def = "256k",
-	    .min = 1024, .max = 16 << 20),
-	VP_SINK_INFLIGHT_OPT(&E.o.inflight, "PutEvents requests"),
-	VP_OPT("linger", VP_OPT_DURATION, &E.o.linger_ms, "DURATION",
-	    "How long a batch waits for more events.", .def = "20ms"),
-	VP_OPT_REQUEST_TIMEOUT(&E.o.timeout_ms),
-	VP_OPT_END
-};
+/* options, aws_options, groups: src/sink-eventbridge/options.tab */
+#include "opts/sink-eventbridge.h"
 
 /* What spans options: one filter, a region from the environment. */
 static void
@@ -96,9 +56,7 @@ check(void)
 /* --help: help/sink-eventbridge.h, made of man/sink-eventbridge.1 */
 static const struct vp_cmd cmd = VP_PROGRAM(options,
     VP_LIBS(VP_LIB_CURL, VP_LIB_JANSSON), .check = check,
-    .groups = VP_GROUPS(VP_SINK_GROUP(&E.core),
-    { "Batching and HTTP options", aws_options, NULL },
-    VP_TLS_GROUP(&E.o.tls)));
+    .groups = groups);
 
 /* Endpoint, pattern, keys, the curl handles and the queue. */
 static void

@@ -628,32 +628,8 @@ tick(void)
 		wake_all();
 }
 
-static const struct vp_opt options[] = {
-	VP_OPT("listen", VP_OPT_LISTEN, &srv.listen, "ADDR",
-	    "Listen on ADDR: HOST:PORT, [IPv6]:PORT or :PORT (every "
-	    "interface); port 0 picks a free one.", .def = "127.0.0.1:8080"),
-	VP_OPT("max-events", VP_OPT_COUNT, &opt.max_events, "N",
-	    "Events kept; the oldest is purged when a new one would exceed "
-	    "it.", .def = "2000", .min = 1, .max = 100000000),
-	VP_OPT("max-record", VP_OPT_SIZE, &opt.max_record, "SIZE",
-	    "Largest event kept; bigger ones are skipped with a warning.",
-	    .def = "512k", .min = 1, .max = 1 << 30),
-	VP_OPT("state-file", VP_OPT_STRING, &opt.state, "FILE",
-	    "Keep the log in FILE too, so a restart serves the same events."),
-	VP_OPT("page-size", VP_OPT_COUNT, &opt.page, "N",
-	    "Events in the last page (/api/v1/events).", .def = "50",
-	    .min = 1, .max = 100000000),
-	VP_OPT("max-watchers", VP_OPT_INT, &opt.max_watchers, "N",
-	    "Watch streams at once; more get 503, so the other requests "
-	    "keep room.", .def = "512", .min = 1, .max = 65536),
-	HTTPD_LIMIT_OPTS(srv, "1024", "60s", "50"),
-	HTTPD_AUTH_OPTS(srv, "basic-auth-file"),
-	VP_OPT("threads", VP_OPT_INT, &opt.threads, "N",
-	    "Server threads.", .def = "2", .min = 1, .max = 64),
-	VP_OPT("watch-timeout", VP_OPT_DURATION, &opt.watch_ms, "DURATION",
-	    "End a watch stream after this long (0: never).", .def = "5m"),
-	VP_OPT_END
-};
+/* options: src/stream-serve/options.tab */
+#include "opts/stream-serve.h"
 
 /* --help: help/stream-serve.h, made of man/stream-serve.1 */
 static const struct vp_cmd cmd = VP_PROGRAM(options, VP_LIBS(VP_LIB_MHD));

@@ -1624,51 +1624,13 @@ time_arg(void *dest, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
-static const struct vp_opt options[] = {
-	VP_OPT("url", VP_OPT_STRING, &st.o.url, "URL",
-	    "vCenter: https://VCENTER/sdk, https://VCENTER or VCENTER.",
-	    .flags = VP_OPT_REQUIRED),
-	VP_OPT("begin", VP_OPT_DURATION, &st.o.begin_ms, "DURATION",
-	    "Start this long before vCenter's current time (default: now)."),
-	VP_OPT("since", VP_OPT_CALL, &st.o.since, "TIME",
-	    "Start at this RFC 3339 time.", .fn = time_arg),
-	VP_OPT("until", VP_OPT_CALL, &st.o.until, "TIME",
-	    "Stop after the events created before this RFC 3339 time.",
-	    .fn = time_arg),
-	VP_OPT_RESUME_CHECKPOINT(&st.o.checkpoint),
-	VP_OPT("max-replay", VP_OPT_DURATION, &st.o.max_replay_ms, "DURATION",
-	    "Resume at most this long before vCenter's clock, however old "
-	    "the checkpoint (the span skipped is logged); 0: no limit.",
-	    .def = "1h"),
-	VP_OPT("look-back", VP_OPT_DURATION, &st.o.look_back_ms, "DURATION",
-	    "Open each collector's time filter this long before where "
-	    "reading resumes, for events with newer keys and older times "
-	    "(a clock stepped back, late commits).", .def = "15m"),
-	VP_OPT_CREDENTIALS(&st.o.cred_path, "VC", ""),
-	VP_OPT("once", VP_OPT_FLAG, &st.o.once, NULL,
-	    "Read what is there and exit instead of following."),
-	VP_OPT("page-size", VP_OPT_INT, &st.o.page, "N",
-	    "Events per collector page.", .def = "100", .min = 1, .max = 1000),
-	VP_OPT("read-size", VP_OPT_INT, &st.o.read_size, "N",
-	    "Events per ReadNextEvents call.", .def = "250", .min = 1,
-	    .max = 1000),
-	VP_OPT("wait-seconds", VP_OPT_INT, &st.o.wait_s, "N",
-	    "Longest WaitForUpdatesEx wait.", .def = "50", .min = 1,
-	    .max = 3600),
-	VP_OPT("xml", VP_OPT_FLAG, &st.o.xml, NULL,
-	    "Also carry each event as VSphereSource's application/xml "
-	    "payload (the line's xml member)."),
-	VP_OPT("connector", VP_OPT_FLAG, &st.o.connector, NULL,
-	    "Also carry each event as the message the OpenFaaS "
-	    "vcenter-connector sent its functions (the line's connector "
-	    "member)."),
-	VP_OPT_END
-};
+/* options, groups: src/vc-source/options.tab */
+#include "opts/vc-source.h"
 
 /* --help: help/vc-source.h, made of man/vc-source.1 */
 static const struct vp_cmd cmd = VP_PROGRAM(options,
     VP_LIBS(VP_LIB_CURL, { NULL, vim_expat_version }, VP_LIB_JANSSON),
-    .groups = VP_GROUPS(VP_TLS_GROUP(&st.o.tls)));
+    .groups = groups);
 
 int
 main(int argc, char **argv)

@@ -142,26 +142,8 @@ static struct {
 	int keys, meta, raw, xml, repeat;
 } opt;
 
-static const struct vp_opt options[] = {
-	VP_OPT("keys-only", VP_OPT_FLAG, &opt.keys, NULL,
-	    "Parse as vc-source parses a wake-up's latestPage (only each "
-	    "event's key and createdTime built) and print, per event, the "
-	    "children built and their text."),
-	VP_OPT("meta", VP_OPT_FLAG, &opt.meta, NULL,
-	    "Print each event's metadata (type, key, time, class) instead."),
-	VP_OPT("raw", VP_OPT_FLAG, &opt.raw, NULL,
-	    "Print vc-source's raw event lines instead."),
-	VP_OPT("repeat", VP_OPT_INT, &opt.repeat, "N",
-	    "Map the input N times and print the speed (a benchmark).",
-	    .def = "1", .min = 1, .max = 1000000),
-	VP_OPT("vcenter", VP_OPT_STRING, &opt.vcenter, "URL",
-	    "The vCenter URL --raw lines name.",
-	    .def = "https://vc.example.com/sdk"),
-	VP_OPT("xml", VP_OPT_FLAG, &opt.xml, NULL,
-	    "Print VSphereSource's application/xml payload (encoding/xml's "
-	    "Marshal of the event) instead."),
-	VP_OPT_END
-};
+/* options: src/vc-source/vimjson-tool.tab */
+#include "opts/vimjson-tool.h"
 
 static const struct vp_cmd cmd = {
 	.name = "vimjson-tool",

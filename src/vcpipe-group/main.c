@@ -90,19 +90,8 @@ static struct {
 	struct vp_buf order;	/* "NAME CODE\n" as stages ended */
 } G = { .cause = -1 };
 
-static const struct vp_opt options[] = {
-	VP_OPT("parent", VP_OPT_INT, &G.parent, "PID",
-	    "Stop when process PID (vcpipe) is gone.", .min = 1,
-	    .max = 2147483647),
-	VP_OPT("stop-timeout", VP_OPT_DURATION, &G.stop_ms, "DURATION",
-	    "How long a stopping pipeline drains before its stages get "
-	    "SIGTERM, and again before SIGKILL.", .def = "10s", .min = 0),
-	VP_OPT("notify", VP_OPT_FLAG, &G.notify, NULL,
-	    "Send SIGUSR1 to --parent once every stage runs."),
-	VP_OPT("exec", VP_OPT_FLAG, &G.exec, NULL,
-	    "Run the only stage in place of this program."),
-	VP_OPT_END
-};
+/* options: src/vcpipe-group/options.tab */
+#include "opts/vcpipe-group.h"
 
 static void check(void);
 

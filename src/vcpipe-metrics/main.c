@@ -658,17 +658,8 @@ handle(struct MHD_Connection *conn, const struct httpd_req *q)
 	    vp_xstrdup("not found: try /stats or /metrics\n"));
 }
 
-static const struct vp_opt options[] = {
-	VP_OPT("listen", VP_OPT_LISTEN, &srv.listen, "ADDR",
-	    "Listen on ADDR: HOST:PORT, [IPv6]:PORT or :PORT (every "
-	    "interface).", .flags = VP_OPT_REQUIRED),
-	VP_OPT("dir", VP_OPT_STRING, &M.dir, "RUNDIR",
-	    "vcpipe's run directory, where the counters are.",
-	    .flags = VP_OPT_REQUIRED),
-	HTTPD_AUTH_OPTS(srv, "credentials-file"),
-	HTTPD_LIMIT_OPTS(srv, "256", "10s", "20"),
-	VP_OPT_END
-};
+/* options: src/vcpipe-metrics/options.tab */
+#include "opts/vcpipe-metrics.h"
 
 /* --help: help/vcpipe-metrics.h, made of man/vcpipe.1 */
 static const struct vp_cmd cmd = VP_PROGRAM(options,

@@ -22,17 +22,8 @@
 
 static struct vp_tap tap;
 
-static const struct vp_opt options[] = {
-	VP_OPT("stats", VP_OPT_STRING, &tap.stats, "FILE",
-	    "Keep the counts in FILE (JSON, replaced atomically); an existing "
-	    "file is continued.", .flags = VP_OPT_REQUIRED),
-	VP_OPT("copy", VP_OPT_STRING, &tap.copy, "FILE",
-	    "Also append every line to FILE (vcpipe --tee-dir)."),
-	VP_OPT("interval", VP_OPT_DURATION, &tap.interval_ms, "DURATION",
-	    "Longest time between writes of FILE while lines flow.",
-	    .def = "1s", .min = 1),
-	VP_OPT_END
-};
+/* options: src/vcpipe-tap/options.tab */
+#include "opts/vcpipe-tap.h"
 
 /* --help: help/vcpipe-tap.h, made of man/vcpipe.1 */
 static const struct vp_cmd cmd = VP_PROGRAM(options, NULL);

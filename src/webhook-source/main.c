@@ -389,29 +389,8 @@ rate_arg(void *dest, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
-static const struct vp_opt options[] = {
-	VP_OPT("listen", VP_OPT_LISTEN, &srv.listen, "ADDR",
-	    "Listen on ADDR: HOST:PORT, [IPv6]:PORT or :PORT (every "
-	    "interface); port 0 picks a free one.", .def = "127.0.0.1:8080"),
-	VP_OPT("path", VP_OPT_CALL, &opt.path, "PATH",
-	    "The path events are POSTed to.", .def = "/webhook",
-	    .fn = path_arg),
-	HTTPD_AUTH_OPTS(srv, "basic-auth-file"),
-	VP_OPT("max-body", VP_OPT_SIZE, &srv.max_body, "SIZE",
-	    "Largest request body; larger ones get 413.", .def = "1m",
-	    .min = 1),
-	HTTPD_LIMIT_OPTS(srv, "64", "30s", "0"),
-	VP_OPT("drain-timeout", VP_OPT_DURATION, &opt.drain_ms, "DURATION",
-	    "On SIGTERM, how long requests in flight may finish.",
-	    .def = "10s"),
-	VP_OPT("allowed-origin", VP_OPT_LIST, &opt.origins, "ORIGIN",
-	    "Answer the webhook handshake only for this origin (default: any).",
-	    .max = MAX_ORIGINS),
-	VP_OPT("allowed-rate", VP_OPT_CALL, NULL, "N",
-	    "Requests per minute, announced in the handshake and enforced "
-	    "(default: no limit).", .fn = rate_arg),
-	VP_OPT_END
-};
+/* options: src/webhook-source/options.tab */
+#include "opts/webhook-source.h"
 
 /* --help: help/webhook-source.h, made of man/webhook-source.1 */
 static const struct vp_cmd cmd = VP_PROGRAM(options, VP_LIBS(VP_LIB_MHD));
