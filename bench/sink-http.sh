@@ -18,11 +18,11 @@
 # last (start-up not counted: curl's config parse is N-sized), with the wall
 # clock rate beside it.
 #   1. sink-http, unpaced: --inflight 1 (one keep-alive connection, in
-#      order) and --inflight 32: events/s, max RSS
+#      order) and --inflight 32: events/s, max RSS, CPU per event
 #   2. sink-http --checkpoint (default interval), unpaced; and with
 #      --checkpoint-interval 0 (an atomic checkpoint write per event)
 #   3. curl --config with one "next" block per event (one curl, one
-#      keep-alive connection, sequential): events/s, max RSS
+#      keep-alive connection, sequential): events/s, max RSS, CPU per event
 #   4. one curl process per event: events/s
 #   5. sink-http fed at RATE events/s by a pacing writer that stamps each line
 #      with the time it was written: added latency = arrival at the receiver
@@ -188,6 +188,11 @@ loop_rate() {
 	    if (NR > 1 && b > a) printf "%.0f", (NR - 1) * 1e6 / (b - a); else printf "-" }'
 }
 rss_of() { awk '{ printf "%.1f MB", $1 / 1024 }' "$1"; }
+# CPU per event (user + system, from /usr/bin/time "%M %U %S"): what the
+# clients' ratio comes down to when the receiver is not the limit (it too
+# grows with the machine's load: caches, preemption; 10 ms ticks)
+cpu_of() { awk -v n="$2" '{ printf "CPU %.1f us/event (user %.1f, sys %.1f)",
+	($2 + $3) * 1e6 / n, $2 * 1e6 / n, $3 * 1e6 / n }' "$1"; }
 
 echo "events: $N x $(head -1 "$W/events" | wc -c) bytes; receiver: $URL (C, keep-alive)"
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -216,14 +221,15 @@ echo "events/s: first to last request at the receiver (wall clock, start-up incl
 for inf in 1 32; do
 	k=$(arrivals)
 	t0=$(now)
-	/usr/bin/time -f %M -o "$W/rss1" "$SINK" --url "$URL" --inflight $inf \
-	    --log-level warn <"$W/events"
+	/usr/bin/time -f "%M %U %S" -o "$W/rss1" "$SINK" --url "$URL" \
+	    --inflight $inf --log-level warn <"$W/events"
 	t1=$(now)
 	lr=$(loop_rate "$k")
 	[ "$inf" = 32 ] && s32=$lr
-	printf '%-44s %8s events/s  (%s wall)  max RSS %s\n' \
+	printf '%-44s %8s events/s  (%s wall)  max RSS %s  %s\n' \
 	    "sink-http --inflight $inf" "$lr" \
-	    "$(rate "$N" "$t0" "$t1")" "$(rss_of "$W/rss1")"
+	    "$(rate "$N" "$t0" "$t1")" "$(rss_of "$W/rss1")" \
+	    "$(cpu_of "$W/rss1" "$N")"
 done
 
 t0=$(now)
@@ -248,12 +254,14 @@ sed 's/\\/\\\\/g; s/"/\\"/g' "$W/events" | awk -v u="$URL" '{
 }' >"$W/curl.cfg"
 k=$(arrivals)
 t0=$(now)
-/usr/bin/time -f %M -o "$W/rss3" curl -sS --fail --config "$W/curl.cfg"
+/usr/bin/time -f "%M %U %S" -o "$W/rss3" curl -sS --fail --config "$W/curl.cfg"
 t1=$(now)
 clr=$(loop_rate "$k")
-printf '%-44s %8s events/s  (%s wall)  max RSS %s\n' \
+# (curl's CPU includes parsing its N-block config)
+printf '%-44s %8s events/s  (%s wall)  max RSS %s  %s\n' \
     "curl --config (one keep-alive connection)" "$clr" \
-    "$(rate "$N" "$t0" "$t1")" "$(rss_of "$W/rss3")"
+    "$(rate "$N" "$t0" "$t1")" "$(rss_of "$W/rss3")" \
+    "$(cpu_of "$W/rss3" "$N")"
 awk -v s="$s32" -v c="$clr" -v w="${wrk_rps:-0}" 'BEGIN {
 	if (c > 0) printf "%-44s %8.1fx curl --config (target 5x)\n", "sink-http --inflight 32", s / c
 	if (w > 0) printf "%-44s %8.2f of wrk -c 32 (target 0.5 or more)\n", "sink-http --inflight 32", s / w }'
