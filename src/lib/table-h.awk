@@ -11,7 +11,9 @@
 # last file's tables ('*') or of table NAME, and of the tables their "ref"
 # fields name (a program's option names, for a test).  A row that is wrong
 # (unknown word for an enum or flags field, a missing or unknown field, a key
-# field given twice) stops the build with FILE:LINE: what.
+# field given twice, no text where the record has a text field, a template's
+# arguments miscounted) stops the build with FILE:LINE: what.  Examples:
+# src/lib/opt.tab (the option forms and shared rows), src/sink-http/options.tab.
 #
 # A file is lines; "#" starts a comment line; words are separated by blanks
 # and a word with blanks is "double-quoted" (\" and \\ inside).
@@ -196,7 +198,6 @@ function row(s, where,    w, n, r, i, m, eq, k) {
 		m = pos[r, i]
 		if (m == rkey[r]) {
 			rowkey[nrow] = w[i]
-			k = cur_table SUBSEP w[i]
 			if (FILENAME == lastfile && w[i] in seenkey)
 				fail(m " " w[i] " twice (first " seenkey[w[i]] ")",
 				    where)
@@ -364,6 +365,8 @@ $1 == "end" { fail("end with no template") }
 
 { row($0, FILENAME ":" FNR) }
 
+# The rows table t reaches (its own, and those of the tables its ref fields
+# name): printed (list mode), else checked that no key comes twice.
 function list_table(t,    i, k) {
 	if (t in listed)
 		return
@@ -374,8 +377,13 @@ function list_table(t,    i, k) {
 		k = trow[t, i]
 		if (rowref[k] != "")
 			list_table(rowref[k])
-		else
+		else if (list != "")
 			print rowkey[k] != "" ? rowkey[k] : "-"
+		else if (rowkey[k] != "" && rowkey[k] in reached)
+			fail(rowkey[k] " twice (first " reached[rowkey[k]] ")",
+			    rowwhere[k])
+		else if (rowkey[k] != "")
+			reached[rowkey[k]] = rowwhere[k]
 	}
 }
 
@@ -399,6 +407,9 @@ END {
 		}
 		exit 0
 	}
+	for (i = 1; i <= ntables; i++)
+		if (tfile[tables[i]] == lastfile)
+			list_table(tables[i])
 	printf "/* Made from %s by src/lib/table-h.awk: edit that file. */\n", \
 	    lastfile
 	for (i = 1; i <= ntables; i++) {
