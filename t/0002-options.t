@@ -9,7 +9,7 @@ PATH="$VP_BUILDDIR/src/lib:$PATH"
 command -v opt-check >/dev/null 2>&1 || skip_all "opt-check not built (make check)"
 CASES=$VP_SRCDIR/t/data/options.cases
 ncases=$(grep -cv '^#' "$CASES")
-plan $((ncases + 1 + 6 + 7 * 3 + 3))
+plan $((ncases + 1 + 6 + 7 * 3 + 3 + 7))
 
 # ---- the table of cases ----
 tab=$(printf '\t')
@@ -39,6 +39,26 @@ grep -q '^not ok' "$T/cases.tap" && _vp_failed=1
 opt-check --help >"$T/help"
 same "--help is generated from the table: bounds, defaults, groups" \
 	"$VP_SRCDIR/t/expected/opt-check.help" "$T/help"
+
+# ---- the tables' generator: a bad row stops the build with FILE:LINE ----
+L=$VP_SRCDIR/src/lib
+gen_case() { # NAME EXPECTED-MESSAGE ROWS (printf format)
+	printf "$3" >"$T/bad.tab"
+	set +e; awk -f "$L/table-h.awk" "$L/opt.tab" "$L/sinkcore.tab" "$L/vpamqp.tab" \
+		"$L/httpd.tab" "$T/bad.tab" >/dev/null 2>"$T/gen.err"; rc=$?; set -e
+	if [ "$rc" != 0 ] && [ "$(cat "$T/gen.err")" = "$T/bad.tab:$2" ]; then ok "table-h.awk: $1"; else
+		not_ok "table-h.awk: $1"; diag "exit $rc, expected $T/bad.tab:$2"; sed 's/^/# /' "$T/gen.err" >&2; fi
+}
+gen_case "an unknown kind" "2: unknown kind uri" 'table opt o\nurl uri &x URL\n\tHelp.\n'
+gen_case "a missing field" "2: a row of opt starts with 4 fields, this has 3" 'table opt o\nurl url &x\n\tHelp.\n'
+gen_case "a name twice" "4: name url twice (first $T/bad.tab:2)" \
+	'table opt o\nurl url &x URL\n\tHelp.\nurl flag &y -\n\tMore.\n'
+gen_case "a name twice through a shared group" "5: timeout twice (first $T/bad.tab:2)" \
+	'table opt o\ntimeout int &x N\n\tHelp.\ntable group g\n"AMQP" vp_amqp_opts &a\n"O" o -\n'
+gen_case "no help text" "2: a row of opt with no text (help)" 'table opt o\nurl url &x URL\n'
+gen_case "an unknown field" "2: record opt has no field dflt" 'table opt o\nurl url &x URL dflt=1\n\tHelp.\n'
+gen_case "an unknown flag" "2: unknown flags requird" \
+	'table opt o\nurl url &x URL flags=requird\n\tHelp.\n'
 
 # ---- one size syntax wherever a size is ----
 for pa in "ce-encode --max-line-bytes" "webhook-source --max-body" "stream-serve --max-record"; do

@@ -366,24 +366,27 @@ $1 == "end" { fail("end with no template") }
 { row($0, FILENAME ":" FNR) }
 
 # The rows table t reaches (its own, and those of the tables its ref fields
-# name): printed (list mode), else checked that no key comes twice.
-function list_table(t,    i, k) {
+# name): printed (list mode), else checked that no key comes twice.  via:
+# the row of the last file that names t, when t is another file's.
+function list_table(t, via,    i, k, r, where) {
 	if (t in listed)
 		return
 	listed[t] = 1
 	if (!(t in trecord))
-		fail("no table " t, lastfile)
+		fail("no table " t, via != "" ? via : lastfile)
 	for (i = 1; i <= ntrows[t]; i++) {
 		k = trow[t, i]
-		if (rowref[k] != "")
-			list_table(rowref[k])
+		where = via != "" ? via : rowwhere[k]
+		r = rowref[k]
+		if (r != "")
+			list_table(r, (r in tfile) && tfile[r] != lastfile ? where : "")
 		else if (list != "")
 			print rowkey[k] != "" ? rowkey[k] : "-"
 		else if (rowkey[k] != "" && rowkey[k] in reached)
 			fail(rowkey[k] " twice (first " reached[rowkey[k]] ")",
-			    rowwhere[k])
+			    where)
 		else if (rowkey[k] != "")
-			reached[rowkey[k]] = rowwhere[k]
+			reached[rowkey[k]] = where
 	}
 }
 
@@ -401,15 +404,15 @@ END {
 	if (list != "") {
 		for (i = 1; i <= ntables; i++) {
 			if (list == "*" && tfile[tables[i]] == lastfile)
-				list_table(tables[i])
+				list_table(tables[i], "")
 			else if (list == tables[i])
-				list_table(tables[i])
+				list_table(tables[i], "")
 		}
 		exit 0
 	}
 	for (i = 1; i <= ntables; i++)
 		if (tfile[tables[i]] == lastfile)
-			list_table(tables[i])
+			list_table(tables[i], "")
 	printf "/* Made from %s by src/lib/table-h.awk: edit that file. */\n", \
 	    lastfile
 	for (i = 1; i <= ntables; i++) {
