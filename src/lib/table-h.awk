@@ -21,16 +21,19 @@
 #   record NAME "C TYPE" "END"	a record form (the C struct; END is the
 #					initializer that ends a table), then its
 #					fields, one a line, indented:
-#	pos MEMBER HOW [key]	a positional field: a row gives it by place;
-#				"-" leaves it out (NULL); "key": the row's
-#				name, at most once in the file
+#	pos MEMBER HOW [key|tablekey]	a positional field: a row gives
+#				it by place; "-" leaves it out (NULL); "key":
+#				the row's name, at most once among the rows the
+#				file's tables reach (theirs and those of the
+#				tables they ref); "tablekey": once in its table
 #	opt MEMBER HOW		a field given as MEMBER=VALUE
 #	text MEMBER		the row's indented lines, joined by one blank
 #     HOW: str (a C string), expr (C text as written), ref (expr naming
 #     a table: list mode follows it), enum PREFIX WORD... (PREFIX WORD in
 #     upper case), flags PREFIX WORD... (WORD,WORD: their | ), pairs
 #     "C TYPE" (NAME=VALUE,...: an array of { "NAME", VALUE } ended by
-#     { NULL, 0 }, as a compound literal).
+#     { NULL, 0 }, as a compound literal), words (WORD,...: an array of
+#     C strings ended by NULL, as a compound literal).
 #   table RECORD CNAME [global]	a C array of RECORD, static unless global;
 #				its rows follow, up to the next table:
 #   ROW				the pos fields, then MEMBER=VALUE words; its
@@ -115,8 +118,9 @@ function field_decl(line,    w, n, r, m, i, how) {
 	field[r, nfield[r]] = m
 	how = w[3]
 	if (how != "str" && how != "expr" && how != "ref" && how != "enum" &&
-	    how != "flags" && how != "pairs")
-		fail("unknown HOW " how " (str, expr, ref, enum, flags, pairs)")
+	    how != "flags" && how != "pairs" && how != "words")
+		fail("unknown HOW " how \
+		    " (str, expr, ref, enum, flags, pairs, words)")
 	fhow[r, m] = how
 	if (w[1] == "pos") {
 		npos[r]++
@@ -134,13 +138,14 @@ function field_decl(line,    w, n, r, m, i, how) {
 		if (n < 5)
 			fail(how " needs PREFIX and its words")
 		fprefix[r, m] = w[4]
-		for (i = 5; i <= n && w[i] != "key"; i++)
+		for (i = 5; i <= n && w[i] != "key" && w[i] != "tablekey"; i++)
 			fword[r, m, w[i]] = 1
 	}
-	if (i <= n && w[i] == "key") {
+	if (i <= n && (w[i] == "key" || w[i] == "tablekey")) {
 		if (w[1] != "pos")
 			fail("the key field is a pos field")
 		rkey[r] = m
+		rkeytable[r] = (w[i] == "tablekey")
 		i++
 	}
 	if (i <= n)
@@ -162,6 +167,11 @@ function value(r, m, v, where,    how, n, p, i, out, eq) {
 	}
 	n = split(v, p, ",")
 	out = ""
+	if (how == "words") {
+		for (i = 1; i <= n; i++)
+			out = out cstr(p[i]) ", "
+		return "(const char *const[]){ " out "NULL }"
+	}
 	if (how == "pairs") {
 		for (i = 1; i <= n; i++) {
 			eq = index(p[i], "=")
@@ -198,11 +208,12 @@ function row(s, where,    w, n, r, i, m, eq, k) {
 		m = pos[r, i]
 		if (m == rkey[r]) {
 			rowkey[nrow] = w[i]
-			if (FILENAME == lastfile && w[i] in seenkey)
-				fail(m " " w[i] " twice (first " seenkey[w[i]] ")",
+			k = rkeytable[r] ? cur_table SUBSEP w[i] : w[i]
+			if (FILENAME == lastfile && k in seenkey)
+				fail(m " " w[i] " twice (first " seenkey[k] ")",
 				    where)
 			if (FILENAME == lastfile)
-				seenkey[w[i]] = where
+				seenkey[k] = where
 		}
 		if (fhow[r, m] == "ref")
 			rowref[nrow] = (w[i] == "-" ? "" : w[i])
@@ -219,6 +230,8 @@ function row(s, where,    w, n, r, i, m, eq, k) {
 			fail("record " r " has no field " m, where)
 		if ((nrow, m) in rowval)
 			fail(m " twice", where)
+		if (fhow[r, m] == "ref")
+			rowref[nrow] = substr(w[i], eq + 1)
 		rowval[nrow, m] = value(r, m, substr(w[i], eq + 1), where)
 	}
 	ntrows[cur_table]++
@@ -382,10 +395,12 @@ function list_table(t, via,    i, k, r, where) {
 			list_table(r, (r in tfile) && tfile[r] != lastfile ? where : "")
 		else if (list != "")
 			print rowkey[k] != "" ? rowkey[k] : "-"
-		else if (rowkey[k] != "" && rowkey[k] in reached)
+		else if (rowkey[k] == "" || rkeytable[trecord[t]])
+			continue
+		else if (rowkey[k] in reached)
 			fail(rowkey[k] " twice (first " reached[rowkey[k]] ")",
 			    where)
-		else if (rowkey[k] != "")
+		else
 			reached[rowkey[k]] = where
 	}
 }
