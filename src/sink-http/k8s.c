@@ -240,8 +240,7 @@ k8s_free(struct k8s *k)
 {
 	if (k == NULL)
 		return;
-	if (k->curl)
-		curl_easy_cleanup(k->curl);
+	curl_easy_cleanup(k->curl);	/* NULL: nothing */
 	vp_free_secret(k->token);
 	free(k->spec);
 	free(k->group);

@@ -823,27 +823,27 @@ resolve(struct vim_node *n, int iface)
 static int emit_struct(struct ctx *, int, struct vim_node **, size_t, int);
 static int emit_elem(struct ctx *, int, int, struct vim_node **, size_t);
 
+/* What encoding/json prints for a zero value of each kind; numbers: 0. */
+static const char *const json_zero[] = {
+	[VK_STRING] = "\"\"",
+	[VK_ENUM] = "\"\"",
+	[VK_BOOL] = "false",
+	[VK_TIME] = "\"0001-01-01T00:00:00Z\"",
+	[VK_BYTES] = "null",
+	[VK_IFACE] = "null",
+	[VK_MOR] = "{\"Type\":\"\",\"Value\":\"\"}",
+};
+
 static int
 emit_zero(struct ctx *c, int kind, int ref)
 {
-	switch (kind) {
-	case VK_STRING:
-	case VK_ENUM:
-		return PUTS(c, "\"\"");
-	case VK_BOOL:
-		return PUTS(c, "false");
-	case VK_TIME:
-		return PUTS(c, "\"0001-01-01T00:00:00Z\"");
-	case VK_BYTES:
-	case VK_IFACE:
-		return PUTS(c, "null");
-	case VK_MOR:
-		return PUTS(c, "{\"Type\":\"\",\"Value\":\"\"}");
-	case VK_STRUCT:
+	const char *z;
+
+	if (kind == VK_STRUCT)
 		return emit_struct(c, ref, NULL, 0, 0);
-	default:
-		return putc1(c, '0');
-	}
+	z = kind > 0 && (size_t)kind < sizeof(json_zero) / sizeof(json_zero[0]) &&
+	    json_zero[kind] ? json_zero[kind] : "0";
+	return put(c, z, strlen(z));
 }
 
 static int
@@ -2867,8 +2867,7 @@ vim_stream_free(struct vim_stream *st)
 {
 	if (st == NULL)
 		return;
-	if (st->p)
-		XML_ParserFree(st->p);
+	XML_ParserFree(st->p);	/* NULL: nothing */
 	vim_doc_free(st->doc);
 	arena_reset(&st->evarena, 0);
 	ns_pop(st, 0);
