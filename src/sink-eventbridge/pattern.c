@@ -19,7 +19,7 @@
 #define MAX_DEPTH 64
 
 enum mtype {
-	M_STRING, M_NUMBER, M_NULL, M_BOOL, M_PREFIX, M_PREFIX_IC, M_SUFFIX,
+	M_STRING, M_NUMBER, M_LITERAL, M_PREFIX, M_PREFIX_IC, M_SUFFIX,
 	M_SUFFIX_IC, M_EIC, M_WILDCARD, M_NUMERIC, M_EXISTS, M_CIDR, M_NOT
 };
 
@@ -28,7 +28,8 @@ struct matcher {
 	char *s;		/* string operand */
 	size_t slen;
 	double num;		/* M_NUMBER */
-	int flag;		/* M_BOOL value, M_EXISTS wanted */
+	int flag;		/* M_EXISTS wanted */
+	json_type lit;		/* M_LITERAL: null, true or false */
 	/* M_NUMERIC: bounds, present when has_lo / has_hi */
 	int has_lo, lo_incl, has_hi, hi_incl;
 	double lo, hi;
@@ -380,12 +381,10 @@ compile_value(struct cctx *c, struct matcher *m, const json_t *v, int top)
 		m->num = json_number_value(v);
 		return 0;
 	case JSON_NULL:
-		m->type = M_NULL;
-		return 0;
 	case JSON_TRUE:
 	case JSON_FALSE:
-		m->type = M_BOOL;
-		m->flag = json_is_true(v);
+		m->type = M_LITERAL;
+		m->lit = json_typeof(v);
 		return 0;
 	case JSON_OBJECT:
 		if (json_object_size(v) != 1) {
@@ -641,10 +640,8 @@ match_leaf(const struct matcher *m, const json_t *v)
 		return s && n == m->slen && memcmp(s, m->s, n) == 0;
 	case M_NUMBER:
 		return json_is_number(v) && json_number_value(v) == m->num;
-	case M_NULL:
-		return json_is_null(v);
-	case M_BOOL:
-		return json_is_boolean(v) && json_is_true(v) == m->flag;
+	case M_LITERAL:
+		return json_typeof(v) == m->lit;
 	case M_PREFIX:
 		return s && n >= m->slen && memcmp(s, m->s, m->slen) == 0;
 	case M_PREFIX_IC:
