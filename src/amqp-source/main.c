@@ -216,8 +216,8 @@ ck_watch_init(void)
 static int
 ck_same(const struct vp_ckpt *a, const struct vp_ckpt *b)
 {
-	return a->id && b->id && strcmp(a->id, b->id) == 0 &&
-	    strcmp(a->source, b->source) == 0 &&
+	return a->ev.id && b->ev.id && strcmp(a->ev.id, b->ev.id) == 0 &&
+	    strcmp(a->ev.source, b->ev.source) == 0 &&
 	    a->delivered == b->delivered &&
 	    a->has_updated == b->has_updated &&
 	    a->updated_sec == b->updated_sec &&
@@ -263,7 +263,8 @@ ck_poll(void)
 	}
 	vp_ckpt_clear(&S.ck_last);
 	S.ck_last = c;
-	f = find_event(c.source, strlen(c.source), c.id, strlen(c.id));
+	f = find_event(c.ev.source, strlen(c.ev.source), c.ev.id,
+	    strlen(c.ev.id));
 	if (f != NULL)
 		settle((size_t)(f - S.q + S.cap - S.head) % S.cap + 1);
 }

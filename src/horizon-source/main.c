@@ -392,10 +392,10 @@ read_checkpoint(void)
 		vp_die(rc, "%s", err);
 	since_ms = c.sec * 1000 + c.nsec / 1000000;
 	nseen = 0;
-	if (c.has_key)
-		seen[nseen++] = c.key;
+	if (c.ev.has_key)
+		seen[nseen++] = c.ev.key;
 	vp_info("%s: resuming after event %lld at %s", opt.checkpoint,
-	    c.has_key ? (long long)c.key : -1LL, c.time);
+	    c.ev.has_key ? (long long)c.ev.key : -1LL, c.ev.time);
 	vp_ckpt_clear(&c);
 }
 

@@ -14,11 +14,26 @@
 #include "vp.h"
 
 void
+vp_evpos_free(struct vp_evpos *p)
+{
+	free(p->source);
+	free(p->id);
+	free(p->time);
+	memset(p, 0, sizeof(*p));
+}
+
+void
+vp_evpos_move(struct vp_evpos *dst, struct vp_evpos *src)
+{
+	vp_evpos_free(dst);
+	*dst = *src;
+	memset(src, 0, sizeof(*src));
+}
+
+void
 vp_ckpt_clear(struct vp_ckpt *c)
 {
-	free(c->source);
-	free(c->id);
-	free(c->time);
+	vp_evpos_free(&c->ev);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -54,9 +69,9 @@ ckpt_read(const char *path, struct vp_ckpt *c, int need_time, char *err,
 		json_decref(o);
 		return VP_EXIT_DATAERR;
 	}
-	c->time = dup_member(o, "time");
+	c->ev.time = dup_member(o, "time");
 	if ((need_time || json_object_get(o, "time") != NULL) &&
-	    (c->time == NULL || vp_parse_rfc3339(c->time, &c->sec,
+	    (c->ev.time == NULL || vp_parse_rfc3339(c->ev.time, &c->sec,
 	    &c->nsec) != 0)) {
 		snprintf(err, errlen, "%s: checkpoint: \"time\" is not an "
 		    "RFC 3339 string", path);
@@ -69,15 +84,15 @@ ckpt_read(const char *path, struct vp_ckpt *c, int need_time, char *err,
 			    "an integer", path);
 			goto bad;
 		}
-		c->has_key = 1;
-		c->key = json_integer_value(k);
+		c->ev.has_key = 1;
+		c->ev.key = json_integer_value(k);
 	}
 	d = json_object_get(o, "delivered");
 	if (json_is_integer(d) && json_integer_value(d) >= 0)
 		c->delivered = (unsigned long)json_integer_value(d);
-	c->source = dup_member(o, "source");
-	c->id = dup_member(o, "id");
-	if (!need_time && (c->source == NULL || c->id == NULL)) {
+	c->ev.source = dup_member(o, "source");
+	c->ev.id = dup_member(o, "id");
+	if (!need_time && (c->ev.source == NULL || c->ev.id == NULL)) {
 		snprintf(err, errlen, "%s: checkpoint: no \"source\" or \"id\" "
 		    "string", path);
 		goto bad;
@@ -201,20 +216,19 @@ vp_state_path_check(const char *path, char *err, size_t errlen)
 }
 
 void
-vp_ckpt_note(struct vp_ckpt_writer *w, const char *source, const char *id,
-    const char *time, int has_key, long long key)
+vp_ckpt_note(struct vp_ckpt_writer *w, const struct vp_evpos *p)
 {
-	if (id == NULL || source == NULL)
+	struct vp_evpos *at = &w->pos.ev;
+
+	if (p->id == NULL || p->source == NULL)
 		return;		/* an unreadable line moves nothing */
-	free(w->pos.source);
-	free(w->pos.id);
-	free(w->pos.time);
-	w->pos.source = vp_xstrdup(source);
-	w->pos.id = vp_xstrdup(id);
-	w->pos.time = time ? vp_xstrdup(time) : NULL;
-	w->pos.has_key = has_key && key >= VP_CKPT_KEY_MIN &&
-	    key <= VP_CKPT_KEY_MAX;
-	w->pos.key = w->pos.has_key ? key : 0;
+	vp_evpos_free(at);
+	at->source = vp_xstrdup(p->source);
+	at->id = vp_xstrdup(p->id);
+	at->time = p->time ? vp_xstrdup(p->time) : NULL;
+	at->has_key = p->has_key && p->key >= VP_CKPT_KEY_MIN &&
+	    p->key <= VP_CKPT_KEY_MAX;
+	at->key = at->has_key ? p->key : 0;
 	w->dirty = 1;
 }
 
@@ -233,12 +247,12 @@ ckpt_text(const struct vp_ckpt_writer *w, size_t *len)
 	    now, sizeof(now));
 	o = json_object();
 	json_object_set_new(o, "version", json_integer(1));
-	json_object_set_new(o, "source", json_string(w->pos.source));
-	json_object_set_new(o, "id", json_string(w->pos.id));
-	if (w->pos.time)
-		json_object_set_new(o, "time", json_string(w->pos.time));
-	if (w->pos.has_key)
-		json_object_set_new(o, "key", json_integer(w->pos.key));
+	json_object_set_new(o, "source", json_string(w->pos.ev.source));
+	json_object_set_new(o, "id", json_string(w->pos.ev.id));
+	if (w->pos.ev.time)
+		json_object_set_new(o, "time", json_string(w->pos.ev.time));
+	if (w->pos.ev.has_key)
+		json_object_set_new(o, "key", json_integer(w->pos.ev.key));
 	json_object_set_new(o, "delivered",
 	    json_integer((json_int_t)w->pos.delivered));
 	json_object_set_new(o, "updated", json_string(now));

@@ -27,13 +27,26 @@
 /* A source's --checkpoint, where it resumes: "use resume-checkpoint"
  * (src/lib/opt.tab). */
 
-struct vp_ckpt {
+/*
+ * An event's place in its source's stream: what a checkpoint names, and
+ * what each sink keeps of an event until it is done.
+ */
+struct vp_evpos {
 	char *source, *id;	/* NULL when absent */
 	char *time;		/* RFC 3339 as the event had it, or NULL */
-	int64_t sec;		/* time, parsed (when time is set) */
-	int32_t nsec;
 	int has_key;
-	int64_t key;
+	long long key;
+};
+
+/* Free its strings; p is empty after. */
+void vp_evpos_free(struct vp_evpos *p);
+/* Hand src's strings to dst (whose own are freed); src is empty after. */
+void vp_evpos_move(struct vp_evpos *dst, struct vp_evpos *src);
+
+struct vp_ckpt {
+	struct vp_evpos ev;	/* the event named */
+	int64_t sec;		/* ev.time, parsed (when it is set) */
+	int32_t nsec;
 	unsigned long delivered; /* events acknowledged by the receiver */
 	int has_updated;	/* when the sink wrote it (read only) */
 	int64_t updated_sec;
@@ -91,8 +104,7 @@ struct vp_ckpt_writer {
  * The event named is done (delivered, dead-lettered, filtered out): the
  * next write names it.  An event without an id or source moves nothing.
  */
-void vp_ckpt_note(struct vp_ckpt_writer *w, const char *source,
-    const char *id, const char *time, int has_key, long long key);
+void vp_ckpt_note(struct vp_ckpt_writer *w, const struct vp_evpos *p);
 /*
  * Write now if the position moved, after the writes handed to the thread:
  * 0, or -1 logged ("PATH: why"). The file is current when it returns 0.

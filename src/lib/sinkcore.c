@@ -299,12 +299,8 @@ vp_sink_ctl_read(const char *line, size_t len, struct vp_sink_ctl *c)
 	text = json_string_value(m);
 	n = json_string_length(m);
 	if (ce_read(&ev, text, n, 0) == CE_OK) {
-		c->id = ce_strdup(&ev, &ev.id);
-		c->source = ce_strdup(&ev, &ev.source);
-		c->time = ce_strdup(&ev, &ev.time);
+		vp_evpos_from_ce(&c->pos, &ev);
 		c->subject = ce_strdup(&ev, &ev.subject);
-		c->has_key = ev.has_key;
-		c->key = ev.key;
 	}
 	if (c->kind == VP_CTL_ERROR) {
 		c->error = vp_xstrdup(json_string_value(json_object_get(j,
@@ -329,7 +325,7 @@ vp_sink_ctl_settle(struct vp_sink *s, struct vp_sink_ctl *c,
 {
 	struct vp_dl_why why = { .reason = "filter error", .error = c->error,
 	    .status = -1 };
-	struct vp_sink_event ev = { .line = line, .id = c->id, .text = c->text,
+	struct vp_sink_event ev = { .line = line, .id = c->pos.id, .text = c->text,
 	    .len = c->len, .is_object = c->is_object };
 
 	if (c->kind != VP_CTL_ERROR)
@@ -338,11 +334,19 @@ vp_sink_ctl_settle(struct vp_sink *s, struct vp_sink_ctl *c,
 }
 
 void
+vp_evpos_from_ce(struct vp_evpos *p, const struct ce_event *ev)
+{
+	p->source = ce_strdup(ev, &ev->source);
+	p->id = ce_strdup(ev, &ev->id);
+	p->time = ce_strdup(ev, &ev->time);
+	p->has_key = ev->has_key;
+	p->key = ev->key;
+}
+
+void
 vp_sink_ctl_free(struct vp_sink_ctl *c)
 {
-	free(c->id);
-	free(c->source);
-	free(c->time);
+	vp_evpos_free(&c->pos);
 	free(c->subject);
 	free(c->error);
 	free(c->text);

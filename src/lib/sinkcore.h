@@ -175,9 +175,7 @@ enum vp_ctl_kind { VP_CTL_NONE, VP_CTL_SKIP, VP_CTL_ERROR };
 
 struct vp_sink_ctl {
 	enum vp_ctl_kind kind;
-	char *id, *source, *time;	/* the event's position, or NULL */
-	int has_key;
-	long long key;
+	struct vp_evpos pos;	/* the event's (NULL strings: unreadable) */
 	char *subject;		/* or NULL */
 	char *error;		/* VP_CTL_ERROR: the program's message */
 	char *text;		/* VP_CTL_ERROR: what is dead-lettered */
@@ -201,6 +199,9 @@ enum vp_ctl_kind vp_sink_ctl_read(const char *line, size_t len,
 int vp_sink_ctl_settle(struct vp_sink *s, struct vp_sink_ctl *c,
     unsigned long line);
 void vp_sink_ctl_free(struct vp_sink_ctl *c);
+
+/* The position of an event read by ce_read (strings to free). */
+void vp_evpos_from_ce(struct vp_evpos *p, const struct ce_event *ev);
 
 /*
  * Input ended inside line lineno (no newline: the writer was killed

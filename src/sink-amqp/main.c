@@ -42,7 +42,7 @@ struct msg {
 	int64_t first_ms, next_ms;
 	struct vp_backoff bo;
 	int acked;		/* done: confirmed (1) or dead-lettered (0) */
-	struct vp_ckpt pos;	/* the event, for the checkpoint */
+	struct vp_evpos pos;	/* the event, for the checkpoint */
 };
 
 struct sent {			/* publishes in sequence order */
@@ -192,7 +192,7 @@ msg_free(struct msg *m)
 	if (S.ev_of == m)
 		S.ev_of = NULL;
 	free(m->line);
-	vp_ckpt_clear(&m->pos);
+	vp_evpos_free(&m->pos);
 	free(m);
 }
 
@@ -326,8 +326,7 @@ advance(void)
 
 		if (m->acked)
 			S.core.ck.pos.delivered++;
-		vp_ckpt_note(&S.core.ck, m->pos.source, m->pos.id, m->pos.time,
-		    m->pos.has_key, m->pos.key);
+		vp_ckpt_note(&S.core.ck, &m->pos);
 		msg_free(m);
 		S.head = (S.head + 1) % S.window;
 		S.count--;
@@ -544,12 +543,7 @@ take_line(struct vp_linereader *lr, size_t len, int toolong)
 
 		if (rc != 0)
 			S.fatal = rc;
-		m->pos.id = ctl.id;
-		m->pos.source = ctl.source;
-		m->pos.time = ctl.time;
-		m->pos.has_key = ctl.has_key;
-		m->pos.key = ctl.key;
-		ctl.id = ctl.source = ctl.time = NULL;
+		vp_evpos_move(&m->pos, &ctl.pos);
 		vp_sink_ctl_free(&ctl);
 		m->st = M_DONE;
 		return;
@@ -567,11 +561,7 @@ take_line(struct vp_linereader *lr, size_t len, int toolong)
 		return;
 	}
 	S.ev_of = m;
-	m->pos.id = ce_strdup(&S.ev, &S.ev.id);
-	m->pos.source = ce_strdup(&S.ev, &S.ev.source);
-	m->pos.time = ce_strdup(&S.ev, &S.ev.time);
-	m->pos.has_key = S.ev.has_key;
-	m->pos.key = S.ev.key;
+	vp_evpos_from_ce(&m->pos, &S.ev);
 	m->st = M_WAIT;
 	S.waiting++;
 	if (S.connected)

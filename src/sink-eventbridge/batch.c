@@ -77,8 +77,7 @@ eb_pop_done(struct eb *eb)
 			break;
 		/* an invalid line names no event: no position to note */
 		if (e->out != VP_OUT_INVALID)
-			vp_ckpt_note(&eb->core.ck, e->source, e->id, e->time,
-			    e->has_key, e->key);
+			vp_ckpt_note(&eb->core.ck, &e->pos);
 		ev_free(e);
 	}
 	if (n == 0)
@@ -95,12 +94,7 @@ eb_pop_done(struct eb *eb)
 static void
 take_ctl(struct ev *e, struct vp_sink_ctl *c)
 {
-	e->id = c->id;
-	e->source = c->source;
-	e->time = c->time;
-	e->has_key = c->has_key;
-	e->key = c->key;
-	c->id = c->source = c->time = NULL;
+	vp_evpos_move(&e->pos, &c->pos);
 	e->line = vp_xstrdup("");
 	if (c->kind != VP_CTL_ERROR) {
 		vp_sink_ctl_free(c);

@@ -38,13 +38,13 @@ struct ev {
 	char *line;		/* the input line, for the dead-letter file */
 	size_t len;
 	unsigned long lineno;
-	char *source, *dtype, *detail, *id, *time;
+	struct vp_evpos pos;	/* for the checkpoint */
+	char *dtype, *detail;
 	size_t detail_len;
 	int64_t tsec;
-	int has_time, has_key;
+	int has_time;
 	int is_object;		/* a JSON object without "deadletter": the record
 				 * appends its member (vp_dl_record) */
-	long long key;
 	size_t size;		/* entry size as AWS computes it */
 	int state;
 	unsigned attempts;

@@ -18,11 +18,9 @@ ev_free(struct ev *e)
 	if (e == NULL)
 		return;
 	free(e->line);
-	free(e->source);
+	vp_evpos_free(&e->pos);
 	free(e->dtype);
 	free(e->detail);
-	free(e->id);
-	free(e->time);
 	free(e->why);
 	free(e->code);
 	if (e->ctl) {
@@ -84,21 +82,17 @@ ev_parse(struct ev *e, char *err, size_t errlen)
 		e->detail = b.data;
 		e->detail_len = b.len;
 	}
-	e->id = ce_strdup(ce, &ce->id);
-	e->source = ce_strdup(ce, &ce->source);
+	vp_evpos_from_ce(&e->pos, ce);
 	/* DetailType: the vCenter event class when there is one */
 	e->dtype = ce_strdup(ce, ce->subject.set ? &ce->subject : &ce->type);
-	e->time = ce_strdup(ce, &ce->time);
-	if (e->time) {
+	if (e->pos.time) {
 		int32_t ns;
 
 		/* the reader checked it: RFC 3339 */
-		if (vp_parse_rfc3339(e->time, &e->tsec, &ns) == 0)
+		if (vp_parse_rfc3339(e->pos.time, &e->tsec, &ns) == 0)
 			e->has_time = 1;
 	}
-	e->has_key = ce->has_key;
-	e->key = ce->key;
-	e->size = (e->has_time ? ENTRY_TIME_BYTES : 0) + strlen(e->source) +
+	e->size = (e->has_time ? ENTRY_TIME_BYTES : 0) + strlen(e->pos.source) +
 	    strlen(e->dtype) + e->detail_len;
 	return 0;
 }
@@ -123,7 +117,7 @@ ev_match_document(const struct eb *eb, const struct ev *e)
 
 	json_object_set_new(d, "version", json_string("0"));
 	json_object_set_new(d, "detail-type", json_string(e->dtype));
-	json_object_set_new(d, "source", json_string(e->source));
+	json_object_set_new(d, "source", json_string(e->pos.source));
 	if (eb->account)
 		json_object_set_new(d, "account", json_string(eb->account));
 	if (e->has_time) {

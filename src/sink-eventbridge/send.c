@@ -33,16 +33,16 @@ eb_settle(struct eb *eb, struct ev *e)
 {
 	struct vp_dl_why why = { .error = e->why, .code = e->code,
 	    .status = e->status, .attempts = e->attempts, .url = eb->url };
-	struct vp_sink_event sev = { .line = e->lineno, .id = e->id,
+	struct vp_sink_event sev = { .line = e->lineno, .id = e->pos.id,
 	    .text = e->len > 0 ? e->line : NULL, .len = e->len,
 	    .is_object = e->is_object };
 	int rc;
 
 	if (e->ctl) {
 		/* the jq stage's error line: its id and text are the ctl's */
-		e->ctl->id = e->id;
+		e->ctl->pos.id = e->pos.id;
 		rc = vp_sink_ctl_settle(&eb->core, e->ctl, e->lineno);
-		e->ctl->id = NULL;
+		e->ctl->pos.id = NULL;
 		return rc;
 	}
 	if (e->out == VP_OUT_INVALID)
@@ -65,7 +65,7 @@ batch_body(const struct eb *eb, struct ev **b, size_t n)
 		if (b[i]->has_time)
 			json_object_set_new(en, "Time",
 			    json_integer((json_int_t)b[i]->tsec));
-		json_object_set_new(en, "Source", json_string(b[i]->source));
+		json_object_set_new(en, "Source", json_string(b[i]->pos.source));
 		json_object_set_new(en, "DetailType", json_string(b[i]->dtype));
 		json_object_set_new(en, "Detail",
 		    json_stringn(b[i]->detail, b[i]->detail_len));
@@ -212,7 +212,7 @@ batch_ended(struct eb *eb, struct batch *b)
 				continue;
 			}
 			vp_info("line %lu: entry %s: %s: %s, retrying",
-			    e->lineno, e->id, code, ewhy);
+			    e->lineno, e->pos.id, code, ewhy);
 		} else {
 			code = r->errtype[0] ? r->errtype : NULL;
 			snprintf(ewhy, sizeof(ewhy), "%s", why);

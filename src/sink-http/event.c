@@ -144,12 +144,8 @@ event_parse(struct event *ev, const char *line, size_t len, char *err,
 		ev->body = ce->text;
 		ev->body_len = ce->text_len;
 	}
-	ev->id = ce_strdup(ce, &ce->id);
-	ev->source = ce_strdup(ce, &ce->source);
-	ev->time = ce_strdup(ce, &ce->time);
+	vp_evpos_from_ce(&ev->pos, ce);
 	ev->subject = ce_strdup(ce, &ce->subject);
-	ev->has_key = ce->has_key;
-	ev->key = ce->key;
 	return 0;
 }
 
@@ -158,9 +154,7 @@ event_free(struct event *ev)
 {
 	if (!ev->shared_headers)
 		curl_slist_free_all(ev->headers);
-	free(ev->id);
-	free(ev->source);
-	free(ev->time);
+	vp_evpos_free(&ev->pos);
 	free(ev->subject);
 	free(ev->dlq_function);
 	memset(ev, 0, sizeof(*ev));

@@ -59,7 +59,7 @@ settle(const struct event *ev, struct result *r, const char *url,
 	    .status = r->status, .attempts = r->attempts,
 	    .response = r->resp.data, .response_len = r->resp.len,
 	    .url = url, .function = function };
-	struct vp_sink_event sev = { .line = ev->lineno, .id = ev->id };
+	struct vp_sink_event sev = { .line = ev->lineno, .id = ev->pos.id };
 	char *text = event_dl_text(ev, &sev.len, &sev.is_object);
 	int rc;
 
@@ -144,8 +144,7 @@ handle_line(struct vp_linereader *lr, const char *line, size_t len, int toolong)
 	if (vp_sink_ctl_read(line, len, &ctl) != VP_CTL_NONE) {
 		/* filtered out, or the filter failed on it: not sent */
 		if ((rc = vp_sink_ctl_settle(&S.core, &ctl, ev.lineno)) == 0)
-			vp_ckpt_note(&S.core.ck, ctl.source, ctl.id, ctl.time,
-			    ctl.has_key, ctl.key);
+			vp_ckpt_note(&S.core.ck, &ctl.pos);
 		vp_sink_ctl_free(&ctl);
 		return rc;
 	}
@@ -156,8 +155,7 @@ handle_line(struct vp_linereader *lr, const char *line, size_t len, int toolong)
 	if (rc == 0) {
 		S.core.ck.pos.delivered += acked;
 		vp_ckpt_count(&S.core.ck, ev.subject, acked);
-		vp_ckpt_note(&S.core.ck, ev.source, ev.id, ev.time, ev.has_key,
-		    ev.key);
+		vp_ckpt_note(&S.core.ck, &ev.pos);
 	}
 	event_free(&ev);
 	return rc;

@@ -183,8 +183,7 @@ settle_head(struct pool *P, struct vp_sink *core, settle_fn settle)
 		/* done in its turn: noted after the events before it */
 		if ((rc = vp_sink_ctl_settle(core, &sl->ctl,
 		    sl->ev.lineno)) == 0)
-			vp_ckpt_note(ck, sl->ctl.source, sl->ctl.id,
-			    sl->ctl.time, sl->ctl.has_key, sl->ctl.key);
+			vp_ckpt_note(ck, &sl->ctl.pos);
 	} else if (sl->r.out == VP_OUT_OK)
 		ck->pos.delivered++;
 	else {
@@ -199,8 +198,8 @@ settle_head(struct pool *P, struct vp_sink *core, settle_fn settle)
 			    sizeof(err));
 		ev.line = sl->line;
 		ev.len = sl->len;
-		if (ev.id == NULL && sl->ev.id)
-			ev.id = vp_xstrdup(sl->ev.id);
+		if (ev.pos.id == NULL && sl->ev.pos.id)
+			ev.pos.id = vp_xstrdup(sl->ev.pos.id);
 		rc = settle(&ev, &sl->r, sl->r.out == VP_OUT_INVALID ? NULL :
 		    P->url, NULL);
 		event_free(&ev);
@@ -209,8 +208,7 @@ settle_head(struct pool *P, struct vp_sink *core, settle_fn settle)
 	if (rc == 0 && sl->ctl.kind == VP_CTL_NONE &&
 	    sl->r.out != VP_OUT_INVALID) {
 		vp_ckpt_count(ck, sl->ev.subject, sl->r.out == VP_OUT_OK);
-		vp_ckpt_note(ck, sl->ev.source, sl->ev.id, sl->ev.time,
-		    sl->ev.has_key, sl->ev.key);
+		vp_ckpt_note(ck, &sl->ev.pos);
 	}
 	slot_clear(sl);
 	P->head = (P->head + 1) % P->cap;

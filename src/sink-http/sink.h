@@ -27,10 +27,8 @@ struct event {
 	 * structured-mode event: not freed when shared) */
 	struct curl_slist *headers;
 	int shared_headers;
-	/* for checkpoints, OpenFaaS topics, and replays */
-	char *id, *source, *time, *subject;
-	int has_key;
-	long long key;
+	struct vp_evpos pos;	/* for the checkpoint and replays */
+	char *subject;		/* for OpenFaaS topics and counts */
 	char *dlq_function;	/* a replayed dead letter names its function */
 };
 

@@ -1333,22 +1333,22 @@ read_position(struct state *s, const char *path, const char *what,
 	p->sec = c.sec;
 	p->nsec = c.nsec;
 	p->has_time = 1;
-	if (c.has_key) {
+	if (c.ev.has_key) {
 		/* vCenter event keys are xsd:int; the sinks write no other */
-		if (c.key < INT32_MIN || c.key > INT32_MAX)
+		if (c.ev.key < INT32_MIN || c.ev.key > INT32_MAX)
 			vp_die(VP_EXIT_DATAERR, "%s: %s: \"key\" is not an "
 			    "int32", path, what);
 		p->has_key = 1;
-		p->key = (int32_t)c.key;
+		p->key = (int32_t)c.ev.key;
 	}
 	if (updated != NULL && c.has_updated) {
 		updated->sec = c.updated_sec;
 		updated->nsec = c.updated_nsec;
 		updated->has_time = 1;
 	}
-	if (c.source && strcmp(c.source, s->o.url) != 0)
+	if (c.ev.source && strcmp(c.ev.source, s->o.url) != 0)
 		vp_warn("%s: %s source %s is not %s; resuming from its time "
-		    "anyway", path, what, c.source, s->o.url);
+		    "anyway", path, what, c.ev.source, s->o.url);
 	vp_ckpt_clear(&c);
 	return 0;
 }
