@@ -16,12 +16,24 @@
 #define ANSWER_MAX 65536
 
 void
+eb_cval_set(struct eb_cval *v, const char *akid, const char *secret,
+    const char *token, int64_t expiry_ms)
+{
+	struct eb_cval old = *v;
+
+	v->akid = akid ? vp_xstrdup(akid) : NULL;
+	v->secret = secret ? vp_xstrdup(secret) : NULL;
+	v->token = token && *token ? vp_xstrdup(token) : NULL;
+	v->expiry_ms = expiry_ms;
+	vp_free_secret(old.akid);
+	vp_free_secret(old.secret);
+	vp_free_secret(old.token);
+}
+
+void
 eb_cval_clear(struct eb_cval *v)
 {
-	vp_free_secret(v->akid);
-	vp_free_secret(v->secret);
-	vp_free_secret(v->token);
-	memset(v, 0, sizeof(*v));
+	eb_cval_set(v, NULL, NULL, NULL, 0);
 }
 
 int
@@ -188,6 +200,7 @@ eb_json_creds(const char *text, size_t len, const char *token_key,
 {
 	json_t *j = json_loadb(text, len, 0, NULL);
 	const char *ak, *sk, *tok, *exp, *code;
+	int64_t expiry_ms = 0;
 	int rc = -1;
 
 	memset(out, 0, sizeof(*out));
@@ -220,11 +233,9 @@ eb_json_creds(const char *text, size_t len, const char *token_key,
 			snprintf(err, errlen, "bad Expiration \"%.60s\"", exp);
 			goto out;
 		}
-		out->expiry_ms = sec * 1000 + ns / 1000000;
+		expiry_ms = sec * 1000 + ns / 1000000;
 	}
-	out->akid = vp_xstrdup(ak);
-	out->secret = vp_xstrdup(sk);
-	out->token = tok ? vp_xstrdup(tok) : NULL;
+	eb_cval_set(out, ak, sk, tok, expiry_ms);
 	rc = 0;
 out:
 	json_decref(j);

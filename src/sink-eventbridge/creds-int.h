@@ -15,6 +15,13 @@ struct eb_cval {
 	char *akid, *secret, *token;
 	int64_t expiry_ms;	/* wall clock; 0: they do not expire */
 };
+/*
+ * Give v copies of the keys (a NULL or empty token: none, as botocore
+ * signs), wiping what it held; v must be zeroed or set before.
+ */
+void eb_cval_set(struct eb_cval *v, const char *akid, const char *secret,
+    const char *token, int64_t expiry_ms);
+/* Wipe and free v's keys; v is zeroed. */
 void eb_cval_clear(struct eb_cval *v);
 
 /* ---- shared config and credentials files (creds-ini.c) ------------------ */

@@ -127,11 +127,8 @@ sts_call(const struct eb_fetch_ctx *ctx, const char *action, const char *what,
 			snprintf(err, errlen, "STS %s (%s): bad Expiration "
 			    "\"%.40s\"", what, url, w[3].text);
 		else {
-			out->akid = w[0].text;
-			out->secret = w[1].text;
-			out->token = w[2].text;
-			out->expiry_ms = sec * 1000 + ns / 1000000;
-			w[0].text = w[1].text = w[2].text = NULL;
+			eb_cval_set(out, w[0].text, w[1].text, w[2].text,
+			    sec * 1000 + ns / 1000000);
 			eb_xml_free(w, 7);
 			eb_http_done(&h);
 			return 0;

@@ -134,9 +134,7 @@ file_keys(const struct eb_ini *ini, const char *profile, int config_style,
 		    profile);
 		return VP_EXIT_CONFIG;
 	}
-	v->akid = vp_xstrdup(ak);
-	v->secret = vp_xstrdup(sk);
-	v->token = tok && *tok ? vp_xstrdup(tok) : NULL;
+	eb_cval_set(v, ak, sk, tok, 0);
 	return 0;
 }
 
@@ -362,9 +360,7 @@ from_env(struct chain *ch, struct eb_prov **out)
 	if (tok == NULL || *tok == '\0')
 		tok = getenv("AWS_SECURITY_TOKEN");
 	p = prov_new(PK_ENV, ch->ctx);
-	p->cur.akid = vp_xstrdup(ak);
-	p->cur.secret = vp_xstrdup(sk);
-	p->cur.token = tok && *tok ? vp_xstrdup(tok) : NULL;
+	eb_cval_set(&p->cur, ak, sk, tok, 0);
 	p->have = 1;
 	snprintf(p->desc, sizeof(p->desc), "environment");
 	*out = p;
