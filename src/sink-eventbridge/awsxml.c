@@ -443,18 +443,18 @@ close_element(struct px *x)
 	x->depth--;
 }
 
+/* "<name" read: its attributes and the rest of the start tag */
 static int
-start_tag(struct px *x)
+start_tag(struct px *x, const char *name, size_t len)
 {
-	const char *name, *local, *colon;
-	size_t len, llen, pl;
+	const char *local, *colon;
+	size_t llen, pl;
 	int empty;
 
-	if (x->depth == 0 && x->roots++ > 0)
+	if (x->depth == 0 && x->roots++ > 0) {
+		x->p = name - 1;	/* at its '<' */
 		return fail(x, "a second root element");
-	x->p++;
-	if (parse_name(x, &name, &len) != 0)
-		return -1;
+	}
 	if (x->depth == MAX_DEPTH)
 		return fail(x, "elements nested too deep");
 	if (attributes(x, x->depth + 1, &empty) != 0)
@@ -488,15 +488,10 @@ start_tag(struct px *x)
 	return 0;
 }
 
+/* "</name" read */
 static int
-end_tag(struct px *x)
+end_tag(struct px *x, const char *name, size_t len)
 {
-	const char *name;
-	size_t len;
-
-	x->p += 2;
-	if (parse_name(x, &name, &len) != 0)
-		return -1;
 	skip_ws(x);
 	if (!at(x, ">"))
 		return fail(x, "'>' expected");
@@ -597,16 +592,10 @@ declaration(struct px *x)
 	}
 }
 
-/* "<?target data?>"; the target "xml" only as the declaration */
+/* "<?target" read ("<?target data?>"); not "xml" (the declaration) */
 static int
-instruction(struct px *x)
+instruction(struct px *x, const char *name, size_t len)
 {
-	const char *name;
-	size_t len;
-
-	x->p += 2;
-	if (parse_name(x, &name, &len) != 0)
-		return -1;
 	if (len == 3 && strncasecmp(name, "xml", 3) == 0)
 		return fail(x, "XML declaration not at the start");
 	if (!at(x, "?>") && (x->p >= x->end || !is_ws(*x->p)))
@@ -630,6 +619,62 @@ comment(struct px *x)
 }
 
 static int
+cdata(struct px *x)
+{
+	const char *s;
+
+	if (x->depth == 0)
+		return fail(x, "CDATA outside the root element");
+	x->p += 9;
+	s = x->p;
+	if (skip_past(x, "]]>", "unterminated CDATA") != 0)
+		return -1;
+	keep_text(x, s, (size_t)(x->p - 3 - s));
+	return 0;
+}
+
+static int
+doctype(struct px *x)
+{
+	return fail(x, "DOCTYPE and declarations are not accepted");
+}
+
+/*
+ * Markup, by how it opens (the first that matches). A named one has its
+ * opening skipped and its name read before it is called; the others read
+ * their opening themselves.
+ */
+static const struct markup {
+	const char *open;
+	int (*named)(struct px *, const char *, size_t);
+	int (*plain)(struct px *);
+} markups[] = {
+	{ "<?", instruction, NULL },
+	{ "<!--", NULL, comment },
+	{ "<![CDATA[", NULL, cdata },
+	{ "<!", NULL, doctype },
+	{ "</", end_tag, NULL },
+	{ "<", start_tag, NULL },
+};
+
+static int
+markup(struct px *x)
+{
+	const struct markup *m = markups;
+	const char *name;
+	size_t len;
+
+	while (!at(x, m->open))
+		m++;		/* "<" is there: the caller saw it */
+	if (m->plain)
+		return m->plain(x);
+	x->p += strlen(m->open);
+	if (parse_name(x, &name, &len) != 0)
+		return -1;
+	return m->named(x, name, len);
+}
+
+static int
 parse(struct px *x)
 {
 	if (check_chars(x) != 0)
@@ -645,29 +690,7 @@ parse(struct px *x)
 				return -1;
 			continue;
 		}
-		if (at(x, "<?")) {
-			if (instruction(x) != 0)
-				return -1;
-		} else if (at(x, "<!--")) {
-			if (comment(x) != 0)
-				return -1;
-		} else if (at(x, "<![CDATA[")) {
-			const char *s;
-
-			if (x->depth == 0)
-				return fail(x, "CDATA outside the root element");
-			x->p += 9;
-			s = x->p;
-			if (skip_past(x, "]]>", "unterminated CDATA") != 0)
-				return -1;
-			keep_text(x, s, (size_t)(x->p - 3 - s));
-		} else if (at(x, "<!")) {
-			return fail(x, "DOCTYPE and declarations are not "
-			    "accepted");
-		} else if (at(x, "</")) {
-			if (end_tag(x) != 0)
-				return -1;
-		} else if (start_tag(x) != 0)
+		if (markup(x) != 0)
 			return -1;
 	}
 	if (x->depth > 0)
