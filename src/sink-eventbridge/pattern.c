@@ -19,7 +19,7 @@
 #define MAX_DEPTH 64
 
 enum mtype {
-	M_STRING, M_NUMBER, M_LITERAL, M_PREFIX, M_PREFIX_IC, M_SUFFIX,
+	M_EQUAL, M_PREFIX, M_PREFIX_IC, M_SUFFIX,
 	M_SUFFIX_IC, M_EIC, M_WILDCARD, M_NUMERIC, M_EXISTS, M_CIDR, M_NOT
 };
 
@@ -27,9 +27,8 @@ struct matcher {
 	enum mtype type;
 	char *s;		/* string operand */
 	size_t slen;
-	double num;		/* M_NUMBER */
+	json_t *val;		/* M_EQUAL: the pattern's value */
 	int flag;		/* M_EXISTS wanted */
-	json_type lit;		/* M_LITERAL: null, true or false */
 	/* M_NUMERIC: bounds, present when has_lo / has_hi */
 	int has_lo, lo_incl, has_hi, hi_incl;
 	double lo, hi;
@@ -85,6 +84,7 @@ static void
 matcher_clear(struct matcher *m)
 {
 	free(m->s);
+	json_decref(m->val);
 	for (size_t i = 0; i < m->nsub; i++)
 		matcher_clear(&m->sub[i]);
 	free(m->sub);
@@ -373,18 +373,13 @@ compile_value(struct cctx *c, struct matcher *m, const json_t *v, int top)
 		goto unsupported;
 	switch (json_typeof(v)) {
 	case JSON_STRING:
-		m->type = M_STRING;
-		return set_string(m, v);
 	case JSON_INTEGER:
 	case JSON_REAL:
-		m->type = M_NUMBER;
-		m->num = json_number_value(v);
-		return 0;
 	case JSON_NULL:
 	case JSON_TRUE:
 	case JSON_FALSE:
-		m->type = M_LITERAL;
-		m->lit = json_typeof(v);
+		m->type = M_EQUAL;
+		m->val = json_incref((json_t *)v);
 		return 0;
 	case JSON_OBJECT:
 		if (json_object_size(v) != 1) {
@@ -636,12 +631,13 @@ match_leaf(const struct matcher *m, const json_t *v)
 	double d;
 
 	switch (m->type) {
-	case M_STRING:
-		return s && n == m->slen && memcmp(s, m->s, n) == 0;
-	case M_NUMBER:
-		return json_is_number(v) && json_number_value(v) == m->num;
-	case M_LITERAL:
-		return json_typeof(v) == m->lit;
+	case M_EQUAL:
+		/* numbers by value (1 matches 1.0); strings byte for byte;
+		 * null, true and false are jansson's singletons */
+		if (json_is_number(m->val))
+			return json_is_number(v) &&
+			    json_number_value(v) == json_number_value(m->val);
+		return json_equal(m->val, v);
 	case M_PREFIX:
 		return s && n >= m->slen && memcmp(s, m->s, m->slen) == 0;
 	case M_PREFIX_IC:
