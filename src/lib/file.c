@@ -38,8 +38,10 @@ fsync_dir_of(const char *path)
 	free(copy);
 }
 
-int
-vp_write_file_atomic(const char *path, const char *data, size_t len)
+/* Replace path whole: readers see the old or the new file, never a part;
+ * durable: also on the disk before this returns (fsync of file and folder). */
+static int
+replace_file(const char *path, const char *data, size_t len, int durable)
 {
 	size_t n = strlen(path) + 32;
 	char *tmp = vp_xmalloc(n);
@@ -50,7 +52,7 @@ vp_write_file_atomic(const char *path, const char *data, size_t len)
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		goto fail;
-	if (write_all(fd, data, len) != 0 || fsync(fd) != 0) {
+	if (write_all(fd, data, len) != 0 || (durable && fsync(fd) != 0)) {
 		saved = errno;
 		close(fd);
 		unlink(tmp);
@@ -63,12 +65,25 @@ vp_write_file_atomic(const char *path, const char *data, size_t len)
 		errno = saved;
 		goto fail;
 	}
-	fsync_dir_of(path);
+	if (durable)
+		fsync_dir_of(path);
 	free(tmp);
 	return 0;
 fail:
 	free(tmp);
 	return -1;
+}
+
+int
+vp_write_file_atomic(const char *path, const char *data, size_t len)
+{
+	return replace_file(path, data, len, 1);
+}
+
+int
+vp_write_file_replace(const char *path, const char *data, size_t len)
+{
+	return replace_file(path, data, len, 0);
 }
 
 char *

@@ -151,7 +151,15 @@ save(struct vp_tap *t)
 		vp_buf_printf(&b, ":%llu", t->subj[i].n);
 	}
 	vp_buf_append(&b, "}}", 2);
-	if (vp_write_file_atomic(t->stats, b.data, b.len) != 0)
+	/*
+	 * No fsync: the counts are metrics, not delivery state (the sink's
+	 * checkpoint is that), and this runs in vcpipe-group's relay loop, where
+	 * a disk flush once a second per tap held every line behind it.  After
+	 * a host crash the counts may restart from an older file or from zero
+	 * (load() says so): a counter reset, as Prometheus expects of any
+	 * restarted process.
+	 */
+	if (vp_write_file_replace(t->stats, b.data, b.len) != 0)
 		vp_warn("%s: %s", t->stats, strerror(errno));
 	vp_buf_free(&b);
 	t->dirty = 0;

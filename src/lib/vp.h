@@ -146,6 +146,12 @@ int vp_close_stdout(void);
  * rename, fsync dir.
  */
 int vp_write_file_atomic(const char *path, const char *data, size_t len);
+/*
+ * The same without the fsyncs, for files that are not durable state (tap
+ * counts, vcpipe's run directory): readers still see the old or the new
+ * file whole, but a host crash may lose the last write.
+ */
+int vp_write_file_replace(const char *path, const char *data, size_t len);
 /* Read a whole file (NUL-terminated). NULL with errno on failure. */
 char *vp_read_file(const char *path, size_t max, size_t *len);
 /*

@@ -431,7 +431,10 @@ start_all(void)
 	}
 }
 
-/* DIR/pids: "NAME PID" for each stage, replaced whole. */
+/*
+ * DIR/pids: "NAME PID" for each stage, replaced whole.  Not synced: the run
+ * directory lives as long as vcpipe does (so do the exit file's readers).
+ */
 static void
 write_pids(void)
 {
@@ -442,7 +445,7 @@ write_pids(void)
 		vp_buf_printf(&b, "%s %ld\n", G.st[i].name, (long)(G.st[i].tap ?
 		    getpid() : G.st[i].pid));
 	snprintf(path, sizeof(path), "%s/pids", G.dir);
-	if (vp_write_file_atomic(path, b.data, b.len) != 0)
+	if (vp_write_file_replace(path, b.data, b.len) != 0)
 		vp_warn("%s: %s", path, strerror(errno));
 	vp_buf_free(&b);
 }
@@ -687,7 +690,7 @@ write_exit(int code)
 	if (G.order.len)
 		vp_buf_append(&b, G.order.data, G.order.len);
 	snprintf(path, sizeof(path), "%s/exit", G.dir);
-	if (vp_write_file_atomic(path, b.data, b.len) != 0)
+	if (vp_write_file_replace(path, b.data, b.len) != 0)
 		vp_warn("%s: %s", path, strerror(errno));
 	vp_buf_free(&b);
 }
