@@ -15,7 +15,7 @@
 #   vcpipe_end                SIGTERM to vcpipe, waits for it
 #   received FIRST LAST       how many requests the receiver logged with a key
 #                             in FIRST..LAST
-#   tree                      bench/proctree.py on vcpipe: PROCS PSS_KB TICKS NAMES SELF
+#   tree                      bench/proctree.py on vcpipe: PROCS PSS_KB TICKS NAMES SELF MEM NS
 #   by_program SELF0 SELF1 S  each program's CPU between two SELF fields S s apart,
 #                             % of one core, largest first
 #   mmm                       min/median/max of the numbers on stdin

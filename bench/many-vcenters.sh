@@ -13,6 +13,9 @@
 #               only), and from it 100 vCenters' PSS: this run's busy PSS
 #               plus (100 - N) pipelines' own pages
 #   idle CPU    % of one core used by the tree over IDLE s with no events
+#               (each thread's time on a CPU in ns, proctree.py's NS: an idle
+#               process's microseconds show, clock ticks would not), and by
+#               program with the wake-ups per second of one of its processes
 #   busy CPU    the same while every simulator creates RATE events/s
 #   latency     p50/p99 from each event's creation in its simulator to its
 #               arrival at the receiver (bench/stamp-receiver.c, same clock)
@@ -65,16 +68,28 @@ stamp_receiver
 # shellcheck disable=SC2086
 vcpipe_config "$T/c.yaml" $urls
 
+# idle_cpu NS0 NS1 S NAMES: the tree's CPU % between two NS readings S s
+# apart, then each program's % and the wake-ups a second of one of its
+# processes, largest first (NAMES: proctree's "prog:count,...")
+idle_cpu() {
+	printf '%s\n%s\n' "$1" "$2" | awk -v s="$3" -v names="$4" '
+		BEGIN { n = split(names, a, ","); for (i = 1; i <= n; i++) { split(a[i], kv, ":"); c[kv[1]] = kv[2] } }
+		{ n = split($0, kv, ","); for (i = 1; i <= n; i++) { split(kv[i], p, "="); split(p[2], v, "/")
+		  if (NR == 1) { t[p[1]] = v[1]; w[p[1]] = v[2] } else { dt[p[1]] = v[1] - t[p[1]]; dw[p[1]] = v[2] - w[p[1]] } } }
+		END { for (k in dt) tot += dt[k]; printf "%.3f\n", tot / 1e9 / s * 100
+		      for (k in dt) printf "%.3f %s %.2f\n", dt[k] / 1e9 / s * 100, k, dw[k] / s / (c[k] ? c[k] : 1) }' |
+		{ read -r tot; printf '%s ' "$tot"; sort -rn | awk '{ printf "%s%s=%s%%(%s/s)", sep, $2, $1, $3; sep = "," } END { print "" }'; }
+}
 pct() { awk -v a="$1" -v b="$2" -v s="$3" -v hz="$CLK_TCK" 'BEGIN { printf "%.2f", (b - a) / hz / s * 100 }'; }
 echo "host: $(nproc) CPUs; $N vCenters (vcsim -history), one vcpipe; $RATE events/s each while busy"
 for run in $(seq 1 "$RUNS"); do
 	vcpipe_run "$T/c.yaml" "$N"
 	sleep 5 # first reads done, sessions settled
-	set -- $(tree); t0=$3 self0=$5
+	set -- $(tree); ns0=$7
 	sleep "$IDLE"
 	set -- $(tree); procs=$1 pss_idle=$2 names=$4
-	idle=$(pct "$t0" "$3" "$IDLE")
-	idle_programs=$(by_program "$self0" "$5" "$IDLE")
+	set -- $(idle_cpu "$ns0" "$7" "$IDLE" "$names")
+	idle=$1 idle_programs=$2
 
 	mark=$(wc -l <"$RLOG")
 	pids=""
@@ -118,7 +133,7 @@ for run in $(seq 1 "$RUNS"); do
 		awk -v names="$names" 'BEGIN { n = split(names, a, ","); for (i = 1; i <= n; i++) { split(a[i], kv, ":"); c[kv[1]] = kv[2] } }
 		{ split($0, kv, "="); split(kv[2], m, "/"); printf "%s%s %.2f, %.2f", sep, kv[1], m[1] / 1024 / c[kv[1]], m[2] / 1024 / c[kv[1]]; sep = "; " }')"
 	[ "$own" = n/a ] || echo "    one pipeline's own pages (mapped by nothing else), median: $(echo "$own / 1024" | bc -l | xargs printf '%.2f') MB; so 100 vCenters ~ $(echo "($pss_busy + (100 - $N) * $own) / 1024" | bc -l | xargs printf '%.0f') MB PSS"
-	echo "    idle CPU by program (their own, % of a core): $idle_programs"
+	echo "    idle CPU by program (% of a core, and the wake-ups a second of one of its processes): $(echo "$idle_programs" | sed 's/=/ /g; s/,/, /g')"
 	echo "    busy CPU by program (their own, % of a core): $programs; the $N simulators: $simbusy%"
 	sed 's/^/    /' "$T/lat"
 	echo "$procs" >>"$T/procs"; echo "$pss_idle" | awk '{ printf "%.1f\n", $1 / 1024 }' >>"$T/pssi"

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench/proctree.py PID: one line about PID and every process below it:
 
-    PROCS PSS_KB TICKS NAMES SELF MEM
+    PROCS PSS_KB TICKS NAMES SELF MEM NS
 
 PROCS the number of processes, PSS_KB the sum of Pss over their
 /proc/PID/smaps_rollup, TICKS the CPU they used (utime+stime of each, plus
@@ -11,7 +11,12 @@ clock ticks, getconf CLK_TCK a second), NAMES the count of each program
 ("sh:6,vc-source:1,..."), SELF the CPU each program's processes used
 themselves (utime+stime, ticks: "sh=12,vc-source=40,..."), MEM each program's
 Pss and USS (Private_Clean + Private_Dirty: what its processes alone hold)
-summed over its processes, kB ("vc-source=7075/5112,...").
+summed over its processes, kB ("vc-source=7075/5112,..."), NS each program's
+time on a CPU in ns and its wake-ups, summed over its processes' threads
+(/proc/PID/task/TID/schedstat; voluntary + involuntary context switches,
+each a sleep ended): "vc-source=123456/7,..." (an idle process's
+microseconds show, where clock ticks would not; a process that ended between
+two readings drops out of the second).
 """
 import os, sys
 
@@ -41,8 +46,20 @@ while todo:
     tree.append(p)
     todo.extend(kids.get(p, []))
 pss = ticks = 0
-names, own, mem = {}, {}, {}
+names, own, mem, ns = {}, {}, {}, {}
 for p in tree:
+    c = ns.setdefault(procs[p][0], [0, 0])
+    try:
+        for t in os.listdir("/proc/%d/task" % p):
+            with open("/proc/%d/task/%s/schedstat" % (p, t)) as f:
+                c[0] += int(f.read().split()[0])
+            with open("/proc/%d/task/%s/status" % (p, t)) as f:
+                for line in f:
+                    if line.startswith(("voluntary_ctxt_switches",
+                                        "nonvoluntary_ctxt_switches")):
+                        c[1] += int(line.split()[1])
+    except OSError:
+        pass
     ticks += procs[p][2]
     names[procs[p][0]] = names.get(procs[p][0], 0) + 1
     own[procs[p][0]] = own.get(procs[p][0], 0) + procs[p][3]
@@ -60,4 +77,5 @@ for p in tree:
 print(len(tree), pss, ticks,
       ",".join("%s:%d" % kv for kv in sorted(names.items())) or "-",
       ",".join("%s=%d" % kv for kv in sorted(own.items())) or "-",
-      ",".join("%s=%d/%d" % (k, v[0], v[1]) for k, v in sorted(mem.items())) or "-")
+      ",".join("%s=%d/%d" % (k, v[0], v[1]) for k, v in sorted(mem.items())) or "-",
+      ",".join("%s=%d/%d" % (k, v[0], v[1]) for k, v in sorted(ns.items())) or "-")
