@@ -43,6 +43,18 @@
 #				"end"
 #   end
 #
+# One line can feed two tables (a configuration key is a row of its
+# section's schema and of the stage option it becomes):
+#
+#   ROW > TABLE[@N] ROW2	ROW2 is a row of TABLE (declared before),
+#				a word "$" or "MEMBER=$" in it ROW's first word
+#   @N ROW			a row placed by N: a table whose rows have
+#				places is written in their order (every row
+#				one, each N once in the table)
+#
+# With -v record=NAME, only the tables of record NAME are written (a file
+# whose tables go to two C files).
+#
 # Output: for each table, `[static ]const TYPE CNAME[] = { {.MEMBER = V,
 # ...}, ..., END };` with a "made from" line first; members in the order
 # the record declares its fields (write them in the struct's order).
@@ -190,17 +202,59 @@ function value(r, m, v, where,    how, n, p, i, out, eq) {
 	return out
 }
 
-# Row line s (its text to follow): stored as row nrow of table cur_table.
-function row(s, where,    w, n, r, i, m, eq, k) {
+# Row line s (its text to follow): stored as row nrow of table cur_table,
+# and its linked row ("> TABLE ROW2") in TABLE.
+function row(s, where,    w, n, i, g, lw, ln, t, first) {
 	if (cur_table == "")
 		fail("a row before any table", where)
-	r = trecord[cur_table]
 	n = words(s, w)
+	for (g = 1; g <= n && w[g] != ">"; g++)
+		;
+	first = w[1] ~ /^@[0-9]+$/ ? w[2] : w[1]
+	ln = 0
+	for (i = g + 1; i <= n; i++) {
+		lw[++ln] = w[i]
+		if (lw[ln] == "$")
+			lw[ln] = first
+		else if (lw[ln] ~ /=[$]$/)
+			lw[ln] = substr(lw[ln], 1, length(lw[ln]) - 1) first
+	}
+	add_row(cur_table, w, g - 1, where)
+	if (g > n)
+		return
+	if (ln < 1)
+		fail("> with no table", where)
+	t = lw[1]
+	if (t ~ /@/) {
+		lw[1] = substr(t, index(t, "@"))
+		t = substr(t, 1, index(t, "@") - 1)
+	} else {
+		for (i = 1; i < ln; i++)
+			lw[i] = lw[i + 1]
+		ln--
+	}
+	if (!(t in trecord))
+		fail("no table " t " (declare it before the rows that feed it)",
+		    where)
+	add_row(t, lw, ln, where)
+}
+
+# Words w[1..n] as row nrow of table t ("@N" first: its place).
+function add_row(t, w, n, where,    r, i, m, eq, k, o) {
+	r = trecord[t]
+	o = 0
+	if (n >= 1 && w[1] ~ /^@[0-9]+$/) {
+		rowplace[nrow + 1] = substr(w[1], 2) + 0
+		o = 1
+	}
+	for (i = 1; i + o <= n; i++)
+		w[i] = w[i + o]
+	n -= o
 	if (n < npos[r])
 		fail("a row of " r " starts with " npos[r] " fields, this has " n,
 		    where)
 	nrow++
-	rowtable[nrow] = cur_table
+	rowtable[nrow] = t
 	rowwhere[nrow] = where
 	rowfile[nrow] = FILENAME
 	rowtext[nrow] = ""
@@ -208,7 +262,7 @@ function row(s, where,    w, n, r, i, m, eq, k) {
 		m = pos[r, i]
 		if (m == rkey[r]) {
 			rowkey[nrow] = w[i]
-			k = rkeytable[r] ? cur_table SUBSEP w[i] : w[i]
+			k = rkeytable[r] ? t SUBSEP w[i] : w[i]
 			if (FILENAME == lastfile && k in seenkey)
 				fail(m " " w[i] " twice (first " seenkey[k] ")",
 				    where)
@@ -234,8 +288,33 @@ function row(s, where,    w, n, r, i, m, eq, k) {
 			rowref[nrow] = substr(w[i], eq + 1)
 		rowval[nrow, m] = value(r, m, substr(w[i], eq + 1), where)
 	}
-	ntrows[cur_table]++
-	trow[cur_table, ntrows[cur_table]] = nrow
+	ntrows[t]++
+	trow[t, ntrows[t]] = nrow
+}
+
+# A table whose rows have places: in their order.
+function place_rows(t,    i, j, k, kv, n, p) {
+	n = ntrows[t]
+	p = 0
+	for (i = 1; i <= n; i++)
+		p += (trow[t, i] in rowplace)
+	if (p == 0)
+		return
+	for (i = 1; i <= n; i++)
+		if (!(trow[t, i] in rowplace))
+			fail("table " t ": a row with no place (@N)",
+			    rowwhere[trow[t, i]])
+	for (i = 2; i <= n; i++) {
+		k = trow[t, i]
+		kv = rowplace[k]
+		for (j = i - 1; j >= 1 && rowplace[trow[t, j]] > kv; j--)
+			trow[t, j + 1] = trow[t, j]
+		trow[t, j + 1] = k
+	}
+	for (i = 2; i <= n; i++)
+		if (rowplace[trow[t, i]] == rowplace[trow[t, i - 1]])
+			fail("table " t ": place @" rowplace[trow[t, i]] " twice",
+			    rowwhere[trow[t, i]])
 }
 
 function text(s, where) {
@@ -410,6 +489,8 @@ END {
 		exit 1
 	if (in_tmpl != "")
 		fail("template " in_tmpl " has no end", lastfile)
+	for (i = 1; i <= ntables; i++)
+		place_rows(tables[i])
 	for (i = 1; i <= nrow; i++) {
 		r = trecord[rowtable[i]]
 		if (rtext[r] != "" && rowtext[i] == "" && rowfile[i] == lastfile)
@@ -435,6 +516,8 @@ END {
 		if (tfile[t] != lastfile)
 			continue
 		r = trecord[t]
+		if (record != "" && r != record)
+			continue
 		printf "\n%sconst %s %s[] = {\n", tglobal[t] ? "" : "static ",
 		    rtype[r], t
 		for (j = 1; j <= ntrows[t]; j++) {

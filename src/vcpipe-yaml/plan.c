@@ -10,8 +10,10 @@
  * stages as shell, every word quoted.
  *
  * The mapping from configuration keys to stage options is a table per
- * provider and per processor type (the rows below): a new key is a new
- * row.
+ * provider and per processor type, made by the build from config.tab, where
+ * each key is declared once with its schema and the option it becomes
+ * (rows/vcpipe-yaml-plan.h, included below the functions its rows name):
+ * a new key is a new line there.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -60,8 +62,9 @@ struct unit;
  *   A_FLAG   the flag alone when the boolean at key is true
  *   A_CONST  the flag, then key as it is when key is not NULL
  *   A_FN     the flag, then what fn returns (NULL: neither)
- *   A_CA     the flag and the section's caFile, else the bundle of
- *            certificates.rootCAs (neither: no flag)
+ *   A_CA     the flag and the string at key (the section's caFile, where it
+ *            has one), else the bundle of certificates.rootCAs (neither: no
+ *            flag)
  *   A_CRED   the flag and the section's credentialsFile, else its
  *            auth.basicAuth written to the run file named key
  *   A_BASIC  the flag and the section's auth.basicAuth, written to the run
@@ -254,7 +257,7 @@ row_word(struct unit *u, json_t *sec, const struct arg *a)
 
 	switch (a->how) {
 	case A_CA:
-		f = jstr(sec, "caFile");
+		f = a->key ? jstr(sec, a->key) : NULL;
 		return f ? plain(vp_xstrdup(f)) : root_cas(u);
 	case A_CRED:
 		return file_or_basic(u, sec, a->key);
@@ -466,72 +469,12 @@ webhook_path_arg(struct unit *u)
 	return plain(webhook_path(u->src));
 }
 
-static struct word type_style(struct unit *u);
-
-static const struct arg vcenter_args[] = {
-	{ "--url", A_STR, "address", NULL, NULL },
-	{ "--credentials-file", A_CRED, "vc.cred", NULL, NULL },
-	{ "--insecure", A_FLAG, "insecureSSL", NULL, NULL },
-	{ "--ca-file", A_CA, NULL, NULL, NULL },
-	{ "--begin", A_STR, "begin", NULL, NULL },
-	{ "--max-replay", A_FN, NULL, NULL, max_replay },
-	{ "--xml", A_IF, NULL, NULL, want_xml },
-	{ "--connector", A_IF, NULL, NULL, want_connector },
-	{ "--checkpoint", A_FN, NULL, NULL, source_checkpoint },
-	ROW_END
-};
-static const struct arg webhook_args[] = {
-	{ "--listen", A_STR, "bindAddress", NULL, NULL },
-	{ "--path", A_FN, NULL, NULL, webhook_path_arg },
-	{ "--basic-auth-file", A_BASIC, "hook.cred", NULL, NULL },
-	ROW_END
-};
-static const struct arg horizon_args[] = {
-	{ "--url", A_STR, "address", NULL, NULL },
-	{ "--domain", A_STR, "auth.activeDirectoryAuth.domain", NULL, NULL },
-	{ "--credentials-file", A_FN, NULL, NULL, horizon_credentials },
-	{ "--insecure", A_FLAG, "insecureSSL", NULL, NULL },
-	{ "--ca-file", A_CA, NULL, NULL, NULL },
-	{ "--type-style", A_FN, NULL, NULL, type_style },
-	{ "--checkpoint", A_FN, NULL, NULL, source_checkpoint },
-	ROW_END
-};
-
 /* Without a sink (stdout) nothing writes a checkpoint to wait for. */
 static struct word
 amqp_ack_on_write(struct unit *u)
 {
 	return plain(u->sk->prog ? NULL : vp_xstrdup("yes"));
 }
-
-/*
- * amqp-source acknowledges a message once the sink's checkpoint names it
- * (the handshake, vcpipe-formats(5)): the sink's --checkpoint file.
- */
-static const struct arg amqp_source_args[] = {
-	{ "--url", A_STR, "url", NULL, NULL },
-	{ "--queue", A_STR, "queue", NULL, NULL },
-	{ "--declare", A_STR, "declare", NULL, NULL },
-	{ "--bind", A_EACH, "bind", NULL, NULL },
-	{ "--exchange-type", A_STR, "exchangeType", NULL, NULL },
-	{ "--prefetch", A_INT, "prefetch", NULL, NULL },
-	{ "--offset", A_STR, "offset", NULL, NULL },
-	{ "--insecure", A_FLAG, "insecureSSL", NULL, NULL },
-	{ "--ca-file", A_CA, NULL, NULL, NULL },
-	{ "--credentials-file", A_CRED, "amqp-source.cred", NULL, NULL },
-	{ "--sink-checkpoint", A_FN, NULL, NULL, source_checkpoint },
-	{ "--ack-on-write", A_IF, NULL, NULL, amqp_ack_on_write },
-	ROW_END
-};
-
-static const struct provider_kind providers[] = {
-	{ "vcenter", "vc-source", vcenter_args, 1 },
-	{ "vcsim", "vc-source", vcenter_args, 1 },
-	{ "webhook", "webhook-source", webhook_args, 0 },
-	{ "horizon", "horizon-source", horizon_args, 0 },
-	{ "amqp", "amqp-source", amqp_source_args, 0 },
-	{ NULL, NULL, NULL, 0 }
-};
 
 /* ---- the rows: ce-encode ---------------------------------------------------------- */
 
@@ -584,23 +527,6 @@ encode_payload(struct unit *u)
 	return plain(v && u->pk->vcenter ? vp_xstrdup(v) : NULL);
 }
 
-/*
- * Lines as long as vc-source writes (an event of up to 32 MiB of JSON:
- * VIM_MAX_EVENT_JSON, a long fullFormattedMessage or EventEx argument
- * list) and the CloudEvent around it; what ce-encode still refuses is
- * kept in the reject file, counted in /metrics.
- */
-static const struct arg encode_args[] = {
-	{ "--max-line-bytes", A_CONST, "40m", NULL, NULL },
-	{ "--reject", A_FN, NULL, NULL, encode_reject },
-	{ "--mode", A_FN, NULL, NULL, encode_mode },
-	{ "--type-style", A_FN, NULL, NULL, type_style },
-	{ "--id", A_FN, NULL, NULL, encode_id },
-	{ "--payload-encoding", A_FN, NULL, NULL, encode_payload },
-	{ "--source", A_STR, "encode.source", NULL, NULL },
-	{ "--set", A_SETS, "encode.set", NULL, NULL },
-	ROW_END
-};
 
 /* ---- the rows: sinks ------------------------------------------------------------ */
 
@@ -691,70 +617,23 @@ stdout_address(struct unit *u)
 	return vp_xstrdup("stdout");
 }
 
-/*
- * Ride out a receiver outage of up to maxRetryTime (default 10m) before an
- * event goes to the dead-letter file: the sinks' own default gives up
- * after 10 retries, within a few minutes.
- */
-#define RETRIES \
-	{ "--max-retries", A_CONST, "1000000", NULL, NULL }, \
-	{ "--max-retry-time", A_STR, "maxRetryTime", "10m", NULL }
-/* what every sink stage takes: its state files, and RETRIES */
-#define SINK_STATE \
-	{ "--checkpoint", A_FN, NULL, NULL, sink_checkpoint }, \
-	{ "--dlq", A_FN, NULL, NULL, sink_dlq }, \
-	RETRIES
-
-static const struct arg knative_args[] = {
-	{ "--url", A_FN, NULL, NULL, knative_url_arg },
-	{ "--ref", A_FN, NULL, NULL, knative_ref_arg },
-	{ "--knative", A_CONST, NULL, NULL, NULL },
-	{ "--inflight", A_INT, "inflight", NULL, NULL },
-	SINK_STATE,
-	{ "--insecure", A_FLAG, "insecureSSL", NULL, NULL },
-	{ "--ca-file", A_CA, NULL, NULL, NULL },
-	{ "--credentials-file", A_BASIC, "sink.cred", NULL, NULL },
-	ROW_END
-};
-static const struct arg openfaas_args[] = {
-	{ "--openfaas", A_STR, "address", NULL, NULL },
-	{ "--async", A_FLAG, "async", NULL, NULL },
-	SINK_STATE,
-	{ "--ca-file", A_CA, NULL, NULL, NULL },
-	{ "--credentials-file", A_BASIC, "sink.cred", NULL, NULL },
-	ROW_END
-};
-static const struct arg eventbridge_args[] = {
-	{ "--region", A_STR, "region", NULL, NULL },
-	{ "--event-bus", A_STR, "eventBus", NULL, NULL },
-	{ "--rule-arn", A_STR, "ruleARN", NULL, NULL },
-	{ "--endpoint-url", A_STR, "endpointUrl", NULL, NULL },
-	{ "--inflight", A_INT, "inflight", NULL, NULL },
-	SINK_STATE,
-	{ "--ca-file", A_CA, NULL, NULL, NULL },
-	{ "--credentials-file", A_FN, NULL, NULL, aws_credentials },
-	ROW_END
-};
-
 static char *
 amqp_address(struct unit *u)
 {
 	return vp_xstrdup(jstr(u->s, "url"));
 }
 
-static const struct arg amqp_sink_args[] = {
-	{ "--url", A_STR, "url", NULL, NULL },
-	{ "--exchange", A_STR, "exchange", NULL, NULL },
-	{ "--exchange-type", A_STR, "exchangeType", NULL, NULL },
-	{ "--routing-key", A_STR, "routingKey", NULL, NULL },
-	{ "--mode", A_STR, "encoding", NULL, NULL },
-	{ "--headers", A_STR, "headers", NULL, NULL },
-	{ "--no-mandatory", A_FLAG, "dropUnroutable", NULL, NULL },
-	SINK_STATE,
-	{ "--insecure", A_FLAG, "insecureSSL", NULL, NULL },
-	{ "--ca-file", A_CA, NULL, NULL, NULL },
-	{ "--credentials-file", A_CRED, "sink-amqp.cred", NULL, NULL },
-	ROW_END
+/* ---- the tables: each stage's rows, from config.tab ----------------------------- */
+
+#include "rows/vcpipe-yaml-plan.h"
+
+static const struct provider_kind providers[] = {
+	{ "vcenter", "vc-source", vcenter_args, 1 },
+	{ "vcsim", "vc-source", vcenter_args, 1 },
+	{ "webhook", "webhook-source", webhook_args, 0 },
+	{ "horizon", "horizon-source", horizon_args, 0 },
+	{ "amqp", "amqp-source", amqp_source_args, 0 },
+	{ NULL, NULL, NULL, 0 }
 };
 
 static const struct sink_kind sinks[] = {
@@ -794,7 +673,7 @@ build_stages(struct unit *u)
 	add_log(st);
 	tap(u, "tap-read", "read.json", "raw.ndjson");
 	st = new_stage(u, "ce-encode", "ce-encode");
-	add_rows(u, st, u->p, encode_args);
+	add_rows(u, st, jat(u->p, "encode"), encode_args);
 	add_log(st);
 	tap(u, "tap-encoded", "encoded.json", "ce.ndjson");
 	if (jstr(u->q, "filter") || jstr(u->q, "transform")) {
