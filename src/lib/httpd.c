@@ -93,8 +93,10 @@ notify_connection(void *cls, struct MHD_Connection *c, void **sctx,
 		i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
 		h->fd = i ? i->connect_fd : -1;
 		pthread_mutex_lock(&conn_lock);
-		if (conf->request_ms > 0)
+		if (conf->request_ms > 0) {
 			h->deadline = vp_now_ms() + conf->request_ms;
+			pthread_cond_signal(&conn_cond);
+		}
 		h->next = conns;
 		if (conns)
 			conns->prev = h;
@@ -131,9 +133,16 @@ deadline_set(struct MHD_Connection *c, int64_t ms)
 		return;
 	pthread_mutex_lock(&conn_lock);
 	h->deadline = ms ? vp_now_ms() + ms : 0;
+	if (ms)
+		pthread_cond_signal(&conn_cond);	/* maybe the soonest */
 	pthread_mutex_unlock(&conn_lock);
 }
 
+/*
+ * Asleep until the soonest deadline (none: until one is set), not waking
+ * every so often to look: an idle server costs no wake-ups.  conn_cond runs
+ * on the monotonic clock, as the deadlines do (httpd_start).
+ */
 static void *
 deadline_watch(void *arg)
 {
@@ -143,7 +152,7 @@ deadline_watch(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&conn_lock);
 	while (!watch_stop) {
-		int64_t now = vp_now_ms();
+		int64_t now = vp_now_ms(), soonest = 0;
 
 		dropped = 0;
 		for (struct hconn *h = conns; h; h = h->next)
@@ -152,19 +161,22 @@ deadline_watch(void *arg)
 				if (h->fd >= 0)
 					shutdown(h->fd, SHUT_RDWR);
 				dropped++;
-			}
+			} else if (h->deadline && (soonest == 0 ||
+			    h->deadline < soonest))
+				soonest = h->deadline;
 		if (dropped) {
 			pthread_mutex_unlock(&conn_lock);
 			vp_info("http: %lu connection(s) closed: request not "
 			    "read whole within --request-timeout", dropped);
 			pthread_mutex_lock(&conn_lock);
+			continue;	/* the list may have changed meanwhile */
 		}
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 200 * 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
+		if (soonest == 0) {
+			pthread_cond_wait(&conn_cond, &conn_lock);
+			continue;
 		}
+		ts.tv_sec = (time_t)(soonest / 1000);
+		ts.tv_nsec = (long)(soonest % 1000) * 1000000L;
 		pthread_cond_timedwait(&conn_cond, &conn_lock, &ts);
 	}
 	pthread_mutex_unlock(&conn_lock);
@@ -664,6 +676,13 @@ httpd_start(struct httpd_conf *hc, char *err, size_t errlen)
 	    MHD_OPTION_ARRAY, o,
 	    MHD_OPTION_END);
 	if (d != NULL && hc->request_ms > 0 && !watch_started) {
+		pthread_condattr_t ca;
+
+		/* the deadlines' clock (vp_now_ms), for the watch's timed wait */
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&conn_cond, &ca);
+		pthread_condattr_destroy(&ca);
 		watch_stop = 0;
 		if (pthread_create(&watch_thread, NULL, deadline_watch,
 		    NULL) != 0)
