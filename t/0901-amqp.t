@@ -15,7 +15,7 @@ PY=/usr/bin/python3
 $PY -c 'import pika' 2>/dev/null || skip_all "python3-pika not installed"
 D=$VP_SRCDIR/t/data
 E=$VP_SRCDIR/t/expected
-plan 53
+plan 56
 
 # ---- usage, before any broker --------------------------------------------------
 expect_exit "a URL with a password is refused" 64 $VP_WRAP sink-amqp --url amqp://u:secret@127.0.0.1/
@@ -138,6 +138,16 @@ expect_exit "an invalid line without --dlq: exit 65" 65 $VP_WRAP sink-amqp --url
 expect_exit "with --dlq: the rest go on" 0 \
     $VP_WRAP sink-amqp --url "$U" --routing-key q1 --dlq "$T/bad.dlq" <"$T/bad.ndjson"
 is "the invalid line kept in the dead-letter file" "invalid line" "$(jq -r .deadletter.reason "$T/bad.dlq")"
+# a last line without a newline (its writer stopped mid-line): not published,
+# not dead-lettered, exit 75 with the checkpoint before it, as the other sinks
+declare_q q1
+head -1 "$D/sink-http-structured.ndjson" >"$T/torn.ndjson"
+sed -n 2p "$D/sink-http-structured.ndjson" | tr -d '\n' >>"$T/torn.ndjson"
+expect_exit "a last line without a newline: exit 75" 75 $VP_WRAP sink-amqp --url "$U" \
+    --routing-key q1 --checkpoint "$T/torn.ck" --dlq "$T/torn.dlq" <"$T/torn.ndjson"
+is "only the whole line published; checkpoint at it; no dead letter" "vc-4f2a-1234 vc-4f2a-1234 no" \
+    "$(dump q1 | jq -r .message_id | paste -sd ' ' -) $(jq -r .id "$T/torn.ck") $(test -s "$T/torn.dlq" && echo yes || echo no)"
+check "it says why, with the line number" grep -q 'stdin:2: input ended inside this line' "$T/.exit.err"
 
 # credentials, vhosts, exchanges
 printf 'vcp\ns3cret\n' >"$T/cred"

@@ -210,7 +210,7 @@ close_method(struct vp_amqp *a, amqp_method_t m, const char *what)
 		    "%s: broker closed the channel: %d %.*s", what,
 		    c->reply_code, (int)c->reply_text.len,
 		    (const char *)c->reply_text.bytes);
-		amqp_send_method(a->conn, VP_AMQP_CHANNEL,
+		amqp_send_method(a->conn, a->channel,
 		    AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
 		return vp_amqp_code_class(c->reply_code);
 	}
@@ -321,8 +321,29 @@ connect_node(struct vp_amqp *a)
 			    "user \"%s\"", what, a->user);
 		return rc;
 	}
-	amqp_channel_open(a->conn, VP_AMQP_CHANNEL);
+	a->channel = VP_AMQP_CHANNEL;
+	amqp_channel_open(a->conn, a->channel);
 	return vp_amqp_reply(a, amqp_get_rpc_reply(a->conn), what);
+}
+
+int
+vp_amqp_new_channel(struct vp_amqp *a)
+{
+	int max = amqp_get_channel_max(a->conn);
+	uint16_t next = a->channel + 1;
+	int rc;
+
+	/* a new number: confirms still due on the old one are told apart */
+	if (next == 0 || (max > 0 && next > max))
+		next = 1;
+	rc = vp_amqp_reply(a, amqp_channel_close(a->conn, a->channel,
+	    AMQP_REPLY_SUCCESS), "closing the channel");
+	if (rc != 0)
+		return rc;
+	a->channel = next;
+	amqp_channel_open(a->conn, a->channel);
+	return vp_amqp_reply(a, amqp_get_rpc_reply(a->conn),
+	    "opening a channel");
 }
 
 int

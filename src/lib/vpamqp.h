@@ -40,6 +40,7 @@ struct vp_amqp {
 	const char *conn_name;	/* connection_name client property */
 	/* state */
 	amqp_connection_state_t conn;	/* NULL when not connected */
+	uint16_t channel;	/* the channel open on conn */
 	char err[512];		/* why the last call failed, for people */
 };
 
@@ -80,6 +81,14 @@ int vp_amqp_connect(struct vp_amqp *a);
 
 /* Close politely when the connection still works, then free it. */
 void vp_amqp_close(struct vp_amqp *a);
+
+/*
+ * Close a->channel and open the next channel number in its place, on the
+ * same connection: 0, or an exit code as for vp_amqp_connect. Frames of
+ * the old channel that came in meanwhile are still read after it: tell
+ * them by their channel number.
+ */
+int vp_amqp_new_channel(struct vp_amqp *a);
 
 /*
  * What a reply or a library status means: fills a->err (prefixed with

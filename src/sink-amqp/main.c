@@ -67,7 +67,8 @@ static struct {
 	size_t waiting;		/* events in M_WAIT */
 	uint64_t next_seq;
 	int connected;
-	int renew;		/* a nack came: publish again on a new connection */
+	int renew;		/* a nack came: publish again on a new channel */
+	int64_t renew_ms;	/* since then */
 	int64_t reconnect_ms;
 	struct vp_backoff conn_bo;
 	int fatal;		/* the exit code that ends the run */
@@ -186,6 +187,30 @@ sent_live(const struct sent *s)
 	return s->m != NULL && s->m->st == M_SENT && s->m->seq == s->seq;
 }
 
+/* Publishes on this channel not confirmed yet. */
+static size_t
+in_flight(void)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < S.scount; i++)
+		n += sent_live(&S.sent[(S.shead + i) % S.scap]);
+	return n;
+}
+
+/*
+ * A nack came: the channel is renewed once the broker has confirmed what
+ * is in flight on it (a confirm lost with the old channel would publish
+ * its message twice, and fill a bounded queue with copies), or after
+ * --timeout without them.
+ */
+static int
+renew_due(int64_t now)
+{
+	return S.renew && (in_flight() == 0 ||
+	    now - S.renew_ms >= S.amqp.timeout_ms);
+}
+
 static void
 msg_free(struct msg *m)
 {
@@ -252,6 +277,8 @@ confirmed(struct msg *m, int ack)
 {
 	if (!ack) {
 		refused(m, "the broker refused the message (basic.nack)");
+		if (!S.renew)
+			S.renew_ms = vp_now_ms();
 		S.renew = 1;
 	}
 	else if (m->returned)
@@ -335,17 +362,11 @@ advance(void)
 
 /* ---- the connection ------------------------------------------------------------- */
 
+/* The channel is gone: whatever it did not confirm goes again. */
 static void
-disconnect(int rc)
+unconfirmed_again(void)
 {
-	if ((rc = vp_amqp_lost(&S.amqp, rc, S.connected, &S.conn_bo,
-	    &S.reconnect_ms)) != 0) {
-		S.fatal = rc;
-		return;
-	}
-	S.connected = 0;
 	S.renew = 0;
-	/* whatever was unconfirmed goes again on the next connection */
 	for (size_t i = 0; i < S.count; i++)
 		if (qat(i)->st == M_SENT) {
 			qat(i)->st = M_WAIT;
@@ -357,20 +378,62 @@ disconnect(int rc)
 }
 
 static void
+disconnect(int rc)
+{
+	if ((rc = vp_amqp_lost(&S.amqp, rc, S.connected, &S.conn_bo,
+	    &S.reconnect_ms)) != 0) {
+		S.fatal = rc;
+		return;
+	}
+	S.connected = 0;
+	unconfirmed_again();
+}
+
+/*
+ * A nack is the queue's refusal on this channel, and the channel may keep
+ * refusing: a RabbitMQ channel (before 3.12.5) takes a quorum queue's
+ * leader from the queue's record at its first publish there, and if that
+ * node is down it nacks every publish from then on (t/0904: the retries
+ * ran out, events were dead-lettered). A new channel reads the record
+ * again. The connection is fine: a queue that stays full (t/0907) costs a
+ * channel per retry, not a connection.
+ */
+static void
+renew_channel(void)
+{
+	int rc;
+
+	vp_info("%s: the broker refused a message (basic.nack); publishing "
+	    "again on a new channel", vp_amqp_where(&S.amqp));
+	unconfirmed_again();
+	rc = vp_amqp_new_channel(&S.amqp);
+	if (rc == 0) {
+		amqp_confirm_select(S.amqp.conn, S.amqp.channel);
+		rc = vp_amqp_reply(&S.amqp, amqp_get_rpc_reply(S.amqp.conn),
+		    "confirm.select");
+	}
+	if (rc != 0) {
+		disconnect(rc);
+		return;
+	}
+	S.next_seq = 1;
+}
+
+static void
 connect_broker(void)
 {
 	int rc = vp_amqp_connect(&S.amqp);
 	amqp_connection_state_t c = S.amqp.conn;
 
 	if (rc == 0) {
-		amqp_confirm_select(c, VP_AMQP_CHANNEL);
+		amqp_confirm_select(c, S.amqp.channel);
 		rc = vp_amqp_reply(&S.amqp, amqp_get_rpc_reply(c),
 		    "confirm.select");
 	}
 	if (rc == 0 && S.exchange[0] != '\0') {
 		/* a missing exchange is a configuration error now rather
 		 * than a closed channel at the first publish */
-		amqp_exchange_declare(c, VP_AMQP_CHANNEL,
+		amqp_exchange_declare(c, S.amqp.channel,
 		    amqp_cstring_bytes(S.exchange),
 		    vp_amqp_str(S.extype ? extypes[S.extype] : "direct"),
 		    S.extype == 0, 1, 0, 0, amqp_empty_table);
@@ -415,7 +478,7 @@ publish(struct msg *m)
 		return 0;
 	}
 	vp_amqp_cork(&S.amqp, 1);	/* until the loop waits */
-	st = amqp_basic_publish(S.amqp.conn, VP_AMQP_CHANNEL,
+	st = amqp_basic_publish(S.amqp.conn, S.amqp.channel,
 	    vp_amqp_str(S.exchange), amqp_cstring_bytes(S.rk.data),
 	    !S.no_mandatory, 0, &S.am.props, S.am.body);
 	if (st != AMQP_STATUS_OK) {
@@ -438,6 +501,8 @@ publish_due(void)
 {
 	int64_t now = vp_now_ms();
 
+	if (S.renew)
+		return;		/* not on the channel that refused */
 	for (size_t i = 0; S.waiting > 0 && i < S.count && S.connected &&
 	    !S.fatal; i++) {
 		struct msg *m = qat(i);
@@ -457,6 +522,8 @@ static int
 on_method(void *arg, const amqp_frame_t *f)
 {
 	(void)arg;
+	if (f->channel != S.amqp.channel)
+		return 0;	/* of a channel closed since (renew_channel) */
 	switch (f->payload.method.id) {
 	case AMQP_BASIC_ACK_METHOD: {
 		amqp_basic_ack_t *a = f->payload.method.decoded;
@@ -552,8 +619,11 @@ take_line(struct vp_linereader *lr, size_t len, int toolong)
 		char err[300];
 		int rc;
 
-		snprintf(err, sizeof(err), "%s", toolong ?
-		    "line longer than 4194304 bytes" : S.ev.err);
+		if (toolong)
+			snprintf(err, sizeof(err), "line longer than %u bytes",
+			    VP_SINK_MAX_LINE);
+		else
+			snprintf(err, sizeof(err), "%s", S.ev.err);
 		rc = settle_undelivered(m, VP_OUT_INVALID, err);
 		if (rc != 0)
 			S.fatal = rc;
@@ -596,6 +666,7 @@ main(int argc, char *argv[])
 {
 	struct vp_linereader lr;
 	int eof = 0, rc;
+	unsigned long torn = 0;	/* the line input ended inside */
 	int64_t stop_by = 0;
 
 	S.exchange = "";
@@ -613,6 +684,7 @@ main(int argc, char *argv[])
 	vp_backoff_init(&S.conn_bo, S.core.o.retry.base_ms,
 	    S.core.o.retry.cap_ms);
 	vp_linereader_init(&lr, stdin, VP_SINK_MAX_LINE);
+	lr.whole_lines = 1;
 
 	while (!S.fatal) {
 		struct pollfd pfd[2];
@@ -632,22 +704,8 @@ main(int argc, char *argv[])
 		advance();
 		if (S.fatal)
 			break;
-		if (S.renew && S.connected && !stop_by) {
-			/*
-			 * A nack is the queue's refusal on this channel, and
-			 * the channel may keep refusing: a RabbitMQ channel
-			 * (before 3.12.5) takes a quorum queue's leader from
-			 * the queue's record at its first publish there, and
-			 * if that node is down it nacks every publish from
-			 * then on (t/0904: the retries ran out, events were
-			 * dead-lettered). A new channel reads the record again.
-			 * The retry goes on a new connection, the next node
-			 * first.
-			 */
-			snprintf(S.amqp.err, sizeof(S.amqp.err), "%s: the broker "
-			    "refused a message (basic.nack)",
-			    vp_amqp_where(&S.amqp));
-			disconnect(VP_EXIT_TEMPFAIL);
+		if (S.connected && !stop_by && renew_due(now)) {
+			renew_channel();
 			continue;
 		}
 		if (vp_ckpt_maybe(&S.core.ck, input_idle, NULL) != 0) {
@@ -666,7 +724,11 @@ main(int argc, char *argv[])
 
 			if (st == VP_LINE_EOF)
 				eof = 1;
-			else if (st == VP_LINE_ERROR) {
+			else if (st == VP_LINE_TORN) {
+				/* the events before it are confirmed first */
+				eof = 1;
+				torn = lr.lineno;
+			} else if (st == VP_LINE_ERROR) {
 				vp_error("stdin: %s", strerror(errno));
 				S.fatal = VP_EXIT_IOERR;
 			} else if (st == VP_LINE_TOOLONG ||
@@ -679,7 +741,14 @@ main(int argc, char *argv[])
 			wait_ms = 0;
 		if (!S.connected && !stop_by)
 			wait_ms = S.reconnect_ms > now ? S.reconnect_ms - now : 0;
-		for (size_t i = 0; S.waiting && S.connected && i < S.count; i++)
+		if (S.renew && S.connected) {
+			int64_t d = S.renew_ms + S.amqp.timeout_ms - now;
+
+			if (d < wait_ms)
+				wait_ms = d < 0 ? 0 : d;
+		}
+		for (size_t i = 0; S.waiting && S.connected && !S.renew &&
+		    i < S.count; i++)
 			if (qat(i)->st == M_WAIT) {
 				int64_t d = qat(i)->next_ms - now;
 
@@ -712,6 +781,8 @@ main(int argc, char *argv[])
 		    qat(0)->lineno);
 		rc = VP_EXIT_TEMPFAIL;
 	}
+	if (rc == 0 && torn)
+		rc = vp_sink_torn_line(torn);
 	if (vp_ckpt_flush(&S.core.ck) != 0 && rc == 0)
 		rc = VP_EXIT_IOERR;
 	vp_info("%lu delivered, %lu dead-lettered, %lu published again%s",
