@@ -98,6 +98,15 @@ vp_buf_free(struct vp_buf *b)
 	b->len = b->cap = 0;
 }
 
+void
+vp_free_each(void *const *ptrs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(ptrs[i]);
+}
+
 int
 vp_str_in(const char *s, const char *const *list)
 {

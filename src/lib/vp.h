@@ -286,6 +286,13 @@ int vp_buf_printf(struct vp_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 void vp_buf_reset(struct vp_buf *b);
 void vp_buf_free(struct vp_buf *b);
+/*
+ * free() each of n pointers: a destructor names the strings its struct owns
+ * in one list, VP_FREE_EACH(p->a, p->b, ...), instead of a free() a line.
+ */
+void vp_free_each(void *const *ptrs, size_t n);
+#define VP_FREE_EACH(...) vp_free_each((void *const[]){ __VA_ARGS__ }, \
+	sizeof((void *const[]){ __VA_ARGS__ }) / sizeof(void *))
 /* libcurl write callback appending to a struct vp_buf (userdata; http.c). */
 size_t vp_curl_write_buf(char *ptr, size_t size, size_t nmemb, void *userdata);
 

@@ -100,16 +100,9 @@ prov_free(struct eb_prov *p)
 		return;
 	prov_free(p->source);
 	eb_cval_clear(&p->cur);
-	free(p->path);
-	free(p->profile);
-	free(p->role_arn);
-	free(p->session);
-	free(p->external_id);
-	free(p->token_file);
-	free(p->url);
 	eb_imds_free(&p->imds);
-	free(p->command);
-	free(p);
+	VP_FREE_EACH(p->path, p->profile, p->role_arn, p->session,
+	    p->external_id, p->token_file, p->url, p->command, p);
 }
 
 /* Keys of a profile in one file (the credentials or the config file). */

@@ -17,17 +17,10 @@ ev_free(struct ev *e)
 {
 	if (e == NULL)
 		return;
-	free(e->line);
 	vp_evpos_free(&e->pos);
-	free(e->dtype);
-	free(e->detail);
-	free(e->why);
-	free(e->code);
-	if (e->ctl) {
+	if (e->ctl)
 		vp_sink_ctl_free(e->ctl);
-		free(e->ctl);
-	}
-	free(e);
+	VP_FREE_EACH(e->line, e->dtype, e->detail, e->why, e->code, e->ctl, e);
 }
 
 const char *

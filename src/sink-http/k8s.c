@@ -240,18 +240,10 @@ k8s_free(struct k8s *k)
 {
 	if (k == NULL)
 		return;
-	curl_easy_cleanup(k->curl);	/* NULL: nothing */
+	VP_FREE_EACH(k->spec, k->group, k->version, k->kind, k->ns, k->name,
+	    k->plural, k->api, k->token_path, k->ca_path);
 	vp_free_secret(k->token);
-	free(k->spec);
-	free(k->group);
-	free(k->version);
-	free(k->kind);
-	free(k->ns);
-	free(k->name);
-	free(k->plural);
-	free(k->api);
-	free(k->token_path);
-	free(k->ca_path);
+	curl_easy_cleanup(k->curl);	/* NULL: nothing */
 	free(k);
 }
 
