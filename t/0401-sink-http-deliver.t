@@ -6,7 +6,7 @@
 . "$VP_SRCDIR/t/http-receiver/lib.sh"
 command -v sink-http >/dev/null || skip_all "sink-http not built"
 command -v jq >/dev/null || skip_all "jq not installed"
-plan 35
+plan 37
 D=$VP_SRCDIR/t/data
 E=$VP_SRCDIR/t/expected
 
@@ -34,6 +34,11 @@ V=$(sink-http --version | sed -n '1s/.* //p')
 is "every request says User-Agent: vcpipe/VERSION" "vcpipe/$V" \
     "$(jq -r '.headers["user-agent"]' "$T/r.log" | sort -u)"
 is "no Accept header" "" "$(jq -r '.headers.accept // empty' "$T/r.log")"
+# sink-http writes Host itself (deliver.c host_header): once, first, as libcurl would
+is "one Host header, the first, on every request" '["host",1]' \
+    "$(jq -c '[.names[0], ([.names[]|select(.=="host")]|length)]' "$T/r.log" | sort -u)"
+is "Host names the URL's host and port" "127.0.0.1:$RPORT" \
+    "$(jq -r '.headers.host' "$T/r.log" | sort -u)"
 checkpoint "$T/ck" >"$T/ck.got"
 same "checkpoint names the last event (format 4)" "$E/sink-http-deliver.checkpoint" "$T/ck.got"
 check "checkpoint has an RFC 3339 updated time" \

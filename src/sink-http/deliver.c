@@ -110,6 +110,8 @@ xfer_free(struct xfer *x)
 	x->url = NULL;
 	curl_url_cleanup(x->cu);
 	x->cu = NULL;
+	free(x->host_line);
+	x->host_line = NULL;
 }
 
 /*
@@ -134,6 +136,52 @@ proxy_in_env(void)
 		known = 1;
 	}
 	return found;
+}
+
+/*
+ * The Host header libcurl 7.88 writes for the handle's http:// URL, or
+ * NULL when that is not certain (https, which may be HTTP/2; a proxy in
+ * the environment; a name that is not plain ASCII; an IPv6 zone). libcurl prints it twice per request, a byte
+ * at a time (aprintf, then "%s" into the request); sent as the first of
+ * the POST's own headers after an empty "Host:" (which drops libcurl's),
+ * it is printed once and the request is the same, byte for byte: same
+ * place (right after the request line: libcurl writes no User-Agent or
+ * Accept for a POST here, and the caller leaves credentials to it only
+ * when there are none), same text (libcurl's Curl_http_host: the
+ * URL's host, in brackets when IPv6, ":PORT" unless 80).
+ */
+static char *
+host_header(CURLU *cu)
+{
+	char *scheme = NULL, *host = NULL, *port = NULL, *out = NULL;
+	struct vp_buf b = { 0 };
+	long num;
+	size_t n;
+
+	if (cu == NULL || proxy_in_env() ||
+	    curl_url_get(cu, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(cu, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(cu, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
+	    CURLUE_OK)
+		goto done;
+	if (strcmp(scheme, "http") != 0)
+		goto done;	/* checked on the wire for plain HTTP/1.1 only */
+	n = strlen(host);
+	if (n == 0 || host[n - 1] == '.' || strspn(host, host[0] == '[' ?
+	    "[]:.0123456789abcdefABCDEF" :
+	    "-.0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") != n)
+		goto done;
+	num = strtol(port, NULL, 10);
+	if (num == 80)
+		vp_buf_printf(&b, "Host: %s", host);
+	else
+		vp_buf_printf(&b, "Host: %s:%ld", host, num);
+	out = b.data;
+done:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	return out;
 }
 
 /* The per-request part: what the last response left behind. */
@@ -223,6 +271,12 @@ post_prepare(struct http *h, struct xfer *x, const char *url,
 		x->url = vp_xstrdup(url);
 		x->gen = h->gen;
 		x->auth = auth;
+		free(x->host_line);
+		/* credentials are written between libcurl's Host and the
+		 * headers given to it: with them, Host stays libcurl's */
+		x->host_line = ((auth & AUTH_BASIC) && h->user) ||
+		    ((auth & AUTH_BEARER) && h->token) ? NULL :
+		    host_header(x->cu);
 	}
 	curl_slist_free_all(x->hdrs);
 	x->hdrs = NULL;
@@ -238,6 +292,15 @@ post_prepare(struct http *h, struct xfer *x, const char *url,
 		x->hdrs = hdrs;
 	} else
 		hdrs = ev->headers;	/* the event outlives its request */
+	if (x->host_line) {
+		static char drop[] = "Host:";
+
+		x->host[0].data = drop;
+		x->host[0].next = &x->host[1];
+		x->host[1].data = x->host_line;
+		x->host[1].next = hdrs;
+		hdrs = &x->host[0];
+	}
 	curl_easy_setopt(x->curl, CURLOPT_HTTPHEADER, hdrs);
 	curl_easy_setopt(x->curl, CURLOPT_POST, 1L);
 	curl_easy_setopt(x->curl, CURLOPT_POSTFIELDS, ev->body);

@@ -56,6 +56,10 @@ struct xfer {
 	CURLU *cu;
 	unsigned gen;
 	int auth;
+	/* "Host:" and the Host header as libcurl would write it, ahead of a
+	 * POST's own headers (deliver.c host_header), or host_line NULL */
+	struct curl_slist host[2];
+	char *host_line;
 };
 
 struct http {

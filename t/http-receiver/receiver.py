@@ -64,6 +64,8 @@ class Handler(BaseHTTPRequestHandler):
             "method": self.command,
             "path": self.path,
             "headers": {k.lower(): v for k, v in self.headers.items()},
+            # every header name in the order sent (repeats kept)
+            "names": [k.lower() for k in self.headers.keys()],
             "body": body.decode("utf-8", "replace"),
             "action": act,
         }
