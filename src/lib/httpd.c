@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -627,11 +628,17 @@ httpd_start(struct httpd_conf *hc, char *err, size_t errlen)
 		return NULL;
 	conf = hc;
 	head_walk = head_walk_applies();
-	if (hc->client_rate > 0 && buckets == NULL)
-		{
-		buckets = vp_xmalloc(RATE_SLOTS * sizeof(*buckets));
-		memset(buckets, 0, RATE_SLOTS * sizeof(*buckets));
-	}
+	/*
+	 * Pages of their own, zero from the kernel: only the slots clients
+	 * hash to are ever touched.  (malloc and memset made all 128 kB
+	 * resident in every server, and calloc would too: the heap's top
+	 * was used and freed while the program started.)
+	 */
+	if (hc->client_rate > 0 && buckets == NULL &&
+	    (buckets = mmap(NULL, RATE_SLOTS * sizeof(*buckets),
+	    PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)) ==
+	    MAP_FAILED)
+		vp_die(VP_EXIT_SOFTWARE, "out of memory");
 	raise_nofile(hc);
 	if (l.ss.ss_family == AF_INET6)
 		flags |= l.any ? MHD_USE_DUAL_STACK : MHD_USE_IPv6;
@@ -718,7 +725,8 @@ httpd_stop(struct MHD_Daemon *d)
 		conf->user = conf->pass = conf->token = conf->key = NULL;
 		conf->cert = NULL;
 	}
-	free(buckets);
+	if (buckets)
+		munmap(buckets, RATE_SLOTS * sizeof(*buckets));
 	buckets = NULL;
 }
 
