@@ -14,11 +14,19 @@ VP_WRAP=${VP_WRAP:-}
 T=$(mktemp -d "${TMPDIR:-/tmp}/vcpipe-t.XXXXXX")
 _vp_pids=""
 _vp_atexit=""
+# VP_KEEP_TMP=1 keeps $T; VP_KEEP_TMP=failed keeps it only when a test failed
+# or the script bailed (a loop hunting a rare failure keeps just those)
 _vp_cleanup() {
+	_vp_rc=$?
 	for f in $_vp_atexit; do "$f" || true; done
 	for p in $_vp_pids; do kill "$p" 2>/dev/null || true; done
 	for p in $_vp_pids; do wait "$p" 2>/dev/null || true; done
-	if [ -n "${VP_KEEP_TMP:-}" ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
+	case ${VP_KEEP_TMP:-} in
+	'') rm -rf "$T" ;;
+	failed) if [ "$_vp_rc" -ne 0 ] || [ "$_vp_failed" -ne 0 ]; then
+		echo "# kept $T" >&2; else rm -rf "$T"; fi ;;
+	*) echo "# kept $T" >&2 ;;
+	esac
 }
 trap _vp_cleanup EXIT
 trap 'exit 130' INT TERM
