@@ -20,7 +20,9 @@
 # "PSS alone" (bench/pss-alone.py, at the end of each run; root only) is the
 # same tree's PSS as if nothing else on the machine shared its pages: an
 # upper bound that a busy host does not lower (on a quiet one, libc and a
-# few others are still shared with the system's daemons).
+# few others are still shared with the system's daemons).  After the last
+# run, the new design's PSS alone by mapping (library, program, heap) and
+# process, with the part of it in anonymous (written) pages.
 set -eu
 VP_BUILDDIR=$(cd "${1:-build}" && pwd)
 VP_SRCDIR=$(cd "$(dirname "$0")/.." && pwd)
@@ -123,6 +125,8 @@ run() { # LABEL VCPIPE
 	done
 	# shellcheck disable=SC2046
 	_alone=$(python3 "$VP_SRCDIR/bench/pss-alone.py" $(tree $_vp))
+	# shellcheck disable=SC2046
+	[ "$_l" = old ] || python3 "$VP_SRCDIR/bench/pss-alone.py" --maps $(tree $_vp) >"$T/maps.$_l"
 	kill -TERM $_vp; wait $_vp || :
 	sort -n -k2 "$T/samples" | awk -v l="$_l" -v posted="$_posted" -v alone="$_alone" '
 	    {n[NR] = $1; p[NR] = $2; r[NR] = $3; if ($1 > maxn) maxn = $1; if ($3 > maxr) maxr = $3; if ($4 > maxu) maxu = $4}
@@ -143,3 +147,7 @@ for l in new old; do
 	echo "== $l design: PSS per program at the last run's peak"
 	awk '{k[$1] += $2; c[$1]++} END {for (n in k) printf "  %-16s x%d %7.1f MB\n", n, c[n], k[n] / 1024}' "$T/peak.$l" | sort
 done
+if [ "$(cat "$T/maps.new")" != n/a ]; then
+	echo "== new design: where the PSS alone is, at the end of the last run (bench/pss-alone.py --maps)"
+	sed 's/^/  /' "$T/maps.new"
+fi
