@@ -13,11 +13,18 @@
 
 #include "ce.h"
 
-static const char *const reserved[] = {
-	"specversion", "id", "source", "type", "subject", "time",
-	"datacontenttype", "dataschema", "data", "data_base64", "eventkey",
-	"deadletter"
+/* with their lengths: every member of every line is looked up here */
+#define NAME(s) { s, sizeof(s) - 1 }
+static const struct {
+	const char *s;
+	size_t n;
+} reserved[] = {
+	NAME("specversion"), NAME("id"), NAME("source"), NAME("type"),
+	NAME("subject"), NAME("time"), NAME("datacontenttype"),
+	NAME("dataschema"), NAME("data"), NAME("data_base64"),
+	NAME("eventkey"), NAME("deadletter")
 };
+#undef NAME
 
 /* ---- rules ----------------------------------------------------------------- */
 
@@ -36,7 +43,7 @@ int
 ce_name_reserved(const char *s, size_t n)
 {
 	for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
-		if (strlen(reserved[i]) == n && memcmp(reserved[i], s, n) == 0)
+		if (reserved[i].n == n && memcmp(reserved[i].s, s, n) == 0)
 			return 1;
 	return 0;
 }
@@ -322,25 +329,41 @@ has_nul(const char *p, size_t n)
 	return memchr(p, '\0', n) != NULL;
 }
 
-/* The index of the member of that name, or ev->nm when there is none. */
+/*
+ * The index of the member named name (n bytes), or ev->nm when there is
+ * none. Several names have the same length ("type", "time", "data"): the
+ * first byte settles most of them without a memcmp call.
+ */
 static size_t
-member_index(const struct ce_event *ev, const char *name)
+member_index(const struct ce_event *ev, const char *name, size_t n)
 {
-	size_t n = strlen(name), i;
+	size_t i;
 
-	for (i = 0; i < ev->nm; i++)
-		if (ev->m[i].nlen == n &&
-		    memcmp(ev->names.data + ev->m[i].noff, name, n) == 0)
+	for (i = 0; i < ev->nm; i++) {
+		const char *mn = ev->names.data + ev->m[i].noff;
+
+		if (ev->m[i].nlen == n && (n == 0 || (mn[0] == name[0] &&
+		    memcmp(mn, name, n) == 0)))
 			break;
+	}
 	return i;
 }
+
+static const struct js_span *
+member_n(const struct ce_event *ev, const char *name, size_t n)
+{
+	size_t i = member_index(ev, name, n);
+
+	return i < ev->nm ? &ev->m[i].v : NULL;
+}
+
+/* A member named by a string literal. */
+#define MEMBER(ev, lit) member_n(ev, lit, sizeof(lit) - 1)
 
 const struct js_span *
 ce_member(const struct ce_event *ev, const char *name)
 {
-	size_t i = member_index(ev, name);
-
-	return i < ev->nm ? &ev->m[i].v : NULL;
+	return member_n(ev, name, strlen(name));
 }
 
 enum ce_result
@@ -552,8 +575,8 @@ from_structured(struct ce_event *ev)
 		return CE_BAD;
 	if (check_optional(ev) != CE_OK)
 		return CE_BAD;
-	d = ce_member(ev, "data");
-	b = ce_member(ev, "data_base64");
+	d = MEMBER(ev, "data");
+	b = MEMBER(ev, "data_base64");
 	if (d && d->type == JS_NULL)
 		d = NULL;
 	if (b && b->type == JS_NULL)
@@ -862,8 +885,8 @@ from_headers(struct ce_event *ev)
 static enum ce_result
 from_binary_line(struct ce_event *ev)
 {
-	const struct js_span *h = ce_member(ev, "headers");
-	const struct js_span *b = ce_member(ev, "body");
+	const struct js_span *h = MEMBER(ev, "headers");
+	const struct js_span *b = MEMBER(ev, "body");
 	struct js j;
 	struct js_span v;
 	int count = 0, rc;
@@ -970,7 +993,7 @@ ce_read(struct ce_event *ev, const char *line, size_t len, unsigned flags)
 	ev->object = 1;
 	ev->text = line;
 	ev->text_len = len;
-	if (!dup[0] && (dl = ce_member(ev, "deadletter")) != NULL) {
+	if (!dup[0] && (dl = MEMBER(ev, "deadletter")) != NULL) {
 		/*
 		 * An object is never an extension value, so an object member
 		 * "deadletter" marks a dead-letter record; any other value
@@ -981,18 +1004,18 @@ ce_read(struct ce_event *ev, const char *line, size_t len, unsigned flags)
 			    "dead-letter records (an object)");
 		ev->record = 1;
 		ev->deadletter = *dl;
-		cut_member(ev, member_index(ev, "deadletter"), line, len);
+		cut_member(ev, member_index(ev, "deadletter", 10), line, len);
 	}
 	if (dup[0])
 		return ce_bad(ev, "%s", dup);
-	if (ce_member(ev, "specversion"))
+	if (MEMBER(ev, "specversion"))
 		return from_structured(ev);
-	if (ev->record && ce_member(ev, "invalid") && !ce_member(ev, "headers"))
+	if (ev->record && MEMBER(ev, "invalid") && !MEMBER(ev, "headers"))
 		return ce_bad(ev, "a dead-letter record of a line that was no "
 		    "CloudEvent (kept in \"invalid\")");
 	if (flags & CE_READ_STRUCTURED)
 		return ce_bad(ev, "missing \"specversion\"");
-	if (ce_member(ev, "headers"))
+	if (MEMBER(ev, "headers"))
 		return from_binary_line(ev);
 	ce_bad(ev, "neither a structured-mode CloudEvent (no \"specversion\") "
 	    "nor a binary-mode line (no \"headers\")");
