@@ -45,17 +45,7 @@ export PATH
 /usr/bin/python3 -c 'import pika' 2>/dev/null || { echo "bench: python3-pika is needed" >&2; exit 69; }
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/vcpipe-bench-amqp.XXXXXX")
-_exits="" _pids=""
-at_exit() { _exits="$_exits $1"; }
-bg_pid() { _pids="$_pids $1"; }
-cleanup() {
-	for p in $_pids; do kill "$p" 2>/dev/null || true; done
-	for p in $_pids; do wait "$p" 2>/dev/null || true; done
-	for f in $_exits; do "$f" || true; done
-	rm -rf "$T"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. "$VP_SRCDIR/bench/lib-exit.sh"	# at_exit, bg_pid; all stopped at exit
 . "$VP_SRCDIR/t/rabbitmq.sh"
 rmq_available || { echo "bench: rabbitmq-server is needed" >&2; exit 69; }
 

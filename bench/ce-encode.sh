@@ -22,7 +22,8 @@ ce=$build/src/ce-encode/ce-encode
 [ -x /usr/bin/time ] || { echo "bench: GNU time (/usr/bin/time) is needed" >&2; exit 69; }
 command -v jq >/dev/null || { echo "bench: jq is needed" >&2; exit 69; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/ce-bench.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
+T=$tmp
+. "$top/bench/lib-exit.sh"	# $tmp removed however the script ends
 
 python3 "$top/bench/ce-encode-gen.py" "$n" >"$tmp/in"
 echo "input: $n raw event lines, $(($(wc -c <"$tmp/in") / 1024 / 1024)) MiB ($(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg))"

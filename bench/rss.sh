@@ -12,8 +12,8 @@ N=${N:-20000}
 [ $# -ge 1 ] || { echo "usage: bench/rss.sh BUILDDIR [OTHER-BUILDDIR]" >&2; exit 64; }
 command -v /usr/bin/time >/dev/null || { echo "bench/rss.sh: needs /usr/bin/time (apt-get install time)" >&2; exit 69; }
 T=$(mktemp -d "${TMPDIR:-/tmp}/vcpipe-rss.XXXXXX")
-trap 'rm -rf "$T"' EXIT
 src=$(cd "$(dirname "$0")/.." && pwd)
+. "$src/bench/lib-exit.sh"	# $T removed however the script ends
 
 line=$(head -1 "$src/t/expected/ce-encode-structured-router.ndjson")
 raw=$(head -1 "$src/t/data/ce-encode-raw.ndjson")

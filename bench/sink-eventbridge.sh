@@ -19,7 +19,7 @@ SRC=$(cd "$(dirname "$0")/.." && pwd)
 SE=$B/src/sink-eventbridge/sink-eventbridge
 [ -x "$SE" ] || { echo "no $SE (give the build directory)" >&2; exit 66; }
 T=$(mktemp -d)
-trap 'kill $fp 2>/dev/null || true; rm -rf "$T"' EXIT
+. "$SRC/bench/lib-exit.sh"	# the fake stopped, $T removed however the script ends
 
 INFLIGHT=${INFLIGHT:-8}
 LATENCY_MS=${LATENCY_MS:-0}

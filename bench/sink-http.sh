@@ -36,7 +36,8 @@ RATE=${RATE:-1000}
 CURL_EACH=${CURL_EACH:-500}
 CK_EACH=${CK_EACH:-1000}
 W=$(mktemp -d "${TMPDIR:-/tmp}/bench-sink-http.XXXXXX")
-trap 'kill $RPID 2>/dev/null || true; rm -rf "$W"' EXIT
+T=$W
+. "$SRC/bench/lib-exit.sh"	# receiver and sink stopped, $W removed however the script ends
 [ -x "$SINK" ] || { echo "no $SINK (give the build directory)" >&2; exit 1; }
 
 cat >"$W/recv.c" <<'EOF'

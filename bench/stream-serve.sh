@@ -18,7 +18,8 @@ N=${N:-20000}
 WATCHERS=${WATCHERS:-1 10 100 500}
 THREADS=${THREADS:-2}
 W=$(mktemp -d "${TMPDIR:-/tmp}/bench-stream-serve.XXXXXX")
-trap 'kill $SPID 2>/dev/null || true; rm -rf "$W"' EXIT
+T=$W
+. "$SRC/bench/lib-exit.sh"	# stream-serve and watchers stopped, $W removed however the script ends
 SPID=
 
 python3 - "$N" >"$W/events" <<'PY'

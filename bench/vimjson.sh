@@ -11,7 +11,8 @@ export VP_SRCDIR VP_BUILDDIR
 n=${1:-1000}
 repeat=${2:-50}
 tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+T=$tmp
+. "$VP_SRCDIR/bench/lib-exit.sh"	# $tmp removed however the script ends
 sh "$VP_SRCDIR/t/build-vim-xml2json.sh"
 
 # One response holding n returnval elements, cut out of the fixtures.
