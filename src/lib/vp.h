@@ -245,8 +245,6 @@ int vp_curl_permanent(int code);
 void vp_curl_stop_grace(void *curl);
 /* How long a request on the wire may still take after a stop. */
 #define VP_STOP_GRACE_MS 5000
-/* --timeout of the programs that send requests with libcurl: "use
- * request-timeout" (src/lib/opt.tab). */
 /*
  * curl_global_init, without the OpenSSL set-up Debian's libssh2 would do
  * for SCP/SFTP we never allow (http.c): 0, or -1 when it failed.  Every
