@@ -4,7 +4,7 @@
 # unknown option gets the same two lines from every program, exit 64.
 . "${0%/*}/lib.sh"
 progs="vc-source ce-encode sink-http sink-eventbridge sink-amqp amqp-source horizon-source webhook-source
-	stream-serve vcpipe-yaml vcpipe-metrics vcpipe-tap"
+	stream-serve vcpipe-yaml vcpipe-metrics vcpipe-tap vcpipe-group"
 command -v ldd >/dev/null 2>&1 || skip_all "ldd not installed"
 n=4; for p in $progs; do n=$((n + 7)); done
 plan "$n"

@@ -26,7 +26,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "vp.h"
+#include "opt.h"
 #include "builtin.h"
 
 int vc_source_main(int, char **);
@@ -51,6 +54,13 @@ static const struct {
 	{ "sink-eventbridge", sink_eventbridge_main },
 	{ "horizon-source", horizon_source_main },
 	{ "vcpipe-tap", vcpipe_tap_main },
+};
+
+const char *vim_expat_version(void);	/* vc-source's (vimjson.h) */
+
+/* what those programs print (vc-source: all three) */
+const struct vp_libversion builtin_libs[] = {
+	VP_LIB_CURL, { NULL, vim_expat_version }, VP_LIB_JANSSON, { NULL, NULL }
 };
 
 void

@@ -6,7 +6,12 @@
 #ifndef VCPIPE_GROUP_BUILTIN_H
 #define VCPIPE_GROUP_BUILTIN_H
 
+#include "opt.h"
+
 typedef int (*stage_main)(int, char **);
+
+/* The libraries the built-in stages link, for --version (opt.h). */
+extern const struct vp_libversion builtin_libs[];
 
 /*
  * Load the libraries' global state once, before the first fork, so the

@@ -96,7 +96,7 @@ static struct {
 static void check(void);
 
 /* --help: help/vcpipe-group.h, made of man/vcpipe.1 */
-static const struct vp_cmd cmd = VP_PROGRAM(options, NULL, .check = check);
+static const struct vp_cmd cmd = VP_PROGRAM(options, builtin_libs, .check = check);
 
 static void
 check(void)
