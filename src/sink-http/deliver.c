@@ -215,7 +215,8 @@ setup(struct http *h, struct xfer *x, const char *url, int auth)
 	curl_easy_setopt(c, CURLOPT_WRITEDATA, x);
 	curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(c, CURLOPT_HEADERDATA, x);
-	vp_curl_stop_grace(c);
+	if (!x->pooled)
+		vp_curl_stop_grace(c);
 	if (!proxy_in_env()) {
 		/* what libcurl would find there: no proxy, said once */
 		curl_easy_setopt(c, CURLOPT_PROXY, "");

@@ -260,6 +260,7 @@ pool_run(struct http *h, const struct vp_retry *p, const char *url,
 		if ((P.s[i].x.curl = curl_easy_init()) == NULL)
 			vp_die(VP_EXIT_SOFTWARE, "curl_easy_init failed");
 		P.s[i].x.retry_after_ms = -1;
+		P.s[i].x.pooled = 1;
 		P.s[i].r.resp.max = SINK_RESP_KEEP;
 	}
 

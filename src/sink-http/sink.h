@@ -60,6 +60,10 @@ struct xfer {
 	 * POST's own headers (deliver.c host_header), or host_line NULL */
 	struct curl_slist host[2];
 	char *host_line;
+	/* on pool.c's multi handle, which ends a request itself when a stop's
+	 * grace is over: no progress callback (libcurl calls it several times
+	 * per request) */
+	int pooled;
 };
 
 struct http {
