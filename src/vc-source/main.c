@@ -60,6 +60,8 @@
 #define FUTURE_SLACK_S 60
 #define RING_PAGE 1000		/* the largest page: all a ring server holds */
 #define TRIM_EVENTS 1000	/* malloc_trim at least this often when busy */
+#define CHECK_MS 10000		/* an update's latestPage checked at least
+				 * this often (see wait_and_read) */
 #define SCAN_MAX 1000000	/* events scrolled back at most, looking for keys */
 /* keys further apart than this are taken as wrapped, not as newer */
 #define KEY_AFTER_MAX (1 << 30)
@@ -159,6 +161,13 @@ struct state {
 	unsigned long emitted;
 	unsigned long trimmed_at;	/* emitted at the last malloc_trim */
 	int wait_idle;		/* the last wake-up emitted nothing */
+	/* latestPage checks for events reading forward missed */
+	int check_due;		/* at the next update (a new collector) */
+	unsigned unchecked;	/* updates since the last check */
+	unsigned long checked_at;	/* emitted at the last check */
+	int64_t checked_ms;	/* when (monotonic) */
+	struct vp_buf wait_raw;	/* the last unchecked update, unparsed */
+	struct vp_buf wait_next;	/* the answer being read, the same way */
 	struct vp_backoff bo;
 	/* recent keys: a FIFO ring plus an open-addressing set over it */
 	struct {
@@ -1123,6 +1132,8 @@ create_collector(struct state *s)
 		return call_failed(s, r);
 	vim_node_text(ret, s->filter, sizeof(s->filter));
 	s->pc_version[0] = '\0';
+	s->check_due = 1;
+	s->unchecked = 0;
 	vp_debug("collector %s, filter %s", s->collector, s->filter);
 	return STEP_OK;
 }
@@ -1139,14 +1150,20 @@ drop_collector(struct state *s)
 	return destroy(s, "DestroyCollector", s->collector);
 }
 
+static int upd_pending(const struct state *);
+
 /*
  * ReadNextEvents until the collector says there is nothing more; each
  * answer's lines are written once it is whole. On a ring server the
  * collector is rewound first and the whole page written at the end, in
- * key order.
+ * key order. After an update (short_ends), an answer shorter than asked
+ * for ends it too, unless latestPage showed events still unread: the
+ * collector was at its end, and what comes after that answer changes
+ * latestPage again, so the next wait returns at once (one call fewer per
+ * wake-up than reading until an empty answer).
  */
 static enum step
-read_all(struct state *s)
+read_all(struct state *s, int short_ends)
 {
 	struct vim_node *ret;
 	enum soap_result r;
@@ -1172,6 +1189,9 @@ read_all(struct state *s)
 			batch_flush(s, 0);
 		if (s->soap.nevents == 0 ||
 		    (s->ring_server && s->soap.nevents < RING_PAGE))
+			break;
+		if (short_ends && !s->ring_server &&
+		    s->soap.nevents < (size_t)s->o.read_size && !upd_pending(s))
 			break;
 		if (vp_stop_requested) {
 			batch_drop(s);
@@ -1199,6 +1219,51 @@ note_update(struct vim_node *ev, void *arg)
 	s->upd[s->nupd].nsec = c.nsec;
 	s->nupd++;
 	return 0;
+}
+
+/* Did latestPage show an event not yet emitted (and wanted)? */
+static int
+upd_pending(const struct state *s)
+{
+	for (size_t i = 0; i < s->nupd; i++) {
+		struct cand c = { .sec = s->upd[i].sec, .nsec = s->upd[i].nsec,
+		    .key = s->upd[i].key };
+		if (!seen_has(s, c.key) && in_window(s, &c))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Check the latestPage of the last update, kept unparsed (keys and times
+ * only), noting what it shows unseen.
+ */
+static enum step
+check_page(struct state *s)
+{
+	struct vim_stream *vs;
+	struct vim_doc *doc;
+	char err[256];
+
+	s->nupd = 0;
+	if ((vs = vim_stream_new(note_update, s)) == NULL)
+		die_clean(s, VP_EXIT_SOFTWARE, "out of memory");
+	vim_stream_keys_only(vs);
+	vim_stream_feed(vs, s->wait_raw.data ? s->wait_raw.data : "",
+	    s->wait_raw.len);
+	doc = vim_stream_end(vs, err, sizeof(err));
+	vim_stream_free(vs);
+	vim_doc_free(doc);
+	vp_buf_reset(&s->wait_raw);
+	if (doc == NULL) {
+		snprintf(s->soap.error, sizeof(s->soap.error),
+		    "WaitForUpdatesEx: %s", err);
+		return call_failed(s, SOAP_BADRESPONSE);
+	}
+	s->unchecked = 0;
+	s->checked_at = s->emitted;
+	s->checked_ms = vp_now_ms();
+	return STEP_OK;
 }
 
 /* RetrievePropertiesEx's callback: take only the events the read missed. */
@@ -1249,7 +1314,7 @@ read_missed(struct state *s)
 		if ((st = drop_collector(s)) != STEP_OK ||
 		    (st = create_collector(s)) != STEP_OK)
 			return st;
-		return read_all(s);
+		return read_all(s, 0);
 	}
 	retrieve_spec(&b, "EventHistoryCollector", s->collector, "latestPage");
 	r = soap_call_events(&s->soap, "RetrievePropertiesEx",
@@ -1265,7 +1330,22 @@ read_missed(struct state *s)
 	return STEP_OK;
 }
 
-/* Wait for latestPage to change (or the wait to time out), then read. */
+/*
+ * Wait for latestPage to change (or the wait to time out), then read.
+ *
+ * latestPage wakes the reader; it is also the safety net for events that
+ * reading forward missed, checked by key and time (note_update, then
+ * read_missed). Tokenizing a page of 100 events was four fifths of a
+ * wake-up's CPU when events come one at a time, so an update's page is
+ * checked as it arrives only for the first update of a collector, then at
+ * least every CHECK_MS or half a page of events emitted. Other
+ * answers are parsed up to their version and kept as bytes: their page is
+ * checked after all when reading emitted nothing (what the net is for: a
+ * collector that did not move forward, or an event latestPage shows before
+ * reading returns it), or when the next wait times out. A page holds the
+ * newest events whatever was checked before, so an event that reading
+ * missed is still taken, by then at the latest.
+ */
 static enum step
 wait_and_read(struct state *s, int wait_s)
 {
@@ -1274,6 +1354,7 @@ wait_and_read(struct state *s, int wait_s)
 	struct vim_node *ret;
 	enum soap_result r;
 	enum step st;
+	int check;
 
 	vp_buf_append(&b, "<version>", 9);
 	soap_xml_escape(&b, s->pc_version);
@@ -1282,12 +1363,16 @@ wait_and_read(struct state *s, int wait_s)
 	/* the answer is silent for up to wait_s by design: not a stall */
 	s->soap.quiet_s = wait_s;
 	s->nupd = 0;
-	/*
-	 * latestPage's events only matter when reading forward missed them,
-	 * and only by key and time: the rest of each event is not built
-	 * (most of a wake-up's cost otherwise, with a page of 100).
-	 */
-	s->soap.keys_only = !s->ring_server;
+	check = !s->ring_server && (s->check_due ||
+	    vp_now_ms() - s->checked_ms >= CHECK_MS ||
+	    (s->emitted - s->checked_at) * 2 >= (unsigned long)s->o.page);
+	if (check)	/* events by key and time only: nothing else is built */
+		s->soap.keys_only = 1;
+	else if (!s->ring_server) {
+		s->soap.stop_at = "filterSet";
+		s->soap.keep = &s->wait_next;
+		vp_buf_reset(&s->wait_next);
+	}
 #ifdef __GLIBC__
 	/*
 	 * Idle (the last wake-up emitted nothing) or after many events: the
@@ -1297,6 +1382,10 @@ wait_and_read(struct state *s, int wait_s)
 	 * again, half of a wake-up's CPU when events come one at a time.
 	 */
 	if (s->wait_idle || s->emitted - s->trimmed_at >= TRIM_EVENTS) {
+		if (s->unchecked == 0) {
+			vp_buf_free(&s->wait_raw);
+			vp_buf_free(&s->wait_next);
+		}
 		malloc_trim(0);
 		s->trimmed_at = s->emitted;
 	}
@@ -1309,13 +1398,31 @@ wait_and_read(struct state *s, int wait_s)
 	vp_buf_free(&b);
 	if (r != SOAP_OK)
 		return call_failed(s, r);
+	/* a wait that timed out returns nothing; an update, its version */
 	if (ret != NULL) {
 		char v[256];
 
 		if (soap_child_text(ret, "version", v, sizeof(v)))
 			snprintf(s->pc_version, sizeof(s->pc_version), "%s", v);
+		if (check) {
+			s->check_due = 0;
+			s->unchecked = 0;
+			s->checked_at = s->emitted;
+			s->checked_ms = vp_now_ms();
+		} else if (!s->ring_server) {
+			struct vp_buf t = s->wait_raw;
+
+			s->wait_raw = s->wait_next;
+			s->wait_next = t;
+			s->unchecked++;
+		}
 	}
-	if ((st = read_all(s)) != STEP_OK)
+	if ((st = read_all(s, wait_s > 0 && ret != NULL)) != STEP_OK)
+		return st;
+	/* the update kept unparsed, or the last one (the page since) */
+	if (s->unchecked > 0 && s->wait_raw.len > 0 &&
+	    (ret == NULL || s->emitted == emitted) &&
+	    (st = check_page(s)) != STEP_OK)
 		return st;
 	st = s->nupd > 0 ? read_missed(s) : STEP_OK;
 	s->wait_idle = s->emitted == emitted;
@@ -1543,7 +1650,7 @@ run(struct state *s)
 		return st;
 	if (!s->collector[0] && (st = create_collector(s)) != STEP_OK)
 		return st;
-	if ((st = read_all(s)) != STEP_OK)
+	if ((st = read_all(s, 0)) != STEP_OK)
 		return st;
 	/* logged in, collector made, read: this session works */
 	vp_backoff_reset(&s->bo);
@@ -1750,6 +1857,8 @@ main(int argc, char **argv)
 	connector_free(&s->conn);
 	vp_buf_free(&s->b.lines);
 	vp_buf_free(&s->line);
+	vp_buf_free(&s->wait_raw);
+	vp_buf_free(&s->wait_next);
 	curl_global_cleanup();
 	vp_info("%s: %lu event%s emitted", s->o.url, s->emitted,
 	    s->emitted == 1 ? "" : "s");

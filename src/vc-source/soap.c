@@ -21,6 +21,8 @@ on_body(char *ptr, size_t size, size_t nmemb, void *arg)
 	}
 	c->resp_len += n;
 	c->rx_ms = vp_now_ms();
+	if (c->keep != NULL)
+		vp_buf_append(c->keep, ptr, n);
 	if (c->parse_failed)
 		return n;	/* not XML: read it to the end all the same */
 	if (c->st == NULL) {
@@ -28,6 +30,8 @@ on_body(char *ptr, size_t size, size_t nmemb, void *arg)
 			vp_die(VP_EXIT_SOFTWARE, "out of memory");
 		if (c->keys_only)
 			vim_stream_keys_only(c->st);
+		if (c->stop_at != NULL)
+			vim_stream_stop_at(c->st, c->stop_at);
 	}
 	if (vim_stream_feed(c->st, ptr, n) != 0)
 		c->parse_failed = 1;
@@ -360,6 +364,8 @@ soap_call_events(struct soap_client *c, const char *method,
 	c->on_event = NULL;
 	c->event_arg = NULL;
 	c->keys_only = 0;
+	c->stop_at = NULL;
+	c->keep = NULL;
 	curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, NULL);
 	curl_slist_free_all(h);
 	if (r != SOAP_OK)

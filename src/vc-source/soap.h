@@ -34,6 +34,11 @@ struct soap_client {
 	void *event_arg;
 	int keys_only;		/* the next call's events: key and createdTime
 				 * only (vim_stream_keys_only); reset by it */
+	const char *stop_at;	/* the next call's answer is parsed up to
+				 * this element only (vim_stream_stop_at);
+				 * reset by it */
+	struct vp_buf *keep;	/* the next call's answer is also copied
+				 * here, whole; reset by it */
 	size_t nevents;		/* events in the last answer */
 	struct vim_doc *doc;	/* the last response, owned here */
 	long http_status;

@@ -2251,6 +2251,8 @@ struct vim_stream {
 	int stopped;		/* cb asked to stop: its value */
 	int ended;		/* the last chunk was pushed */
 	int keys_only;		/* events carry only key and createdTime */
+	const char *stop_at;	/* element where parsing ends (or NULL) */
+	int enough;		/* it was reached: the rest is not parsed */
 	int skip;		/* depth inside an element left unbuilt */
 	size_t events;
 	size_t replaced;	/* forbidden characters replaced */
@@ -2456,7 +2458,8 @@ x_text(void *arg, const XML_Char *s, int len)
 {
 	struct vim_stream *st = arg;
 
-	if (st->skip > 0 || st->cur == NULL || st->failed || st->stopped)
+	if (st->skip > 0 || st->cur == NULL || st->failed || st->stopped ||
+	    st->enough)
 		return;
 	if (st->text.len + (size_t)len > VIM_MAX_TEXT) {
 		parse_fail(st, "text longer than %u bytes", VIM_MAX_TEXT);
@@ -2471,7 +2474,8 @@ x_other(struct vim_stream *st)
 {
 	struct vim_node *n;
 
-	if (st->skip > 0 || st->cur == NULL || st->failed || st->stopped)
+	if (st->skip > 0 || st->cur == NULL || st->failed || st->stopped ||
+	    st->enough)
 		return;
 	flush_text(st);
 	n = new_node(arena_of(st), VIM_OTHER, st->cur,
@@ -2580,10 +2584,16 @@ x_start(void *arg, const XML_Char *qname, const XML_Char **atts)
 	size_t i;
 	int is_ev = 0;
 
-	if (st->failed || st->stopped)
+	if (st->failed || st->stopped || st->enough)
 		return;
 	colon = strchr(qname, ':');
 	local = colon ? colon + 1 : qname;
+	if (st->stop_at != NULL && st->skip == 0 &&
+	    strcmp(local, st->stop_at) == 0) {
+		st->enough = 1;
+		XML_StopParser(st->p, XML_FALSE);
+		return;
+	}
 	if (st->skip > 0 || (st->keys_only && st->ev != NULL &&
 	    (parent != st->ev || (strcmp(local, "key") != 0 &&
 	    strcmp(local, "createdTime") != 0)))) {
@@ -2659,7 +2669,7 @@ x_end(void *arg, const XML_Char *qname)
 	int rc;
 
 	(void)qname;
-	if (st->failed || st->stopped)
+	if (st->failed || st->stopped || st->enough)
 		return;
 	if (st->skip > 0) {
 		st->skip--;
@@ -2695,6 +2705,12 @@ vim_stream_keys_only(struct vim_stream *st)
 	st->keys_only = 1;
 }
 
+void
+vim_stream_stop_at(struct vim_stream *st, const char *name)
+{
+	st->stop_at = name;
+}
+
 struct vim_stream *
 vim_stream_new(int (*cb)(struct vim_node *ev, void *arg), void *arg)
 {
@@ -2726,7 +2742,7 @@ push_error(struct vim_stream *st, int last)
 	enum XML_Error e = XML_GetErrorCode(st->p);
 	unsigned long line = (unsigned long)XML_GetCurrentLineNumber(st->p);
 
-	if (st->failed || st->stopped)
+	if (st->failed || st->stopped || st->enough)
 		return;
 	st->failed = 1;
 	/* a cut answer, in the words libxml2 used for it */
@@ -2752,8 +2768,8 @@ push(struct vim_stream *st, const char *buf, size_t len, int last)
 		buf = st->scrub.data;
 		len = st->scrub.len;
 	}
-	if (!st->failed && !st->stopped && XML_Parse(st->p, buf, (int)len,
-	    last) != XML_STATUS_OK)
+	if (!st->failed && !st->stopped && !st->enough && XML_Parse(st->p,
+	    buf, (int)len, last) != XML_STATUS_OK)
 		push_error(st, last);
 	st->ended |= last;
 	if (n > 0)
@@ -2790,6 +2806,8 @@ vim_stream_feed(struct vim_stream *st, const char *buf, size_t len)
 {
 	size_t cut;
 
+	if (st->enough)
+		return 0;	/* the rest is not wanted */
 	if (st->pend.len > 0) {
 		vp_buf_append(&st->pend, buf, len);
 		buf = st->pend.data;
@@ -2811,7 +2829,7 @@ vim_stream_end(struct vim_stream *st, char *err, size_t errlen)
 {
 	struct vim_doc *doc;
 
-	if (!st->ended && !st->failed && !st->stopped) {
+	if (!st->ended && !st->failed && !st->stopped && !st->enough) {
 		push(st, st->pend.data ? st->pend.data : "", st->pend.len, 1);
 		vp_buf_reset(&st->pend);
 	}

@@ -109,6 +109,14 @@ struct vim_stream *vim_stream_new(int (*cb)(struct vim_node *ev, void *arg),
  * tokenizer's time only, not a tree of every event's arguments.
  */
 void vim_stream_keys_only(struct vim_stream *st);
+/*
+ * Parse only up to the first element named name (local name, at any
+ * depth): the rest of the input is taken without being parsed, and
+ * vim_stream_end returns the document read so far. A WaitForUpdatesEx
+ * answer read for its version alone costs nothing for the page after it.
+ * name must outlive the stream.
+ */
+void vim_stream_stop_at(struct vim_stream *st, const char *name);
 /* Push the next len bytes (len < 1 GiB). 0, or -1 once the parse failed. */
 int vim_stream_feed(struct vim_stream *st, const char *buf, size_t len);
 /*

@@ -143,6 +143,7 @@ func newControl(listen string, p *peer, c *vim25.Client) (*control, error) {
 		"restart":                k.opRestart,
 		"skip-keys":              k.opSkipKeys,
 		"set-next-key":           k.opSetNextKey,
+		"withhold":               k.opWithhold,
 	}
 	k.srv = &http.Server{Handler: http.HandlerFunc(k.handle)}
 	k.stop = make(chan struct{})
@@ -1009,4 +1010,19 @@ func (k *control) opSetNextKey(ctx context.Context, p params) (map[string]interf
 	}
 	k.p.hist.setNextKey(int32(key))
 	return map[string]interface{}{"nextKey": key}, nil
+}
+
+func (k *control) opWithhold(ctx context.Context, p params) (map[string]interface{}, error) {
+	if err := k.needHistory(); err != nil {
+		return nil, err
+	}
+	n, err := p.int("count", 1)
+	if err != nil {
+		return nil, err
+	}
+	if n < 0 {
+		return nil, badParam("count must not be negative")
+	}
+	k.p.hist.withholdNext(int(n))
+	return map[string]interface{}{"withhold": n}, nil
 }

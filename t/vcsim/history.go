@@ -42,6 +42,8 @@ type historyManager struct {
 	changed    chan struct{}                  // closed (and replaced) whenever a latestPage changes
 	category   map[string]string              // event class -> info/warning/error/user
 	backdate   map[*types.Event]time.Duration // events to make older when posted
+	withhold   int                            // next events ReadNextEvents leaves out
+	withheld   map[int32]bool                 // keys ReadNextEvents leaves out
 }
 
 // historyManagerObj is the managed object the front end routes
@@ -113,9 +115,24 @@ func (h *historyManager) setNextKey(k int32) {
 	h.mu.Unlock()
 }
 
+// withholdNext makes ReadNextEvents leave out the next n events posted
+// (latestPage still shows them): a reader whose collector misses events.
+func (h *historyManager) withholdNext(n int) {
+	h.mu.Lock()
+	h.withhold = n
+	h.mu.Unlock()
+}
+
 func (h *historyManager) publish(ev types.BaseEvent) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.withhold > 0 {
+		h.withhold--
+		if h.withheld == nil {
+			h.withheld = make(map[int32]bool)
+		}
+		h.withheld[ev.GetEvent().Key] = true
+	}
 	h.events = append(h.events, ev)
 	for c := range h.collectors {
 		if c.matches(ev) {
@@ -263,7 +280,12 @@ func (c *historyCollector) ReadNextEvents(ctx *simulator.Context, req *types.Rea
 	if end > len(c.view) {
 		end = len(c.view)
 	}
-	out := append([]types.BaseEvent(nil), c.view[c.pos:end]...)
+	var out []types.BaseEvent
+	for _, ev := range c.view[c.pos:end] {
+		if !c.h.withheld[ev.GetEvent().Key] {
+			out = append(out, ev)
+		}
+	}
 	c.pos = end
 	c.h.mu.Unlock()
 	body.Res = &types.ReadNextEventsResponse{Returnval: out}
