@@ -15,7 +15,7 @@ if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$VP_BUILDDIR" install \
 	not_ok "make install prefix=DIR"; sed 's/^/# /' "$T/install.out" >&2; fi
 ls "$I/bin" | sort | tr '\n' ' ' >"$T/bin"
 is "bindir: the programs and vcpipe" "amqp-source ce-encode horizon-source sink-amqp sink-eventbridge sink-http stream-serve vc-source vcpipe webhook-source " "$(cat "$T/bin")"
-is "pkglibexecdir: the helpers" "vcpipe-group vcpipe-metrics vcpipe-tap vcpipe-yaml " "$(ls "$I/libexec/vcpipe" | sort | tr '\n' ' ')"
+is "pkglibexecdir: the helpers" "vcpipe-group vcpipe-group-lite vcpipe-metrics vcpipe-tap vcpipe-yaml " "$(ls "$I/libexec/vcpipe" | sort | tr '\n' ' ')"
 is "the installed vcpipe names its helper directory" "helper_dir='$I/libexec/vcpipe'" "$(grep '^helper_dir=' "$I/bin/vcpipe")"
 # PATH: the installed bindir and the system, no build tree
 jqdir=$(dirname "$(command -v jq)")

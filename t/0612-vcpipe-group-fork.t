@@ -14,7 +14,7 @@ for p in vc-source ce-encode sink-http vcpipe-yaml vcpipe-group jq go python3 pg
 done
 [ -d /usr/share/gocode/src/github.com/vmware/govmomi ] || skip_all "govmomi source not installed"
 . "$VP_SRCDIR/t/http-receiver/lib.sh"
-plan 22
+plan 25
 
 vcsim_start -history -tls || bail "vcsim did not start"
 start_receiver r
@@ -26,6 +26,7 @@ start_receiver r
 } >"$T/c.yaml"
 mkdir -p "$T/state"
 group_exe=$(readlink -f "$(command -v vcpipe-group)")
+lite_exe=$(readlink -f "$(dirname "$group_exe")/vcpipe-group-lite")
 VPID=
 
 keys_received() { bodies r | jq -r '.eventkey // empty' 2>/dev/null | sort -n -u; }
@@ -65,8 +66,13 @@ sk=$(pid_of sink-http)
 is "vc-source is forked from vcpipe-group (/proc/PID/exe)" "$group_exe" "$(exe_of "$vs")"
 is "ce-encode is forked from vcpipe-group" "$group_exe" "$(exe_of "$ce")"
 is "sink-http is forked from vcpipe-group" "$group_exe" "$(exe_of "$sk")"
-is "their parent is the pipeline's vcpipe-group" "$group_exe $group_exe" \
-    "$(exe_of "$(awk '{ print $4 }' "/proc/$vs/stat")") $(exe_of "$(awk '{ print $4 }' "/proc/$sk/stat")")"
+# (which went on as vcpipe-group-lite, libc only, once they ran)
+gp=$(awk '{ print $4 }' "/proc/$vs/stat")
+is "their parent is the pipeline's vcpipe-group" "$gp $gp" \
+    "$(awk '{ print $4 }' "/proc/$vs/stat") $(awk '{ print $4 }' "/proc/$sk/stat")"
+is "the group goes on as vcpipe-group-lite" "$lite_exe" "$(exe_of "$gp")"
+is "under the name vcpipe-group" vcpipe-group "$(cat "/proc/$gp/comm")"
+check "without libcurl" sh -c '! grep -q libcurl "/proc/$1/maps"' - "$gp"
 is "comm is vc-source" vc-source "$(cat "/proc/$vs/comm")"
 is "comm is sink-http" sink-http "$(cat "/proc/$sk/comm")"
 check "the command line is vc-source's, with its arguments" \

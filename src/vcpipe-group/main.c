@@ -56,6 +56,24 @@
 #include "vp.h"
 #include "help/vcpipe-group.h"
 
+#ifdef VCPIPE_GROUP_LITE
+/*
+ * vcpipe-group-lite: this program without the built-in stages, so without
+ * libcurl and the ~35 libraries it loads.  vcpipe-group becomes it (exec,
+ * same process) once the stages it forked run: what it does from then on
+ * (relay, wait, stop) needs libc only, and the pages the dynamic linker
+ * read to load those libraries (libcrypto's 1 MB of relocation tables
+ * alone) are no longer mapped by the pipeline's longest-lived process.
+ * The stages keep the libraries they were forked with.  Run by itself, it
+ * is vcpipe-group with every stage exec'd.
+ */
+#define builtin_find(argv) ((stage_main)NULL)
+#define builtin_init() ((void)0)
+#define builtin_run(fn, argv) ((void)0)
+#endif
+/* how vcpipe-group hands its running stages to vcpipe-group-lite */
+#define ADOPT_ENV "VCPIPE_GROUP_ADOPT"
+
 #define MAX_STAGES 16
 #define LOG_LINE_MAX 65536	/* a longer stderr line is passed on in pieces */
 
@@ -384,6 +402,21 @@ start(int i, int in, int out)
 	return 0;
 }
 
+/* Stage i is a tap relayed here: our end of both pipes (the stages keep theirs). */
+static void
+relay_setup(int i, int in, int out)
+{
+	struct stage *st = &G.st[i];
+
+	if (vp_tap_open(st->tap) != 0)
+		vp_die(VP_EXIT_NOINPUT, "%s: %s", st->tap->copy, strerror(errno));
+	(void)fcntl(in, F_SETFL, O_NONBLOCK);
+	(void)fcntl(out, F_SETFL, O_NONBLOCK);
+	vp_relay_init(&st->relay, in, out, st->tap, 0);
+	st->relaying = 1;
+	st->done = 1;
+}
+
 static void
 start_all(void)
 {
@@ -397,17 +430,7 @@ start_all(void)
 		if (!last && pipe2(p, O_CLOEXEC) != 0)
 			vp_die(VP_EXIT_TEMPFAIL, "pipe: %s", strerror(errno));
 		if (G.st[i].tap) {
-			struct stage *st = &G.st[i];
-
-			/* our end of both pipes; the stages keep theirs */
-			if (vp_tap_open(st->tap) != 0)
-				vp_die(VP_EXIT_NOINPUT, "%s: %s", st->tap->copy,
-				    strerror(errno));
-			(void)fcntl(in, F_SETFL, O_NONBLOCK);
-			(void)fcntl(p[1], F_SETFL, O_NONBLOCK);
-			vp_relay_init(&st->relay, in, p[1], st->tap, 0);
-			st->relaying = 1;
-			st->done = 1;
+			relay_setup(i, in, p[1]);
 			in = p[0];
 			G.started = i + 1;
 			continue;
@@ -430,6 +453,115 @@ start_all(void)
 		    (long)G.st[i].pid, G.st[i].fn ? " (forked, built in)" : "");
 	}
 }
+
+/*
+ * vcpipe-group-lite takes over the stages vcpipe-group started: $ADOPT_ENV
+ * lists, for each started stage in order, "PID:ERRFD" (its pid and its
+ * stderr pipe) or "t:IN:OUT" (a tap relayed here: both pipes).
+ */
+static int
+adopt(const char *list)
+{
+	const char *p = list;
+	int i;
+
+	for (i = 0; *p; i++) {
+		struct stage *st = &G.st[i];
+		long a, b;
+		char *e;
+
+		if (i == G.n)
+			return -1;
+		if (p[0] == 't' && p[1] == ':') {
+			a = strtol(p + 2, &e, 10);
+			if (*e != ':' || st->tap == NULL)
+				return -1;
+			b = strtol(e + 1, &e, 10);
+			if (a < 0 || b < 0 || a > 65535 || b > 65535)
+				return -1;
+			relay_setup(i, (int)a, (int)b);
+			(void)fcntl((int)a, F_SETFD, FD_CLOEXEC);
+			(void)fcntl((int)b, F_SETFD, FD_CLOEXEC);
+		} else {
+			a = strtol(p, &e, 10);
+			if (*e != ':' || st->tap)
+				return -1;
+			b = strtol(e + 1, &e, 10);
+			if (a <= 0 || b < 0 || b > 65535)
+				return -1;
+			st->pid = (pid_t)a;
+			st->errfd = (int)b;
+			(void)fcntl(st->errfd, F_SETFD, FD_CLOEXEC);
+		}
+		if (*e != ',' && *e != '\0')
+			return -1;
+		p = *e ? e + 1 : e;
+	}
+	G.started = i;
+	return i > 0 ? 0 : -1;
+}
+
+#ifndef VCPIPE_GROUP_LITE
+static void
+cloexec_handed(int on)
+{
+	for (int i = 0; i < G.started; i++) {
+		struct stage *st = &G.st[i];
+		int fl = on ? FD_CLOEXEC : 0;
+
+		if (st->tap) {
+			(void)fcntl(st->relay.in, F_SETFD, fl);
+			(void)fcntl(st->relay.out, F_SETFD, fl);
+		} else {
+			(void)fcntl(st->errfd, F_SETFD, fl);
+		}
+	}
+}
+
+/*
+ * Every stage runs: go on as vcpipe-group-lite (beside this program) with
+ * the same arguments, pid, children, signal mask and pending signals.
+ * Returns when it cannot (no such file, exec refused): this image goes on.
+ */
+static void
+handoff(char **argv)
+{
+	struct vp_buf b = { 0 };
+	char self[4096], path[4096 + 32], *slash;
+	ssize_t n;
+
+	if (G.cause >= 0 || G.started == 0)
+		return;
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) <= 0)
+		return;
+	self[n] = '\0';
+	if ((slash = strrchr(self, '/')) == NULL)
+		return;
+	*slash = '\0';
+	snprintf(path, sizeof(path), "%s/vcpipe-group-lite", self);
+	if (access(path, X_OK) != 0)
+		return;
+	for (int i = 0; i < G.started; i++) {
+		struct stage *st = &G.st[i];
+
+		if (st->tap)
+			vp_buf_printf(&b, "%st:%d:%d", i ? "," : "",
+			    st->relay.in, st->relay.out);
+		else
+			vp_buf_printf(&b, "%s%ld:%d", i ? "," : "",
+			    (long)st->pid, st->errfd);
+	}
+	if (setenv(ADOPT_ENV, b.data, 1) == 0) {
+		cloexec_handed(0);
+		fflush(NULL);
+		execv(path, argv);
+		vp_debug("%s: %s: going on without it", path, strerror(errno));
+		cloexec_handed(1);
+		unsetenv(ADOPT_ENV);
+	}
+	vp_buf_free(&b);
+}
+#endif
 
 /*
  * DIR/pids: "NAME PID" for each stage, replaced whole.  Not synced: the run
@@ -700,10 +832,17 @@ main(int argc, char **argv)
 {
 	sigset_t set;
 	int sfd, code;
-	char path[4096];
-	const char *slash;
+	char path[4096], **args;
+	const char *slash, *adopting;
 
+	/* (as given: vp_opt_parse may reorder argv) */
+	args = vp_xmalloc(((size_t)argc + 1) * sizeof(*args));
+	memcpy(args, argv, ((size_t)argc + 1) * sizeof(*args));
 	vp_opt_parse(&cmd, argc, argv);
+#ifdef VCPIPE_GROUP_LITE
+	/* it is vcpipe-group to ps, pgrep -x and the benches */
+	(void)prctl(PR_SET_NAME, "vcpipe-group", 0, 0, 0);
+#endif
 	G.dir = argv[1];
 	slash = strrchr(G.dir, '/');
 	G.name = slash && slash[1] ? slash + 1 : G.dir;
@@ -743,10 +882,22 @@ main(int argc, char **argv)
 		vp_die(VP_EXIT_SOFTWARE, "signalfd: %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
 
-	start_all();
-	write_pids();
-	if (G.notify && G.cause < 0)
-		(void)kill(G.parent, SIGUSR1);
+	if ((adopting = getenv(ADOPT_ENV)) != NULL) {
+		/* vcpipe-group started the stages, wrote the pids, notified */
+		if (adopt(adopting) != 0)
+			vp_die(VP_EXIT_SOFTWARE, "%s: not what vcpipe-group "
+			    "hands over: \"%s\"", ADOPT_ENV, adopting);
+		unsetenv(ADOPT_ENV);
+	} else {
+		start_all();
+		write_pids();
+		if (G.notify && G.cause < 0)
+			(void)kill(G.parent, SIGUSR1);
+#ifndef VCPIPE_GROUP_LITE
+		handoff(args);
+#endif
+	}
+	free(args);
 	code = run(sfd);
 	write_exit(code);
 	return code;
