@@ -402,7 +402,7 @@ start(int i, int in, int out)
 	return 0;
 }
 
-/* Stage i is a tap relayed here: our end of both pipes (the stages keep theirs). */
+/* Stage i, a tap, is relayed here: our ends of its two pipes. */
 static void
 relay_setup(int i, int in, int out)
 {
@@ -454,6 +454,7 @@ start_all(void)
 	}
 }
 
+#ifdef VCPIPE_GROUP_LITE
 /*
  * vcpipe-group-lite takes over the stages vcpipe-group started: $ADOPT_ENV
  * lists, for each started stage in order, "PID:ERRFD" (its pid and its
@@ -500,8 +501,7 @@ adopt(const char *list)
 	G.started = i;
 	return i > 0 ? 0 : -1;
 }
-
-#ifndef VCPIPE_GROUP_LITE
+#else
 static void
 cloexec_handed(int on)
 {
@@ -833,7 +833,7 @@ main(int argc, char **argv)
 	sigset_t set;
 	int sfd, code;
 	char path[4096], **args;
-	const char *slash, *adopting;
+	const char *slash;
 
 	/* (as given: vp_opt_parse may reorder argv) */
 	args = vp_xmalloc(((size_t)argc + 1) * sizeof(*args));
@@ -882,13 +882,18 @@ main(int argc, char **argv)
 		vp_die(VP_EXIT_SOFTWARE, "signalfd: %s", strerror(errno));
 	signal(SIGPIPE, SIG_IGN);
 
-	if ((adopting = getenv(ADOPT_ENV)) != NULL) {
+#ifdef VCPIPE_GROUP_LITE
+	if (getenv(ADOPT_ENV) != NULL) {
 		/* vcpipe-group started the stages, wrote the pids, notified */
-		if (adopt(adopting) != 0)
+		if (adopt(getenv(ADOPT_ENV)) != 0)
 			vp_die(VP_EXIT_SOFTWARE, "%s: not what vcpipe-group "
-			    "hands over: \"%s\"", ADOPT_ENV, adopting);
+			    "hands over: \"%s\"", ADOPT_ENV, getenv(ADOPT_ENV));
 		unsetenv(ADOPT_ENV);
-	} else {
+	} else
+#else
+	unsetenv(ADOPT_ENV);	/* only vcpipe-group-lite takes it */
+#endif
+	{
 		start_all();
 		write_pids();
 		if (G.notify && G.cause < 0)
