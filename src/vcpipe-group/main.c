@@ -70,6 +70,7 @@
 #define builtin_find(argv) ((stage_main)NULL)
 #define builtin_init() ((void)0)
 #define builtin_run(fn, argv) ((void)0)
+#define builtin_libs NULL	/* (--version: only libc's) */
 #endif
 /* how vcpipe-group hands its running stages to vcpipe-group-lite */
 #define ADOPT_ENV "VCPIPE_GROUP_ADOPT"
