@@ -218,17 +218,28 @@ vp_state_path_check(const char *path, char *err, size_t errlen)
 void
 vp_ckpt_note(struct vp_ckpt_writer *w, const struct vp_evpos *p)
 {
+	struct vp_evpos copy = *p;
+
+	if (p->id == NULL || p->source == NULL)
+		return;		/* an unreadable line moves nothing */
+	copy.source = vp_xstrdup(p->source);
+	copy.id = vp_xstrdup(p->id);
+	copy.time = p->time ? vp_xstrdup(p->time) : NULL;
+	vp_ckpt_note_move(w, &copy);
+}
+
+void
+vp_ckpt_note_move(struct vp_ckpt_writer *w, struct vp_evpos *p)
+{
 	struct vp_evpos *at = &w->pos.ev;
 
 	if (p->id == NULL || p->source == NULL)
 		return;		/* an unreadable line moves nothing */
-	vp_evpos_free(at);
-	at->source = vp_xstrdup(p->source);
-	at->id = vp_xstrdup(p->id);
-	at->time = p->time ? vp_xstrdup(p->time) : NULL;
-	at->has_key = p->has_key && p->key >= VP_CKPT_KEY_MIN &&
-	    p->key <= VP_CKPT_KEY_MAX;
-	at->key = at->has_key ? p->key : 0;
+	vp_evpos_move(at, p);
+	at->has_key = at->has_key && at->key >= VP_CKPT_KEY_MIN &&
+	    at->key <= VP_CKPT_KEY_MAX;
+	if (!at->has_key)
+		at->key = 0;
 	w->dirty = 1;
 }
 
@@ -491,8 +502,9 @@ vp_ckpt_count(struct vp_ckpt_writer *w, const char *subject, int ok)
 		a = json_pack("[I,I]", (json_int_t)0, (json_int_t)0);
 		json_object_set_new(w->inv, subject, a);
 	}
-	json_array_set_new(a, i,
-	    json_integer(json_integer_value(json_array_get(a, i)) + 1));
+	/* in place: no allocation per event */
+	json_integer_set(json_array_get(a, i),
+	    json_integer_value(json_array_get(a, i)) + 1);
 	w->dirty = 1;
 }
 

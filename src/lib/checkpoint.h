@@ -105,6 +105,8 @@ struct vp_ckpt_writer {
  * next write names it.  An event without an id or source moves nothing.
  */
 void vp_ckpt_note(struct vp_ckpt_writer *w, const struct vp_evpos *p);
+/* The same, taking p's strings (p is empty after, unless it moved nothing). */
+void vp_ckpt_note_move(struct vp_ckpt_writer *w, struct vp_evpos *p);
 /*
  * Write now if the position moved, after the writes handed to the thread:
  * 0, or -1 logged ("PATH: why"). The file is current when it returns 0.

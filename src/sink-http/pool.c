@@ -208,7 +208,7 @@ settle_head(struct pool *P, struct vp_sink *core, settle_fn settle)
 	if (rc == 0 && sl->ctl.kind == VP_CTL_NONE &&
 	    sl->r.out != VP_OUT_INVALID) {
 		vp_ckpt_count(ck, sl->ev.subject, sl->r.out == VP_OUT_OK);
-		vp_ckpt_note(ck, &sl->ev.pos);
+		vp_ckpt_note_move(ck, &sl->ev.pos);	/* the slot is cleared next */
 	}
 	slot_clear(sl);
 	P->head = (P->head + 1) % P->cap;
