@@ -92,17 +92,21 @@ fill(struct reader *r)
 	 * request arriving just before the wait cannot be missed.
 	 */
 	for (;;) {
-		struct pollfd pfd = { r->fd, POLLIN, 0 };
+		struct pollfd pfd[2] = { { r->fd, POLLIN, 0 },
+		    { vp_stdout_watch, 0, 0 } };
 
 		if (vp_stop_requested) {
 			r->eof = r->stopped = 1;
 			return 0;
 		}
-		if (ppoll(&pfd, 1, NULL, &r->waitmask) < 0) {
+		if (ppoll(pfd, 2, NULL, &r->waitmask) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -1;
 		}
+		/* no event will ever get through: go now, not at the next */
+		if (pfd[1].revents & (POLLERR | POLLHUP))
+			vp_die(VP_EXIT_IOERR, "stdout: the next stage is gone");
 		n = read(r->fd, r->buf + r->end, r->cap - r->end);
 		if (n < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
@@ -331,6 +335,7 @@ main(int argc, char **argv)
 	rj.path = opt.reject;
 
 	vp_signals_init();
+	vp_watch_stdout();
 	if (rj.path != NULL && (rj.fd = open(rj.path,
 	    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0)
 		vp_die(VP_EXIT_IOERR, "%s: %s", rj.path, strerror(errno));

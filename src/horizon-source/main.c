@@ -435,6 +435,7 @@ main(int argc, char **argv)
 		    "the Horizon API)");
 
 	vp_signals_init();
+	vp_watch_stdout();
 	(void)vp_curl_global_init();
 	curl = curl_easy_init();
 	since_ms = (int64_t)time(NULL) * 1000 - opt.begin_ms;

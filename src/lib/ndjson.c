@@ -187,6 +187,10 @@ vp_write_line(FILE *fp, const char *s, size_t len)
 int
 vp_close_stdout(void)
 {
+	if (vp_stdout_gone) {
+		vp_error("stdout: the next stage is gone");
+		return -1;
+	}
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		if (errno == EPIPE)
 			vp_error("stdout: the next stage is gone");

@@ -5,11 +5,14 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "vp.h"
 
 volatile sig_atomic_t vp_stop_requested;
+volatile sig_atomic_t vp_stdout_gone;
+int vp_stdout_watch = -1;
 
 /*
  * The stop handler also writes a byte into this pipe, which every vp_poll
@@ -53,6 +56,30 @@ vp_signals_init(void)
 	sigaction(SIGINT, &sa, NULL);
 }
 
+/*
+ * A stage that waits for input (or for vCenter) notices that the next
+ * stage is gone only when it writes: in a shell pipeline it then stays,
+ * holding the pipeline and its restart, until events come again.  A pipe
+ * whose reader has closed reports POLLERR to its writer even when nothing
+ * is asked for, so every vp_poll also watches stdout, at no cost.
+ */
+void
+vp_watch_stdout(void)
+{
+	struct stat st;
+
+	if (fstat(STDOUT_FILENO, &st) == 0 &&
+	    (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode)))
+		vp_stdout_watch = STDOUT_FILENO;
+}
+
+void
+vp_stdout_lost(void)
+{
+	vp_stdout_gone = 1;
+	vp_stop_requested = 1;
+}
+
 int
 vp_poll(struct pollfd *pfd, unsigned n, int timeout_ms)
 {
@@ -65,16 +92,23 @@ vp_poll(struct pollfd *pfd, unsigned n, int timeout_ms)
 	}
 	if (stop_pipe[0] < 0)	/* no handler: nothing can set the flag */
 		return poll(pfd, n, timeout_ms);
-	if (n >= sizeof(local) / sizeof(local[0]))
-		all = vp_xmalloc((n + 1) * sizeof(*all));
+	if (n + 2 > sizeof(local) / sizeof(local[0]))
+		all = vp_xmalloc((n + 2) * sizeof(*all));
 	if (n > 0)	/* pfd may be NULL with nothing to watch */
 		memcpy(all, pfd, n * sizeof(*all));
 	all[n].fd = stop_pipe[0];
 	all[n].events = POLLIN;
 	all[n].revents = 0;
-	r = poll(all, n + 1, timeout_ms);
+	all[n + 1].fd = vp_stdout_watch;	/* poll skips it when -1 */
+	all[n + 1].events = 0;
+	all[n + 1].revents = 0;
+	r = poll(all, n + 2, timeout_ms);
 	e = errno;
 	stop = r > 0 && all[n].revents != 0;
+	if (r > 0 && (all[n + 1].revents & (POLLERR | POLLHUP))) {
+		vp_stdout_lost();
+		stop = 1;
+	}
 	for (unsigned i = 0; i < n; i++)
 		pfd[i].revents = all[i].revents;
 	if (all != local)

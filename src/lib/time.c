@@ -172,17 +172,16 @@ vp_sleep_ms(int64_t ms)
 {
 	int64_t end = vp_now_ms() + ms;
 
+	/* in vp_poll: a stop (or the next stage leaving) ends it at once,
+	 * with no waking up to look */
 	while (!vp_stop_requested) {
 		int64_t left = end - vp_now_ms();
-		struct timespec ts;
 
 		if (left <= 0)
 			return 0;
-		if (left > 100)
-			left = 100;	/* re-check the stop flag often */
-		ts.tv_sec = left / 1000;
-		ts.tv_nsec = (left % 1000) * 1000000;
-		nanosleep(&ts, NULL);
+		if (left > 0x7fffffff)
+			left = 0x7fffffff;
+		(void)vp_poll(NULL, 0, (int)left);
 	}
 	return 1;
 }

@@ -1820,6 +1820,7 @@ main(int argc, char **argv)
 	}
 
 	vp_signals_init();
+	vp_watch_stdout();
 	(void)vp_curl_global_init();
 	s->set_cap = SEEN_CAP * 2;
 	s->set_keys = vp_xmalloc(s->set_cap * sizeof(*s->set_keys));

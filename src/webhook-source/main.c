@@ -406,6 +406,7 @@ main(int argc, char **argv)
 	httpd_load(&srv);
 
 	vp_signals_init();
+	vp_watch_stdout();
 	srv.cb = handle;
 	srv.completed = completed;
 	/* a thread per connection: a connection blocked on a full pipe
