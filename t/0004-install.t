@@ -9,6 +9,11 @@ command -v jq >/dev/null 2>&1 || skip_all "jq not installed"
 plan 6
 
 I=$T/inst
+# install only, no build: a make of ours would race the developer's (or
+# t/0804's) in the same tree, and racing makes leave objects and archives
+# that later makes take as current (a crashing binary a clean build fixes)
+env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -q -C "$VP_BUILDDIR" all >/dev/null 2>&1 ||
+	bail "$VP_BUILDDIR is not built up to date: run make there first"
 # a make of its own: not the jobserver of a "make check" that runs this test
 if env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$VP_BUILDDIR" install \
     prefix="$I" >"$T/install.out" 2>&1; then ok "make install prefix=DIR"; else

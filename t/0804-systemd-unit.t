@@ -10,6 +10,9 @@ command -v systemd-analyze >/dev/null 2>&1 || skip_all "systemd-analyze not inst
 command -v man >/dev/null 2>&1 || skip_all "man not installed"
 plan 5
 
+# install only, no build (why: t/0004)
+env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -q -C "$VP_BUILDDIR" all >/dev/null 2>&1 ||
+	bail "$VP_BUILDDIR is not built up to date: run make there first"
 make -s -C "$VP_BUILDDIR" install DESTDIR="$T/inst" >"$T/install.log" 2>&1 ||
 	bail "make install failed: $(tail -n 5 "$T/install.log")"
 unit=$(find "$T/inst" -path '*/systemd/system/vcpipe.service')
