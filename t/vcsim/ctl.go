@@ -986,11 +986,17 @@ func (k *control) needHistory() error {
 	return nil
 }
 
-func (k *control) opSkipKeys(ctx context.Context, p params) (map[string]interface{}, error) {
+// histInt: the integer parameter name (def when absent) of an op that
+// exists only in -history mode.
+func (k *control) histInt(p params, name string, def int64) (int64, error) {
 	if err := k.needHistory(); err != nil {
-		return nil, err
+		return 0, err
 	}
-	n, err := p.int("n", 1000)
+	return p.int(name, def)
+}
+
+func (k *control) opSkipKeys(ctx context.Context, p params) (map[string]interface{}, error) {
+	n, err := k.histInt(p, "n", 1000)
 	if err != nil {
 		return nil, err
 	}
@@ -998,10 +1004,7 @@ func (k *control) opSkipKeys(ctx context.Context, p params) (map[string]interfac
 }
 
 func (k *control) opSetNextKey(ctx context.Context, p params) (map[string]interface{}, error) {
-	if err := k.needHistory(); err != nil {
-		return nil, err
-	}
-	key, err := p.int("key", 0)
+	key, err := k.histInt(p, "key", 0)
 	if err != nil {
 		return nil, err
 	}
@@ -1013,10 +1016,7 @@ func (k *control) opSetNextKey(ctx context.Context, p params) (map[string]interf
 }
 
 func (k *control) opWithhold(ctx context.Context, p params) (map[string]interface{}, error) {
-	if err := k.needHistory(); err != nil {
-		return nil, err
-	}
-	n, err := p.int("count", 1)
+	n, err := k.histInt(p, "count", 1)
 	if err != nil {
 		return nil, err
 	}
