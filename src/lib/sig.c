@@ -73,13 +73,6 @@ vp_watch_stdout(void)
 		vp_stdout_watch = STDOUT_FILENO;
 }
 
-void
-vp_stdout_lost(void)
-{
-	vp_stdout_gone = 1;
-	vp_stop_requested = 1;
-}
-
 int
 vp_poll(struct pollfd *pfd, unsigned n, int timeout_ms)
 {
@@ -106,7 +99,8 @@ vp_poll(struct pollfd *pfd, unsigned n, int timeout_ms)
 	e = errno;
 	stop = r > 0 && all[n].revents != 0;
 	if (r > 0 && (all[n + 1].revents & (POLLERR | POLLHUP))) {
-		vp_stdout_lost();
+		vp_stdout_gone = 1;
+		vp_stop_requested = 1;
 		stop = 1;
 	}
 	for (unsigned i = 0; i < n; i++)

@@ -88,13 +88,12 @@ int vp_poll(struct pollfd *pfd, unsigned n, int timeout_ms);
  * closed it, sets vp_stdout_gone and asks for a stop, so that a stage
  * waiting for input ends without writing first.  vp_close_stdout then
  * fails with "the next stage is gone".  vp_stdout_watch is the descriptor
- * watched, -1 for none (for a wait of one's own: vp_stdout_lost when it
- * reports POLLERR or POLLHUP).
+ * watched, -1 for none (a wait of one's own, such as ce-encode's ppoll,
+ * adds it to its set and ends the stage itself on POLLERR or POLLHUP).
  */
 extern volatile sig_atomic_t vp_stdout_gone;
 extern int vp_stdout_watch;
 void vp_watch_stdout(void);
-void vp_stdout_lost(void);
 
 /* ---- NDJSON line I/O ---------------------------------------------------- */
 
